@@ -1,0 +1,111 @@
+/**
+ * Starts the real app against simulated dependencies: the functions host emulation, the durable client
+ * API, and simulated Key Vault; storage is a real Azurite supplied by the caller. Used by the tests and
+ * by `npm run sandbox`.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadConfig, type Config } from '../src/config.js';
+import { overrideComposition } from '../src/composition.js';
+import { forwardingHttpClient, sandboxCredential } from './azure/forwarding-client.js';
+import { SimulatedKeyVault } from './azure/keyvault.js';
+import { DurableRpcServer, InstanceStore } from './durable/rpc.js';
+import { FunctionsHost, installFunctionsCore, type LogLine } from './host.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export interface SandboxAppOptions {
+  storageConnection: string;
+  /** Extra or overriding app settings. */
+  settings?: Record<string, string>;
+  functionKey?: string;
+  onLog?: (line: LogLine) => void;
+}
+
+export interface SandboxApp {
+  host: FunctionsHost;
+  config: Config;
+  functionKey: string;
+  keyVault: SimulatedKeyVault;
+  instances: InstanceStore;
+  close(): Promise<void>;
+}
+
+/**
+ * The files the Functions host would load: package.json `main` is a glob over dist/; here it is mapped
+ * back to the sources next to this file (TypeScript under tests, compiled JavaScript under dist/).
+ */
+export function appEntryFiles(): string[] {
+  const root = findRoot();
+  const { main } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string };
+  const m = /^dist\/src\/\{([^}]+)\}\/\*\.js$/.exec(main);
+  if (!m) throw new Error(`unexpected package.json main: ${main}`);
+  const srcDir = join(here, '..', 'src');
+  const extension = here.includes(`${join('dist', 'sandbox')}`) ? '.js' : '.ts';
+  return m[1]!
+    .split(',')
+    .flatMap((folder) => {
+      const dir = join(srcDir, folder);
+      return (existsSync(dir) ? readdirSync(dir) : [])
+        .filter((n) => n.endsWith(extension) && !n.endsWith('.d.ts'))
+        .map((n) => join(dir, n));
+    })
+    .sort((a, b) => relative(srcDir, a).localeCompare(relative(srcDir, b)));
+}
+
+export async function startSandboxApp(options: SandboxAppOptions): Promise<SandboxApp> {
+  installFunctionsCore();
+  const keyVault = new SimulatedKeyVault();
+  const keyVaultBase = await keyVault.listen();
+  const instances = new InstanceStore();
+  const rpc = new DurableRpcServer(instances);
+  await rpc.listen();
+
+  const config = loadConfig({
+    AzureWebJobsStorage: options.storageConnection,
+    AZURE_SUBSCRIPTION_ID: '00000000-0000-4000-8000-000000000001',
+    KEY_VAULT_URL: keyVault.vaultUrl,
+    REGISTRY_TABLE: `platforms${randomBytes(4).toString('hex')}`,
+    ...options.settings,
+  });
+  const keyVaultOrigin = new URL(keyVault.vaultUrl).origin;
+  overrideComposition({
+    config,
+    credential: sandboxCredential,
+    httpClient: forwardingHttpClient((url) => (url.origin === keyVaultOrigin ? keyVaultBase : undefined)),
+  });
+  for (const file of appEntryFiles()) await import(pathToFileURL(file).href);
+
+  const functionKey = options.functionKey ?? randomBytes(24).toString('base64url');
+  const host = new FunctionsHost({
+    functionKey,
+    durableClientData: () => rpc.clientData(),
+    onLog: options.onLog,
+  });
+  return {
+    host,
+    config,
+    functionKey,
+    keyVault,
+    instances,
+    async close() {
+      await Promise.all([rpc.close(), keyVault.close()]);
+    },
+  };
+}
+
+function findRoot(): string {
+  let dir = here;
+  while (true) {
+    try {
+      readFileSync(join(dir, 'package.json'));
+      return dir;
+    } catch {
+      const parent = dirname(dir);
+      if (parent === dir) throw new Error('package.json not found');
+      dir = parent;
+    }
+  }
+}

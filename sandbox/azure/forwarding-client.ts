@@ -1,0 +1,32 @@
+/**
+ * An Azure SDK HttpClient that keeps the SDK's https:// URLs (so the bearer-token and Key Vault challenge
+ * policies behave exactly as against Azure) and delivers each request to a plain-http loopback server.
+ * Only the transport changes; every pipeline policy of the real client still runs.
+ */
+import { createDefaultHttpClient, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
+
+export function forwardingHttpClient(routes: (url: URL) => string | undefined): HttpClient {
+  const inner = createDefaultHttpClient();
+  return {
+    async sendRequest(request) {
+      const url = new URL(request.url);
+      const target = routes(url);
+      if (!target) throw new Error(`sandbox: no simulated endpoint for ${url.origin}`);
+      // A copy: the policies that run after the response (Key Vault's challenge check) still see the https URL.
+      const forwarded: PipelineRequest = {
+        ...request,
+        url: new URL(url.pathname + url.search, target).href,
+        allowInsecureConnection: true,
+      };
+      const response = await inner.sendRequest(forwarded);
+      return { ...response, request };
+    },
+  };
+}
+
+/** A TokenCredential for simulated services: a fixed, obviously fake token with a long expiry. */
+export const sandboxCredential = {
+  async getToken() {
+    return { token: 'sandbox-token', expiresOnTimestamp: Date.now() + 3_600_000 };
+  },
+};

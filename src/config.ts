@@ -1,0 +1,129 @@
+/**
+ * The app's settings, read from the environment once and validated together: a misconfigured app fails at
+ * start-up with one message that lists every missing or invalid setting, instead of failing later on the
+ * first request that happens to need one. No other module reads process.env.
+ */
+import { DEFAULT_ALLOWED_LOCATIONS } from './platform/catalog.js';
+import { isValidIdleMinutes } from './platform/policy.js';
+
+export interface Config {
+  /** Storage connection for the durable task hub and the platform registry (Azurite locally). */
+  storageConnection: string;
+  registryTable: string;
+  taskHub: string;
+  subscriptionId: string;
+  keyVaultUrl: string;
+  allowedLocations: readonly string[];
+  /** NCRONTAB (six fields, seconds first) of the idle sweep. */
+  autoStopSchedule: string;
+  defaultIdleMinutes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Every setting the app reads, with what it is for; local.settings.example.json and the README list the same. */
+export const SETTINGS = {
+  AzureWebJobsStorage: 'Storage for the Functions host, the durable task hub and the platform registry.',
+  AZURE_SUBSCRIPTION_ID: 'Subscription (UUID) in which platforms are created.',
+  KEY_VAULT_URL: "The API's Key Vault (https://<name>.vault.azure.net) holding each platform's secrets.",
+  DURABLE_TASK_HUB: 'Durable Functions task hub name (host.json reads it). Default: llmplatforms.',
+  REGISTRY_TABLE: 'Table holding the platform registry. Default: platforms.',
+  ALLOWED_LOCATIONS:
+    'Comma-separated Azure regions a platform may be created in. Default: regions offering NCasT4_v3.',
+  AUTO_STOP_SCHEDULE: 'NCRONTAB of the idle sweep. Default: 0 */5 * * * * (every 5 minutes).',
+  DEFAULT_IDLE_MINUTES: 'Idle minutes before auto-stop when a request gives none; 0 = never. Default: 60.',
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const LOCATION = /^[a-z][a-z0-9]{2,39}$/;
+// Task hub names: 3–50 characters, letters and digits only, starting with a letter (Durable Functions docs).
+const TASK_HUB = /^[A-Za-z][A-Za-z0-9]{2,49}$/;
+// Azure Table names: 3–63 alphanumerics, not starting with a digit.
+const TABLE = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
+// Six whitespace-separated NCRONTAB fields built from digits, `*`, `/`, `,`, `-` (names such as MON are allowed).
+const NCRONTAB = /^(\S+\s+){5}\S+$/;
+const NCRONTAB_FIELD = /^[0-9A-Za-z*/,-]+$/;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const text = (name: keyof typeof SETTINGS, fallback?: string): string => {
+    const value = env[name]?.trim();
+    if (value) return value;
+    if (fallback === undefined) problems.push(`${name} is required: ${SETTINGS[name]}`);
+    return fallback ?? '';
+  };
+  const check = (name: string, ok: boolean, rule: string) => {
+    if (!ok) problems.push(`${name} ${rule}`);
+  };
+
+  const storageConnection = text('AzureWebJobsStorage');
+  const subscriptionId = text('AZURE_SUBSCRIPTION_ID');
+  if (subscriptionId) check('AZURE_SUBSCRIPTION_ID', UUID.test(subscriptionId), 'must be a UUID');
+
+  const keyVaultUrl = text('KEY_VAULT_URL');
+  if (keyVaultUrl) check('KEY_VAULT_URL', isHttpsUrl(keyVaultUrl), 'must be an https:// URL');
+
+  const taskHub = text('DURABLE_TASK_HUB', 'llmplatforms');
+  check('DURABLE_TASK_HUB', TASK_HUB.test(taskHub), 'must be 3–50 letters or digits, starting with a letter');
+
+  const registryTable = text('REGISTRY_TABLE', 'platforms');
+  check(
+    'REGISTRY_TABLE',
+    TABLE.test(registryTable),
+    'must be 3–63 letters or digits, starting with a letter',
+  );
+
+  const allowedLocations = text('ALLOWED_LOCATIONS', DEFAULT_ALLOWED_LOCATIONS.join(','))
+    .split(',')
+    .map((l) => l.trim().toLowerCase())
+    .filter(Boolean);
+  const badLocations = allowedLocations.filter((l) => !LOCATION.test(l));
+  check('ALLOWED_LOCATIONS', allowedLocations.length > 0, 'must name at least one region');
+  check(
+    'ALLOWED_LOCATIONS',
+    badLocations.length === 0,
+    `has invalid region names: ${badLocations.join(', ')}`,
+  );
+
+  const autoStopSchedule = text('AUTO_STOP_SCHEDULE', '0 */5 * * * *');
+  check(
+    'AUTO_STOP_SCHEDULE',
+    NCRONTAB.test(autoStopSchedule) && autoStopSchedule.split(/\s+/).every((f) => NCRONTAB_FIELD.test(f)),
+    'must be an NCRONTAB expression with six fields ({second} {minute} {hour} {day} {month} {day-of-week})',
+  );
+
+  const idleText = text('DEFAULT_IDLE_MINUTES', '60');
+  const defaultIdleMinutes = /^\d+$/.test(idleText) ? Number(idleText) : NaN;
+  check(
+    'DEFAULT_IDLE_MINUTES',
+    isValidIdleMinutes(defaultIdleMinutes),
+    'must be 0 (never) or an integer from 15 to 1440',
+  );
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    storageConnection,
+    registryTable,
+    taskHub,
+    subscriptionId: subscriptionId.toLowerCase(),
+    keyVaultUrl: keyVaultUrl.replace(/\/+$/, ''),
+    allowedLocations: Object.freeze([...new Set(allowedLocations)]),
+    autoStopSchedule,
+    defaultIdleMinutes,
+  });
+}
+
+function isHttpsUrl(value: string): boolean {
+  try {
+    return new URL(value).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * HTTP triggers of the platform API. Each one parses the request, calls the platform service and maps
+ * the result to HTTP; validation and rules live in the service and the domain.
+ */
+import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { getServices } from '../composition.js';
+import { readJsonBody } from '../http/body.js';
+import { problem } from '../http/problem.js';
+import { handle, json } from '../http/respond.js';
+import { PREFIX_PATTERN } from '../platform/naming.js';
+import { orchestrationsFromDurableClient } from '../services/orchestrations.js';
+
+const durableClient = df.input.durableClient();
+const idPattern = new RegExp(PREFIX_PATTERN);
+const orchestrations = (context: InvocationContext) => orchestrationsFromDurableClient(df.getClient(context));
+
+/** An id that could never have been created is simply unknown: no registry lookup with arbitrary text. */
+function platformId(request: HttpRequest): string | undefined {
+  const id = request.params.id ?? '';
+  return idPattern.test(id) ? id : undefined;
+}
+const unknownId = (request: HttpRequest) =>
+  problem('not-found', `No platform with id '${(request.params.id ?? '').slice(0, 64)}'.`);
+
+app.http('createPlatform', {
+  route: 'platforms',
+  methods: ['POST'],
+  authLevel: 'function',
+  extraInputs: [durableClient],
+  handler: handle(async (request, context) => {
+    const dryRun = request.query.get('dryRun');
+    if (dryRun !== null && dryRun !== 'true' && dryRun !== 'false') {
+      return problem('validation', 'dryRun must be true or false.', {
+        errors: [{ pointer: '?dryRun', message: 'must be true or false' }],
+      });
+    }
+    const body = await readJsonBody(request);
+    if (!body.ok) return body.response;
+    const result = await getServices().platforms.create(body.value, orchestrations(context), {
+      dryRun: dryRun === 'true',
+    });
+    if (!('operation' in result)) return json(200, { dryRun: true, plan: result });
+    return json(202, result, { location: result.links.status });
+  }),
+});
+
+app.http('listPlatforms', {
+  route: 'platforms',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: handle(async (request) => {
+    const includeDeleted = request.query.get('includeDeleted') === 'true';
+    return json(200, await getServices().platforms.list({ includeDeleted }));
+  }),
+});
+
+app.http('getPlatform', {
+  route: 'platforms/{id}',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: handle(async (request) => {
+    const id = platformId(request);
+    return id ? json(200, await getServices().platforms.get(id)) : unknownId(request);
+  }),
+});
+
+app.http('getPlatformStatus', {
+  route: 'platforms/{id}/status',
+  methods: ['GET'],
+  authLevel: 'function',
+  extraInputs: [durableClient],
+  handler: handle(async (request, context) => {
+    const id = platformId(request);
+    return id
+      ? json(200, await getServices().platforms.status(id, orchestrations(context)))
+      : unknownId(request);
+  }),
+});
+
+for (const [name, route, method, operation] of [
+  ['deletePlatform', 'platforms/{id}', 'DELETE', 'delete'],
+  ['stopPlatform', 'platforms/{id}/stop', 'POST', 'stop'],
+  ['startPlatform', 'platforms/{id}/start', 'POST', 'start'],
+] as const) {
+  app.http(`${name}Http`, {
+    route,
+    methods: [method],
+    authLevel: 'function',
+    extraInputs: [durableClient],
+    handler: handle(async (request, context) => {
+      const id = platformId(request);
+      if (!id) return unknownId(request);
+      const result = await getServices().platforms.transition(id, operation, orchestrations(context));
+      return json(202, result, { location: result.links.status });
+    }),
+  });
+}

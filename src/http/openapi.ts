@@ -1,0 +1,252 @@
+/**
+ * The OpenAPI 3.1 document, built from the same JSON Schemas the validator uses so the two cannot drift.
+ * Response shapes are described loosely (the fields clients rely on); request bodies exactly.
+ */
+import { PREFIX_PATTERN } from '../platform/naming.js';
+import { createPlatformSchema, type SchemaOptions } from '../platform/schema.js';
+import { PHASES } from '../platform/types.js';
+import { PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, problemTypeUri } from './problem.js';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const problemResponse = (description: string) => ({
+  description,
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: ref('Problem') } },
+});
+const jsonResponse = (description: string, schema: object, headers?: object) => ({
+  description,
+  ...(headers ? { headers } : {}),
+  content: { 'application/json': { schema } },
+});
+const locationHeader = { Location: { description: 'Where to follow progress.', schema: { type: 'string' } } };
+const idParameter = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'The platform id (its prefix).',
+  schema: { type: 'string', pattern: PREFIX_PATTERN },
+};
+const security = [{ functionKey: [] }, { functionKeyQuery: [] }];
+
+const common = {
+  '401': { description: 'Missing or wrong function key (answered by the Functions host, without a body).' },
+  '500': problemResponse('Unexpected fault (never caused by client input).'),
+  '503': problemResponse('A dependency is unavailable; retry later.'),
+};
+
+export function buildOpenApi(options: SchemaOptions & { version: string }) {
+  const accepted = jsonResponse('Accepted; follow the Location header.', ref('Accepted'), locationHeader);
+  const transition = (summary: string, operationId: string) => ({
+    summary,
+    operationId,
+    security,
+    parameters: [idParameter],
+    responses: {
+      '202': accepted,
+      '404': problemResponse('Unknown platform.'),
+      '409': problemResponse('Not possible in the current phase, or another operation runs.'),
+      ...common,
+    },
+  });
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'LLM platforms API',
+      version: options.version,
+      description:
+        'Creates, stops, starts and tears down per-tenant LLM platforms (AKS with a T4 spot GPU pool, Ollama, Open WebUI, PostgreSQL with pgvector, monitoring) on Azure.',
+    },
+    paths: {
+      '/platforms': {
+        post: {
+          summary: 'Create a platform (or, with dryRun, show its plan).',
+          operationId: 'createPlatform',
+          security,
+          parameters: [
+            { name: 'dryRun', in: 'query', required: false, schema: { type: 'boolean', default: false } },
+          ],
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: ref('CreatePlatformRequest') } },
+          },
+          responses: {
+            '200': jsonResponse('Dry run: the plan; nothing is created.', {
+              type: 'object',
+              properties: { dryRun: { const: true }, plan: ref('Plan') },
+            }),
+            '202': accepted,
+            '400': problemResponse('Invalid body: `errors` names every bad field by JSON pointer.'),
+            '409': problemResponse('The prefix is taken, or an operation on it is running.'),
+            '413': problemResponse('Body larger than 64 KiB.'),
+            '415': problemResponse('Body is not JSON.'),
+            ...common,
+          },
+        },
+        get: {
+          summary: 'List platforms with their phase.',
+          operationId: 'listPlatforms',
+          security,
+          parameters: [
+            {
+              name: 'includeDeleted',
+              in: 'query',
+              required: false,
+              schema: { type: 'boolean', default: false },
+            },
+          ],
+          responses: {
+            '200': jsonResponse('The platforms.', {
+              type: 'object',
+              properties: { platforms: { type: 'array', items: ref('PlatformSummary') } },
+            }),
+            ...common,
+          },
+        },
+      },
+      '/platforms/{id}': {
+        get: {
+          summary: 'A platform: its spec (without secrets), phase, names and endpoints.',
+          operationId: 'getPlatform',
+          security,
+          parameters: [idParameter],
+          responses: {
+            '200': jsonResponse('The platform.', ref('Platform')),
+            '404': problemResponse('Unknown platform.'),
+            ...common,
+          },
+        },
+        delete: transition(
+          'Delete the platform and everything it owns (from any phase; idempotent).',
+          'deletePlatform',
+        ),
+      },
+      '/platforms/{id}/status': {
+        get: {
+          summary: 'Progress and health: phase, steps, models, endpoints, cost, auto-stop.',
+          operationId: 'getPlatformStatus',
+          security,
+          parameters: [idParameter],
+          responses: {
+            '200': jsonResponse('The status.', ref('Status')),
+            '404': problemResponse('Unknown platform.'),
+            ...common,
+          },
+        },
+      },
+      '/platforms/{id}/stop': { post: transition('Stop AKS, then PostgreSQL.', 'stopPlatform') },
+      '/platforms/{id}/start': {
+        post: transition('Start PostgreSQL, then AKS, and wait for the workloads.', 'startPlatform'),
+      },
+      '/health': {
+        get: {
+          summary: 'Liveness and configuration check (no key needed).',
+          operationId: 'health',
+          responses: {
+            '200': jsonResponse('Healthy.', { type: 'object', properties: { status: { const: 'ok' } } }),
+            '503': problemResponse('Misconfigured.'),
+          },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          summary: 'This document.',
+          operationId: 'openapi',
+          responses: { '200': jsonResponse('OpenAPI 3.1.', { type: 'object' }) },
+        },
+      },
+    },
+    components: {
+      securitySchemes: {
+        functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' },
+        functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code' },
+      },
+      schemas: {
+        CreatePlatformRequest: stripId(createPlatformSchema(options)),
+        Phase: { type: 'string', enum: [...PHASES] },
+        Links: { type: 'object', properties: { self: { type: 'string' }, status: { type: 'string' } } },
+        Accepted: {
+          type: 'object',
+          required: ['id', 'phase', 'operation', 'links'],
+          properties: {
+            id: { type: 'string' },
+            phase: ref('Phase'),
+            operation: { type: 'string' },
+            links: ref('Links'),
+          },
+        },
+        PlatformSummary: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            phase: ref('Phase'),
+            location: { type: 'string' },
+            models: { type: 'array', items: { type: 'string' } },
+            links: ref('Links'),
+          },
+        },
+        Platform: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            phase: ref('Phase'),
+            spec: { type: 'object' },
+            names: { type: 'object' },
+            endpoints: { type: 'object' },
+            links: ref('Links'),
+          },
+        },
+        Status: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            phase: ref('Phase'),
+            orchestration: { type: ['object', 'null'] },
+            steps: { type: 'array', items: { type: 'object' } },
+            models: { type: 'object' },
+            endpoints: { type: 'object' },
+            credentials: { type: 'object', description: 'Key Vault secret names, never values.' },
+            lastError: { type: ['object', 'null'] },
+            autoStop: { type: 'object' },
+            costPerHour: { type: 'object' },
+          },
+        },
+        Plan: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            azure: { type: 'array', items: { type: 'object' } },
+            kubernetes: { type: 'array', items: { type: 'object' } },
+            secrets: { type: 'array', items: { type: 'string' } },
+            cost: { type: 'object' },
+          },
+        },
+        Problem: {
+          type: 'object',
+          description: 'RFC 9457 problem details.',
+          required: ['type', 'title', 'status', 'detail'],
+          properties: {
+            type: {
+              type: 'string',
+              enum: Object.keys(PROBLEM_TYPES).map((t) => problemTypeUri(t as keyof typeof PROBLEM_TYPES)),
+            },
+            title: { type: 'string' },
+            status: { type: 'integer' },
+            detail: { type: 'string' },
+            errors: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['pointer', 'message'],
+                properties: { pointer: { type: 'string' }, message: { type: 'string' } },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+function stripId<T extends { $id?: string }>(schema: T): Omit<T, '$id'> {
+  const { $id: _id, ...rest } = schema;
+  return rest;
+}

@@ -1,0 +1,62 @@
+/** Turning service results and failures into HTTP responses, the same way for every route. */
+import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { ApiError } from '../services/platforms.js';
+import { problem } from './problem.js';
+
+export const json = (
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): HttpResponseInit => ({
+  status,
+  jsonBody: body,
+  headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+});
+
+/**
+ * Every handler runs inside this: a refusal becomes its problem+json, anything unexpected becomes a
+ * generic 500/503 whose detail names no internals. The log line carries the error class and message,
+ * never the request body (which may hold a token).
+ */
+export function handle(
+  fn: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>,
+): HttpHandler {
+  return async (request, context) => {
+    try {
+      return await fn(request, context);
+    } catch (e) {
+      if (e instanceof ApiError) {
+        const response = problem(e.type, e.message, e.errors ? { errors: e.errors } : {});
+        if (e.type === 'unavailable')
+          context.warn(
+            `${request.method} ${new URL(request.url).pathname}: ${e.message}`,
+            describeCause(e.cause),
+          );
+        return response;
+      }
+      const dependency = isDependencyFailure(e);
+      context.error(`${request.method} ${new URL(request.url).pathname} failed: ${describeCause(e)}`);
+      return dependency
+        ? problem('unavailable', 'A storage or orchestration dependency did not answer; try again later.', {
+            headers: { 'retry-after': '5' },
+          })
+        : problem('internal', 'The request could not be completed.');
+    }
+  };
+}
+
+function isDependencyFailure(e: unknown): boolean {
+  const err = e as { name?: string; code?: string; statusCode?: number };
+  return (
+    err?.name === 'RestError' ||
+    err?.code === 'ECONNREFUSED' ||
+    err?.code === 'ECONNRESET' ||
+    err?.name === 'AxiosError'
+  );
+}
+
+function describeCause(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const code = (e as { code?: unknown }).code;
+  return `${e.name}${code ? ` (${String(code)})` : ''}: ${e.message.split('\n')[0]}`;
+}

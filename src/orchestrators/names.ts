@@ -1,0 +1,33 @@
+/**
+ * Orchestrator names and instance ids: what triggers need to start or find a flow, without importing the
+ * flows themselves.
+ */
+import type { Operation } from '../platform/types.js';
+
+export const ORCHESTRATORS = {
+  provision: 'provisionPlatform',
+  stop: 'stopPlatform',
+  start: 'startPlatform',
+  delete: 'teardownPlatform',
+} as const satisfies Record<Operation, string>;
+
+export type OrchestratorName = (typeof ORCHESTRATORS)[Operation];
+
+/**
+ * Provision, stop and start of one platform share one instance id (the platform id), so the durable
+ * runtime itself refuses two of them at once. Teardown has its own id: a DELETE must be able to start
+ * while a provisioning is still being terminated. Prefixes cannot contain `:`, so no id can collide.
+ */
+export function instanceIdFor(platformId: string, operation: Operation): string {
+  return operation === 'delete' ? `${platformId}:teardown` : platformId;
+}
+
+export const lifecycleInstanceIds = (platformId: string) => [
+  instanceIdFor(platformId, 'provision'),
+  instanceIdFor(platformId, 'delete'),
+];
+
+/** Input of every lifecycle orchestration: the id only; the flow reads the record (never a secret) itself. */
+export interface LifecycleInput {
+  platformId: string;
+}

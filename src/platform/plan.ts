@@ -1,0 +1,157 @@
+/**
+ * What a spec means in Azure and in the cluster, before anything is created: the dry-run answer of
+ * `POST /platforms?dryRun=true`, and the reference the provisioning steps are built from.
+ */
+import { estimateCost, APPS_POOL, POSTGRES_STORAGE_GIB, SYSTEM_POOL, type CostEstimate } from './cost.js';
+import { derivePlatformNames, platformSecretNames } from './naming.js';
+import { choosePostgresSku, connectionsNeeded, modelShareGiB, WEBUI_SHARE_GIB } from './sizing.js';
+import type { PlatformSpec } from './types.js';
+
+export const MANAGED_BY = 'llm-platforms-api';
+
+export interface PlannedAzureResource {
+  type: string;
+  name: string;
+  properties: Record<string, unknown>;
+}
+
+export interface PlannedKubernetesObject {
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+export interface PlatformPlan {
+  id: string;
+  location: string;
+  tags: Record<string, string>;
+  azure: PlannedAzureResource[];
+  kubernetes: PlannedKubernetesObject[];
+  secrets: string[];
+  cost: CostEstimate;
+}
+
+/** Our tags go last so a request can never overwrite them (the schema also refuses these names). */
+export function platformTags(spec: PlatformSpec): Record<string, string> {
+  return { ...spec.tags, 'managed-by': MANAGED_BY, 'platform-id': spec.prefix };
+}
+
+export function planPlatform(spec: PlatformSpec, subscriptionId: string): PlatformPlan {
+  const names = derivePlatformNames(subscriptionId, spec.prefix);
+  const pg = choosePostgresSku(spec.webui.replicas);
+  return {
+    id: spec.prefix,
+    location: spec.location,
+    tags: platformTags(spec),
+    azure: [
+      {
+        type: 'Microsoft.Resources/resourceGroups',
+        name: names.resourceGroup,
+        properties: { location: spec.location },
+      },
+      {
+        type: 'Microsoft.ContainerService/managedClusters',
+        name: names.aksCluster,
+        properties: {
+          dnsPrefix: names.aksDnsPrefix,
+          nodeResourceGroup: names.nodeResourceGroup,
+          identity: 'SystemAssigned',
+          network: 'Azure CNI overlay',
+          oidcIssuer: true,
+          workloadIdentity: true,
+          fileCsiDriver: true,
+          agentPools: [
+            {
+              name: names.systemNodePool,
+              mode: 'System',
+              vmSize: SYSTEM_POOL.vmSize,
+              count: SYSTEM_POOL.count,
+              taints: ['CriticalAddonsOnly=true:NoSchedule'],
+            },
+            {
+              name: 'apps',
+              mode: 'User',
+              vmSize: APPS_POOL.vmSize,
+              autoscale: { min: APPS_POOL.minCount, max: APPS_POOL.maxCount },
+            },
+            {
+              name: names.gpuNodePool,
+              mode: 'User',
+              vmSize: spec.gpu.vmSize,
+              autoscale: { min: spec.gpu.minNodes, max: spec.gpu.maxNodes },
+              priority: spec.gpu.spot ? 'Spot' : 'Regular',
+              ...(spec.gpu.spot ? { evictionPolicy: 'Delete', spotMaxPrice: -1 } : {}),
+              taints: ['sku=gpu:NoSchedule'],
+              labels: { workload: 'llm', gpu: 'true' },
+            },
+          ],
+        },
+      },
+      {
+        type: 'Microsoft.DBforPostgreSQL/flexibleServers',
+        name: names.postgresServer,
+        properties: {
+          version: '16',
+          sku: { name: pg.name, tier: pg.tier },
+          storageGiB: POSTGRES_STORAGE_GIB,
+          backupRetentionDays: 7,
+          requireTls: true,
+          extensions: ['VECTOR'],
+          database: names.postgresDatabase,
+          firewall: "the AKS cluster's outbound IP(s) only",
+          connectionsNeeded: connectionsNeeded(spec.webui.replicas),
+          userConnections: pg.userConnections,
+        },
+      },
+      {
+        type: 'Microsoft.Storage/storageAccounts',
+        name: names.storageAccount,
+        properties: {
+          kind: 'FileStorage',
+          sku: 'Premium_LRS',
+          httpsOnly: true,
+          minimumTlsVersion: 'TLS1_2',
+          allowBlobPublicAccess: false,
+          fileShares: [
+            { name: names.modelsFileShare, quotaGiB: modelShareGiB(spec.models) },
+            { name: names.webuiFileShare, quotaGiB: WEBUI_SHARE_GIB },
+          ],
+        },
+      },
+    ],
+    kubernetes: plannedKubernetesObjects(spec),
+    secrets: platformSecretNames(names, spec.huggingFaceToken),
+    cost: estimateCost(spec),
+  };
+}
+
+/** The in-cluster components, in apply order. */
+function plannedKubernetesObjects(spec: PlatformSpec): PlannedKubernetesObject[] {
+  const objects: PlannedKubernetesObject[] = [
+    { kind: 'Namespace', name: 'llm' },
+    { kind: 'Namespace', name: 'monitoring' },
+    { kind: 'DaemonSet', namespace: 'kube-system', name: 'nvidia-device-plugin' },
+    { kind: 'PersistentVolume', name: `${spec.prefix}-models` },
+    { kind: 'PersistentVolumeClaim', namespace: 'llm', name: 'ollama-models' },
+    { kind: 'PersistentVolume', name: `${spec.prefix}-webui-data` },
+    { kind: 'PersistentVolumeClaim', namespace: 'llm', name: 'open-webui-data' },
+    { kind: 'StatefulSet', namespace: 'llm', name: 'ollama' },
+    { kind: 'Service', namespace: 'llm', name: 'ollama' },
+    { kind: 'Deployment', namespace: 'llm', name: 'redis' },
+    { kind: 'Service', namespace: 'llm', name: 'redis' },
+    { kind: 'Job', namespace: 'llm', name: 'database-setup' },
+    { kind: 'Deployment', namespace: 'llm', name: 'open-webui' },
+    { kind: 'Service', namespace: 'llm', name: 'open-webui' },
+    { kind: 'PodDisruptionBudget', namespace: 'llm', name: 'open-webui' },
+    { kind: 'DaemonSet', namespace: 'monitoring', name: 'dcgm-exporter' },
+    { kind: 'Deployment', namespace: 'monitoring', name: 'prometheus' },
+    { kind: 'Deployment', namespace: 'monitoring', name: 'prometheus-adapter' },
+    { kind: 'APIService', name: 'v1beta1.custom.metrics.k8s.io' },
+    { kind: 'Deployment', namespace: 'monitoring', name: 'grafana' },
+    { kind: 'HorizontalPodAutoscaler', namespace: 'llm', name: 'open-webui' },
+    { kind: 'HorizontalPodAutoscaler', namespace: 'llm', name: 'ollama' },
+    { kind: 'ResourceQuota', namespace: 'llm', name: 'llm-quota' },
+    { kind: 'Job', namespace: 'llm', name: 'model-preload' },
+  ];
+  return objects;
+}

@@ -1,0 +1,16 @@
+/** Limits of the request contract that more than one layer needs (schema, config, idle sweep). */
+
+export const IDLE_MINUTES = { never: 0, min: 15, max: 1440 } as const;
+
+export const isValidIdleMinutes = (n: number): boolean =>
+  Number.isInteger(n) && (n === IDLE_MINUTES.never || (n >= IDLE_MINUTES.min && n <= IDLE_MINUTES.max));
+
+export const LIMITS = {
+  models: { min: 1, max: 10 },
+  gpuNodes: { max: 10 },
+  webuiReplicas: { min: 1, max: 10, default: 3 },
+  gpuNodesDefault: { min: 0, max: 2 },
+  tags: { maxPairs: 15, maxNameLength: 128, maxValueLength: 256 },
+  /** Request bodies larger than this are refused with 413 before parsing. */
+  maxBodyBytes: 64 * 1024,
+} as const;

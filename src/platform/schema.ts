@@ -1,0 +1,246 @@
+/**
+ * The request contract. One JSON Schema (2020-12) per body is the single source of truth: the validator,
+ * the defaults and the OpenAPI document are all built from it. What a schema cannot say (rules across
+ * fields, or that need the model catalog) is checked by `checkSpecRules`, which reports in the same shape.
+ */
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { DEFAULT_GPU_VM_SIZE, T4_VM_SIZES, canonicalModel, knownModel, type T4VmSize } from './catalog.js';
+import { PREFIX_PATTERN } from './naming.js';
+import { IDLE_MINUTES, LIMITS } from './policy.js';
+import type { PlatformSpec } from './types.js';
+
+/** `[namespace/]name[:tag]` as Ollama accepts them, e.g. `llama3.1:8b`, `library/mistral`, `acme/custom:q4`. */
+export const MODEL_PATTERN =
+  '^(?:[a-z0-9][a-z0-9._-]{0,79}/)?[a-z0-9][a-z0-9._-]{0,79}(?::[A-Za-z0-9][A-Za-z0-9._-]{0,127})?$';
+// Azure tag names may not contain < > % & \ ? / (Azure "Use tags to organize your Azure resources").
+const TAG_NAME_PATTERN = '^[^<>%&\\\\?/\\p{Cc}]+$';
+/** Tags the API sets on every resource itself; a request may not override them. */
+export const RESERVED_TAGS = ['managed-by', 'platform-id'] as const;
+
+export interface SchemaOptions {
+  allowedLocations: readonly string[];
+  defaultIdleMinutes: number;
+}
+
+export interface FieldError {
+  /** JSON Pointer (RFC 6901) to the offending field of the request body; '' for the body itself. */
+  pointer: string;
+  message: string;
+}
+
+export type CreatePlatformRequest = Omit<PlatformSpec, 'huggingFaceToken'> & { huggingFaceToken?: string };
+
+export function createPlatformSchema(options: SchemaOptions) {
+  return {
+    $id: 'CreatePlatformRequest',
+    title: 'CreatePlatformRequest',
+    type: 'object',
+    additionalProperties: false,
+    required: ['prefix', 'models'],
+    properties: {
+      prefix: {
+        type: 'string',
+        pattern: PREFIX_PATTERN,
+        description:
+          'Platform id: 3–12 characters, a lowercase letter then lowercase letters or digits. Every Azure name is derived from it.',
+        examples: ['team42'],
+      },
+      models: {
+        type: 'array',
+        minItems: LIMITS.models.min,
+        maxItems: LIMITS.models.max,
+        uniqueItems: true,
+        items: { type: 'string', pattern: MODEL_PATTERN, maxLength: 200 },
+        description:
+          'Ollama model references (`[namespace/]name[:tag]`) to preload; the first is used for the smoke test.',
+        examples: [['llama3.1:8b', 'phi3.5']],
+      },
+      location: {
+        type: 'string',
+        enum: [...options.allowedLocations],
+        default: options.allowedLocations[0],
+        description: 'Azure region; must offer the NCasT4_v3 series.',
+      },
+      gpu: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          vmSize: { type: 'string', enum: Object.keys(T4_VM_SIZES), default: DEFAULT_GPU_VM_SIZE },
+          minNodes: {
+            type: 'integer',
+            minimum: 0,
+            maximum: LIMITS.gpuNodes.max,
+            default: LIMITS.gpuNodesDefault.min,
+          },
+          maxNodes: {
+            type: 'integer',
+            minimum: 1,
+            maximum: LIMITS.gpuNodes.max,
+            default: LIMITS.gpuNodesDefault.max,
+          },
+          spot: {
+            type: 'boolean',
+            default: true,
+            description: 'Spot VMs (evicted under pressure, far cheaper).',
+          },
+        },
+      },
+      webui: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          replicas: {
+            type: 'integer',
+            minimum: LIMITS.webuiReplicas.min,
+            maximum: LIMITS.webuiReplicas.max,
+            default: LIMITS.webuiReplicas.default,
+          },
+        },
+      },
+      autoStop: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          idleMinutes: {
+            type: 'integer',
+            anyOf: [{ const: IDLE_MINUTES.never }, { minimum: IDLE_MINUTES.min, maximum: IDLE_MINUTES.max }],
+            default: options.defaultIdleMinutes,
+            description: 'Stop the platform after this many idle minutes; 0 = never.',
+          },
+        },
+      },
+      huggingFaceToken: {
+        type: 'string',
+        minLength: 8,
+        maxLength: 512,
+        pattern: '^\\S+$',
+        writeOnly: true,
+        description: 'Stored in Key Vault; never returned or logged.',
+      },
+      tags: {
+        type: 'object',
+        default: {},
+        maxProperties: LIMITS.tags.maxPairs,
+        propertyNames: {
+          minLength: 1,
+          maxLength: LIMITS.tags.maxNameLength,
+          pattern: TAG_NAME_PATTERN,
+          not: { enum: [...RESERVED_TAGS] },
+        },
+        additionalProperties: { type: 'string', maxLength: LIMITS.tags.maxValueLength },
+        description: 'Added to every Azure resource of the platform (at most 15).',
+      },
+    },
+  } as const;
+}
+
+// ajv-formats is CommonJS: under Node's ESM loader its default export is the plugin function itself.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+
+export interface RequestValidator {
+  readonly schema: ReturnType<typeof createPlatformSchema>;
+  /** Validates a parsed JSON body. On success returns the request with every default applied (a new object). */
+  validateCreate(
+    body: unknown,
+  ): { ok: true; value: CreatePlatformRequest } | { ok: false; errors: FieldError[] };
+}
+
+export function createRequestValidator(options: SchemaOptions): RequestValidator {
+  const schema = createPlatformSchema(options);
+  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true, unicodeRegExp: true });
+  addFormats(ajv);
+  const validate = ajv.compile(schema);
+  return {
+    schema,
+    validateCreate(body) {
+      // useDefaults mutates: validate a copy so the caller's object is never changed.
+      const copy = structuredClone(body);
+      if (!validate(copy)) return { ok: false, errors: toFieldErrors(validate.errors ?? []) };
+      const value = copy as CreatePlatformRequest;
+      const errors = checkSpecRules(value);
+      return errors.length > 0 ? { ok: false, errors } : { ok: true, value };
+    },
+  };
+}
+
+/** Rules the schema cannot express. Runs only on schema-valid input. */
+export function checkSpecRules(request: CreatePlatformRequest): FieldError[] {
+  const errors: FieldError[] = [];
+  if (request.gpu.minNodes > request.gpu.maxNodes) {
+    errors.push({ pointer: '/gpu/minNodes', message: `must be ≤ gpu.maxNodes (${request.gpu.maxNodes})` });
+  }
+  const seen = new Map<string, number>();
+  request.models.forEach((model, i) => {
+    const canonical = canonicalModel(model);
+    const first = seen.get(canonical);
+    if (first !== undefined) {
+      errors.push({
+        pointer: `/models/${i}`,
+        message: `names the same model as /models/${first} (${canonical})`,
+      });
+    } else {
+      seen.set(canonical, i);
+    }
+    const known = knownModel(model);
+    const gpuMemory = T4_VM_SIZES[request.gpu.vmSize as T4VmSize].gpuMemoryGiB;
+    if (known && known.gpuMemoryGiB > gpuMemory) {
+      errors.push({
+        pointer: `/models/${i}`,
+        message: `${model} needs about ${known.gpuMemoryGiB} GiB of GPU memory; one T4 of ${request.gpu.vmSize} has ${gpuMemory} GiB`,
+      });
+    }
+  });
+  return errors;
+}
+
+/** Turns ajv's errors into one `{ pointer, message }` per bad field, pointing at the field itself. */
+export function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
+  const out = new Map<string, FieldError>();
+  for (const e of errors) {
+    // anyOf/if wrappers repeat what their branches already said; the branches are more precise.
+    if (e.keyword === 'anyOf' && errors.some((o) => o !== e && o.instancePath === e.instancePath)) continue;
+    let pointer = e.instancePath;
+    let message = e.message ?? 'is invalid';
+    const params = e.params as Record<string, unknown>;
+    if (e.keyword === 'required') {
+      pointer = `${pointer}/${escapePointer(String(params.missingProperty))}`;
+      message = 'is required';
+    } else if (e.keyword === 'additionalProperties') {
+      pointer = `${pointer}/${escapePointer(String(params.additionalProperty))}`;
+      message = 'is not a known property';
+    } else if (e.keyword === 'propertyNames') {
+      pointer = `${pointer}/${escapePointer(String(params.propertyName))}`;
+      message =
+        'is not an allowed tag name (1–128 characters, none of < > % & \\ ? /, not managed-by or platform-id)';
+    } else if (e.keyword === 'enum') {
+      const allowed = (params.allowedValues as unknown[]).map(String);
+      message = allowed.length <= 20 ? `must be one of: ${allowed.join(', ')}` : 'is not an allowed value';
+    } else if (e.keyword === 'pattern') {
+      message = describePattern(pointer) ?? message;
+    } else if (e.keyword === 'const' || (e.keyword === 'minimum' && pointer === '/autoStop/idleMinutes')) {
+      message = `must be 0 (never) or an integer from ${IDLE_MINUTES.min} to ${IDLE_MINUTES.max}`;
+    }
+    // Keep one message per field: the first is the most specific in ajv's order.
+    if (e.keyword === 'propertyNames' && out.has(pointer)) continue;
+    if (!out.has(pointer)) out.set(pointer, { pointer, message });
+  }
+  // The `propertyNames` keyword also reports its sub-errors at the object's own path; drop that echo.
+  return [...out.values()].filter(
+    (err, _, all) => !(err.pointer === '/tags' && all.some((o) => o.pointer.startsWith('/tags/'))),
+  );
+}
+
+function describePattern(pointer: string): string | undefined {
+  if (pointer === '/prefix')
+    return 'must be 3–12 characters: a lowercase letter, then lowercase letters or digits';
+  if (pointer.startsWith('/models/'))
+    return 'must be an Ollama model reference such as llama3.1:8b or namespace/name:tag';
+  if (pointer === '/huggingFaceToken') return 'must not contain whitespace';
+  return undefined;
+}
+
+const escapePointer = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');

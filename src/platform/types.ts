@@ -1,0 +1,66 @@
+/** The domain's shared vocabulary: what a platform is, as requested and as recorded. Pure types only. */
+import type { T4VmSize } from './catalog.js';
+import type { PlatformNames } from './naming.js';
+
+/** A validated create request with every default applied. Contains no secret. */
+export interface PlatformSpec {
+  prefix: string;
+  models: string[];
+  location: string;
+  gpu: { vmSize: T4VmSize; minNodes: number; maxNodes: number; spot: boolean };
+  webui: { replicas: number };
+  autoStop: { idleMinutes: number };
+  tags: Record<string, string>;
+  /** True when the request carried a Hugging Face token (the token itself only ever goes to Key Vault). */
+  huggingFaceToken: boolean;
+}
+
+export const PHASES = [
+  'Pending',
+  'Provisioning',
+  'Configuring',
+  'Ready',
+  'Failed',
+  'Stopping',
+  'Stopped',
+  'Starting',
+  'Updating',
+  'Deleting',
+  'Deleted',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+export type StepState = 'pending' | 'running' | 'succeeded' | 'failed';
+
+export interface StepRecord {
+  name: string;
+  state: StepState;
+  startedAt?: string;
+  endedAt?: string;
+  /** Azure's (or Kubernetes') error code and message when the step failed; never a secret. */
+  error?: { code: string; message: string };
+}
+
+export type ModelState = 'pending' | 'pulling' | 'ready' | 'failed';
+
+/** The flows that run as orchestrations, one at a time per platform. */
+export type Operation = 'provision' | 'stop' | 'start' | 'delete';
+
+export interface PlatformRecord {
+  id: string;
+  spec: PlatformSpec;
+  phase: Phase;
+  /** The flow that last ran or is running for this platform. */
+  operation: Operation;
+  createdAt: string;
+  updatedAt: string;
+  names: PlatformNames;
+  resourceIds: Record<string, string>;
+  endpoints: Record<string, string>;
+  steps: StepRecord[];
+  models: Record<string, ModelState>;
+  lastError?: { step?: string; code: string; message: string };
+  lastActiveAt?: string;
+  /** Optimistic-concurrency token of the stored entity; absent on a record not yet stored. */
+  etag?: string;
+}

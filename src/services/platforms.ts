@@ -1,0 +1,325 @@
+/**
+ * What the HTTP routes do, independent of HTTP: validate, record, start or inspect the orchestration.
+ * The registry record is the lock that orders operations on one platform (every transition is an
+ * ETag-guarded write); the durable runtime's own instance status is the second guard.
+ */
+import type { Config } from '../config.js';
+import {
+  instanceIdFor,
+  lifecycleInstanceIds,
+  ORCHESTRATORS,
+  type LifecycleInput,
+} from '../orchestrators/names.js';
+import { estimateCost } from '../platform/cost.js';
+import { derivePlatformNames, platformSecretNames } from '../platform/naming.js';
+import { planPlatform, type PlatformPlan } from '../platform/plan.js';
+import type { FieldError, RequestValidator } from '../platform/schema.js';
+import type { Operation, Phase, PlatformRecord, PlatformSpec } from '../platform/types.js';
+import { RegistryConflictError, type Registry } from '../registry/registry.js';
+import type { ProblemType } from '../http/problem.js';
+import { ACTIVE_STATUSES, type OrchestrationState, type Orchestrations } from './orchestrations.js';
+
+/** A refusal the caller can act on; the HTTP layer turns it into problem+json. */
+export class ApiError extends Error {
+  constructor(
+    readonly type: ProblemType,
+    message: string,
+    readonly errors?: FieldError[],
+    cause?: unknown,
+  ) {
+    super(message, { cause });
+    this.name = 'ApiError';
+  }
+}
+
+/** Where a request-supplied secret goes; production writes Key Vault. Never logs or returns the value. */
+export interface SecretWriter {
+  set(name: string, value: string): Promise<void>;
+}
+
+export interface PlatformServiceDeps {
+  config: Config;
+  registry: Registry;
+  validator: RequestValidator;
+  secrets: SecretWriter;
+  now: () => Date;
+}
+
+export const links = (id: string) => ({ self: `/platforms/${id}`, status: `/platforms/${id}/status` });
+
+export interface Accepted {
+  id: string;
+  phase: Phase;
+  operation: Operation;
+  links: ReturnType<typeof links>;
+}
+
+/** Which phases each operation may start from; `idempotent` phases answer 202 without starting anything. */
+const TRANSITIONS: Record<
+  Exclude<Operation, 'provision'>,
+  { from: readonly Phase[]; to: Phase; idempotent: readonly Phase[] }
+> = {
+  stop: { from: ['Ready'], to: 'Stopping', idempotent: ['Stopping', 'Stopped'] },
+  start: { from: ['Stopped'], to: 'Starting', idempotent: ['Starting', 'Ready'] },
+  delete: {
+    from: [
+      'Pending',
+      'Provisioning',
+      'Configuring',
+      'Ready',
+      'Failed',
+      'Stopping',
+      'Stopped',
+      'Starting',
+      'Updating',
+    ],
+    to: 'Deleting',
+    idempotent: ['Deleting', 'Deleted'],
+  },
+};
+
+export class PlatformService {
+  constructor(private readonly deps: PlatformServiceDeps) {}
+
+  /** Validates a create request; with dryRun returns the plan and creates nothing. */
+  async create(
+    body: unknown,
+    orchestrations: Orchestrations,
+    options: { dryRun: boolean },
+  ): Promise<Accepted | PlatformPlan> {
+    const result = this.deps.validator.validateCreate(body);
+    if (!result.ok) throw new ApiError('validation', 'The request body is invalid.', result.errors);
+    const { huggingFaceToken, ...rest } = result.value;
+    const spec: PlatformSpec = { ...rest, huggingFaceToken: huggingFaceToken !== undefined };
+    if (options.dryRun) return planPlatform(spec, this.deps.config.subscriptionId);
+
+    const id = spec.prefix;
+    const existing = await this.deps.registry.get(id);
+    if (existing && existing.phase !== 'Deleted') throw prefixTaken(existing);
+    await this.refuseIfActive(id, orchestrations);
+    const now = this.deps.now().toISOString();
+    const record: PlatformRecord = {
+      id,
+      spec,
+      phase: 'Pending',
+      operation: 'provision',
+      createdAt: now,
+      updatedAt: now,
+      names: derivePlatformNames(this.deps.config.subscriptionId, id),
+      resourceIds: {},
+      endpoints: {},
+      steps: [],
+      models: Object.fromEntries(spec.models.map((m) => [m, 'pending' as const])),
+    };
+    try {
+      await this.deps.registry.create(record);
+    } catch (e) {
+      if (e instanceof RegistryConflictError) throw prefixTaken(await this.deps.registry.get(id));
+      throw e;
+    }
+    // The token goes straight to Key Vault, before the flow starts, so it never enters durable history.
+    if (huggingFaceToken !== undefined)
+      await this.deps.secrets.set(record.names.secrets['huggingface-token'], huggingFaceToken);
+    await this.startOrRevert(record, 'provision', orchestrations, 'Failed');
+    return { id, phase: 'Pending', operation: 'provision', links: links(id) };
+  }
+
+  async list(options: { includeDeleted: boolean }) {
+    const records = await this.deps.registry.list(options);
+    return {
+      platforms: records.map((r) => ({
+        id: r.id,
+        phase: r.phase,
+        operation: r.operation,
+        location: r.spec.location,
+        models: r.spec.models,
+        createdAt: r.createdAt,
+        updatedAt: r.updatedAt,
+        links: links(r.id),
+      })),
+    };
+  }
+
+  async get(id: string) {
+    const r = await this.require(id);
+    return {
+      id: r.id,
+      phase: r.phase,
+      operation: r.operation,
+      spec: r.spec,
+      names: publicNames(r),
+      endpoints: r.endpoints,
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+      links: links(r.id),
+    };
+  }
+
+  async status(id: string, orchestrations: Orchestrations) {
+    const r = await this.require(id);
+    const instance = await this.activeOrLatest(id, orchestrations);
+    const cost = estimateCost(r.spec).perHour;
+    const idleMinutes = r.spec.autoStop.idleMinutes;
+    const since = r.lastActiveAt ?? r.updatedAt;
+    return {
+      id: r.id,
+      phase: r.phase,
+      operation: r.operation,
+      orchestration: instance
+        ? {
+            instanceId: instance.instanceId,
+            name: instance.name,
+            runtimeStatus: instance.runtimeStatus,
+            customStatus: instance.customStatus ?? null,
+            lastUpdatedTime: instance.lastUpdatedTime,
+          }
+        : null,
+      steps: r.steps,
+      models: r.models,
+      endpoints: r.endpoints,
+      credentials: { keyVaultSecrets: platformSecretNames(r.names, r.spec.huggingFaceToken) },
+      lastError: r.lastError ?? null,
+      lastActiveAt: r.lastActiveAt ?? null,
+      autoStop: {
+        idleMinutes,
+        stopsAt:
+          r.phase === 'Ready' && idleMinutes > 0
+            ? new Date(Date.parse(since) + idleMinutes * 60_000).toISOString()
+            : null,
+      },
+      costPerHour: { currency: 'USD', ...cost },
+      updatedAt: r.updatedAt,
+      links: links(r.id),
+    };
+  }
+
+  /** stop, start or delete: a guarded phase transition, then the orchestration. */
+  async transition(
+    id: string,
+    operation: Exclude<Operation, 'provision'>,
+    orchestrations: Orchestrations,
+  ): Promise<Accepted> {
+    const rule = TRANSITIONS[operation];
+    const current = await this.require(id);
+    if (current.phase === 'Deleted' && operation !== 'delete') {
+      throw new ApiError('not-found', `Platform '${id}' was deleted.`);
+    }
+    if (rule.idempotent.includes(current.phase)) return accepted(current);
+    if (!rule.from.includes(current.phase)) {
+      throw new ApiError(
+        'conflict',
+        `Platform '${id}' is ${current.phase}; ${operation} is possible from ${rule.from.join(' or ')}.`,
+      );
+    }
+
+    if (operation === 'delete') {
+      // A delete wins over whatever runs: stop that flow first; teardown tolerates its half-done work.
+      for (const instanceId of lifecycleInstanceIds(id)) {
+        const s = await orchestrations.get(instanceId);
+        if (s && ACTIVE_STATUSES.has(s.runtimeStatus) && s.name !== ORCHESTRATORS.delete) {
+          await orchestrations.terminate(instanceId, 'Platform deletion was requested.');
+        }
+      }
+    } else {
+      await this.refuseIfActive(id, orchestrations);
+    }
+
+    let previous: Phase = current.phase;
+    let idempotent = false;
+    const updated = await this.deps.registry.update(id, (r) => {
+      // Re-checked on the fresh record: a concurrent request may have moved the platform meanwhile.
+      if (rule.idempotent.includes(r.phase)) {
+        idempotent = true;
+        return undefined;
+      }
+      if (!rule.from.includes(r.phase))
+        throw new ApiError(
+          'conflict',
+          `Platform '${id}' is ${r.phase}; ${operation} is possible from ${rule.from.join(' or ')}.`,
+        );
+      previous = r.phase;
+      return { ...r, phase: rule.to, operation, updatedAt: this.deps.now().toISOString() };
+    });
+    if (idempotent) return accepted(updated);
+    await this.startOrRevert(updated, operation, orchestrations, previous);
+    return accepted(updated);
+  }
+
+  private async require(id: string): Promise<PlatformRecord> {
+    const record = await this.deps.registry.get(id);
+    if (!record) throw new ApiError('not-found', `No platform with id '${id}'.`);
+    return record;
+  }
+
+  private async refuseIfActive(id: string, orchestrations: Orchestrations) {
+    for (const instanceId of lifecycleInstanceIds(id)) {
+      const s = await orchestrations.get(instanceId);
+      if (s && ACTIVE_STATUSES.has(s.runtimeStatus)) {
+        throw new ApiError(
+          'conflict',
+          `Operation ${s.name} is ${s.runtimeStatus.toLowerCase()} on platform '${id}'; try again when it has finished.`,
+        );
+      }
+    }
+  }
+
+  private async activeOrLatest(
+    id: string,
+    orchestrations: Orchestrations,
+  ): Promise<OrchestrationState | undefined> {
+    const states = (await Promise.all(lifecycleInstanceIds(id).map((i) => orchestrations.get(i)))).filter(
+      (s) => s !== undefined,
+    );
+    return (
+      states.find((s) => ACTIVE_STATUSES.has(s.runtimeStatus)) ??
+      states.sort((a, b) => (b.lastUpdatedTime ?? '').localeCompare(a.lastUpdatedTime ?? ''))[0]
+    );
+  }
+
+  /** Starts the flow; if the runtime refuses, the record returns to where it was and says why. */
+  private async startOrRevert(
+    record: PlatformRecord,
+    operation: Operation,
+    orchestrations: Orchestrations,
+    revertTo: Phase,
+  ) {
+    const input: LifecycleInput = { platformId: record.id };
+    try {
+      await orchestrations.start(ORCHESTRATORS[operation], instanceIdFor(record.id, operation), input);
+    } catch (e) {
+      await this.deps.registry.update(record.id, (r) => ({
+        ...r,
+        phase: revertTo,
+        updatedAt: this.deps.now().toISOString(),
+        lastError: {
+          code: 'OrchestrationStartFailed',
+          message: `The ${operation} flow could not be started.`,
+        },
+      }));
+      throw new ApiError(
+        'unavailable',
+        `The ${operation} flow could not be started; try again later.`,
+        undefined,
+        e,
+      );
+    }
+  }
+}
+
+const prefixTaken = (r: PlatformRecord | undefined) =>
+  new ApiError(
+    'conflict',
+    `A platform with prefix '${r?.id ?? ''}' already exists (phase ${r?.phase ?? 'unknown'}); delete it first or choose another prefix.`,
+  );
+
+const accepted = (r: PlatformRecord): Accepted => ({
+  id: r.id,
+  phase: r.phase,
+  operation: r.operation,
+  links: links(r.id),
+});
+
+function publicNames(r: PlatformRecord) {
+  const { secrets: _secrets, ...names } = r.names;
+  return names;
+}

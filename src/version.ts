@@ -1,0 +1,2 @@
+/** The API version reported by /health and /openapi.json; a test keeps it equal to package.json's. */
+export const VERSION = '0.1.0';

@@ -1,0 +1,180 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, SETTINGS, loadConfig } from '../../src/config.js';
+import { DEFAULT_ALLOWED_LOCATIONS } from '../../src/platform/catalog.js';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const REQUIRED = ['AzureWebJobsStorage', 'AZURE_SUBSCRIPTION_ID', 'KEY_VAULT_URL'] as const;
+const minimalEnv = {
+  AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+  AZURE_SUBSCRIPTION_ID: '11111111-2222-3333-4444-555555555555',
+  KEY_VAULT_URL: 'https://kv-test.vault.azure.net',
+};
+
+/** The ConfigError that loadConfig throws for env (fails the test if it does not throw one). */
+function configErrorFor(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected loadConfig to throw a ConfigError');
+}
+
+/** The settings named by the problems of a ConfigError, in order. */
+const settingsNamed = (error: ConfigError) =>
+  error.problems.map((problem) => Object.keys(SETTINGS).find((name) => problem.startsWith(`${name} `)));
+
+function readExampleValues(): Record<string, string> {
+  const example = JSON.parse(readFileSync(join(repoRoot, 'local.settings.example.json'), 'utf8')) as {
+    Values: Record<string, string>;
+  };
+  return example.Values;
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? filesUnder(join(dir, entry.name)) : entry.isFile() ? [join(dir, entry.name)] : [],
+  );
+}
+
+describe('loadConfig', () => {
+  it('gives the documented defaults for a minimal environment', () => {
+    expect(loadConfig(minimalEnv)).toEqual({
+      storageConnection: 'UseDevelopmentStorage=true',
+      subscriptionId: '11111111-2222-3333-4444-555555555555',
+      keyVaultUrl: 'https://kv-test.vault.azure.net',
+      taskHub: 'llmplatforms',
+      registryTable: 'platforms',
+      autoStopSchedule: '0 */5 * * * *',
+      defaultIdleMinutes: 60,
+      allowedLocations: [...DEFAULT_ALLOWED_LOCATIONS],
+    });
+  });
+
+  it('names all three required settings at once when the environment is empty', () => {
+    const error = configErrorFor({});
+    expect(error.problems).toHaveLength(3);
+    expect(settingsNamed(error)).toEqual([...REQUIRED]);
+  });
+
+  it('treats blank required settings as missing', () => {
+    const error = configErrorFor({
+      AzureWebJobsStorage: '  ',
+      AZURE_SUBSCRIPTION_ID: '',
+      KEY_VAULT_URL: '\t',
+    });
+    expect(settingsNamed(error)).toEqual([...REQUIRED]);
+  });
+
+  it('reports every invalid value, all together', () => {
+    const error = configErrorFor({
+      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+      AZURE_SUBSCRIPTION_ID: 'not-a-uuid',
+      KEY_VAULT_URL: 'http://kv-test.vault.azure.net',
+      DEFAULT_IDLE_MINUTES: '10',
+      DURABLE_TASK_HUB: 'llm-platforms',
+      REGISTRY_TABLE: '1platforms',
+      ALLOWED_LOCATIONS: 'eastus,west europe',
+      AUTO_STOP_SCHEDULE: '*/5 * * * *',
+    });
+    expect(new Set(settingsNamed(error))).toEqual(
+      new Set([
+        'AZURE_SUBSCRIPTION_ID',
+        'KEY_VAULT_URL',
+        'DEFAULT_IDLE_MINUTES',
+        'DURABLE_TASK_HUB',
+        'REGISTRY_TABLE',
+        'ALLOWED_LOCATIONS',
+        'AUTO_STOP_SCHEDULE',
+      ]),
+    );
+    expect(error.problems).toHaveLength(7);
+    expect(error.problems.find((p) => p.startsWith('ALLOWED_LOCATIONS'))).toContain('west europe');
+  });
+
+  it.each(['10', '1441', 'abc', '-5', '14', '1.5', '60 minutes'])(
+    'rejects DEFAULT_IDLE_MINUTES=%j',
+    (value) => {
+      expect(settingsNamed(configErrorFor({ ...minimalEnv, DEFAULT_IDLE_MINUTES: value }))).toEqual([
+        'DEFAULT_IDLE_MINUTES',
+      ]);
+    },
+  );
+
+  it.each([
+    ['0', 0],
+    ['15', 15],
+    ['1440', 1440],
+  ])('accepts DEFAULT_IDLE_MINUTES=%j', (value, expected) => {
+    expect(loadConfig({ ...minimalEnv, DEFAULT_IDLE_MINUTES: value }).defaultIdleMinutes).toBe(expected);
+  });
+
+  it.each(['0 */5 * * *', '0 */5 * * * * *', 'every five minutes', '0 */5 * * * ?x'])(
+    'rejects AUTO_STOP_SCHEDULE=%j (not six NCRONTAB fields)',
+    (value) => {
+      expect(settingsNamed(configErrorFor({ ...minimalEnv, AUTO_STOP_SCHEDULE: value }))).toEqual([
+        'AUTO_STOP_SCHEDULE',
+      ]);
+    },
+  );
+
+  it('rejects an ALLOWED_LOCATIONS that names no region', () => {
+    expect(settingsNamed(configErrorFor({ ...minimalEnv, ALLOWED_LOCATIONS: ' , ,' }))).toEqual([
+      'ALLOWED_LOCATIONS',
+    ]);
+  });
+
+  it('trims, lower-cases and de-duplicates ALLOWED_LOCATIONS', () => {
+    const config = loadConfig({
+      ...minimalEnv,
+      ALLOWED_LOCATIONS: ' EastUS , westeurope,eastus,, WestEurope ,uksouth ',
+    });
+    expect(config.allowedLocations).toEqual(['eastus', 'westeurope', 'uksouth']);
+  });
+
+  it('returns a frozen config, allowedLocations included', () => {
+    const config = loadConfig(minimalEnv);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.allowedLocations)).toBe(true);
+    expect(() => {
+      (config as { taskHub: string }).taskHub = 'other';
+    }).toThrow(TypeError);
+  });
+
+  it('puts each problem in the ConfigError message', () => {
+    const error = configErrorFor({
+      AZURE_SUBSCRIPTION_ID: 'nope',
+      DEFAULT_IDLE_MINUTES: 'abc',
+      REGISTRY_TABLE: 'x',
+    });
+    expect(error.name).toBe('ConfigError');
+    expect(error.problems.length).toBeGreaterThanOrEqual(4);
+    for (const problem of error.problems) expect(error.message).toContain(problem);
+  });
+});
+
+describe('settings documentation', () => {
+  it("SETTINGS lists exactly the keys of local.settings.example.json's Values, other than FUNCTIONS_WORKER_RUNTIME", () => {
+    const documented = Object.keys(readExampleValues()).filter((key) => key !== 'FUNCTIONS_WORKER_RUNTIME');
+    expect([...documented].sort()).toEqual(Object.keys(SETTINGS).sort());
+  });
+
+  it("loadConfig accepts local.settings.example.json's Values as they are", () => {
+    const config = loadConfig(readExampleValues());
+    expect(config.allowedLocations).toEqual([...DEFAULT_ALLOWED_LOCATIONS]);
+  });
+
+  it('no file under src/ other than src/config.ts contains process.env', () => {
+    const srcDir = join(repoRoot, 'src');
+    const offenders = filesUnder(srcDir)
+      .filter((file) => relative(srcDir, file).split(sep).join('/') !== 'config.ts')
+      .filter((file) => readFileSync(file, 'utf8').includes('process.env'))
+      .map((file) => relative(repoRoot, file));
+    expect(offenders).toEqual([]);
+  });
+});

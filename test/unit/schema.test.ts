@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_ALLOWED_LOCATIONS } from '../../src/platform/catalog.js';
+import { createRequestValidator } from '../../src/platform/schema.js';
+
+const validator = createRequestValidator({
+  allowedLocations: DEFAULT_ALLOWED_LOCATIONS,
+  defaultIdleMinutes: 60,
+});
+const errorsOf = (body: unknown) => {
+  const result = validator.validateCreate(body);
+  if (result.ok) throw new Error('expected the body to be rejected');
+  return result.errors;
+};
+const pointers = (body: unknown) => errorsOf(body).map((e) => e.pointer);
+
+describe('create request schema', () => {
+  it('applies every default to a minimal body', () => {
+    const result = validator.validateCreate({ prefix: 'team42', models: ['llama3.1:8b'] });
+    expect(result).toEqual({
+      ok: true,
+      value: {
+        prefix: 'team42',
+        models: ['llama3.1:8b'],
+        location: DEFAULT_ALLOWED_LOCATIONS[0],
+        gpu: { vmSize: 'Standard_NC4as_T4_v3', minNodes: 0, maxNodes: 2, spot: true },
+        webui: { replicas: 3 },
+        autoStop: { idleMinutes: 60 },
+        tags: {},
+      },
+    });
+  });
+
+  it('does not modify the body it validates', () => {
+    const body = { prefix: 'team42', models: ['phi3.5'] };
+    validator.validateCreate(body);
+    expect(body).toEqual({ prefix: 'team42', models: ['phi3.5'] });
+  });
+
+  it('names every bad field at once, each by its JSON pointer', () => {
+    expect(
+      pointers({
+        prefix: '4x',
+        models: [],
+        location: 'mars',
+        gpu: { vmSize: 'Standard_D4s_v3', minNodes: -1, maxNodes: 11, spot: 'yes' },
+        webui: { replicas: 0 },
+        autoStop: { idleMinutes: 5 },
+        colour: 'blue',
+      }).sort(),
+    ).toEqual(
+      [
+        '/prefix',
+        '/models',
+        '/location',
+        '/gpu/vmSize',
+        '/gpu/minNodes',
+        '/gpu/maxNodes',
+        '/gpu/spot',
+        '/webui/replicas',
+        '/autoStop/idleMinutes',
+        '/colour',
+      ].sort(),
+    );
+  });
+
+  it('reports missing required fields by their own pointer', () => {
+    expect(pointers({})).toEqual(['/prefix', '/models']);
+  });
+
+  it.each([
+    ['too short', 'ab'],
+    ['too long', 'abcdefghijklm'],
+    ['uppercase', 'Team42'],
+    ['leading digit', '1team'],
+    ['hyphen', 'team-42'],
+  ])('rejects a prefix that is %s', (_, prefix) => {
+    expect(errorsOf({ prefix, models: ['phi3.5'] })).toEqual([
+      {
+        pointer: '/prefix',
+        message: 'must be 3–12 characters: a lowercase letter, then lowercase letters or digits',
+      },
+    ]);
+  });
+
+  it('accepts idleMinutes 0, 15 and 1440 and rejects 14 and 1441', () => {
+    for (const idleMinutes of [0, 15, 1440]) {
+      expect(
+        validator.validateCreate({ prefix: 'abc', models: ['phi3.5'], autoStop: { idleMinutes } }).ok,
+      ).toBe(true);
+    }
+    for (const idleMinutes of [14, 1441, 1.5]) {
+      expect(pointers({ prefix: 'abc', models: ['phi3.5'], autoStop: { idleMinutes } })).toEqual([
+        '/autoStop/idleMinutes',
+      ]);
+    }
+  });
+
+  it('rejects minNodes above maxNodes', () => {
+    expect(errorsOf({ prefix: 'abc', models: ['phi3.5'], gpu: { minNodes: 3, maxNodes: 2 } })).toEqual([
+      { pointer: '/gpu/minNodes', message: 'must be ≤ gpu.maxNodes (2)' },
+    ]);
+  });
+
+  it('rejects two references to the same model', () => {
+    expect(pointers({ prefix: 'abc', models: ['llama3.1', 'library/llama3.1:latest'] })).toEqual([
+      '/models/1',
+    ]);
+    expect(pointers({ prefix: 'abc', models: ['phi3.5', 'phi3.5'] })).toEqual(['/models']);
+  });
+
+  it('rejects a known model larger than the GPU memory, saying so', () => {
+    const [error] = errorsOf({ prefix: 'abc', models: ['phi3.5', 'llama3.1:70b'] });
+    expect(error?.pointer).toBe('/models/1');
+    expect(error?.message).toMatch(
+      /needs about 43 GiB of GPU memory; one T4 of Standard_NC4as_T4_v3 has 16 GiB/,
+    );
+  });
+
+  it('accepts models it does not know, with namespace and tag', () => {
+    expect(validator.validateCreate({ prefix: 'abc', models: ['acme/custom-model:q4_K_M'] }).ok).toBe(true);
+  });
+
+  it('rejects model references Ollama would not accept', () => {
+    expect(pointers({ prefix: 'abc', models: ['Llama 3', 'a/b/c', ':tag'] })).toEqual([
+      '/models/0',
+      '/models/1',
+      '/models/2',
+    ]);
+  });
+
+  it('rejects reserved, malformed and too many tags', () => {
+    expect(pointers({ prefix: 'abc', models: ['phi3.5'], tags: { 'managed-by': 'me' } })).toEqual([
+      '/tags/managed-by',
+    ]);
+    expect(pointers({ prefix: 'abc', models: ['phi3.5'], tags: { 'a/b': 'x' } })).toEqual(['/tags/a~1b']);
+    expect(pointers({ prefix: 'abc', models: ['phi3.5'], tags: { team: 'x'.repeat(257) } })).toEqual([
+      '/tags/team',
+    ]);
+    const many = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`t${i}`, 'v']));
+    expect(pointers({ prefix: 'abc', models: ['phi3.5'], tags: many })).toEqual(['/tags']);
+  });
+
+  it.each([null, 42, 'text', [], true])('rejects a body that is not an object (%j)', (body) => {
+    expect(pointers(body)).toEqual(['']);
+  });
+
+  it('never echoes the Hugging Face token in an error', () => {
+    const token = 'hf_secret value';
+    const errors = errorsOf({ prefix: 'abc', models: ['phi3.5'], huggingFaceToken: token });
+    expect(errors).toEqual([{ pointer: '/huggingFaceToken', message: 'must not contain whitespace' }]);
+    expect(JSON.stringify(errors)).not.toContain('secret');
+  });
+});
