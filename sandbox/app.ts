@@ -11,8 +11,10 @@ import { loadConfig, type Config } from '../src/config.js';
 import { overrideComposition } from '../src/composition.js';
 import { forwardingHttpClient, sandboxCredential } from './azure/forwarding-client.js';
 import { SimulatedKeyVault } from './azure/keyvault.js';
+import { VirtualClock, type Clock } from './clock.js';
+import { DurableDriver } from './durable/driver.js';
 import { DurableRpcServer, InstanceStore } from './durable/rpc.js';
-import { FunctionsHost, installFunctionsCore, type LogLine } from './host.js';
+import { FunctionsHost, getRegistrations, installFunctionsCore, type LogLine } from './host.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -22,6 +24,8 @@ export interface SandboxAppOptions {
   settings?: Record<string, string>;
   functionKey?: string;
   onLog?: (line: LogLine) => void;
+  /** Simulated time for durable timers and instance timestamps; a VirtualClock unless given. */
+  clock?: Clock;
 }
 
 export interface SandboxApp {
@@ -30,6 +34,9 @@ export interface SandboxApp {
   functionKey: string;
   keyVault: SimulatedKeyVault;
   instances: InstanceStore;
+  /** Runs the orchestrations started through the durable client API (attached to `instances`). */
+  driver: DurableDriver;
+  clock: Clock;
   close(): Promise<void>;
 }
 
@@ -59,7 +66,8 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
   installFunctionsCore();
   const keyVault = new SimulatedKeyVault();
   const keyVaultBase = await keyVault.listen();
-  const instances = new InstanceStore();
+  const clock = options.clock ?? new VirtualClock();
+  const instances = new InstanceStore(() => new Date(clock.now()));
   const rpc = new DurableRpcServer(instances);
   await rpc.listen();
 
@@ -84,13 +92,28 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
     durableClientData: () => rpc.clientData(),
     onLog: options.onLog,
   });
+  const driver = new DurableDriver({
+    store: instances,
+    clock,
+    registrations: getRegistrations(),
+    contextFor: (registration) => host.context(registration),
+    // Instances of orchestrators the app does not register (yet) stay Pending instead of failing.
+    unknownOrchestrator: 'pending',
+    // Under a VirtualClock the caller steps the runtime (driver.runUntilIdle / runUntil), so nothing moves
+    // behind a test's back; with a real-time clock (ScaledClock, `npm run sandbox`) it runs on its own.
+    autoRun: !(clock instanceof VirtualClock),
+  });
+  driver.attach();
   return {
     host,
     config,
     functionKey,
     keyVault,
     instances,
+    driver,
+    clock,
     async close() {
+      driver.detach();
       await Promise.all([rpc.close(), keyVault.close()]);
     },
   };

@@ -7,10 +7,13 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { HttpClient } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential } from '@azure/identity';
-import { SecretClient } from '@azure/keyvault-secrets';
 import { loadConfig, type Config } from './config.js';
+import { createAzureActivities } from './activities/azure.js';
+import { createProgressActivities } from './activities/progress.js';
+import { createAzureClients } from './azure/clients.js';
 import { createRequestValidator } from './platform/schema.js';
 import { createTableRegistry, type Registry } from './registry/registry.js';
+import { MANAGED_BY } from './platform/plan.js';
 import { PlatformService, type SecretWriter } from './services/platforms.js';
 
 export interface CompositionOverrides {
@@ -18,6 +21,7 @@ export interface CompositionOverrides {
   credential?: TokenCredential;
   /** Used by every Azure SDK client (Key Vault, ARM) instead of the default transport. */
   httpClient?: HttpClient;
+  armEndpoint?: string;
   now?: () => Date;
 }
 
@@ -25,6 +29,7 @@ export interface Services {
   config: Config;
   registry: Registry;
   platforms: PlatformService;
+  activities: ReturnType<typeof createAzureActivities> & ReturnType<typeof createProgressActivities>;
 }
 
 let overrides: CompositionOverrides = {};
@@ -44,14 +49,20 @@ export function getServices(): Services {
 function compose(o: CompositionOverrides): Services {
   const config = o.config ?? loadConfig();
   const credential = o.credential ?? new DefaultAzureCredential();
-  const clientOptions = o.httpClient ? { httpClient: o.httpClient } : {};
+  const now = o.now ?? (() => new Date());
   const registry = createTableRegistry(config.storageConnection, config.registryTable);
-  const secretClient = new SecretClient(config.keyVaultUrl, credential, clientOptions);
+  const clients = createAzureClients({
+    subscriptionId: config.subscriptionId,
+    keyVaultUrl: config.keyVaultUrl,
+    credential,
+    ...(o.armEndpoint ? { armEndpoint: o.armEndpoint } : {}),
+    ...(o.httpClient ? { httpClient: o.httpClient } : {}),
+  });
   const secrets: SecretWriter = {
     async set(name, value) {
-      await secretClient.setSecret(name, value, {
+      await clients.secrets.setSecret(name, value, {
         contentType: 'text/plain',
-        tags: { 'managed-by': 'llm-platforms-api' },
+        tags: { 'managed-by': MANAGED_BY },
       });
     },
   };
@@ -59,12 +70,10 @@ function compose(o: CompositionOverrides): Services {
     allowedLocations: config.allowedLocations,
     defaultIdleMinutes: config.defaultIdleMinutes,
   });
-  const platforms = new PlatformService({
-    config,
-    registry,
-    validator,
-    secrets,
-    now: o.now ?? (() => new Date()),
-  });
-  return { config, registry, platforms };
+  const platforms = new PlatformService({ config, registry, validator, secrets, now });
+  const activities = {
+    ...createAzureActivities({ clients, registry }),
+    ...createProgressActivities({ registry, now }),
+  };
+  return { config, registry, platforms, activities };
 }

@@ -15,7 +15,8 @@ export function forwardingHttpClient(routes: (url: URL) => string | undefined): 
       // A copy: the policies that run after the response (Key Vault's challenge check) still see the https URL.
       const forwarded: PipelineRequest = {
         ...request,
-        url: new URL(url.pathname + url.search, target).href,
+        // Origin swapped, path kept verbatim: resolving `//subscriptions/…` as a relative URL reads it as a host.
+        url: `${new URL(target).origin}${url.pathname}${url.search}`,
         allowInsecureConnection: true,
       };
       const response = await inner.sendRequest(forwarded);

@@ -32,7 +32,7 @@ app.http('createPlatform', {
     const dryRun = request.query.get('dryRun');
     if (dryRun !== null && dryRun !== 'true' && dryRun !== 'false') {
       return problem('validation', 'dryRun must be true or false.', {
-        errors: [{ pointer: '?dryRun', message: 'must be true or false' }],
+        errors: [{ parameter: 'dryRun', message: 'must be true or false' }],
       });
     }
     const body = await readJsonBody(request);

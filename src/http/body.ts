@@ -38,19 +38,39 @@ export async function readJsonBody(request: HttpRequest): Promise<BodyResult> {
   } catch {
     return { ok: false, response: problem('invalid-json', 'The body is not valid UTF-8.') };
   }
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(text) as unknown };
+    value = JSON.parse(text);
   } catch (e) {
     // V8's message quotes the body, which may hold a token: report the position only.
     const position = /position (\d+)/.exec((e as Error).message)?.[1];
+    const where = position ? ` (error at position ${position})` : '';
+    return { ok: false, response: problem('invalid-json', `The body is not valid JSON${where}.`) };
+  }
+  // Validation and cloning recurse; a 64 KiB body can nest 30,000 levels deep, enough to exhaust the stack.
+  if (depthExceeds(value, MAX_DEPTH)) {
+    const message = `nests deeper than ${MAX_DEPTH} levels`;
     return {
       ok: false,
-      response: problem(
-        'invalid-json',
-        `The body is not valid JSON${position ? ` (error at position ${position})` : ''}.`,
-      ),
+      response: problem('validation', `The body ${message}.`, { errors: [{ pointer: '', message }] }),
     };
   }
+  return { ok: true, value };
+}
+
+/** Far deeper than any valid request (whose deepest field is at level 3). */
+const MAX_DEPTH = 32;
+
+/** Iterative, so the check itself cannot overflow the stack. */
+function depthExceeds(root: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 const tooLarge = () => problem('payload-too-large', `The body must be at most ${LIMITS.maxBodyBytes} bytes.`);

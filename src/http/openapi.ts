@@ -235,8 +235,12 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
               type: 'array',
               items: {
                 type: 'object',
-                required: ['pointer', 'message'],
-                properties: { pointer: { type: 'string' }, message: { type: 'string' } },
+                required: ['message'],
+                properties: {
+                  pointer: { type: 'string', description: 'JSON Pointer to the bad field of the body.' },
+                  parameter: { type: 'string', description: 'The bad query parameter.' },
+                  message: { type: 'string' },
+                },
               },
             },
           },

@@ -45,4 +45,8 @@ export function problem(
 }
 
 export const validationProblem = (errors: FieldError[]) =>
-  problem('validation', errors.map((e) => `${e.pointer || '(body)'} ${e.message}`).join('; '), { errors });
+  problem(
+    'validation',
+    errors.map((e) => `${e.parameter ?? (e.pointer || '(body)')} ${e.message}`).join('; '),
+    { errors },
+  );

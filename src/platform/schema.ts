@@ -25,7 +25,9 @@ export interface SchemaOptions {
 
 export interface FieldError {
   /** JSON Pointer (RFC 6901) to the offending field of the request body; '' for the body itself. */
-  pointer: string;
+  pointer?: string;
+  /** The offending query parameter, for errors outside the body. */
+  parameter?: string;
   message: string;
 }
 
@@ -173,6 +175,20 @@ export function checkSpecRules(request: CreatePlatformRequest): FieldError[] {
   if (request.gpu.minNodes > request.gpu.maxNodes) {
     errors.push({ pointer: '/gpu/minNodes', message: `must be ≤ gpu.maxNodes (${request.gpu.maxNodes})` });
   }
+  // Azure tag names are case-insensitive: `Managed-By` would collide with our own `managed-by`.
+  const tagNames = new Map<string, string>();
+  for (const name of Object.keys(request.tags)) {
+    const lower = name.toLowerCase();
+    const pointer = `/tags/${escapePointer(name)}`;
+    if ((RESERVED_TAGS as readonly string[]).includes(lower))
+      errors.push({ pointer, message: `is reserved for the API (tag names are case-insensitive)` });
+    else if (tagNames.has(lower))
+      errors.push({
+        pointer,
+        message: `differs from tag '${tagNames.get(lower)}' only in case; Azure tag names are case-insensitive`,
+      });
+    tagNames.set(lower, name);
+  }
   const seen = new Map<string, number>();
   request.models.forEach((model, i) => {
     const canonical = canonicalModel(model);
@@ -230,7 +246,7 @@ export function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
   }
   // The `propertyNames` keyword also reports its sub-errors at the object's own path; drop that echo.
   return [...out.values()].filter(
-    (err, _, all) => !(err.pointer === '/tags' && all.some((o) => o.pointer.startsWith('/tags/'))),
+    (err, _, all) => !(err.pointer === '/tags' && all.some((o) => o.pointer?.startsWith('/tags/'))),
   );
 }
 

@@ -99,7 +99,7 @@ describe('POST /platforms', () => {
   it('refuses a bad dryRun value with 400 naming the parameter', async () => {
     const reply = await app.call('POST', '/platforms?dryRun=yes', { body: body('foxtrot') });
     expectProblem(reply, 400);
-    expect(reply.json.errors).toEqual([{ pointer: '?dryRun', message: 'must be true or false' }]);
+    expect(reply.json.errors).toEqual([{ parameter: 'dryRun', message: 'must be true or false' }]);
   });
 
   it('names every invalid field in one 400 and records nothing', async () => {

@@ -151,3 +151,17 @@ describe('create request schema', () => {
     expect(JSON.stringify(errors)).not.toContain('secret');
   });
 });
+
+describe('tag names, which Azure compares without case', () => {
+  it('refuses our reserved tags in any case', () => {
+    expect(errorsOf({ prefix: 'abc', models: ['phi3.5'], tags: { 'Managed-By': 'me' } })).toEqual([
+      { pointer: '/tags/Managed-By', message: 'is reserved for the API (tag names are case-insensitive)' },
+    ]);
+  });
+
+  it('refuses two tags that differ only in case', () => {
+    expect(pointers({ prefix: 'abc', models: ['phi3.5'], tags: { Team: 'a', team: 'b' } })).toEqual([
+      '/tags/team',
+    ]);
+  });
+});

@@ -1,0 +1,377 @@
+/**
+ * Simulated Azure Resource Manager for the resources a platform consists of: resource groups, AKS managed
+ * clusters (and their outbound public IP), PostgreSQL flexible servers with configurations, databases and
+ * firewall rules, storage accounts with file shares. The real ARM SDK clients talk to it through
+ * `forwardingHttpClient` (they keep https://management.azure.com; this server is plain http on loopback).
+ *
+ * ARM rules modeled (each provider file says which of its own it models):
+ * - long-running operations whose progress is a function of the sandbox clock, announced and polled in the
+ *   Azure-AsyncOperation style (status body) or the Location style (202 until done, then the result), with
+ *   Retry-After on every in-progress answer;
+ * - PUT is idempotent: the same body on a resource in a terminal, non-failed state answers 200 and starts
+ *   nothing; a different body is an update (an LRO again where the service makes it one). During a
+ *   creation, the same body answers 200 with the in-progress body, and SDK pollers then poll the resource;
+ * - one mutating operation at a time per resource (409), delete excepted;
+ * - resource group delete is a Location LRO that removes everything inside, and what it owns, at the end;
+ * - 404 with `ResourceNotFound` / `ResourceGroupNotFound`, DELETE of what is gone answers 204 (resource
+ *   groups: 404), every error is `{ "error": { "code", "message" } }`.
+ * See sandbox/azure/arm/faults.ts for fault injection and what the SDK does with each fault.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../clock.js';
+import { aksRoute } from './arm/aks.js';
+import { ArmFaults, type ArmOperationName, type Fault } from './arm/faults.js';
+import { publicIpRoute } from './arm/network.js';
+import { pgRoute, registerPgAutoStart } from './arm/postgres.js';
+import {
+  assertGroupWritable,
+  resourceGroupNotFound,
+  resourceGroupRoute,
+  resourceGroupsRoute,
+} from './arm/resource-groups.js';
+import type { ProviderRequest, RequestContext, Route } from './arm/route.js';
+import { storageRoute } from './arm/storage.js';
+import {
+  ArmError,
+  DEFAULT_DURATIONS,
+  fakeGuid,
+  obj,
+  World,
+  type ArmEvent,
+  type Durations,
+  type Obj,
+  type OperationStatus,
+  type Reply,
+} from './arm/world.js';
+
+export {
+  ArmFaults,
+  armFault,
+  seededRandom,
+  type ArmOperationName,
+  type Fault,
+  type FaultTarget,
+} from './arm/faults.js';
+export { clusterToken } from './arm/aks.js';
+export { storageKey } from './arm/storage.js';
+export { DEFAULT_DURATIONS, PG_AUTO_START_AFTER_MS, type ArmEvent, type Durations } from './arm/world.js';
+
+export interface SimulatedArmOptions {
+  clock: Clock;
+  subscriptionId: string;
+  durations?: Partial<Durations>;
+  /** API server URL written into returned kubeconfigs (default: the cluster's https FQDN). */
+  kubeconfigServer?: () => string;
+  /**
+   * Lower bound of Retry-After on LRO answers, in seconds (default 1, as Azure). SDK pollers sleep that
+   * long in real time, so tests pass 0 (the SDK then polls at its `updateIntervalInMs`).
+   */
+  retryAfterSeconds?: number;
+  /** Upper bound of Retry-After, in seconds (default 15). */
+  maxRetryAfterSeconds?: number;
+  /** The endpoint clients use, written into polling URLs (default https://management.azure.com). */
+  publicEndpoint?: string;
+}
+
+export interface ArmRequestRecord {
+  method: string;
+  path: string;
+  apiVersion?: string;
+  body?: unknown;
+  /** 0 when the connection was dropped. */
+  status: number;
+  /** Sandbox clock time of arrival. */
+  at: number;
+  op?: ArmOperationName;
+  fault?: Fault['kind'];
+}
+
+export interface InventoryItem {
+  id: string;
+  type: string;
+  tags: Record<string, string>;
+  properties: Obj;
+}
+
+export interface OperationSummary {
+  id: string;
+  kind: string;
+  resourceId: string;
+  startedAt: number;
+  endsAt: number;
+  status: OperationStatus;
+}
+
+const PROVIDERS: Record<string, (ctx: ProviderRequest) => Route> = {
+  'microsoft.containerservice/managedclusters': aksRoute,
+  'microsoft.dbforpostgresql/flexibleservers': pgRoute,
+  'microsoft.storage/storageaccounts': storageRoute,
+  'microsoft.network/publicipaddresses': publicIpRoute,
+};
+
+const STATUS_SEGMENTS = new Set(['operations', 'azureasyncoperation', 'operationstatuses']);
+const RESULT_SEGMENTS = new Set(['operationresults', 'asyncoperations']);
+
+export class SimulatedArm {
+  readonly faults = new ArmFaults();
+  /** Every request received, in order. */
+  readonly requests: ArmRequestRecord[] = [];
+  /** Exceptions thrown by the simulator itself (answered 500): a test should expect none. */
+  readonly internalErrors: Error[] = [];
+  private readonly world: World;
+  private server?: Server;
+  private requestSeq = 0;
+
+  constructor(options: SimulatedArmOptions) {
+    this.world = new World({
+      clock: options.clock,
+      subscriptionId: options.subscriptionId,
+      durations: { ...DEFAULT_DURATIONS, ...options.durations },
+      publicEndpoint: options.publicEndpoint ?? 'https://management.azure.com',
+      retryAfterSeconds: options.retryAfterSeconds ?? 1,
+      maxRetryAfterSeconds: options.maxRetryAfterSeconds ?? 15,
+      kubeconfigServer: options.kubeconfigServer,
+    });
+    registerPgAutoStart(this.world);
+  }
+
+  async listen(port = 0): Promise<string> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close() {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+
+  /** Every resource that exists now (resource groups included), sorted by id. */
+  inventory(): InventoryItem[] {
+    this.world.settle();
+    return [...this.world.resources.values()]
+      .sort((a, b) => a.key.localeCompare(b.key))
+      .map((r) => ({ id: r.id, type: r.type, tags: { ...r.tags }, properties: obj(r.present().properties) }));
+  }
+
+  /** The GET representation of a resource, or undefined. */
+  resource(id: string): Obj | undefined {
+    this.world.settle();
+    return this.world.get(id)?.present();
+  }
+
+  /** Long-running operations still in progress. */
+  operations(): OperationSummary[] {
+    this.world.settle();
+    return this.world.inProgress().map((op) => ({
+      id: op.id,
+      kind: op.kind,
+      resourceId: op.resourceId,
+      startedAt: op.startedAt,
+      endsAt: op.endsAt,
+      status: this.world.status(op),
+    }));
+  }
+
+  /** When the next running operation ends (for tests driving a VirtualClock), or undefined. */
+  nextCompletionAt(): number | undefined {
+    const ends = this.operations().map((op) => op.endsAt);
+    return ends.length ? Math.min(...ends) : undefined;
+  }
+
+  /** Things Azure did by itself (a PostgreSQL server started after seven days stopped). */
+  get events(): readonly ArmEvent[] {
+    this.world.settle();
+    return this.world.events;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse) {
+    const at = this.world.now();
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    // The SDK may percent-encode the key (`api%2Dversion`); URLSearchParams decodes it.
+    const query = new URLSearchParams(url.search);
+    const path = url.pathname.replace(/\/{2,}/g, '/');
+    const apiVersion = query.get('api-version') ?? undefined;
+    let body: unknown;
+    let invalidJson = false;
+    if (raw) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        body = raw;
+        invalidJson = true;
+      }
+    }
+    const record: ArmRequestRecord = { method, path, apiVersion, body, status: 0, at };
+    this.requests.push(record);
+
+    let reply: Reply;
+    try {
+      this.world.settle();
+      if (!apiVersion)
+        throw new ArmError(
+          400,
+          'MissingApiVersionParameter',
+          'The api-version query parameter (?api-version=) is required for all requests.',
+        );
+      if (invalidJson)
+        throw new ArmError(
+          400,
+          'InvalidRequestContent',
+          'The request content was invalid and could not be deserialized.',
+        );
+      const route = this.route({ world: this.world, method, apiVersion, body: obj(body), query }, path);
+      record.op = route.op;
+      const fault = this.faults.take(route.op);
+      record.fault = fault?.kind;
+      if (fault?.kind === 'drop') {
+        // Mid-flight connection loss: nothing was processed, the client sees ECONNRESET.
+        req.socket.destroy();
+        return;
+      }
+      reply = fault ? this.faultReply(fault, route) : route.run();
+    } catch (e) {
+      if (e instanceof ArmError)
+        reply = {
+          status: e.status,
+          body: { error: { code: e.code, message: e.message } },
+          headers: e.headers,
+        };
+      else {
+        const error = e instanceof Error ? e : new Error(String(e));
+        this.internalErrors.push(error);
+        reply = {
+          status: 500,
+          body: { error: { code: 'InternalServerError', message: `sandbox ARM bug: ${error.message}` } },
+        };
+      }
+    }
+    record.status = reply.status;
+    const requestId = fakeGuid('request', String(++this.requestSeq));
+    const payload = reply.body === undefined || method === 'HEAD' ? '' : JSON.stringify(reply.body);
+    res.writeHead(reply.status, {
+      ...(payload ? { 'content-type': 'application/json; charset=utf-8' } : {}),
+      'x-ms-request-id': requestId,
+      'x-ms-correlation-request-id': requestId,
+      ...reply.headers,
+    });
+    res.end(payload);
+  }
+
+  private faultReply(fault: Fault, route: Route): Reply {
+    const retryAfter = (s: number | undefined): Record<string, string> =>
+      s === undefined ? {} : { 'retry-after': String(s) };
+    switch (fault.kind) {
+      case 'throttle':
+        return {
+          status: 429,
+          body: {
+            error: {
+              code: 'TooManyRequests',
+              message: 'The request is being throttled. Please retry later.',
+            },
+          },
+          headers: retryAfter(fault.retryAfterSeconds),
+        };
+      case 'serverError': {
+        const code = {
+          500: 'InternalServerError',
+          502: 'BadGateway',
+          503: 'ServiceUnavailable',
+          504: 'GatewayTimeout',
+        }[fault.status];
+        return {
+          status: fault.status,
+          body: { error: { code, message: `Simulated ${code}.` } },
+          headers: retryAfter(fault.retryAfterSeconds),
+        };
+      }
+      case 'error':
+        return { status: fault.status, body: { error: { code: fault.code, message: fault.message } } };
+      case 'lroFailure':
+        if (route.lro)
+          return route.run({
+            code: fault.code,
+            message: fault.message,
+            status: fault.status,
+            afterMs: fault.afterMs,
+          });
+        return { status: fault.status ?? 400, body: { error: { code: fault.code, message: fault.message } } };
+      default:
+        return route.run();
+    }
+  }
+
+  private route(ctx: RequestContext, path: string): Route {
+    const world = this.world;
+    const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
+    const lower = segments.map((s) => s.toLowerCase());
+    if (lower[0] !== 'subscriptions' || !segments[1]) throw noRoute(ctx.method, path);
+    if (lower[1] !== world.subscriptionId.toLowerCase())
+      throw new ArmError(
+        404,
+        'SubscriptionNotFound',
+        `The subscription '${segments[1]}' could not be found.`,
+      );
+    const rest = segments.slice(2);
+    const lrest = lower.slice(2);
+
+    // Polling: /providers/{ns}/locations/{loc}/{operations|operationresults|…}/{id}, /operationresults/{id}
+    const pollKind =
+      lrest[0] === 'providers' && lrest[2] === 'locations' && rest.length === 6
+        ? lrest[4]
+        : lrest[0] === 'operationresults' && rest.length === 2
+          ? 'operationresults'
+          : undefined;
+    if (
+      pollKind &&
+      (STATUS_SEGMENTS.has(pollKind) || RESULT_SEGMENTS.has(pollKind)) &&
+      ctx.method === 'GET'
+    ) {
+      const id = rest[rest.length - 1]!;
+      return {
+        op: 'poll',
+        run: () => {
+          const op = world.operations.get(id.toLowerCase());
+          if (!op) throw new ArmError(404, 'OperationNotFound', `The operation '${id}' could not be found.`);
+          return STATUS_SEGMENTS.has(pollKind) ? world.pollStatus(op) : world.pollResult(op);
+        },
+      };
+    }
+
+    if (lrest[0] !== 'resourcegroups') throw noRoute(ctx.method, path);
+    if (rest.length === 1) return resourceGroupsRoute(ctx);
+    const rgName = rest[1]!;
+    if (rest.length === 2) return resourceGroupRoute(ctx, rgName);
+    if (lrest[2] !== 'providers' || rest.length < 6) throw noRoute(ctx.method, path);
+    const [namespace, type, name] = [rest[3]!, rest[4]!, rest[5]!];
+    const provider = PROVIDERS[`${namespace}/${type}`.toLowerCase()];
+    if (!provider)
+      throw new ArmError(
+        404,
+        'InvalidResourceType',
+        `The resource type '${type}' could not be found in the namespace '${namespace}' for api version '${ctx.apiVersion}'.`,
+      );
+    const route = provider({ ...ctx, rgName, name, tail: rest.slice(6), ltail: lrest.slice(6) });
+    return {
+      ...route,
+      // ARM answers for the group before the resource provider sees the request: a missing group is 404
+      // for every method, a group being deleted refuses PUT/PATCH of anything in it.
+      run: (failure) => {
+        if (!world.resourceGroup(rgName)) throw resourceGroupNotFound(rgName);
+        if (ctx.method === 'PUT' || ctx.method === 'PATCH') assertGroupWritable(world, rgName);
+        return route.run(failure);
+      },
+    };
+  }
+}
+
+function noRoute(method: string, path: string): ArmError {
+  return new ArmError(404, 'InvalidResourceType', `The sandbox ARM has no route for ${method} ${path}.`);
+}

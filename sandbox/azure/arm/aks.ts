@@ -1,0 +1,480 @@
+/**
+ * Microsoft.ContainerService/managedClusters (AKS): PUT as an LRO announced with Azure-AsyncOperation
+ * (201 on create, 200 on update), stop/start/delete as LROs with Azure-AsyncOperation + Location, admin
+ * credentials, and agent pools derived from the cluster's agentPoolProfiles. The node resource group and
+ * the load balancer's outbound public IP are created the way AKS does, so the outbound IP can be read
+ * through its Microsoft.Network id.
+ */
+import { stringify } from 'yaml';
+import { byMethod, type ProviderRequest, type Route } from './route.js';
+import { assertGroupWritable, ensureResourceGroup } from './resource-groups.js';
+import {
+  ArmError,
+  fakeGuid,
+  notFound,
+  obj,
+  requireLocation,
+  sameJson,
+  sha256,
+  tagsOf,
+  type LroFailure,
+  type Obj,
+  type Reply,
+  type Resource,
+  type World,
+} from './world.js';
+
+export const AKS_NAMESPACE = 'Microsoft.ContainerService';
+/** The casing AKS itself returns in `type`. */
+export const AKS_TYPE = 'Microsoft.ContainerService/ManagedClusters';
+export const PUBLIC_IP_TYPE = 'Microsoft.Network/publicIPAddresses';
+const DEFAULT_KUBERNETES_VERSION = '1.33.2';
+const TENANT_ID = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+
+export interface Cluster extends Resource {
+  /** powerState.code: AKS switches it when a stop/start is accepted, provisioningState shows progress. */
+  power: 'Running' | 'Stopped';
+  nodeResourceGroup: string;
+  publicIpId?: string;
+}
+
+function isCluster(r: Resource | undefined): r is Cluster {
+  return r?.type === AKS_TYPE;
+}
+
+function operationNotAllowed(message: string): ArmError {
+  return new ArmError(409, 'OperationNotAllowed', message);
+}
+
+export function aksRoute(ctx: ProviderRequest): Route {
+  const { world, rgName, name, ltail } = ctx;
+  const id = `/subscriptions/${world.subscriptionId}/resourceGroups/${rgName}/providers/Microsoft.ContainerService/managedClusters/${name}`;
+  const find = (): Cluster | undefined => {
+    const r = world.get(id);
+    return isCluster(r) ? r : undefined;
+  };
+  const get = (): Cluster => {
+    const cluster = find();
+    if (!cluster) throw notFound('Microsoft.ContainerService/managedClusters', name, rgName);
+    return cluster;
+  };
+  /** A stopped cluster accepts only start and delete; a busy one nothing but delete. */
+  const assertMutable = (cluster: Cluster, what: string) => {
+    if (world.busy(cluster))
+      throw operationNotAllowed(
+        `Operation is not allowed because there's an in progress ${cluster.op!.kind.replace('aks.', '')} managed cluster operation on '${cluster.name}'. Please wait for it to finish before starting a new operation.`,
+      );
+    if (cluster.power === 'Stopped')
+      throw operationNotAllowed(
+        `Operation '${what}' is not allowed: managed cluster '${cluster.name}' is in stopped state. Only start and delete are allowed on a stopped cluster.`,
+      );
+  };
+
+  if (ltail.length === 0)
+    return byMethod(ctx, 'a managed cluster', {
+      PUT: { op: 'aks.create', lro: true, run: (failure) => put(ctx, id, find(), assertMutable, failure) },
+      GET: { op: 'aks.get', run: () => ({ status: 200, body: get().present() }) },
+      DELETE: {
+        op: 'aks.delete',
+        lro: true,
+        run: (failure) => {
+          const cluster = find();
+          if (!cluster) return { status: 204 };
+          const running = world.busy(cluster) && cluster.op!.kind === 'aks.delete' ? cluster.op! : undefined;
+          const op =
+            running ??
+            world.start({
+              kind: 'aks.delete',
+              resource: cluster,
+              label: 'Deleting',
+              durationMs: world.durations.aksDelete,
+              failure,
+              namespace: AKS_NAMESPACE,
+              apiVersion: ctx.apiVersion,
+              onSucceeded: () => world.remove(cluster.key),
+            });
+          return {
+            status: 202,
+            headers: world.acceptedHeaders(op, { asyncOperation: true, location: true }),
+          };
+        },
+      },
+    });
+
+  const [action, child] = ltail;
+  if ((action === 'stop' || action === 'start') && ltail.length === 1)
+    return byMethod(ctx, `managed cluster ${action}`, {
+      POST: {
+        op: action === 'stop' ? 'aks.stop' : 'aks.start',
+        lro: true,
+        run: (failure) => {
+          const cluster = get();
+          if (action === 'start' && cluster.power === 'Running' && !world.busy(cluster)) {
+            // Starting a running cluster changes nothing: a completed LRO without polling.
+            return { status: 200 };
+          }
+          if (action === 'start') {
+            if (world.busy(cluster)) assertMutable(cluster, 'start');
+          } else assertMutable(cluster, 'stop');
+          const before = cluster.power;
+          cluster.power = action === 'stop' ? 'Stopped' : 'Running';
+          const op = world.start({
+            kind: `aks.${action}`,
+            resource: cluster,
+            label: action === 'stop' ? 'Stopping' : 'Starting',
+            durationMs: action === 'stop' ? world.durations.aksStop : world.durations.aksStart,
+            failure,
+            namespace: AKS_NAMESPACE,
+            apiVersion: ctx.apiVersion,
+            onFailed: () => {
+              cluster.power = before;
+            },
+          });
+          return {
+            status: 202,
+            headers: world.acceptedHeaders(op, { asyncOperation: true, location: true }),
+          };
+        },
+      },
+    });
+
+  if (
+    (action === 'listclusteradmincredential' || action === 'listclusterusercredential') &&
+    ltail.length === 1
+  )
+    return byMethod(ctx, 'cluster credentials', {
+      POST: {
+        op: 'aks.listCredential',
+        run: () => {
+          const cluster = get();
+          if (
+            obj(cluster.body.properties).disableLocalAccounts === true &&
+            action === 'listclusteradmincredential'
+          )
+            throw new ArmError(
+              400,
+              'BadRequest',
+              'Getting static credential is not allowed because this cluster is set to disable local accounts.',
+            );
+          const admin = action === 'listclusteradmincredential';
+          const kubeconfig = kubeconfigFor(world, cluster, admin);
+          return {
+            status: 200,
+            body: {
+              kubeconfigs: [
+                {
+                  name: admin ? 'clusterAdmin' : 'clusterUser',
+                  value: Buffer.from(kubeconfig).toString('base64'),
+                },
+              ],
+            },
+          };
+        },
+      },
+    });
+
+  if (action === 'agentpools' && ltail.length <= 2)
+    return byMethod(ctx, 'agent pools', {
+      GET:
+        child === undefined
+          ? {
+              op: 'aks.agentPools.list',
+              run: () => ({ status: 200, body: { value: agentPools(world, get()) } }),
+            }
+          : {
+              op: 'aks.agentPools.get',
+              run: () => {
+                const pool = agentPools(world, get()).find((p) => String(p.name).toLowerCase() === child);
+                if (!pool)
+                  throw notFound(
+                    'Microsoft.ContainerService/managedClusters/agentPools',
+                    `${name}/${ctx.tail[1]}`,
+                    rgName,
+                  );
+                return { status: 200, body: pool };
+              },
+            },
+    });
+
+  throw new ArmError(
+    404,
+    'InvalidResourceType',
+    `The sandbox does not simulate '${ctx.tail.join('/')}' on managed clusters.`,
+  );
+}
+
+function put(
+  ctx: ProviderRequest,
+  id: string,
+  existing: Cluster | undefined,
+  assertMutable: (cluster: Cluster, what: string) => void,
+  failure: LroFailure | undefined,
+): Reply {
+  const { world } = ctx;
+  const location = requireLocation(ctx.body);
+  const properties = obj(ctx.body.properties);
+  if (!Array.isArray(properties.agentPoolProfiles) || properties.agentPoolProfiles.length === 0)
+    throw new ArmError(
+      400,
+      'InvalidParameter',
+      'The value of parameter agentPoolProfiles is invalid: at least one agent pool is required.',
+    );
+
+  if (existing) {
+    if (world.busy(existing) && existing.op!.kind === 'aks.delete')
+      throw operationNotAllowed(`Managed cluster '${existing.name}' is being deleted.`);
+    // ARM PUT is idempotent: the same body changes nothing (a Failed cluster is reconciled again).
+    if (sameJson(existing.body, ctx.body) && !world.lastFailed(existing))
+      return { status: 200, body: existing.present() };
+    assertGroupWritable(world, ctx.rgName);
+    assertMutable(existing, 'update');
+    existing.body = ctx.body;
+    existing.tags = tagsOf(ctx.body);
+    const op = world.start({
+      kind: 'aks.update',
+      resource: existing,
+      label: 'Updating',
+      durationMs: world.durations.aksUpdate,
+      failure,
+      namespace: AKS_NAMESPACE,
+      apiVersion: ctx.apiVersion,
+    });
+    return {
+      status: 200,
+      body: existing.present(),
+      headers: world.acceptedHeaders(op, { asyncOperation: true }),
+    };
+  }
+
+  const group = assertGroupWritable(world, ctx.rgName);
+  const canonicalId = `${group.id}/providers/Microsoft.ContainerService/managedClusters/${ctx.name}`;
+  const nodeResourceGroup =
+    typeof properties.nodeResourceGroup === 'string'
+      ? properties.nodeResourceGroup
+      : `MC_${group.name}_${ctx.name}_${location}`;
+  const cluster: Cluster = {
+    key: id.toLowerCase(),
+    id: canonicalId,
+    type: AKS_TYPE,
+    name: ctx.name,
+    rg: group.name.toLowerCase(),
+    location,
+    tags: tagsOf(ctx.body),
+    body: ctx.body,
+    createdAt: world.now(),
+    power: 'Running',
+    nodeResourceGroup,
+    present: () => presentCluster(world, cluster),
+  };
+  world.add(cluster);
+  // AKS creates (and owns) the node resource group first; its deletion goes with the cluster.
+  const nodeGroup = ensureResourceGroup(world, nodeResourceGroup, location, {}, canonicalId);
+  cluster.owns = [nodeGroup.key];
+  const op = world.start({
+    kind: 'aks.create',
+    resource: cluster,
+    label: 'Creating',
+    durationMs: world.durations.aksCreate,
+    failure,
+    namespace: AKS_NAMESPACE,
+    apiVersion: ctx.apiVersion,
+    onSucceeded: () => {
+      // The managed outbound IP of the standard load balancer exists once the cluster is up.
+      if (outboundType(cluster) === 'loadBalancer') cluster.publicIpId = addOutboundIp(world, cluster).id;
+    },
+  });
+  return {
+    status: 201,
+    body: cluster.present(),
+    headers: world.acceptedHeaders(op, { asyncOperation: true }),
+  };
+}
+
+function outboundType(cluster: Cluster): string {
+  const networkProfile = obj(obj(cluster.body.properties).networkProfile);
+  return typeof networkProfile.outboundType === 'string' ? networkProfile.outboundType : 'loadBalancer';
+}
+
+function addOutboundIp(world: World, cluster: Cluster): Resource {
+  const h = sha256('outbound-ip', cluster.key);
+  const ipName = fakeGuid('outbound-ip-name', cluster.key);
+  const id = `${world.rgId(cluster.nodeResourceGroup)}/providers/Microsoft.Network/publicIPAddresses/${ipName}`;
+  // A deterministic address in 20.0.0.0/8 (a Microsoft range), distinct per cluster.
+  const ipAddress = `20.${h[0]}.${h[1]}.${1 + (h[2]! % 254)}`;
+  const ip: Resource = {
+    key: id.toLowerCase(),
+    id,
+    type: PUBLIC_IP_TYPE,
+    name: ipName,
+    rg: cluster.nodeResourceGroup.toLowerCase(),
+    location: cluster.location,
+    tags: { 'aks-managed-type': 'aks-slb-managed-outbound-ip' },
+    body: {},
+    createdAt: world.now(),
+    present: () => ({
+      id,
+      name: ipName,
+      type: PUBLIC_IP_TYPE,
+      location: ip.location,
+      tags: ip.tags,
+      sku: { name: 'Standard', tier: 'Regional' },
+      properties: {
+        provisioningState: 'Succeeded',
+        ipAddress,
+        publicIPAddressVersion: 'IPv4',
+        publicIPAllocationMethod: 'Static',
+        idleTimeoutInMinutes: 4,
+      },
+    }),
+  };
+  return world.add(ip);
+}
+
+function presentCluster(world: World, cluster: Cluster): Obj {
+  const body = cluster.body;
+  const properties = obj(body.properties);
+  const provisioningState = world.provisioningState(cluster);
+  const version =
+    typeof properties.kubernetesVersion === 'string'
+      ? properties.kubernetesVersion
+      : DEFAULT_KUBERNETES_VERSION;
+  const dnsPrefix =
+    typeof properties.dnsPrefix === 'string'
+      ? properties.dnsPrefix
+      : `${cluster.name}-${cluster.rg}-${world.subscriptionId.slice(0, 6)}`.slice(0, 54);
+  const hash = sha256('fqdn', cluster.key).toString('hex').slice(0, 8);
+  const networkProfile = obj(properties.networkProfile);
+  const oidc = obj(properties.oidcIssuerProfile);
+  const oidcEnabled = oidc.enabled !== false;
+  const identity = obj(body.identity);
+  const nodeRgId = world.rgId(cluster.nodeResourceGroup);
+  return {
+    id: cluster.id,
+    location: cluster.location,
+    name: cluster.name,
+    type: AKS_TYPE,
+    tags: cluster.tags,
+    sku: body.sku ?? { name: 'Base', tier: 'Free' },
+    ...(body.kind ? { kind: body.kind } : {}),
+    identity: {
+      ...identity,
+      type: identity.type ?? 'SystemAssigned',
+      principalId: fakeGuid('principal', cluster.key),
+      tenantId: TENANT_ID,
+    },
+    properties: {
+      ...properties,
+      provisioningState,
+      powerState: { code: cluster.power },
+      kubernetesVersion: version,
+      currentKubernetesVersion: version,
+      dnsPrefix,
+      fqdn: `${dnsPrefix}-${hash}.hcp.${cluster.location}.azmk8s.io`,
+      azurePortalFQDN: `${dnsPrefix}-${hash}.portal.hcp.${cluster.location}.azmk8s.io`,
+      agentPoolProfiles: (properties.agentPoolProfiles as unknown[]).map((p) =>
+        presentPoolProfile(world, cluster, obj(p)),
+      ),
+      nodeResourceGroup: cluster.nodeResourceGroup,
+      enableRBAC: properties.enableRBAC ?? true,
+      maxAgentPools: 100,
+      networkProfile: {
+        networkPlugin: 'azure',
+        loadBalancerSku: 'standard',
+        outboundType: 'loadBalancer',
+        ...networkProfile,
+        ...(outboundType(cluster) === 'loadBalancer'
+          ? {
+              loadBalancerProfile: {
+                managedOutboundIPs: { count: 1 },
+                ...obj(networkProfile.loadBalancerProfile),
+                ...(cluster.publicIpId ? { effectiveOutboundIPs: [{ id: cluster.publicIpId }] } : {}),
+              },
+            }
+          : {}),
+      },
+      oidcIssuerProfile: {
+        ...oidc,
+        enabled: oidcEnabled,
+        ...(oidcEnabled
+          ? {
+              issuerURL: `https://${cluster.location}.oic.prod-aks.azure.com/${TENANT_ID}/${fakeGuid('oidc', cluster.key)}/`,
+            }
+          : {}),
+      },
+      identityProfile: {
+        kubeletidentity: {
+          resourceId: `${nodeRgId}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${cluster.name}-agentpool`,
+          clientId: fakeGuid('kubelet-client', cluster.key),
+          objectId: fakeGuid('kubelet-object', cluster.key),
+        },
+      },
+    },
+  };
+}
+
+function presentPoolProfile(world: World, cluster: Cluster, profile: Obj): Obj {
+  const version =
+    typeof obj(cluster.body.properties).kubernetesVersion === 'string'
+      ? (obj(cluster.body.properties).kubernetesVersion as string)
+      : DEFAULT_KUBERNETES_VERSION;
+  return {
+    count: 1,
+    mode: 'System',
+    osType: 'Linux',
+    type: 'VirtualMachineScaleSets',
+    ...profile,
+    provisioningState: world.provisioningState(cluster),
+    powerState: { code: cluster.power },
+    orchestratorVersion: profile.orchestratorVersion ?? version,
+    currentOrchestratorVersion: profile.orchestratorVersion ?? version,
+    nodeImageVersion: 'AKSUbuntu-2204gen2containerd-202601.12.0',
+  };
+}
+
+function agentPools(world: World, cluster: Cluster): Obj[] {
+  const profiles = obj(cluster.body.properties).agentPoolProfiles as unknown[];
+  return profiles.map((p) => {
+    const { name, ...rest } = presentPoolProfile(world, cluster, obj(p));
+    return {
+      id: `${cluster.id}/agentPools/${String(name)}`,
+      name,
+      type: 'Microsoft.ContainerService/managedClusters/agentPools',
+      properties: rest,
+    };
+  });
+}
+
+/** A deterministic token for the cluster's admin (or user) account, as put into its kubeconfig. */
+export function clusterToken(cluster: Pick<Resource, 'key'>, admin = true): string {
+  return `sandbox-${admin ? 'admin' : 'user'}-${sha256('token', String(admin), cluster.key).toString('hex').slice(0, 32)}`;
+}
+
+function kubeconfigFor(world: World, cluster: Cluster, admin: boolean): string {
+  const fqdn = String(obj(cluster.present().properties).fqdn);
+  const server = world.options.kubeconfigServer?.() ?? `https://${fqdn}:443`;
+  const user = `${admin ? 'clusterAdmin' : 'clusterUser'}_${cluster.rg}_${cluster.name}`;
+  const context = admin ? `${cluster.name}-admin` : cluster.name;
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: cluster.name,
+        cluster: {
+          server,
+          // A plain-http sandbox API server needs no CA; a fake one would break TLS verification.
+          ...(server.startsWith('https:') && !world.options.kubeconfigServer
+            ? {
+                'certificate-authority-data': Buffer.from(`sandbox CA for ${cluster.name}`).toString(
+                  'base64',
+                ),
+              }
+            : {}),
+        },
+      },
+    ],
+    contexts: [{ name: context, context: { cluster: cluster.name, user } }],
+    'current-context': context,
+    users: [{ name: user, user: { token: clusterToken(cluster, admin) } }],
+  });
+}

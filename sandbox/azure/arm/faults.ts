@@ -1,0 +1,199 @@
+/**
+ * Fault injection for the simulated ARM, per operation name, either scripted (consumed in order by the
+ * next matching requests) or at a rate drawn from a seeded PRNG (reproducible runs).
+ *
+ * What the Azure SDK does with each (core-rest-pipeline's default retry policies, 3 retries):
+ * - 429 / 503 WITH Retry-After: retried after that many (real) seconds;
+ * - 429 WITHOUT Retry-After: not retried, surfaces as RestError 429;
+ * - 500/502/503/504 without Retry-After and a dropped connection (ECONNRESET): retried with exponential
+ *   back-off (about 1 s, 2 s, 4 s unless the client sets `retryOptions`);
+ * - any other ARM error: surfaces immediately as RestError with `code`;
+ * - a failed long-running operation: the poller rejects with "The long-running operation has failed.
+ *   <code>. <message>" (Azure-AsyncOperation style) or with the RestError of the Location endpoint.
+ */
+
+/** Operation names faults are attached to; a PUT of an existing resource counts as its `create`/`put`. */
+export type ArmOperationName =
+  | 'rg.list'
+  | 'rg.put'
+  | 'rg.get'
+  | 'rg.head'
+  | 'rg.delete'
+  | 'aks.create'
+  | 'aks.get'
+  | 'aks.delete'
+  | 'aks.stop'
+  | 'aks.start'
+  | 'aks.listCredential'
+  | 'aks.agentPools.list'
+  | 'aks.agentPools.get'
+  | 'pg.create'
+  | 'pg.get'
+  | 'pg.delete'
+  | 'pg.stop'
+  | 'pg.start'
+  | 'pg.config.put'
+  | 'pg.config.get'
+  | 'pg.config.list'
+  | 'pg.db.put'
+  | 'pg.db.get'
+  | 'pg.db.delete'
+  | 'pg.db.list'
+  | 'pg.firewall.put'
+  | 'pg.firewall.get'
+  | 'pg.firewall.delete'
+  | 'pg.firewall.list'
+  | 'storage.create'
+  | 'storage.get'
+  | 'storage.delete'
+  | 'storage.listKeys'
+  | 'storage.share.put'
+  | 'storage.share.get'
+  | 'storage.share.delete'
+  | 'storage.share.list'
+  | 'network.publicIp.get'
+  /** Any GET on an Azure-AsyncOperation or Location polling URL. */
+  | 'poll';
+
+export type FaultTarget = ArmOperationName | '*';
+
+export type Fault =
+  /** 429 TooManyRequests; the Retry-After header only when `retryAfterSeconds` is given. */
+  | { kind: 'throttle'; retryAfterSeconds?: number }
+  /** 5xx with an ARM error body; Retry-After only when given. */
+  | { kind: 'serverError'; status: 500 | 502 | 503 | 504; retryAfterSeconds?: number }
+  /** The socket is destroyed after the request was read: the client sees ECONNRESET. */
+  | { kind: 'drop' }
+  /** An immediate ARM error (nothing is changed). */
+  | { kind: 'error'; status: number; code: string; message: string }
+  /** The request is accepted as usual but its long-running operation ends Failed with this error. */
+  | { kind: 'lroFailure'; code: string; message: string; status?: number; afterMs?: number }
+  /** Let this request through (a placeholder in a script). */
+  | { kind: 'pass' };
+
+const QUOTA = {
+  code: 'QuotaExceeded',
+  message:
+    'Operation could not be completed as it results in exceeding approved Standard NCASv3_T4 Family Cores quota. Additional details - Deployment Model: Resource Manager, Location: eastus, Current Limit: 0, Current Usage: 0, Additional Required: 4, (Minimum) New Limit Required: 4.',
+};
+const ZONAL = {
+  code: 'OverconstrainedZonalAllocationRequest',
+  message:
+    'Allocation failed. VM(s) with the following constraints cannot be allocated, because the condition is too restrictive. Please remove some constraints and try again. Constraints applied are: - Availability Zone - Networking Constraints (such as Accelerated Networking or IPv6) - VM Size',
+};
+
+/** Constructors for the faults tests use most. */
+export const armFault = {
+  throttle: (retryAfterSeconds?: number): Fault => ({ kind: 'throttle', retryAfterSeconds }),
+  serverError: (status: 500 | 502 | 503 | 504 = 500, retryAfterSeconds?: number): Fault => ({
+    kind: 'serverError',
+    status,
+    retryAfterSeconds,
+  }),
+  unavailable: (retryAfterSeconds?: number): Fault => ({
+    kind: 'serverError',
+    status: 503,
+    retryAfterSeconds,
+  }),
+  drop: (): Fault => ({ kind: 'drop' }),
+  pass: (): Fault => ({ kind: 'pass' }),
+  error: (status: number, code: string, message = `Simulated ${code}.`): Fault => ({
+    kind: 'error',
+    status,
+    code,
+    message,
+  }),
+  lroFailed: (code: string, message = `Simulated ${code}.`, afterMs?: number): Fault => ({
+    kind: 'lroFailure',
+    code,
+    message,
+    afterMs,
+  }),
+  /** Subscription quota for the VM family: 400 up front, or a create that ends Failed. */
+  quotaExceeded: (how: 'immediate' | 'lro' = 'immediate'): Fault =>
+    how === 'immediate'
+      ? { kind: 'error', status: 400, ...QUOTA }
+      : { kind: 'lroFailure', status: 400, ...QUOTA },
+  /** No capacity for the size in the requested zone (common for spot GPU pools): 409, or a failed LRO. */
+  zonalAllocation: (how: 'immediate' | 'lro' = 'immediate'): Fault =>
+    how === 'immediate'
+      ? { kind: 'error', status: 409, ...ZONAL }
+      : { kind: 'lroFailure', status: 409, ...ZONAL },
+};
+
+/** mulberry32: small, fast, good enough for reproducible fault sequences. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Rate {
+  probability: number;
+  choices: Fault[];
+  random: () => number;
+}
+
+export class ArmFaults {
+  private readonly scripts = new Map<FaultTarget, Fault[]>();
+  private readonly rates = new Map<FaultTarget, Rate>();
+  /** Every fault applied, in order. */
+  readonly applied: { op: ArmOperationName; fault: Fault }[] = [];
+
+  /** The next requests for `op` get these faults, one each, in order (appended to a pending script). */
+  script(op: FaultTarget, faults: Fault[]): this {
+    this.scripts.set(op, [...(this.scripts.get(op) ?? []), ...faults]);
+    return this;
+  }
+
+  /**
+   * Each request for `op` gets a fault with `probability`, chosen uniformly from `choices`. `random` is a
+   * PRNG (e.g. `seededRandom(42)`) or a seed.
+   */
+  rate(op: FaultTarget, probability: number, choices: Fault[], random: (() => number) | number): this {
+    if (!(probability >= 0 && probability <= 1)) throw new RangeError('probability must be in [0, 1]');
+    if (choices.length === 0) throw new RangeError('at least one fault to choose from');
+    this.rates.set(op, {
+      probability,
+      choices,
+      random: typeof random === 'number' ? seededRandom(random) : random,
+    });
+    return this;
+  }
+
+  /** Scripted faults not yet consumed. */
+  pending(op: FaultTarget): number {
+    return this.scripts.get(op)?.length ?? 0;
+  }
+
+  clear(): void {
+    this.scripts.clear();
+    this.rates.clear();
+  }
+
+  /** The fault for this request, if any: a script for the op, then for '*', then a rate for the op, then '*'. */
+  take(op: ArmOperationName): Fault | undefined {
+    const fault = this.fromScript(op) ?? this.fromScript('*') ?? this.fromRate(op) ?? this.fromRate('*');
+    if (!fault || fault.kind === 'pass') return undefined;
+    this.applied.push({ op, fault });
+    return fault;
+  }
+
+  private fromScript(target: FaultTarget): Fault | undefined {
+    const queue = this.scripts.get(target);
+    const next = queue?.shift();
+    if (queue && queue.length === 0) this.scripts.delete(target);
+    return next;
+  }
+
+  private fromRate(target: FaultTarget): Fault | undefined {
+    const rate = this.rates.get(target);
+    if (!rate || rate.random() >= rate.probability) return undefined;
+    return rate.choices[Math.floor(rate.random() * rate.choices.length)];
+  }
+}

@@ -1,0 +1,1331 @@
+/**
+ * The sandbox's Durable Task runtime: runs orchestrations through durable-functions' OWN replay engine, the
+ * way the Durable extension does for out-of-process JavaScript workers.
+ *
+ * Per episode (one "orchestrator work item"): append `OrchestratorStarted(clock.now())` and the queued
+ * messages to the instance's history, call the handler that `df.app.orchestration` registered
+ * (`createOrchestrator(fn)`, i.e. `Orchestrator.handle(trigger, context)`) with the trigger payload the
+ * extension builds (OrchestrationTriggerAttributeBindingProvider.OrchestrationContextToString: history,
+ * input, instanceId, isReplaying, parentInstanceId, upperSchemaVersion 1 (V2) + upperSchemaVersionNew 2 (V3),
+ * maximumShortTimerDuration "6.00:00:00", longRunningTimerIntervalDuration "3.00:00:00",
+ * defaultHttpAsyncRequestSleepTimeMillseconds 30000) and a fresh InvocationContext, then turn the returned
+ * actions into history the way the extension's .NET side does. That side is mirrored, not guessed:
+ *
+ * - OutOfProcOrchestrationShim.ProcessAsyncActionsV2 replays the CUMULATIVE action list from the start on
+ *   every episode and awaits the actions one after another (swallowing their failures); WhenAll/WhenAny map
+ *   to Task.WhenAll/Task.WhenAny over their compoundActions in order. DurableTask.Core gives every scheduled
+ *   activity, timer and sub-orchestration the next sequence number (EventId) when it is scheduled, matches
+ *   scheduling events already in history by that number (a mismatch is "Non-Deterministic workflow
+ *   detected"), and whatever is left over becomes new TaskScheduled / TimerCreated /
+ *   SubOrchestrationInstanceCreated events. `Replay` below is that state machine; it therefore processes the
+ *   new tail of the actions without having to count them, and ids agree with durable-functions' own
+ *   numbering (TaskOrchestrationExecutor.trackOpenTask), which is cross-checked after every episode
+ *   (DriverEvent `protocol-drift`).
+ * - callActivityWithRetry / callSubOrchestratorWithRetry follow DurableTask.Core's RetryInterceptor: each
+ *   failed attempt is followed by a retry timer (delay = first × backoff^n, capped by maxRetryInterval,
+ *   default 6 days; none once retryTimeout has expired) and the re-scheduled attempt takes the next id.
+ *   A timer follows the LAST failed attempt too, which is what RetryableTask.js waits for.
+ * - createTimer beyond maximumShortTimerDuration is split like DurableOrchestrationContext.CreateTimer<T>:
+ *   intervals of longRunningTimerIntervalDuration until less than one interval remains; durable-functions'
+ *   LongTimerTask only mirrors the ids of those sub-timers (its one CreateTimer action carries the final time).
+ * - Activities receive `input` as the worker would (the extension stores `[input]`; a string is passed
+ *   through tryJsonParse, which is why durable-functions JSON-encodes string inputs); their return value is
+ *   JSON-serialised into TaskCompleted.Result; a throw becomes TaskFailed with
+ *   Reason "Activity function 'x' failed: <message>" and Details (the library builds `Error(reason \n details)`).
+ * - Failed orchestrations end with output "Orchestrator function 'x' failed: <error>", as the extension reports.
+ *
+ * Deliberate deviations: an unknown activity or sub-orchestrator name yields TaskScheduled + TaskFailed
+ * (or SubOrchestrationInstanceCreated + ...Failed) with the extension's "doesn't exist" message (the
+ * TaskNonexistentActivityShim path) — the real extension throws before allocating an id
+ * (CallDurableTaskFunctionAsync → ThrowIfFunctionDoesNotExist) and the JS orchestrator would wait forever.
+ * Entities, callHttp and suspend/resume are not supported (the orchestration fails with a clear message).
+ *
+ * API
+ *   new DurableDriver({ store, clock, registrations, contextFor?, onEvent?, unknownOrchestrator?, stallMs?,
+ *                       autoRun? })
+ *   attach() / detach()          hook the InstanceStore (start, terminate, raise event) / unhook and stop.
+ *   startNew(name, input, id?)   convenience for store.start.
+ *   runUntilIdle()               run episodes and activities until only time (or outside input) can make
+ *                                progress; an activity that makes no progress for `stallMs` real ms (e.g. it
+ *                                waits on the VirtualClock) is left running.
+ *   runUntil(pred, opts)         runUntilIdle, then jump a VirtualClock to its next timer, repeat.
+ *                                With another clock (ScaledClock) it polls in real time.
+ *   history(id)                  committed history of the current execution (a copy).
+ *   replay(id)                   runs the orchestrator handler over the committed history (the determinism
+ *                                check Durable performs on every replay) and returns the normalised state.
+ *   lastState(id)                the normalised state the last episode returned.
+ *   crash(id)                    discards in-flight work of the instance and resumes from durable state.
+ *   crashAfterEveryEpisode       failure injection: crash() after every committed episode.
+ *   autoRun                      true (default): event-driven — once attached, instances progress on their
+ *                                own (nothing needs to call runUntilIdle with a real-time clock); false: they
+ *                                progress only inside runUntilIdle/runUntil (startSandboxApp under a VirtualClock).
+ */
+import { InvocationContext } from '@azure/functions';
+import { createHash, randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { Registration } from '../host.js';
+import {
+  isActive,
+  type Instance,
+  type InstanceStore,
+  type InstanceStoreHooks,
+  type RuntimeStatus,
+} from './rpc.js';
+
+/** node_modules/durable-functions/lib/src/history/HistoryEventType.js (= DurableTask.Core EventType). */
+export const HistoryEventType = {
+  ExecutionStarted: 0,
+  ExecutionCompleted: 1,
+  ExecutionFailed: 2,
+  ExecutionTerminated: 3,
+  TaskScheduled: 4,
+  TaskCompleted: 5,
+  TaskFailed: 6,
+  SubOrchestrationInstanceCreated: 7,
+  SubOrchestrationInstanceCompleted: 8,
+  SubOrchestrationInstanceFailed: 9,
+  TimerCreated: 10,
+  TimerFired: 11,
+  OrchestratorStarted: 12,
+  OrchestratorCompleted: 13,
+  EventSent: 14,
+  EventRaised: 15,
+  ContinueAsNew: 16,
+  GenericEvent: 17,
+  HistoryState: 18,
+  ExecutionSuspended: 19,
+  ExecutionResumed: 20,
+} as const;
+
+/** node_modules/durable-functions/lib/src/actions/ActionType.js. */
+export const ActionType = {
+  CallActivity: 0,
+  CallActivityWithRetry: 1,
+  CallSubOrchestrator: 2,
+  CallSubOrchestratorWithRetry: 3,
+  ContinueAsNew: 4,
+  CreateTimer: 5,
+  WaitForExternalEvent: 6,
+  CallEntity: 7,
+  CallHttp: 8,
+  SignalEntity: 9,
+  WhenAny: 11,
+  WhenAll: 12,
+  LockEntities: 13,
+  ReleaseEntities: 14,
+} as const;
+
+/** DurableTask.Core OrchestrationStatus, as serialised into ExecutionCompleted.OrchestrationStatus. */
+export const OrchestrationStatus = {
+  Running: 0,
+  Completed: 1,
+  ContinuedAsNew: 2,
+  Failed: 3,
+  Canceled: 4,
+  Terminated: 5,
+  Pending: 6,
+} as const;
+
+export interface HistoryEvent {
+  EventType: number;
+  EventId: number;
+  IsPlayed: boolean;
+  /** ISO 8601, as the extension serialises it (durable-functions turns it into a Date). */
+  Timestamp: string;
+  Name?: string;
+  Version?: string;
+  /** Serialised JSON. */
+  Input?: string;
+  /** Serialised JSON. */
+  Result?: string;
+  Reason?: string;
+  Details?: string;
+  TaskScheduledId?: number;
+  TimerId?: number;
+  FireAt?: string;
+  InstanceId?: string;
+  OrchestrationStatus?: number;
+  OrchestrationInstance?: { InstanceId: string; ExecutionId: string };
+  ParentInstance?: {
+    Name: string;
+    OrchestrationInstance: { InstanceId: string; ExecutionId: string };
+    TaskScheduleId: number;
+  };
+}
+
+/** JSON form of durable-functions' retry options (RetryOptions.js + the optional fields the extension reads). */
+export interface WireRetryOptions {
+  firstRetryIntervalInMilliseconds: number;
+  maxNumberOfAttempts: number;
+  backoffCoefficient?: number;
+  maxRetryIntervalInMilliseconds?: number;
+  retryTimeoutInMilliseconds?: number;
+}
+
+/** An action as the worker sends it to the host (JSON). */
+export interface WireAction {
+  actionType: number;
+  functionName?: string;
+  input?: unknown;
+  retryOptions?: WireRetryOptions;
+  instanceId?: string;
+  fireAt?: string;
+  isCanceled?: boolean;
+  externalEventName?: string;
+  compoundActions?: WireAction[];
+}
+
+/** The orchestrator's reply (OrchestratorState.js) after the JSON round trip the worker performs. */
+export interface OrchestratorReply {
+  isDone: boolean;
+  /** Schema ≥ V2: one inner array holding every action scheduled so far, in order. */
+  actions: WireAction[][];
+  output?: unknown;
+  error?: string;
+  customStatus?: unknown;
+  schemaVersion: number;
+}
+
+export type DriverEvent =
+  | {
+      type: 'episode';
+      instanceId: string;
+      executionId: string;
+      newEvents: number[];
+      isDone: boolean;
+      error?: string;
+    }
+  | { type: 'activity-started'; instanceId: string; taskId: number; name: string }
+  | { type: 'activity-recorded'; instanceId: string; taskId: number; name: string; ok: boolean }
+  | { type: 'activity-discarded'; instanceId: string; taskId: number; name: string; reason: string }
+  | { type: 'timer-fired'; instanceId: string; timerId: number; fireAt: string }
+  | { type: 'status'; instanceId: string; runtimeStatus: RuntimeStatus }
+  | { type: 'crash'; instanceId: string; abandoned: number[] }
+  | { type: 'protocol-drift'; instanceId: string; message: string }
+  | { type: 'warning'; instanceId: string; message: string }
+  | { type: 'error'; instanceId: string; message: string };
+
+export interface DurableDriverOptions {
+  store: InstanceStore;
+  clock: Clock;
+  /** Live view of the registered functions (sandbox/host.ts getRegistrations()). */
+  registrations: ReadonlyMap<string, Registration>;
+  /** A fresh context per invocation; FunctionsHost.context(registration) fills durable client inputs and logs. */
+  contextFor?: (registration: Registration) => InvocationContext;
+  onEvent?: (event: DriverEvent) => void;
+  /**
+   * A started instance whose orchestrator is not registered: 'fail' does what the extension does (Failed,
+   * "The function 'x' doesn't exist …"); 'pending' leaves it Pending and untouched.
+   */
+  unknownOrchestrator?: 'fail' | 'pending';
+  /** Real milliseconds without progress after which runUntilIdle stops waiting for running activities. */
+  stallMs?: number;
+  /**
+   * true (default): episodes run on their own as soon as messages arrive (event-driven, for real-time clocks).
+   * false: messages queue up and episodes (hence newly scheduled activities) run only inside
+   * runUntilIdle/runUntil, so a test decides when the runtime advances.
+   */
+  autoRun?: boolean;
+}
+
+// The values the Durable extension (Azure Storage provider) puts into every orchestration trigger.
+const UPPER_SCHEMA_VERSION = 1; // ReplaySchema.V2
+const UPPER_SCHEMA_VERSION_NEW = 2; // ReplaySchema.V3: long timers; V4 (entity locks) is not sent.
+const MAXIMUM_SHORT_TIMER = '6.00:00:00';
+const LONG_RUNNING_TIMER_INTERVAL = '3.00:00:00';
+const DEFAULT_HTTP_ASYNC_SLEEP_MS = 30_000;
+const DAY = 86_400_000;
+const MAXIMUM_SHORT_TIMER_MS = 6 * DAY;
+const LONG_RUNNING_TIMER_INTERVAL_MS = 3 * DAY;
+/** Extension RetryOptions.DefaultMaxRetryinterval. */
+const DEFAULT_MAX_RETRY_INTERVAL_MS = 6 * DAY;
+const OUT_OF_PROC_DATA = '\n\n$OutOfProcData$:';
+
+const H = HistoryEventType;
+const iso = (ms: number) => new Date(ms).toISOString();
+const json = (value: unknown) => JSON.stringify(value ?? null);
+const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+const tryJsonParse = (s: string): unknown => {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+};
+const setImmediateP = () => new Promise<void>((resolve) => setImmediate(resolve));
+const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
+const isVirtual = (
+  c: Clock,
+): c is Clock & { nextTimerAt(): number | undefined; advanceTo(at: number): void } =>
+  typeof (c as { nextTimerAt?: unknown }).nextTimerAt === 'function' &&
+  typeof (c as { advanceTo?: unknown }).advanceTo === 'function';
+
+interface ParentLink {
+  instanceId: string;
+  executionId: string;
+  name: string;
+  taskScheduledId: number;
+}
+
+interface Runtime {
+  instanceId: string;
+  name: string;
+  executionId: string;
+  executions: number;
+  createdTime: string;
+  input: unknown;
+  parent?: ParentLink;
+  /** Committed history of the current execution. */
+  history: HistoryEvent[];
+  /** Durable message queue: events waiting for the next episode. */
+  inbox: HistoryEvent[];
+  finished: boolean;
+  /** Bumped by crash/terminate/continueAsNew: work started under an older generation is discarded. */
+  generation: number;
+  busy?: object;
+  scheduled: boolean;
+  inflight: Map<number, Promise<void>>;
+  timers: Map<number, () => void>;
+  lastState?: OrchestratorReply;
+  warnedUnknown?: boolean;
+}
+
+export class DurableDriver {
+  crashAfterEveryEpisode = false;
+  autoRun: boolean;
+
+  private readonly store: InstanceStore;
+  private readonly clock: Clock;
+  private readonly registrations: ReadonlyMap<string, Registration>;
+  private readonly contextFor: (registration: Registration) => InvocationContext;
+  private readonly onEvent: (event: DriverEvent) => void;
+  private readonly unknownOrchestrator: 'fail' | 'pending';
+  private readonly stallMs: number;
+  private readonly runtimes = new Map<string, Runtime>();
+  private readonly parentLinks = new Map<string, ParentLink>();
+  private readonly work = new Set<Promise<unknown>>();
+  private readonly activityWork = new Set<Promise<unknown>>();
+  private progress = 0;
+  private pumping = 0;
+  private previousHooks?: InstanceStoreHooks;
+  private attached = false;
+
+  constructor(options: DurableDriverOptions) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.registrations = options.registrations;
+    this.contextFor = options.contextFor ?? defaultContext;
+    this.onEvent = options.onEvent ?? (() => {});
+    this.unknownOrchestrator = options.unknownOrchestrator ?? 'fail';
+    this.stallMs = options.stallMs ?? 25;
+    this.autoRun = options.autoRun ?? true;
+  }
+
+  attach(): void {
+    if (this.attached) return;
+    this.attached = true;
+    const previous = (this.previousHooks = this.store.hooks);
+    this.store.hooks = {
+      started: (instance) => {
+        previous.started?.(instance);
+        this.onStarted(instance);
+      },
+      terminated: (instance, reason) => {
+        previous.terminated?.(instance, reason);
+        this.onTerminated(instance, reason);
+      },
+      eventRaised: (instance, name, data) => {
+        previous.eventRaised?.(instance, name, data);
+        this.onEventRaised(instance, name, data);
+      },
+    };
+    for (const instance of this.store.instances.values())
+      if (instance.runtimeStatus === 'Pending' && !this.runtimes.has(instance.instanceId))
+        this.onStarted(instance);
+  }
+
+  /** Unhooks from the store and cancels every timer; running activities are abandoned. */
+  detach(): void {
+    if (!this.attached) return;
+    this.attached = false;
+    this.store.hooks = this.previousHooks ?? {};
+    for (const rt of this.runtimes.values()) this.abandon(rt);
+  }
+
+  startNew(name: string, input?: unknown, instanceId: string = randomUUID().replace(/-/g, '')): string {
+    const result = this.store.start(name, instanceId, input ?? null);
+    if (result === 'conflict')
+      throw new Error(`An instance with ID '${instanceId}' already exists and is active.`);
+    return instanceId;
+  }
+
+  history(instanceId: string): HistoryEvent[] {
+    return copy(this.runtimes.get(instanceId)?.history ?? []);
+  }
+
+  lastState(instanceId: string): OrchestratorReply | undefined {
+    const state = this.runtimes.get(instanceId)?.lastState;
+    return state && copy(state);
+  }
+
+  /** Replays the committed history through the orchestrator handler, as Durable does on every episode. */
+  async replay(instanceId: string): Promise<OrchestratorReply> {
+    const rt = this.runtimes.get(instanceId);
+    if (!rt) throw new Error(`unknown instance ${instanceId}`);
+    const registration = this.orchestratorRegistration(rt.name);
+    if (!registration) throw new Error(`orchestrator ${rt.name} is not registered`);
+    const outcome = await this.invokeOrchestrator(rt, registration, copy(rt.history), true);
+    if (outcome.state) return outcome.state;
+    throw new Error(outcome.message);
+  }
+
+  async runUntilIdle(): Promise<void> {
+    this.pumping++;
+    try {
+      for (const rt of this.runtimes.values()) this.kick(rt);
+      await this.pump();
+    } finally {
+      this.pumping--;
+    }
+  }
+
+  private async pump(): Promise<void> {
+    for (;;) {
+      while (this.work.size > this.activityWork.size) {
+        await Promise.allSettled([...this.work].filter((p) => !this.activityWork.has(p)));
+      }
+      if (this.work.size === 0) {
+        await setImmediateP();
+        if (this.work.size === 0) return;
+        continue;
+      }
+      const before = this.progress;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        ...this.activityWork,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.stallMs);
+          timer.unref?.();
+        }),
+      ]);
+      clearTimeout(timer);
+      await setImmediateP();
+      if (this.progress === before && this.work.size === this.activityWork.size) return;
+    }
+  }
+
+  async runUntil(
+    predicate: () => boolean,
+    options: { maxSimulatedMs?: number; maxSteps?: number } = {},
+  ): Promise<boolean> {
+    const start = this.clock.now();
+    const limit = start + (options.maxSimulatedMs ?? 365 * DAY);
+    const maxSteps = options.maxSteps ?? 10_000;
+    for (let step = 0; step < maxSteps; step++) {
+      await this.runUntilIdle();
+      if (predicate()) return true;
+      const clock = this.clock;
+      if (isVirtual(clock)) {
+        const next = clock.nextTimerAt();
+        if (next === undefined || next > limit) return predicate();
+        clock.advanceTo(Math.max(next, clock.now()));
+      } else {
+        if (clock.now() > limit) return predicate();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+    return predicate();
+  }
+
+  crash(instanceId: string): void {
+    const rt = this.runtimes.get(instanceId);
+    if (!rt || rt.finished) return;
+    const abandoned = this.abandon(rt);
+    this.emit({ type: 'crash', instanceId, abandoned });
+    // Restart from durable state: history + the message queue; anything scheduled and not answered runs again.
+    this.reconcile(rt);
+    this.kick(rt);
+  }
+
+  // ---------------------------------------------------------------- store hooks
+
+  private onStarted(instance: Instance) {
+    const previous = this.runtimes.get(instance.instanceId);
+    if (previous) this.abandon(previous);
+    const parent = this.parentLinks.get(instance.instanceId);
+    this.parentLinks.delete(instance.instanceId);
+    const rt: Runtime = {
+      instanceId: instance.instanceId,
+      name: instance.name,
+      executionId: '',
+      executions: 0,
+      createdTime: instance.createdTime,
+      input: instance.input,
+      parent,
+      history: [],
+      inbox: [],
+      finished: false,
+      generation: (previous?.generation ?? 0) + 1,
+      scheduled: false,
+      inflight: new Map(),
+      timers: new Map(),
+    };
+    this.runtimes.set(rt.instanceId, rt);
+    this.beginExecution(rt, instance.input, Date.parse(instance.createdTime));
+    this.kick(rt);
+  }
+
+  private onTerminated(instance: Instance, reason: string) {
+    const rt = this.runtimes.get(instance.instanceId);
+    if (!rt || rt.finished) return;
+    this.abandon(rt);
+    rt.finished = true;
+    const now = this.clock.now();
+    // Terminated before its first episode: the start message is consumed together with the termination.
+    const unstarted =
+      rt.history.length === 0 ? rt.inbox.filter((e) => e.EventType === H.ExecutionStarted) : [];
+    rt.history.push(
+      this.event(H.OrchestratorStarted, now),
+      ...unstarted,
+      { ...this.event(H.ExecutionTerminated, now), Input: json(reason) },
+      {
+        ...this.event(H.ExecutionCompleted, now),
+        OrchestrationStatus: OrchestrationStatus.Terminated,
+        Result: json(reason),
+      },
+      this.event(H.OrchestratorCompleted, now),
+    );
+    for (const e of rt.history) e.IsPlayed = true;
+    rt.inbox = [];
+    this.emit({ type: 'status', instanceId: rt.instanceId, runtimeStatus: 'Terminated' });
+    this.notifyParent(rt, { ok: false, reason: `Orchestration terminated: ${reason}`, details: '' });
+  }
+
+  private onEventRaised(instance: Instance, name: string, data: unknown) {
+    const rt = this.runtimes.get(instance.instanceId);
+    if (!rt || rt.finished) return;
+    rt.inbox.push({ ...this.event(H.EventRaised, this.clock.now()), Name: name, Input: json(data) });
+    this.kick(rt);
+  }
+
+  // ---------------------------------------------------------------- episodes
+
+  private beginExecution(rt: Runtime, input: unknown, at: number) {
+    rt.executions++;
+    rt.executionId = createHash('sha256')
+      .update(`${rt.instanceId}\u0000${rt.createdTime}\u0000${rt.executions}`)
+      .digest('hex')
+      .slice(0, 32);
+    rt.input = input;
+    rt.history = [];
+    const started: HistoryEvent = {
+      ...this.event(H.ExecutionStarted, at),
+      Name: rt.name,
+      Version: '',
+      Input: json(input),
+      OrchestrationInstance: { InstanceId: rt.instanceId, ExecutionId: rt.executionId },
+    };
+    if (rt.parent)
+      started.ParentInstance = {
+        Name: rt.parent.name,
+        OrchestrationInstance: { InstanceId: rt.parent.instanceId, ExecutionId: rt.parent.executionId },
+        TaskScheduleId: rt.parent.taskScheduledId,
+      };
+    rt.inbox.unshift(started);
+  }
+
+  private kick(rt: Runtime) {
+    if (rt.scheduled || rt.busy || rt.finished || rt.inbox.length === 0) return;
+    if (!this.autoRun && this.pumping === 0) return; // picked up by the next runUntilIdle
+    if (!this.orchestratorRegistration(rt.name) && this.unknownOrchestrator === 'pending') {
+      if (rt.warnedUnknown) return;
+      rt.warnedUnknown = true;
+      this.emit({
+        type: 'warning',
+        instanceId: rt.instanceId,
+        message: `orchestrator ${rt.name} is not registered; left Pending`,
+      });
+      return;
+    }
+    rt.scheduled = true;
+    // A macrotask later, so that results completing in the same turn are delivered in one episode.
+    this.track(
+      setImmediateP().then(async () => {
+        rt.scheduled = false;
+        try {
+          await this.runEpisode(rt);
+        } catch (e) {
+          this.emit({
+            type: 'error',
+            instanceId: rt.instanceId,
+            message: `driver failure: ${(e as Error).stack ?? e}`,
+          });
+        }
+      }),
+    );
+  }
+
+  private async runEpisode(rt: Runtime): Promise<void> {
+    if (rt.busy || rt.finished || rt.inbox.length === 0) return;
+    const token = {};
+    rt.busy = token;
+    const generation = rt.generation;
+    try {
+      const now = this.clock.now();
+      const batch = rt.inbox.slice();
+      const newEvents: HistoryEvent[] = [
+        this.event(H.OrchestratorStarted, now),
+        ...batch.map((e) => ({ ...e })),
+      ];
+      const past = rt.history.map((e) => ({ ...e, IsPlayed: true }));
+      const registration = this.orchestratorRegistration(rt.name);
+      const outcome = registration
+        ? await this.invokeOrchestrator(rt, registration, [...past, ...newEvents], false)
+        : { message: unknownFunctionMessage(rt.name, 'orchestrator', this.namesOf('orchestrationTrigger')) };
+      if (rt.generation !== generation || rt.finished) return; // crashed or terminated meanwhile
+      this.progress++;
+
+      const state = outcome.state;
+      const actions = state ? topLevelActions(state) : [];
+      const replay = new Replay(
+        {
+          executionId: rt.executionId,
+          maxShortTimerMs: MAXIMUM_SHORT_TIMER_MS,
+          longIntervalMs: LONG_RUNNING_TIMER_INTERVAL_MS,
+        },
+        actions,
+      ).run([...past, ...newEvents]);
+      for (const message of replay.warnings)
+        this.emit({ type: 'warning', instanceId: rt.instanceId, message });
+      if (outcome.openTasks) this.checkDrift(rt, replay, outcome.openTasks);
+
+      const scheduled = replay.nondeterminism ? [] : replay.items.filter((i) => !i.matched);
+      const appended: HistoryEvent[] = [
+        ...newEvents,
+        ...scheduled.map((item) => this.schedulingEvent(rt, item, now)),
+      ];
+
+      let failure: string | undefined;
+      if (replay.nondeterminism) failure = `Non-Deterministic workflow detected: ${replay.nondeterminism}`;
+      else if (replay.unsupported) failure = replay.unsupported;
+      else if (!state || (outcome.failed && replay.walkDone))
+        failure = `Orchestrator function '${rt.name}' failed: ${outcome.message}`;
+      const completed = !failure && !outcome.failed && state?.isDone === true && replay.walkDone;
+
+      if (failure !== undefined)
+        appended.push({
+          ...this.event(H.ExecutionCompleted, now),
+          OrchestrationStatus: OrchestrationStatus.Failed,
+          Result: json(failure),
+          Details: outcome.details ?? '',
+        });
+      else if (completed && replay.continueAsNew)
+        appended.push({ ...this.event(H.ContinueAsNew, now), Result: json(replay.continueAsNew.input) });
+      else if (completed)
+        appended.push({
+          ...this.event(H.ExecutionCompleted, now),
+          OrchestrationStatus: OrchestrationStatus.Completed,
+          Result: json(state.output),
+        });
+      appended.push(this.event(H.OrchestratorCompleted, now));
+
+      // Commit: history, consumed messages, instance status; then dispatch what was scheduled.
+      for (const e of appended) e.IsPlayed = true;
+      rt.history.push(...appended);
+      rt.inbox.splice(0, batch.length);
+      if (state) rt.lastState = state;
+      this.consumePendingEvents(rt, batch);
+      this.emit({
+        type: 'episode',
+        instanceId: rt.instanceId,
+        executionId: rt.executionId,
+        newEvents: appended.map((e) => e.EventType),
+        isDone: state?.isDone ?? false,
+        error: failure,
+      });
+      const customStatus = state?.customStatus;
+      const change: Partial<Instance> = customStatus !== undefined ? { customStatus } : {};
+
+      if (failure !== undefined) {
+        this.finish(rt, 'Failed', failure, change);
+        this.notifyParent(rt, { ok: false, reason: failure, details: outcome.details ?? '' });
+      } else if (completed && replay.continueAsNew) {
+        const input = replay.continueAsNew.input;
+        this.abandon(rt);
+        this.setStatus(rt, 'ContinuedAsNew', { ...change, input, output: null });
+        // Messages that arrived after this episode's batch stay queued for the new execution.
+        this.beginExecution(rt, input, now);
+      } else if (completed) {
+        const output = state.output ?? null;
+        this.finish(rt, 'Completed', output, change);
+        this.notifyParent(rt, { ok: true, result: json(state.output) });
+      } else {
+        this.setStatus(rt, 'Running', change);
+        for (const item of scheduled) if (item.kind === 'sub') this.createSubOrchestration(rt, item);
+        this.reconcile(rt);
+        if (this.crashAfterEveryEpisode) this.crash(rt.instanceId);
+      }
+    } finally {
+      if (rt.busy === token) rt.busy = undefined;
+    }
+    this.kick(rt);
+  }
+
+  private async invokeOrchestrator(
+    rt: Runtime,
+    registration: Registration,
+    history: HistoryEvent[],
+    replayOnly: boolean,
+  ): Promise<{
+    state?: OrchestratorReply;
+    failed?: boolean;
+    message: string;
+    details?: string;
+    openTasks?: Record<string, { actionObj?: unknown }>;
+  }> {
+    const started = history.find((e) => e.EventType === H.ExecutionStarted);
+    const trigger = {
+      history: copy(history),
+      input: copy(rt.input ?? null),
+      instanceId: rt.instanceId,
+      isReplaying: started?.IsPlayed ?? false,
+      parentInstanceId: rt.parent?.instanceId ?? null,
+      upperSchemaVersion: UPPER_SCHEMA_VERSION,
+      upperSchemaVersionNew: UPPER_SCHEMA_VERSION_NEW,
+      longRunningTimerIntervalDuration: LONG_RUNNING_TIMER_INTERVAL,
+      maximumShortTimerDuration: MAXIMUM_SHORT_TIMER,
+      defaultHttpAsyncRequestSleepTimeMillseconds: DEFAULT_HTTP_ASYNC_SLEEP_MS,
+    };
+    const context = this.contextFor(registration);
+    const openTasks = () =>
+      replayOnly
+        ? undefined
+        : (
+            context as {
+              df?: { taskOrchestratorExecutor?: { openTasks?: Record<string, { actionObj?: unknown }> } };
+            }
+          ).df?.taskOrchestratorExecutor?.openTasks;
+    try {
+      // The worker sends the reply as JSON: dates become strings, undefined members disappear.
+      const state = copy((await registration.handler(trigger, context)) as OrchestratorReply);
+      return { state, message: '', openTasks: openTasks() };
+    } catch (e) {
+      const message = errorMessage(e);
+      const at = message.indexOf(OUT_OF_PROC_DATA);
+      if (at >= 0) {
+        try {
+          const state = JSON.parse(message.slice(at + OUT_OF_PROC_DATA.length)) as OrchestratorReply;
+          const error = state.error ?? message.slice(0, at);
+          return {
+            state,
+            failed: true,
+            message: error,
+            details: `Message: ${error}, StackTrace: ${(e as Error).stack ?? ''}`,
+            openTasks: openTasks(),
+          };
+        } catch {
+          // fall through: not parseable, reported as a plain failure
+        }
+      }
+      return { failed: true, message, details: (e as Error).stack ?? '' };
+    }
+  }
+
+  private schedulingEvent(rt: Runtime, item: Item, now: number): HistoryEvent {
+    switch (item.kind) {
+      case 'activity':
+        // DurableTask.Core schedules activity input as a one-element array.
+        return {
+          ...this.event(H.TaskScheduled, now, item.id),
+          Name: item.name,
+          Version: '',
+          Input: JSON.stringify([item.input ?? null]),
+        };
+      case 'timer':
+        return { ...this.event(H.TimerCreated, now, item.id), FireAt: iso(item.fireAt!) };
+      case 'sub':
+        item.instanceId ??= `${rt.executionId}:${item.id}`;
+        return {
+          ...this.event(H.SubOrchestrationInstanceCreated, now, item.id),
+          Name: item.name,
+          Version: '',
+          InstanceId: item.instanceId,
+          Input: json(item.input),
+        };
+    }
+  }
+
+  /** Dispatches what the durable state says is outstanding and nobody is working on: activities and timers. */
+  private reconcile(rt: Runtime) {
+    if (rt.finished) return;
+    const answered = new Set<number>();
+    const fired = new Set<number>();
+    for (const e of [...rt.history, ...rt.inbox]) {
+      if (e.EventType === H.TaskCompleted || e.EventType === H.TaskFailed) answered.add(e.TaskScheduledId!);
+      if (e.EventType === H.TimerFired) fired.add(e.TimerId!);
+    }
+    for (const e of rt.history) {
+      if (e.EventType === H.TaskScheduled && !answered.has(e.EventId) && !rt.inflight.has(e.EventId))
+        this.startActivity(rt, e);
+      if (e.EventType === H.TimerCreated && !fired.has(e.EventId) && !rt.timers.has(e.EventId))
+        this.armTimer(rt, e.EventId, Date.parse(e.FireAt!));
+    }
+  }
+
+  private startActivity(rt: Runtime, scheduled: HistoryEvent) {
+    const taskId = scheduled.EventId;
+    const name = scheduled.Name!;
+    const generation = rt.generation;
+    const registration = this.registrations.get(name);
+    const isActivity = registration?.trigger.type === 'activityTrigger';
+    const wrapped = (JSON.parse(scheduled.Input ?? '[null]') as unknown[])[0] ?? null;
+    const input =
+      typeof wrapped === 'string' ? tryJsonParse(wrapped) : wrapped === null ? undefined : wrapped;
+    this.emit({ type: 'activity-started', instanceId: rt.instanceId, taskId, name });
+    let run: Promise<HistoryEvent>;
+    if (!registration || !isActivity) {
+      const message = unknownFunctionMessage(name, 'activity', this.namesOf('activityTrigger'));
+      run = Promise.resolve(this.taskFailed(taskId, name, message, ''));
+    } else {
+      run = (async () => {
+        try {
+          const value = await registration.handler(input, this.contextFor(registration));
+          return { ...this.event(H.TaskCompleted, 0), TaskScheduledId: taskId, Result: json(value) };
+        } catch (e) {
+          return this.taskFailed(taskId, name, errorMessage(e), activityFailureDetails(e));
+        }
+      })();
+    }
+    const done = run.then((event) => {
+      rt.inflight.delete(taskId);
+      this.activityWork.delete(done);
+      if (rt.generation !== generation || rt.finished) {
+        this.emit({
+          type: 'activity-discarded',
+          instanceId: rt.instanceId,
+          taskId,
+          name,
+          reason: 'instance crashed, finished or restarted',
+        });
+        return;
+      }
+      this.progress++;
+      event.Timestamp = iso(this.clock.now());
+      rt.inbox.push(event);
+      this.emit({
+        type: 'activity-recorded',
+        instanceId: rt.instanceId,
+        taskId,
+        name,
+        ok: event.EventType === H.TaskCompleted,
+      });
+      this.kick(rt);
+    });
+    rt.inflight.set(taskId, done);
+    this.activityWork.add(done);
+    this.track(done);
+  }
+
+  private taskFailed(taskId: number, name: string, message: string, details: string): HistoryEvent {
+    return {
+      ...this.event(H.TaskFailed, 0),
+      TaskScheduledId: taskId,
+      Reason: `Activity function '${name}' failed: ${message}`,
+      Details: details,
+    };
+  }
+
+  private armTimer(rt: Runtime, timerId: number, fireAt: number) {
+    const generation = rt.generation;
+    const fire = () => {
+      if (rt.generation !== generation || rt.finished) return;
+      rt.timers.delete(timerId);
+      this.progress++;
+      rt.inbox.push({ ...this.event(H.TimerFired, this.clock.now()), TimerId: timerId, FireAt: iso(fireAt) });
+      this.emit({ type: 'timer-fired', instanceId: rt.instanceId, timerId, fireAt: iso(fireAt) });
+      this.kick(rt);
+    };
+    if (fireAt <= this.clock.now()) {
+      // A timer already due fires at once (a VirtualClock would otherwise wait for the next advance).
+      let cancelled = false;
+      rt.timers.set(timerId, () => (cancelled = true));
+      this.track(setImmediateP().then(() => cancelled || fire()));
+    } else {
+      rt.timers.set(timerId, this.clock.setTimer(fireAt, fire));
+    }
+  }
+
+  private createSubOrchestration(parent: Runtime, item: Item) {
+    const name = item.name!;
+    const instanceId = item.instanceId!;
+    const fail = (reason: string) => {
+      parent.inbox.push({
+        ...this.event(H.SubOrchestrationInstanceFailed, this.clock.now()),
+        TaskScheduledId: item.id,
+        Reason: reason,
+        Details: '',
+      });
+      this.kick(parent);
+    };
+    if (!this.orchestratorRegistration(name))
+      return fail(unknownFunctionMessage(name, 'orchestrator', this.namesOf('orchestrationTrigger')));
+    this.parentLinks.set(instanceId, {
+      instanceId: parent.instanceId,
+      executionId: parent.executionId,
+      name: parent.name,
+      taskScheduledId: item.id,
+    });
+    const result = this.store.start(name, instanceId, item.input ?? null);
+    if (result === 'conflict') {
+      this.parentLinks.delete(instanceId);
+      fail(`An instance with ID '${instanceId}' already exists and is active.`);
+    }
+    // With the driver attached, store.start ran onStarted, which picked up the parent link.
+  }
+
+  private notifyParent(
+    child: Runtime,
+    outcome: { ok: true; result: string } | { ok: false; reason: string; details: string },
+  ) {
+    const link = child.parent;
+    if (!link) return;
+    const parent = this.runtimes.get(link.instanceId);
+    if (!parent || parent.finished || parent.executionId !== link.executionId) return;
+    const at = this.clock.now();
+    parent.inbox.push(
+      outcome.ok
+        ? {
+            ...this.event(H.SubOrchestrationInstanceCompleted, at),
+            TaskScheduledId: link.taskScheduledId,
+            Result: outcome.result,
+          }
+        : {
+            ...this.event(H.SubOrchestrationInstanceFailed, at),
+            TaskScheduledId: link.taskScheduledId,
+            Reason: outcome.reason,
+            Details: outcome.details,
+          },
+    );
+    this.kick(parent);
+  }
+
+  private finish(rt: Runtime, status: RuntimeStatus, output: unknown, change: Partial<Instance>) {
+    this.abandon(rt);
+    rt.finished = true;
+    this.setStatus(rt, status, { ...change, output });
+  }
+
+  private setStatus(rt: Runtime, runtimeStatus: RuntimeStatus, change: Partial<Instance>) {
+    const instance = this.store.instances.get(rt.instanceId);
+    if (!instance || !isActive(instance.runtimeStatus)) return;
+    const statusChanged = instance.runtimeStatus !== runtimeStatus;
+    this.store.update(rt.instanceId, { ...change, runtimeStatus });
+    if (statusChanged) this.emit({ type: 'status', instanceId: rt.instanceId, runtimeStatus });
+  }
+
+  /** Stops timers and abandons running activities of the instance; returns the abandoned task ids. */
+  private abandon(rt: Runtime): number[] {
+    rt.generation++;
+    const abandoned = [...rt.inflight.keys()];
+    for (const p of rt.inflight.values()) {
+      this.work.delete(p);
+      this.activityWork.delete(p);
+    }
+    rt.inflight.clear();
+    for (const cancel of rt.timers.values()) cancel();
+    rt.timers.clear();
+    rt.busy = undefined;
+    return abandoned;
+  }
+
+  private consumePendingEvents(rt: Runtime, batch: HistoryEvent[]) {
+    const instance = this.store.instances.get(rt.instanceId);
+    if (!instance) return;
+    for (const e of batch) {
+      if (e.EventType !== H.EventRaised) continue;
+      const i = instance.pendingEvents.findIndex((p) => p.name === e.Name);
+      if (i >= 0) instance.pendingEvents.splice(i, 1);
+    }
+  }
+
+  /** Cross-checks the ids durable-functions waits on against the ids the mirrored extension allocated. */
+  private checkDrift(rt: Runtime, replay: Replay, openTasks: Record<string, { actionObj?: unknown }>) {
+    for (const [key, task] of Object.entries(openTasks)) {
+      const id = Number(key);
+      if (!Number.isInteger(id)) continue;
+      const item = replay.items[id];
+      if (!item) continue; // not scheduled yet on the extension side (it awaits actions one by one)
+      const actionType = (task.actionObj as { actionType?: number } | undefined)?.actionType;
+      const expected =
+        actionType === ActionType.CallActivity || actionType === ActionType.CallActivityWithRetry
+          ? 'activity'
+          : actionType === ActionType.CreateTimer
+            ? 'timer'
+            : actionType === ActionType.CallSubOrchestrator ||
+                actionType === ActionType.CallSubOrchestratorWithRetry
+              ? 'sub'
+              : undefined; // a retry's NoOpTask: timer or attempt
+      if (expected && expected !== item.kind)
+        this.emit({
+          type: 'protocol-drift',
+          instanceId: rt.instanceId,
+          message: `durable-functions waits on task ${id} as ${expected}, the extension scheduled a ${item.kind}`,
+        });
+    }
+  }
+
+  private orchestratorRegistration(name: string): Registration | undefined {
+    const registration = this.registrations.get(name);
+    return registration?.trigger.type === 'orchestrationTrigger' ? registration : undefined;
+  }
+
+  private namesOf(triggerType: string): string[] {
+    return [...this.registrations.values()].filter((r) => r.trigger.type === triggerType).map((r) => r.name);
+  }
+
+  private event(type: number, at: number, eventId = -1): HistoryEvent {
+    return { EventType: type, EventId: eventId, IsPlayed: false, Timestamp: iso(at) };
+  }
+
+  private track(p: Promise<unknown>) {
+    this.work.add(p);
+    void p.finally(() => this.work.delete(p));
+  }
+
+  private emit(event: DriverEvent) {
+    try {
+      this.onEvent(event);
+    } catch {
+      // an observer's failure must not break the runtime
+    }
+  }
+}
+
+function topLevelActions(state: OrchestratorReply): WireAction[] {
+  if (!Array.isArray(state.actions)) return [];
+  // Schema V2+ (ReplaySchema ≥ 1): actions[0] is the flat list, one entry per yield (OrchestratorState.js).
+  if (state.schemaVersion >= 1) return state.actions[0] ?? [];
+  return state.actions.flat();
+}
+
+function unknownFunctionMessage(name: string, kind: 'activity' | 'orchestrator', known: string[]): string {
+  const info = known.length
+    ? `The following are the known ${kind} functions: '${known.join("', '")}'.`
+    : `No ${kind} functions are currently registered!`;
+  return `The function '${name}' doesn't exist, is disabled, or is not an ${kind} function. Additional info: ${info}`;
+}
+
+function activityFailureDetails(e: unknown): string {
+  const error = e instanceof Error ? e : new Error(String(e));
+  return JSON.stringify({
+    ClassName: 'System.Exception',
+    Message: error.message,
+    StackTraceString: error.stack ?? null,
+  });
+}
+
+function defaultContext(registration: Registration): InvocationContext {
+  const extraInputs = Object.values(registration.bindings).filter(
+    (b) => b.direction === 'in' && b !== registration.trigger,
+  );
+  return new InvocationContext({
+    invocationId: randomUUID(),
+    functionName: registration.name,
+    logHandler: () => {},
+    options: { trigger: registration.trigger as never, extraInputs: extraInputs as never, extraOutputs: [] },
+  });
+}
+
+// ---------------------------------------------------------------- the extension's side of the replay
+
+interface Item {
+  id: number;
+  kind: 'activity' | 'timer' | 'sub';
+  name?: string;
+  input?: unknown;
+  fireAt?: number;
+  instanceId?: string;
+  matched: boolean;
+}
+
+type Settled = { ok: true; value?: unknown } | { ok: false; value?: unknown };
+
+/** A .NET Task as DurableTask.Core runs it: continuations execute synchronously when it settles. */
+class MTask {
+  outcome?: Settled;
+  private continuations: (() => void)[] = [];
+
+  static done(): MTask {
+    const t = new MTask();
+    t.settle({ ok: true });
+    return t;
+  }
+
+  static whenAll(tasks: MTask[]): MTask {
+    const all = new MTask();
+    let left = tasks.length;
+    const check = () => {
+      if (--left > 0) return;
+      const failed = tasks.find((t) => !t.outcome!.ok);
+      all.settle(failed ? { ok: false, value: failed.outcome!.value } : { ok: true });
+    };
+    if (left === 0) all.settle({ ok: true });
+    for (const t of tasks) t.then(check);
+    return all;
+  }
+
+  static whenAny(tasks: MTask[]): MTask {
+    const any = new MTask();
+    for (const t of tasks) t.then(() => any.settle({ ok: true, value: t }));
+    return any;
+  }
+
+  get pending() {
+    return this.outcome === undefined;
+  }
+
+  then(fn: () => void) {
+    if (this.outcome) fn();
+    else this.continuations.push(fn);
+  }
+
+  settle(outcome: Settled) {
+    if (this.outcome) return;
+    this.outcome = outcome;
+    const continuations = this.continuations;
+    this.continuations = [];
+    for (const fn of continuations) fn();
+  }
+}
+
+/**
+ * Mirrors what the Durable extension + DurableTask.Core do with the worker's actions on one episode:
+ * the shim (re)issues every action in order, awaiting each, while the history is replayed event by event.
+ */
+class Replay {
+  readonly items: Item[] = [];
+  readonly warnings: string[] = [];
+  walkDone = false;
+  continueAsNew?: { input: unknown };
+  nondeterminism?: string;
+  unsupported?: string;
+  private nextId = 0;
+  private now = 0;
+  private readonly open = new Map<number, MTask>();
+  private readonly waiters = new Map<string, MTask[]>();
+  private readonly buffered = new Map<string, string[]>();
+
+  constructor(
+    private readonly options: { executionId: string; maxShortTimerMs: number; longIntervalMs: number },
+    private readonly actions: WireAction[],
+  ) {}
+
+  run(events: HistoryEvent[]): this {
+    for (const e of events) {
+      if (this.nondeterminism || this.unsupported) break;
+      this.process(e);
+    }
+    return this;
+  }
+
+  private process(e: HistoryEvent) {
+    switch (e.EventType) {
+      case H.OrchestratorStarted:
+        this.now = Date.parse(e.Timestamp);
+        break;
+      case H.ExecutionStarted:
+        this.walk(0);
+        break;
+      case H.TaskScheduled:
+        this.match(e, 'activity', 'TaskScheduledEvent');
+        break;
+      case H.TimerCreated:
+        this.match(e, 'timer', 'TimerCreatedEvent');
+        break;
+      case H.SubOrchestrationInstanceCreated:
+        this.match(e, 'sub', 'SubOrchestrationInstanceCreatedEvent');
+        break;
+      case H.TaskCompleted:
+      case H.SubOrchestrationInstanceCompleted:
+        this.complete(e.TaskScheduledId!, { ok: true, value: e.Result });
+        break;
+      case H.TaskFailed:
+      case H.SubOrchestrationInstanceFailed:
+        this.complete(e.TaskScheduledId!, { ok: false, value: e.Reason });
+        break;
+      case H.TimerFired:
+        this.complete(e.TimerId!, { ok: true });
+        break;
+      case H.EventRaised: {
+        const waiting = this.waiters.get(e.Name!);
+        const waiter = waiting?.shift();
+        if (waiter) waiter.settle({ ok: true, value: e.Input });
+        else this.buffered.set(e.Name!, [...(this.buffered.get(e.Name!) ?? []), e.Input ?? 'null']);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private match(e: HistoryEvent, kind: Item['kind'], label: string) {
+    const item = this.items[e.EventId];
+    if (!item || item.kind !== kind || (e.Name !== undefined && item.name !== e.Name) || item.matched) {
+      this.nondeterminism =
+        `${label}: ${e.EventId} ${e.Name ?? ''} is in the history but the orchestrator now schedules ` +
+        (item ? `${item.kind} ${item.name ?? ''}`.trim() : 'nothing') +
+        ` with that id`;
+      return;
+    }
+    item.matched = true;
+  }
+
+  private complete(id: number, outcome: Settled) {
+    const task = this.open.get(id);
+    if (!task) return; // e.g. a cancelled timer firing
+    this.open.delete(id);
+    task.settle(outcome);
+  }
+
+  /** ProcessAsyncActionsV2: `foreach (action) { try { await InvokeAPIFromAction(action); } catch { } }`. */
+  private walk(from: number) {
+    for (let i = from; i < this.actions.length; i++) {
+      const task = this.invoke(this.actions[i]!);
+      if (this.unsupported) return;
+      if (task.pending) {
+        task.then(() => this.walk(i + 1));
+        return;
+      }
+    }
+    this.walkDone = true;
+  }
+
+  private invoke(action: WireAction): MTask {
+    switch (action.actionType) {
+      case ActionType.CallActivity:
+        return this.scheduleTask(action);
+      case ActionType.CallActivityWithRetry:
+        return this.withRetry(action, () => this.scheduleTask(action));
+      case ActionType.CallSubOrchestrator:
+        return this.createSubOrchestration(action);
+      case ActionType.CallSubOrchestratorWithRetry:
+        return this.withRetry(action, () => this.createSubOrchestration(action));
+      case ActionType.ContinueAsNew:
+        this.continueAsNew = { input: action.input };
+        return MTask.done();
+      case ActionType.CreateTimer:
+        return this.createTimer(Date.parse(action.fireAt!), action.isCanceled === true);
+      case ActionType.WaitForExternalEvent:
+        return this.waitForExternalEvent(action.externalEventName!);
+      case ActionType.WhenAll:
+        return MTask.whenAll((action.compoundActions ?? []).map((a) => this.invoke(a)));
+      case ActionType.WhenAny:
+        return MTask.whenAny((action.compoundActions ?? []).map((a) => this.invoke(a)));
+      default:
+        this.unsupported = `The sandbox durable driver does not support action type ${action.actionType} (entities, callHttp).`;
+        return MTask.done();
+    }
+  }
+
+  private allocate(item: Omit<Item, 'id' | 'matched'>): { id: number; task: MTask } {
+    const id = this.nextId++;
+    this.items[id] = { ...item, id, matched: false };
+    const task = new MTask();
+    this.open.set(id, task);
+    return { id, task };
+  }
+
+  private scheduleTask(action: WireAction): MTask {
+    return this.allocate({ kind: 'activity', name: action.functionName, input: action.input }).task;
+  }
+
+  private createSubOrchestration(action: WireAction): MTask {
+    const { id, task } = this.allocate({ kind: 'sub', name: action.functionName, input: action.input });
+    // TaskOrchestrationContext.CreateSubOrchestrationInstanceCore: default id "<executionId>:<taskId>".
+    this.items[id]!.instanceId = action.instanceId || `${this.options.executionId}:${id}`;
+    return task;
+  }
+
+  /** DurableTask.Core TaskOrchestrationContext.CreateTimer: one timer, one id; a cancelled one still exists. */
+  private createTimerCore(fireAt: number, cancelled = false): MTask {
+    const { id, task } = this.allocate({ kind: 'timer', fireAt });
+    if (cancelled) {
+      this.open.delete(id);
+      task.settle({ ok: false, value: 'TaskCanceledException' });
+    }
+    return task;
+  }
+
+  /** The extension's IDurableOrchestrationContext.CreateTimer<T>, long timers included. */
+  private createTimer(fireAt: number, cancelled: boolean): MTask {
+    if (!(fireAt - this.now > this.options.maxShortTimerMs)) return this.createTimerCore(fireAt, cancelled);
+    const result = new MTask();
+    const interval = this.options.longIntervalMs;
+    let intervalFireAt = this.now + interval;
+    const loop = () => {
+      if (!(this.now < fireAt)) return result.settle({ ok: true });
+      const timer = this.createTimerCore(intervalFireAt, cancelled);
+      timer.then(() => {
+        if (!timer.outcome!.ok) return result.settle(timer.outcome!);
+        const remaining = fireAt - this.now;
+        if (remaining <= 0) return result.settle({ ok: true });
+        intervalFireAt = this.now + (remaining < interval ? remaining : interval);
+        loop();
+      });
+    };
+    loop();
+    return result;
+  }
+
+  /** DurableTask.Core RetryInterceptor.Invoke + ComputeNextDelay. */
+  private withRetry(action: WireAction, call: () => MTask): MTask {
+    const options = action.retryOptions!;
+    const result = new MTask();
+    const firstAttempt = this.now;
+    let retryCount = 0;
+    const attempt = () => {
+      const task = call();
+      task.then(() => {
+        if (task.outcome!.ok) return result.settle(task.outcome!);
+        const delay = this.nextRetryDelay(options, retryCount, firstAttempt);
+        if (delay <= 0) {
+          this.warnings.push(
+            `retryTimeout of ${action.functionName} expired: the extension throws without a retry timer, but ` +
+              `durable-functions' RetryableTask waits for one, so the orchestrator will not resume (as in Azure)`,
+          );
+          return result.settle(task.outcome!);
+        }
+        const timer = this.createTimerCore(this.now + delay);
+        timer.then(() => {
+          retryCount++;
+          if (retryCount < options.maxNumberOfAttempts) attempt();
+          else result.settle(task.outcome!);
+        });
+      });
+    };
+    if (options.maxNumberOfAttempts > 0) attempt();
+    else result.settle({ ok: false });
+    return result;
+  }
+
+  private nextRetryDelay(options: WireRetryOptions, attempt: number, firstAttempt: number): number {
+    const timeout = options.retryTimeoutInMilliseconds;
+    if (timeout !== undefined && !(this.now < firstAttempt + timeout)) return 0;
+    const delay =
+      options.firstRetryIntervalInMilliseconds * Math.pow(options.backoffCoefficient ?? 1, attempt);
+    const max = options.maxRetryIntervalInMilliseconds ?? DEFAULT_MAX_RETRY_INTERVAL_MS;
+    return delay < max ? delay : max;
+  }
+
+  private waitForExternalEvent(name: string): MTask {
+    const task = new MTask();
+    const queue = this.buffered.get(name);
+    const input = queue?.shift();
+    if (input !== undefined) {
+      task.settle({ ok: true, value: input });
+      return task;
+    }
+    this.waiters.set(name, [...(this.waiters.get(name) ?? []), task]);
+    return task;
+  }
+}

@@ -1,0 +1,417 @@
+/**
+ * Azure-side activities of the platform flows. Each does one small, idempotent thing: an "ensure" reads
+ * first and writes only what differs; a "begin" sends the PUT and returns as soon as Azure accepted it,
+ * with the operation URL to poll; no activity waits for a long-running operation (Consumption-plan
+ * functions stop after 5–10 minutes; an AKS creation takes longer). Failures the orchestrator must decide
+ * on come back as typed results; only unexpected faults throw.
+ */
+import { createPipelineRequest } from '@azure/core-rest-pipeline';
+import { randomBytes } from 'node:crypto';
+import type { AzureClients } from '../azure/clients.js';
+import { classifyAzureError } from '../azure/errors.js';
+import {
+  aksClusterBody,
+  fileShares,
+  postgresServerBody,
+  storageAccountBody,
+} from '../platform/azure-resources.js';
+import { MANAGED_BY, platformTags } from '../platform/plan.js';
+import type { SecretKind } from '../platform/naming.js';
+import type { PlatformRecord } from '../platform/types.js';
+import type { Registry } from '../registry/registry.js';
+import type {
+  Activities,
+  Failure,
+  OperationStatus,
+  PostgresChild,
+  ResourceState,
+  Result,
+} from './contract.js';
+
+export interface AzureActivityDeps {
+  clients: AzureClients;
+  registry: Registry;
+}
+
+type Handlers = {
+  [N in keyof Activities]?: (input: Activities[N]['input']) => Promise<Activities[N]['output']>;
+};
+
+/** Secrets generated for every platform (the Hugging Face token comes from the request instead). */
+const GENERATED_SECRETS: readonly SecretKind[] = [
+  'postgres-admin-password',
+  'openwebui-db-password',
+  'openwebui-secret-key',
+  'grafana-admin-password',
+];
+
+export function createAzureActivities({ clients, registry }: AzureActivityDeps) {
+  const load = async (platformId: string): Promise<PlatformRecord> => {
+    const record = await registry.get(platformId);
+    if (!record) throw new Error(`platform ${platformId} has no registry record`);
+    return record;
+  };
+  const ours = (tags: Record<string, string> | undefined, id: string) =>
+    tags?.['managed-by'] === MANAGED_BY && tags?.['platform-id'] === id;
+  const notOurs = (what: string, name: string): Failure => ({
+    ok: false,
+    kind: 'conflict',
+    code: 'ResourceNotManaged',
+    message: `${what} '${name}' exists but is not tagged as this platform's; it is never adopted. Delete or rename it, or choose another prefix.`,
+  });
+  /** Runs `fn`, turning what Azure threw into a typed failure. */
+  const attempt = async <T>(fn: () => Promise<Result<T>>): Promise<Result<T>> => {
+    try {
+      return await fn();
+    } catch (e) {
+      return classifyAzureError(e);
+    }
+  };
+  const readOrUndefined = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode === 404) return undefined;
+      throw e;
+    }
+  };
+  const accepted = (url: string | undefined): Result<ResourceState> => ({
+    ok: true,
+    value: {
+      provisioningState: url ? 'Accepted' : 'Succeeded',
+      mutated: true,
+      ...(url ? { operationUrl: url } : {}),
+    },
+  });
+
+  const handlers = {
+    async ensureResourceGroup({ platformId }) {
+      return attempt<ResourceState>(async () => {
+        const { spec, names } = await load(platformId);
+        const existing = await readOrUndefined(() =>
+          clients.resources.resourceGroups.get(names.resourceGroup),
+        );
+        const tags = platformTags(spec);
+        if (existing) {
+          if (!ours(existing.tags, platformId)) return notOurs('Resource group', names.resourceGroup);
+          if (existing.location !== spec.location) {
+            return {
+              ok: false,
+              kind: 'conflict',
+              code: 'LocationMismatch',
+              message: `Resource group '${names.resourceGroup}' is in ${existing.location}, not ${spec.location}.`,
+            };
+          }
+          if (sameTags(existing.tags, tags))
+            return { ok: true, value: { provisioningState: 'Succeeded', mutated: false } };
+        }
+        await clients.resources.resourceGroups.createOrUpdate(names.resourceGroup, {
+          location: spec.location,
+          tags,
+        });
+        return { ok: true, value: { provisioningState: 'Succeeded', mutated: true } };
+      });
+    },
+
+    async ensurePlatformSecrets({ platformId }) {
+      return attempt(async () => {
+        const { names } = await load(platformId);
+        const created: string[] = [];
+        for (const kind of GENERATED_SECRETS) {
+          const name = names.secrets[kind];
+          // Generated once: a retry finds the secret and keeps it (a new WEBUI_SECRET_KEY would log everyone out).
+          if (await readOrUndefined(() => clients.secrets.getSecret(name))) continue;
+          await setSecretReplacingDeleted(clients, name, generateSecret());
+          created.push(name);
+        }
+        return { ok: true, value: { created } };
+      });
+    },
+
+    async beginAksClusterCreate({ platformId }) {
+      return attempt(async () => {
+        const { spec, names } = await load(platformId);
+        const existing = await readOrUndefined(() =>
+          clients.aks.managedClusters.get(names.resourceGroup, names.aksCluster),
+        );
+        if (existing) {
+          if (!ours(existing.tags, platformId)) return notOurs('AKS cluster', names.aksCluster);
+          // A failed creation is completed by sending the same PUT again (ARM reconciles); anything else is left alone.
+          if (existing.provisioningState !== 'Failed' && existing.provisioningState !== 'Canceled') {
+            return {
+              ok: true,
+              value: { provisioningState: existing.provisioningState ?? 'Succeeded', mutated: false },
+            };
+          }
+        }
+        const { seen, onResponse } = captureOperation();
+        await clients.aks.managedClusters
+          .createOrUpdate(names.resourceGroup, names.aksCluster, aksClusterBody(spec, names), { onResponse })
+          .submitted();
+        return accepted(seen.url);
+      });
+    },
+
+    async beginPostgresServerCreate({ platformId }) {
+      return attempt(async () => {
+        const { spec, names } = await load(platformId);
+        const existing = await readOrUndefined(() =>
+          clients.postgres.servers.get(names.resourceGroup, names.postgresServer),
+        );
+        if (existing) {
+          if (!ours(existing.tags, platformId)) return notOurs('PostgreSQL server', names.postgresServer);
+          return {
+            ok: true,
+            value: { provisioningState: postgresProvisioningState(existing.state), mutated: false },
+          };
+        }
+        // The admin password goes from Key Vault straight into the request body; it is never returned or logged.
+        const password =
+          (await clients.secrets.getSecret(names.secrets['postgres-admin-password'])).value ?? '';
+        const { seen, onResponse } = captureOperation();
+        await clients.postgres.servers.beginCreateOrUpdate(
+          names.resourceGroup,
+          names.postgresServer,
+          postgresServerBody(spec, names, password),
+          { onResponse },
+        );
+        return accepted(seen.url);
+      });
+    },
+
+    async beginStorageAccountCreate({ platformId }) {
+      return attempt(async () => {
+        const { spec, names } = await load(platformId);
+        const existing = await readOrUndefined(() =>
+          clients.storage.storageAccounts.getProperties(names.resourceGroup, names.storageAccount),
+        );
+        if (existing) {
+          if (!ours(existing.tags, platformId)) return notOurs('Storage account', names.storageAccount);
+          return {
+            ok: true,
+            value: { provisioningState: existing.provisioningState ?? 'Succeeded', mutated: false },
+          };
+        }
+        const { seen, onResponse } = captureOperation();
+        await clients.storage.storageAccounts
+          .create(names.resourceGroup, names.storageAccount, storageAccountBody(spec), { onResponse })
+          .submitted();
+        return accepted(seen.url);
+      });
+    },
+
+    async getArmOperationStatus({ operationUrl }) {
+      return attempt(async () => {
+        const response = await clients.resources.sendRequest(
+          createPipelineRequest({ url: operationUrl, method: 'GET' }),
+        );
+        const retryAfter = Number(response.headers.get('retry-after') ?? '');
+        const retryAfterMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined;
+        if (response.status === 404)
+          return {
+            ok: false,
+            kind: 'notFound',
+            code: 'OperationNotFound',
+            message: 'The operation is no longer known to Azure.',
+          };
+        if (response.status >= 400)
+          return classifyAzureError(restLike(response.status, response.bodyAsText ?? undefined));
+        const body = parseJson(response.bodyAsText ?? undefined) as
+          { status?: string; error?: { code?: string; message?: string } } | undefined;
+        // Location-style operations answer 202 while running and 200/201/204 once done; async-operation style carries `status`.
+        const status: OperationStatus['status'] = body?.status
+          ? normaliseStatus(body.status)
+          : response.status === 202
+            ? 'InProgress'
+            : 'Succeeded';
+        const value: OperationStatus = { status, ...(retryAfterMs ? { retryAfterMs } : {}) };
+        if (body?.error?.code) value.error = { code: body.error.code, message: body.error.message ?? '' };
+        return { ok: true, value };
+      });
+    },
+
+    async getAksOutboundIps({ platformId }) {
+      return attempt(async () => {
+        const { names } = await load(platformId);
+        const cluster = await clients.aks.managedClusters.get(names.resourceGroup, names.aksCluster);
+        const ids =
+          cluster.networkProfile?.loadBalancerProfile?.effectiveOutboundIPs
+            ?.map((r) => r.id)
+            .filter((id): id is string => !!id) ?? [];
+        const ips: string[] = [];
+        for (const id of ids) {
+          const ip = await clients.resources.resources.getById(id, '2024-05-01');
+          const address = (ip.properties as { ipAddress?: string } | undefined)?.ipAddress;
+          if (address) ips.push(address);
+        }
+        if (ips.length === 0)
+          return {
+            ok: false,
+            kind: 'busy',
+            code: 'OutboundIpPending',
+            message: 'The cluster has no outbound IP address yet.',
+          };
+        return { ok: true, value: { ips: ips.sort(), clusterId: cluster.id ?? '' } };
+      });
+    },
+
+    async ensurePostgresChild({ platformId, child }) {
+      return attempt(async () => {
+        const { names } = await load(platformId);
+        return ensurePostgresChild(clients, names.resourceGroup, names.postgresServer, child, accepted);
+      });
+    },
+
+    async ensureFileShares({ platformId }) {
+      return attempt(async () => {
+        const { spec, names } = await load(platformId);
+        let mutated = false;
+        for (const share of fileShares(spec, names)) {
+          const existing = await readOrUndefined(() =>
+            clients.storage.fileShares.get(names.resourceGroup, names.storageAccount, share.name),
+          );
+          if (existing && (existing.shareQuota ?? 0) >= share.quotaGiB) continue;
+          await clients.storage.fileShares.create(names.resourceGroup, names.storageAccount, share.name, {
+            shareQuota: share.quotaGiB,
+            enabledProtocols: 'SMB',
+          });
+          mutated = true;
+        }
+        return { ok: true, value: { mutated } };
+      });
+    },
+  } satisfies Handlers;
+  return handlers;
+}
+
+async function ensurePostgresChild(
+  clients: AzureClients,
+  rg: string,
+  server: string,
+  child: PostgresChild,
+  accepted: (url: string | undefined) => Result<ResourceState>,
+): Promise<Result<ResourceState>> {
+  const unchanged: Result<ResourceState> = {
+    ok: true,
+    value: { provisioningState: 'Succeeded', mutated: false },
+  };
+  const { seen, onResponse } = captureOperation();
+  const read = async <T>(fn: () => Promise<T>) =>
+    fn().catch((e: { statusCode?: number }) => (e.statusCode === 404 ? undefined : Promise.reject(e)));
+  switch (child.kind) {
+    case 'configuration': {
+      const current = await read(() => clients.postgres.configurations.get(rg, server, child.name));
+      if (current?.value?.toLowerCase() === child.value.toLowerCase()) return unchanged;
+      await clients.postgres.configurations.beginPut(
+        rg,
+        server,
+        child.name,
+        { value: child.value, source: 'user-override' },
+        { onResponse },
+      );
+      return accepted(seen.url);
+    }
+    case 'database': {
+      if (await read(() => clients.postgres.databases.get(rg, server, child.name))) return unchanged;
+      await clients.postgres.databases.beginCreate(
+        rg,
+        server,
+        child.name,
+        { charset: 'UTF8', collation: 'en_US.utf8' },
+        { onResponse },
+      );
+      return accepted(seen.url);
+    }
+    case 'firewallRule': {
+      const current = await read(() => clients.postgres.firewallRules.get(rg, server, child.name));
+      if (current?.startIpAddress === child.startIpAddress && current.endIpAddress === child.endIpAddress)
+        return unchanged;
+      await clients.postgres.firewallRules.beginCreateOrUpdate(
+        rg,
+        server,
+        child.name,
+        { startIpAddress: child.startIpAddress, endIpAddress: child.endIpAddress },
+        { onResponse },
+      );
+      return accepted(seen.url);
+    }
+  }
+}
+
+/** The operation URL Azure returned with its 201/202, captured from the initial response. */
+function captureOperation() {
+  const seen: { url?: string } = {};
+  const onResponse = (raw: { headers: { get(name: string): string | null | undefined } }) => {
+    seen.url ??= raw.headers.get('azure-asyncoperation') ?? raw.headers.get('location') ?? undefined;
+  };
+  return { seen, onResponse };
+}
+
+/** PostgreSQL servers report `state`, not provisioningState. */
+function postgresProvisioningState(state: string | undefined): string {
+  if (
+    state === 'Ready' ||
+    state === 'Stopped' ||
+    state === 'Starting' ||
+    state === 'Stopping' ||
+    state === 'Updating' ||
+    state === 'Restarting'
+  )
+    return 'Succeeded';
+  if (state === 'Disabled' || state === 'Dropping' || state === 'Inaccessible') return 'Failed';
+  return state ?? 'Provisioning';
+}
+
+function normaliseStatus(s: string): OperationStatus['status'] {
+  const lower = s.toLowerCase();
+  if (lower === 'succeeded') return 'Succeeded';
+  if (lower === 'failed') return 'Failed';
+  if (lower === 'canceled' || lower === 'cancelled') return 'Canceled';
+  return 'InProgress';
+}
+
+function sameTags(a: Record<string, string> | undefined, b: Record<string, string>): boolean {
+  const ka = Object.keys(a ?? {});
+  return ka.length === Object.keys(b).length && ka.every((k) => a?.[k] === b[k]);
+}
+
+/**
+ * 32 bytes from the CSPRNG, base64url: 43 characters with upper, lower and digits (PostgreSQL needs three
+ * of four character classes; redrawn in the rare case one is missing).
+ */
+export function generateSecret(): string {
+  for (;;) {
+    const value = randomBytes(32).toString('base64url');
+    if (/[A-Z]/.test(value) && /[a-z]/.test(value) && /[0-9]/.test(value)) return value;
+  }
+}
+
+/** A secret soft-deleted by an earlier platform of the same prefix blocks the name until purged. */
+async function setSecretReplacingDeleted(clients: AzureClients, name: string, value: string) {
+  const options = { contentType: 'text/plain', tags: { 'managed-by': MANAGED_BY } };
+  try {
+    await clients.secrets.setSecret(name, value, options);
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode !== 409) throw e;
+    await clients.secrets.purgeDeletedSecret(name);
+    await clients.secrets.setSecret(name, value, options);
+  }
+}
+
+function parseJson(text: string | undefined): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function restLike(statusCode: number, body: string | undefined) {
+  const error = (parseJson(body) as { error?: { code?: string; message?: string } } | undefined)?.error;
+  return {
+    statusCode,
+    code: error?.code,
+    message: error?.message ?? `HTTP ${statusCode}`,
+    details: { error },
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * The contract between orchestrators and activities: every activity's name with its input and output
+ * types, and the typed failure an activity returns when the orchestrator must decide what to do.
+ * Orchestrators import this module only (never the activities' code), so a renamed field fails the
+ * type-check instead of a production run.
+ */
+import type { ModelState, Phase, PlatformSpec, StepRecord } from '../platform/types.js';
+
+/**
+ * Why an operation did not succeed, as far as the orchestrator cares:
+ * - throttled: wait `retryAfterMs` and retry;  busy: the resource is in another operation, wait and retry;
+ * - transient: a 5xx or a dropped connection, retry with backoff;
+ * - conflict: a resource with our name that is not ours, or a state that forbids the operation;
+ * - quota: subscription quota or regional capacity (spot included) refused;  invalid: Azure rejected the request;
+ * - notFound: the resource (or its parent) does not exist;  timeout: a step passed its deadline.
+ */
+export type FailureKind =
+  'throttled' | 'busy' | 'transient' | 'conflict' | 'quota' | 'invalid' | 'notFound' | 'timeout';
+
+export interface Failure {
+  ok: false;
+  kind: FailureKind;
+  /** Azure's error code (e.g. QuotaExceeded), or ours for local decisions. */
+  code: string;
+  message: string;
+  retryAfterMs?: number;
+}
+
+export type Result<T> = { ok: true; value: T } | Failure;
+
+export const RETRYABLE_KINDS: ReadonlySet<FailureKind> = new Set(['throttled', 'busy', 'transient']);
+
+export interface PlatformRef {
+  platformId: string;
+}
+
+/** What a begin activity reports about one Azure resource. */
+export interface ResourceState {
+  /** ARM provisioningState (Succeeded, Failed, Canceled, or an in-progress value such as Creating). */
+  provisioningState: string;
+  /** True when this call sent a mutating request. */
+  mutated: boolean;
+  /** The long-running operation Azure accepted (Azure-AsyncOperation or Location URL), to poll. */
+  operationUrl?: string;
+}
+
+/** One read of an ARM asynchronous operation (the Azure-AsyncOperation / Location protocol). */
+export interface OperationStatus {
+  status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
+  error?: { code: string; message: string };
+  /** Azure's Retry-After for the next poll. */
+  retryAfterMs?: number;
+}
+
+export interface ProgressUpdate {
+  platformId: string;
+  phase?: Phase;
+  step?: StepRecord;
+  models?: Record<string, ModelState>;
+  resourceIds?: Record<string, string>;
+  endpoints?: Record<string, string>;
+  lastError?: { step?: string; code: string; message: string } | null;
+}
+
+/** The activity catalogue. */
+export interface Activities {
+  recordProgress: { input: ProgressUpdate; output: void };
+  getPlatformSpec: { input: PlatformRef; output: PlatformSpec };
+  ensureResourceGroup: { input: PlatformRef; output: Result<ResourceState> };
+  ensurePlatformSecrets: { input: PlatformRef; output: Result<{ created: string[] }> };
+  beginAksClusterCreate: { input: PlatformRef; output: Result<ResourceState> };
+  getArmOperationStatus: { input: { operationUrl: string }; output: Result<OperationStatus> };
+  getAksOutboundIps: { input: PlatformRef; output: Result<{ ips: string[]; clusterId: string }> };
+  beginPostgresServerCreate: { input: PlatformRef; output: Result<ResourceState> };
+  ensurePostgresChild: { input: PlatformRef & { child: PostgresChild }; output: Result<ResourceState> };
+  beginStorageAccountCreate: { input: PlatformRef; output: Result<ResourceState> };
+  ensureFileShares: { input: PlatformRef; output: Result<{ mutated: boolean }> };
+}
+
+/** PostgreSQL child resources, written one at a time (Azure answers ServerIsBusy to overlapping writes). */
+export type PostgresChild =
+  | { kind: 'configuration'; name: string; value: string }
+  | { kind: 'database'; name: string }
+  | { kind: 'firewallRule'; name: string; startIpAddress: string; endIpAddress: string };
+
+export type ActivityName = keyof Activities;
+export type ActivityInput<N extends ActivityName> = Activities[N]['input'];
+export type ActivityOutput<N extends ActivityName> = Activities[N]['output'];

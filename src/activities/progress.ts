@@ -1,0 +1,34 @@
+/** The activity that writes a flow's progress to the registry (an ETag-guarded merge, safe to repeat). */
+import type { Registry } from '../registry/registry.js';
+import type { PlatformSpec } from '../platform/types.js';
+import type { PlatformRef, ProgressUpdate } from './contract.js';
+
+export function createProgressActivities({ registry, now }: { registry: Registry; now: () => Date }) {
+  return {
+    async getPlatformSpec({ platformId }: PlatformRef): Promise<PlatformSpec> {
+      const record = await registry.get(platformId);
+      if (!record) throw new Error(`platform ${platformId} has no registry record`);
+      return record.spec;
+    },
+
+    async recordProgress(update: ProgressUpdate): Promise<void> {
+      await registry.update(update.platformId, (r) => {
+        const steps = update.step
+          ? [...r.steps.filter((s) => s.name !== update.step!.name), update.step]
+          : r.steps;
+        const next = {
+          ...r,
+          phase: update.phase ?? r.phase,
+          steps,
+          models: update.models ? { ...r.models, ...update.models } : r.models,
+          resourceIds: update.resourceIds ? { ...r.resourceIds, ...update.resourceIds } : r.resourceIds,
+          endpoints: update.endpoints ? { ...r.endpoints, ...update.endpoints } : r.endpoints,
+          updatedAt: now().toISOString(),
+        };
+        if (update.lastError === null) delete next.lastError;
+        else if (update.lastError) next.lastError = update.lastError;
+        return next;
+      });
+    },
+  };
+}

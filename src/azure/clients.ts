@@ -1,0 +1,49 @@
+/**
+ * The Azure SDK clients, built once per process by the composition root. Only their options vary between
+ * Azure and the sandbox (endpoint, credential, transport); the code that uses them does not.
+ */
+import type { TokenCredential } from '@azure/core-auth';
+import type { HttpClient } from '@azure/core-rest-pipeline';
+import { ContainerServiceClient } from '@azure/arm-containerservice';
+import { PostgreSQLManagementFlexibleServerClient } from '@azure/arm-postgresql-flexible';
+import { ResourceManagementClient } from '@azure/arm-resources';
+import { StorageManagementClient } from '@azure/arm-storage';
+import { SecretClient } from '@azure/keyvault-secrets';
+
+export interface AzureClients {
+  resources: ResourceManagementClient;
+  aks: ContainerServiceClient;
+  postgres: PostgreSQLManagementFlexibleServerClient;
+  storage: StorageManagementClient;
+  secrets: SecretClient;
+}
+
+export interface AzureClientOptions {
+  subscriptionId: string;
+  keyVaultUrl: string;
+  credential: TokenCredential;
+  /** Defaults to Azure public cloud. */
+  armEndpoint?: string;
+  httpClient?: HttpClient;
+}
+
+/**
+ * SDK retry: a few quick retries for 5xx and dropped connections, and 429s honouring Retry-After. Longer
+ * waits are the orchestrator's (durable timers), so an activity never sleeps for long.
+ */
+const retryOptions = { maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 4_000 };
+
+export function createAzureClients(o: AzureClientOptions): AzureClients {
+  const endpoint = o.armEndpoint ?? 'https://management.azure.com';
+  const common = { endpoint, retryOptions, ...(o.httpClient ? { httpClient: o.httpClient } : {}) };
+  return {
+    resources: new ResourceManagementClient(o.credential, o.subscriptionId, common),
+    aks: new ContainerServiceClient(o.credential, o.subscriptionId, common),
+    postgres: new PostgreSQLManagementFlexibleServerClient(o.credential, o.subscriptionId, common),
+    storage: new StorageManagementClient(o.credential, o.subscriptionId, common),
+    secrets: new SecretClient(o.keyVaultUrl, o.credential, {
+      retryOptions,
+      ...(o.httpClient ? { httpClient: o.httpClient } : {}),
+    }),
+  };
+}

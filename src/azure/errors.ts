@@ -1,0 +1,80 @@
+/**
+ * Classifies what Azure (through the SDK) threw into the typed failure the orchestrator decides on.
+ * Codes are ARM's (`error.code` of the response body); see "Troubleshoot common Azure deployment errors".
+ */
+import type { Failure, FailureKind } from '../activities/contract.js';
+
+const QUOTA_CODES = new Set([
+  'QuotaExceeded',
+  'OperationNotAllowed.Quota',
+  'OverconstrainedAllocationRequest',
+  'OverconstrainedZonalAllocationRequest',
+  'ZonalAllocationFailed',
+  'AllocationFailed',
+  'SkuNotAvailable',
+  'InsufficientVCPUQuota',
+  'SpotQuotaExceeded',
+  'LowPriorityQuotaExceeded',
+]);
+const BUSY_CODES = new Set([
+  'ServerIsBusy',
+  'ServerBusy',
+  'AnotherOperationInProgress',
+  'OperationNotAllowedWhileBusy',
+  'RetryableErrorDueToAnotherOperation',
+  'Conflict.AnotherOperationInProgress',
+]);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'REQUEST_SEND_ERROR',
+  'UND_ERR_SOCKET',
+]);
+
+interface RestErrorLike {
+  name?: string;
+  code?: string;
+  statusCode?: number;
+  message?: string;
+  response?: { headers?: { get?(name: string): string | undefined } };
+  details?: { error?: { code?: string; message?: string } };
+}
+
+export function classifyAzureError(e: unknown): Failure {
+  const err = (e ?? {}) as RestErrorLike;
+  const status = err.statusCode;
+  const code = err.details?.error?.code ?? err.code ?? (status ? `Http${status}` : 'Unknown');
+  const message = firstLine(err.details?.error?.message ?? err.message ?? String(e));
+  const fail = (kind: FailureKind, extra: Partial<Failure> = {}): Failure => ({
+    ok: false,
+    kind,
+    code,
+    message,
+    ...extra,
+  });
+
+  if (status === 429) return fail('throttled', { retryAfterMs: retryAfterMs(err) ?? 30_000 });
+  if (QUOTA_CODES.has(code) || /quota|capacity|allocation failed/i.test(code)) return fail('quota');
+  if (BUSY_CODES.has(code)) return fail('busy', { retryAfterMs: retryAfterMs(err) });
+  if (status === 404) return fail('notFound');
+  if (status === 409 && /another operation|in progress|busy/i.test(message)) return fail('busy');
+  if (status === 409) return fail('conflict');
+  if (status !== undefined && status >= 500) return fail('transient', { retryAfterMs: retryAfterMs(err) });
+  if (status !== undefined && status >= 400) return fail('invalid');
+  if (NETWORK_CODES.has(code) || err.name === 'AbortError') return fail('transient');
+  return fail('transient');
+}
+
+function retryAfterMs(err: RestErrorLike): number | undefined {
+  const header = err.response?.headers?.get?.('retry-after');
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** Azure messages can be long and multi-line; the first line carries the meaning. */
+const firstLine = (s: string) => s.split('\n')[0]!.slice(0, 1000);

@@ -1,0 +1,42 @@
+/**
+ * Every retry and polling policy of the orchestrations, named, with explicit backoff and caps, in one place.
+ * Times are simulated-time safe: they only feed durable timers and RetryOptions.
+ */
+import * as df from 'durable-functions';
+
+/** Faults an activity throws (programming or infrastructure errors inside the worker) are retried blindly, a few times. */
+export function activityRetry(): df.RetryOptions {
+  const options = new df.RetryOptions(5_000, 4);
+  options.backoffCoefficient = 2;
+  options.maxRetryIntervalInMilliseconds = 60_000;
+  return options;
+}
+
+export interface PollPolicy {
+  /** First wait between two state reads. */
+  initialMs: number;
+  /** Backoff factor between waits, up to maxMs. */
+  factor: number;
+  maxMs: number;
+  /** The step fails as `timeout` when it has not converged this long after it started. */
+  deadlineMs: number;
+}
+
+const minutes = (n: number) => n * 60_000;
+
+export const POLL = {
+  // AKS creation takes 5–15 minutes (GPU pools longer); Azure asks clients to poll no faster than Retry-After.
+  aksCluster: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(60) },
+  postgresServer: { initialMs: 20_000, factor: 1.5, maxMs: 90_000, deadlineMs: minutes(40) },
+  storageAccount: { initialMs: 5_000, factor: 2, maxMs: 30_000, deadlineMs: minutes(10) },
+  postgresChild: { initialMs: 5_000, factor: 2, maxMs: 30_000, deadlineMs: minutes(15) },
+} as const satisfies Record<string, PollPolicy>;
+
+/** A retryable refusal (throttled, busy, transient) is retried this many times within one step. */
+export const MAX_RETRYABLE_REFUSALS = 12;
+
+/** The wait before the next poll: Azure's Retry-After when it gave one, else our backoff; never past maxMs. */
+export function nextWaitMs(policy: PollPolicy, attempt: number, retryAfterMs?: number): number {
+  const backoff = Math.min(policy.maxMs, policy.initialMs * policy.factor ** attempt);
+  return Math.min(Math.max(backoff, retryAfterMs ?? 0), Math.max(policy.maxMs, retryAfterMs ?? 0));
+}

@@ -1,0 +1,118 @@
+/**
+ * provisionPlatform: resource group → secrets → (AKS ‖ PostgreSQL ‖ storage) → PostgreSQL settings,
+ * database and firewall (which needs only the cluster's egress IP) → file shares → the in-cluster platform.
+ * Every step is idempotent, so a retry (POST /platforms/{id}/retry, or the same POST again) runs the same
+ * flow and skips what already exists.
+ */
+import * as df from 'durable-functions';
+import type { PlatformRef, PostgresChild, ResourceState, Result } from '../activities/contract.js';
+import { firewallRules, POSTGRES_CONFIGURATION } from '../platform/azure-resources.js';
+import type { PlatformSpec } from '../platform/types.js';
+import { call, callUntilAnswered, ensureResource, Progress, type Context, type Flow } from './flow.js';
+import { ORCHESTRATORS, type LifecycleInput } from './names.js';
+import { POLL } from './policy.js';
+
+/** The three long Azure creations, each followed by its own durable poll loop in a sub-orchestration. */
+const RESOURCES = {
+  aksCluster: { step: 'aksCluster', begin: 'beginAksClusterCreate', policy: POLL.aksCluster },
+  postgresServer: { step: 'postgresServer', begin: 'beginPostgresServerCreate', policy: POLL.postgresServer },
+  storageAccount: { step: 'storageAccount', begin: 'beginStorageAccountCreate', policy: POLL.storageAccount },
+} as const;
+type ResourceKind = keyof typeof RESOURCES;
+export const ENSURE_AZURE_RESOURCE = 'ensureAzureResource';
+
+interface EnsureResourceInput extends PlatformRef {
+  resource: ResourceKind;
+}
+
+function* ensureAzureResource(context: Context): Flow<Result<ResourceState>> {
+  const { platformId, resource } = context.df.getInput<EnsureResourceInput>();
+  const { step, begin, policy } = RESOURCES[resource];
+  const progress = new Progress(context, platformId, 'Provisioning');
+  return yield* progress.step(step, ensureResource(context, begin, { platformId }, policy));
+}
+
+const SPOT_HINT =
+  'The spot GPU pool could not be allocated (quota or capacity); retry later, in another region, or with "gpu": { "spot": false }.';
+
+function* provisionPlatform(context: Context): Flow<{ platformId: string; phase: string }> {
+  const { platformId } = context.df.getInput<LifecycleInput>();
+  const ref = { platformId };
+  const spec = (yield* call(context, 'getPlatformSpec', ref)) as PlatformSpec;
+  const progress = new Progress(context, platformId, 'Provisioning');
+  yield* progress.setPhase('Provisioning');
+  const quick = POLL.storageAccount;
+  const deadline = () => context.df.currentUtcDateTime.getTime() + quick.deadlineMs;
+
+  const rg = yield* progress.step(
+    'resourceGroup',
+    callUntilAnswered(context, 'ensureResourceGroup', ref, quick, deadline()),
+  );
+  if (!rg.ok) return yield* progress.fail('resourceGroup', rg);
+  const secrets = yield* progress.step(
+    'secrets',
+    callUntilAnswered(context, 'ensurePlatformSecrets', ref, quick, deadline()),
+  );
+  if (!secrets.ok) return yield* progress.fail('secrets', secrets);
+
+  // In parallel; the firewall waits for AKS and PostgreSQL only, storage finishes on its own.
+  const sub = (resource: ResourceKind) =>
+    context.df.callSubOrchestrator(
+      ENSURE_AZURE_RESOURCE,
+      { platformId, resource } satisfies EnsureResourceInput,
+      `${platformId}:${resource}`,
+    );
+  const storageTask = sub('storageAccount');
+  const [aks, pg] = (yield context.df.Task.all([
+    sub('aksCluster'),
+    sub('postgresServer'),
+  ])) as Result<ResourceState>[];
+  if (!aks!.ok)
+    return yield* progress.fail(
+      'aksCluster',
+      aks!,
+      aks!.kind === 'quota' && spec.gpu.spot ? SPOT_HINT : undefined,
+    );
+  if (!pg!.ok) return yield* progress.fail('postgresServer', pg!);
+
+  const pgSettings = yield* progress.step('postgresSettings', configurePostgres(context, platformId));
+  if (!pgSettings.ok) return yield* progress.fail('postgresSettings', pgSettings);
+
+  const storage = (yield storageTask) as Result<ResourceState>;
+  if (!storage.ok) return yield* progress.fail('storageAccount', storage);
+  const shares = yield* progress.step(
+    'fileShares',
+    callUntilAnswered(context, 'ensureFileShares', ref, quick, deadline()),
+  );
+  if (!shares.ok) return yield* progress.fail('fileShares', shares);
+
+  // The in-cluster half (manifests, database setup, models, readiness) continues from here.
+  yield* progress.setPhase('Configuring');
+  return { platformId, phase: 'Configuring' };
+}
+
+/**
+ * One write at a time: Azure answers ServerIsBusy to overlapping writes on one server. The extension
+ * allow-list is written once as the full list; the firewall admits the cluster's egress IPs only.
+ */
+function* configurePostgres(context: Context, platformId: string): Flow<Result<ResourceState>> {
+  const policy = POLL.postgresChild;
+  const deadline = context.df.currentUtcDateTime.getTime() + policy.deadlineMs;
+  const ips = yield* callUntilAnswered(context, 'getAksOutboundIps', { platformId }, policy, deadline);
+  if (!ips.ok) return ips;
+  const children: PostgresChild[] = [
+    ...POSTGRES_CONFIGURATION.map((c) => ({ kind: 'configuration' as const, ...c })),
+    { kind: 'database', name: 'openwebui' },
+    ...firewallRules(ips.value.ips).map((r) => ({ kind: 'firewallRule' as const, ...r })),
+  ];
+  let mutated = false;
+  for (const child of children) {
+    const result = yield* ensureResource(context, 'ensurePostgresChild', { platformId, child }, policy);
+    if (!result.ok) return result;
+    mutated ||= result.value.mutated;
+  }
+  return { ok: true, value: { provisioningState: 'Succeeded', mutated } };
+}
+
+df.app.orchestration(ENSURE_AZURE_RESOURCE, ensureAzureResource);
+df.app.orchestration(ORCHESTRATORS.provision, provisionPlatform);
