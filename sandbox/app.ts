@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfig, type Config } from '../src/config.js';
 import { overrideComposition } from '../src/composition.js';
 import { forwardingHttpClient, sandboxCredential } from './azure/forwarding-client.js';
+import { SimulatedArm, type SimulatedArmOptions } from './azure/arm.js';
 import { SimulatedKeyVault } from './azure/keyvault.js';
 import { VirtualClock, type Clock } from './clock.js';
 import { DurableDriver } from './durable/driver.js';
@@ -26,6 +27,8 @@ export interface SandboxAppOptions {
   onLog?: (line: LogLine) => void;
   /** Simulated time for durable timers and instance timestamps; a VirtualClock unless given. */
   clock?: Clock;
+  /** Options of the simulated Azure Resource Manager (durations, Retry-After bounds). */
+  arm?: Partial<Omit<SimulatedArmOptions, 'clock' | 'subscriptionId'>>;
 }
 
 export interface SandboxApp {
@@ -33,6 +36,7 @@ export interface SandboxApp {
   config: Config;
   functionKey: string;
   keyVault: SimulatedKeyVault;
+  arm: SimulatedArm;
   instances: InstanceStore;
   /** Runs the orchestrations started through the durable client API (attached to `instances`). */
   driver: DurableDriver;
@@ -71,9 +75,12 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
   const rpc = new DurableRpcServer(instances);
   await rpc.listen();
 
+  const subscriptionId = '00000000-0000-4000-8000-000000000001';
+  const arm = new SimulatedArm({ clock, subscriptionId, ...options.arm });
+  const armBase = await arm.listen();
   const config = loadConfig({
     AzureWebJobsStorage: options.storageConnection,
-    AZURE_SUBSCRIPTION_ID: '00000000-0000-4000-8000-000000000001',
+    AZURE_SUBSCRIPTION_ID: subscriptionId,
     KEY_VAULT_URL: keyVault.vaultUrl,
     REGISTRY_TABLE: `platforms${randomBytes(4).toString('hex')}`,
     ...options.settings,
@@ -82,7 +89,13 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
   overrideComposition({
     config,
     credential: sandboxCredential,
-    httpClient: forwardingHttpClient((url) => (url.origin === keyVaultOrigin ? keyVaultBase : undefined)),
+    httpClient: forwardingHttpClient((url) =>
+      url.origin === keyVaultOrigin
+        ? keyVaultBase
+        : url.origin === 'https://management.azure.com'
+          ? armBase
+          : undefined,
+    ),
   });
   for (const file of appEntryFiles()) await import(pathToFileURL(file).href);
 
@@ -99,6 +112,8 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
     contextFor: (registration) => host.context(registration),
     // Instances of orchestrators the app does not register (yet) stay Pending instead of failing.
     unknownOrchestrator: 'pending',
+    // Activities here do real HTTP to the simulated services and never wait on simulated time: let them finish.
+    stallMs: 10_000,
     // Under a VirtualClock the caller steps the runtime (driver.runUntilIdle / runUntil), so nothing moves
     // behind a test's back; with a real-time clock (ScaledClock, `npm run sandbox`) it runs on its own.
     autoRun: !(clock instanceof VirtualClock),
@@ -109,12 +124,13 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
     config,
     functionKey,
     keyVault,
+    arm,
     instances,
     driver,
     clock,
     async close() {
       driver.detach();
-      await Promise.all([rpc.close(), keyVault.close()]);
+      await Promise.all([rpc.close(), keyVault.close(), arm.close()]);
     },
   };
 }

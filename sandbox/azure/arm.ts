@@ -193,7 +193,8 @@ export class SimulatedArm {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     const method = (req.method ?? 'GET').toUpperCase();
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    // ARM tolerates the doubled leading slash the SDK's getById sends (`/{resourceId}` with an id that starts with `/`).
+    const url = new URL((req.url ?? '/').replace(/^\/{2,}/, '/'), 'http://localhost');
     // The SDK may percent-encode the key (`api%2Dversion`); URLSearchParams decodes it.
     const query = new URLSearchParams(url.search);
     const path = url.pathname.replace(/\/{2,}/g, '/');

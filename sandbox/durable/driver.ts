@@ -566,7 +566,7 @@ export class DurableDriver {
   }
 
   private async runEpisode(rt: Runtime): Promise<void> {
-    if (rt.busy || rt.finished || rt.inbox.length === 0) return;
+    if (!this.attached || rt.busy || rt.finished || rt.inbox.length === 0) return;
     const token = {};
     rt.busy = token;
     const generation = rt.generation;

@@ -1,0 +1,1314 @@
+/**
+ * What the controllers, the scheduler and the kubelets would have done by now: computed lazily, on read,
+ * from the stored objects and the clock (never by background loops), so a virtual clock fully controls it.
+ *
+ * - Workloads (Deployment, StatefulSet, DaemonSet, Job, standalone Pod) expand into virtual pods. A pod
+ *   needs a Ready node that matches its nodeSelector/required node affinity and whose NoSchedule taints it
+ *   tolerates; pods asking for `nvidia.com/gpu` also need a node whose GPU is advertised, which happens only
+ *   once an `nvidia-device-plugin` DaemonSet pod is ready on it. PVCs must exist and be bound, referenced
+ *   Secrets/ConfigMaps must exist (else CreateContainerConfigError), a non-default service account must
+ *   exist, and ResourceQuotas are enforced (`must specify …`, `exceeded quota`).
+ * - A pod is ready `workloadReadyMs` after it could start; Jobs finish `jobCompleteMs` after their pod
+ *   started. Rollouts keep the old pods' readiness (RollingUpdate) and controllers report the new
+ *   generation only `controllerObserveMs` after a spec change.
+ */
+import { arr, hashInt, isObject, k8sTime, num, obj, safeHash, str, strMap, type JsonObject } from './json.js';
+import { gpuRequest, matchesLabelSelector, nodeMismatch, type Taint } from './selectors.js';
+import type { Entry } from './store.js';
+
+export interface KubeDelays {
+  /** Deployment/StatefulSet/DaemonSet pods become ready this long after they could start. */
+  workloadReadyMs: number;
+  /** Standalone pods. */
+  podReadyMs: number;
+  /** A Job's pod succeeds (or fails) this long after it could start. */
+  jobCompleteMs: number;
+  /** A LoadBalancer Service gets its ingress IP this long after creation. */
+  loadBalancerIpMs: number;
+  /** An APIService becomes Available this long after its backing service has ready endpoints. */
+  apiServiceAvailableMs: number;
+  crdEstablishedMs: number;
+  /** A deleted Namespace stays Terminating this long (its content is deleted at once). */
+  namespaceTerminationMs: number;
+  /** Controllers report the new generation (observedGeneration) this long after a spec change. */
+  controllerObserveMs: number;
+}
+
+export const DEFAULT_DELAYS: KubeDelays = {
+  workloadReadyMs: 60_000,
+  podReadyMs: 10_000,
+  jobCompleteMs: 30_000,
+  loadBalancerIpMs: 45_000,
+  apiServiceAvailableMs: 15_000,
+  crdEstablishedMs: 0,
+  namespaceTerminationMs: 10_000,
+  controllerObserveMs: 1_000,
+};
+
+/** Matches objects by name (exact string or RegExp), optionally kind and namespace. */
+export interface NameRule {
+  kind?: string;
+  namespace?: string;
+  name: string | RegExp;
+}
+
+export function ruleMatches(
+  rule: NameRule,
+  kind: string,
+  namespace: string | undefined,
+  name: string,
+): boolean {
+  if (rule.kind && rule.kind !== kind) return false;
+  if (rule.namespace !== undefined && rule.namespace !== namespace) return false;
+  return typeof rule.name === 'string' ? rule.name === name : rule.name.test(name);
+}
+
+export interface SimulationConfig {
+  now: number;
+  delays: KubeDelays;
+  /** Last AKS start: every pod (re)starts from here. */
+  clusterStartedMs: number;
+  readyDelays: { rule: NameRule; ms: number }[];
+  workloadFailures: { rule: NameRule; reason: string; message: string }[];
+}
+
+export interface NodeView {
+  entry: Entry;
+  name: string;
+  labels: Record<string, string>;
+  taints: Taint[];
+  ready: boolean;
+  unschedulable: boolean;
+  joinedMs: number;
+  gpus: number;
+  /** When the GPU is advertised (device plugin ready on the node); Infinity if never. */
+  gpuAt: number;
+  ip: string;
+}
+
+export interface PodView {
+  name: string;
+  namespace: string;
+  owner?: Entry;
+  ownerRef?: JsonObject;
+  /** Set for pods stored as objects (standalone). */
+  entry?: Entry;
+  labels: Record<string, string>;
+  spec: JsonObject;
+  createdMs: number;
+  nodeName?: string;
+  scheduledMs?: number;
+  unschedulable?: string;
+  waiting?: { reason: string; message?: string };
+  /** Infinity while it cannot become ready. */
+  readyMs: number;
+  finishMs?: number;
+  outcome?: 'Succeeded' | 'Failed';
+  failureMessage?: string;
+  restarts: number;
+  gpu: number;
+  ip: string;
+}
+
+const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job']);
+const NEVER = Number.POSITIVE_INFINITY;
+
+/** Quantity ("500m", "16Gi", "2") to a number in base units. */
+export function quantity(value: unknown): number {
+  const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(String(value ?? '').trim());
+  if (!m) return 0;
+  const factor: Record<string, number> = {
+    '': 1,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 1024,
+    Mi: 1024 ** 2,
+    Gi: 1024 ** 3,
+    Ti: 1024 ** 4,
+  };
+  return Number(m[1]) * (factor[m[2]!] ?? 1);
+}
+
+function formatQuantity(resource: string, value: number): string {
+  if (/cpu$/.test(resource)) return Number.isInteger(value) ? String(value) : `${Math.round(value * 1000)}m`;
+  if (/memory$|storage$/.test(resource)) {
+    for (const [suffix, f] of [
+      ['Gi', 1024 ** 3],
+      ['Mi', 1024 ** 2],
+      ['Ki', 1024],
+    ] as const)
+      if (value >= f && value % f === 0) return `${value / f}${suffix}`;
+  }
+  return String(value);
+}
+
+export class Snapshot {
+  readonly nodes: NodeView[];
+  readonly pods: PodView[] = [];
+  private readonly byKind = new Map<string, Entry[]>();
+  private readonly podsByOwner = new Map<string, PodView[]>();
+  private readonly createErrors = new Map<string, string>();
+  private readonly now: number;
+
+  constructor(
+    entries: readonly Entry[],
+    private readonly config: SimulationConfig,
+  ) {
+    this.now = config.now;
+    for (const e of entries) {
+      if (!e.type.builtin) continue;
+      const list = this.byKind.get(e.type.kind) ?? [];
+      list.push(e);
+      this.byKind.set(e.type.kind, list);
+    }
+    this.nodes = this.computeNodes();
+    this.schedule();
+  }
+
+  ofKind(kind: string, namespace?: string): Entry[] {
+    const list = this.byKind.get(kind) ?? [];
+    return namespace === undefined ? list : list.filter((e) => e.namespace === namespace);
+  }
+
+  find(kind: string, namespace: string | undefined, name: string): Entry | undefined {
+    return this.ofKind(kind).find((e) => e.name === name && e.namespace === namespace);
+  }
+
+  podsOf(entry: Entry): PodView[] {
+    return this.podsByOwner.get(entry.uid) ?? [];
+  }
+
+  private readyDelay(kind: string, namespace: string | undefined, name: string): number {
+    const rule = this.config.readyDelays.find((r) => ruleMatches(r.rule, kind, namespace, name));
+    if (rule) return rule.ms;
+    const d = this.config.delays;
+    return kind === 'Job' ? d.jobCompleteMs : kind === 'Pod' ? d.podReadyMs : d.workloadReadyMs;
+  }
+
+  private computeNodes(): NodeView[] {
+    const plugins = this.ofKind('DaemonSet').filter((ds) => ds.name.includes('nvidia-device-plugin'));
+    return this.ofKind('Node')
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((entry, i) => {
+        const sim = entry.node;
+        const ready = sim?.ready ?? true;
+        const taints: Taint[] = arr(entry.content, 'spec', 'taints')
+          .filter(isObject)
+          .map((t) => ({ key: str(t, 'key') ?? '', value: str(t, 'value'), effect: str(t, 'effect') ?? '' }));
+        if (!ready) taints.push({ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' });
+        const view: NodeView = {
+          entry,
+          name: entry.name,
+          labels: strMap(entry.content, 'metadata', 'labels'),
+          taints,
+          ready,
+          unschedulable: obj(entry.content, 'spec').unschedulable === true,
+          joinedMs: Math.max(sim?.joinedMs ?? entry.createdMs, this.config.clusterStartedMs),
+          gpus: sim?.gpus ?? 0,
+          gpuAt: NEVER,
+          ip: `10.224.0.${4 + i}`,
+        };
+        if (view.gpus > 0 && ready) {
+          for (const ds of plugins) {
+            if (this.failure('DaemonSet', ds)) continue;
+            const spec = obj(ds.content, 'spec', 'template', 'spec');
+            if (nodeMismatch(spec, view, { daemonSet: true })) continue;
+            const start = Math.max(ds.revisionMs, this.config.clusterStartedMs, view.joinedMs);
+            view.gpuAt = Math.min(view.gpuAt, start + this.readyDelay('DaemonSet', ds.namespace, ds.name));
+          }
+        }
+        return view;
+      });
+  }
+
+  private failure(kind: string, e: { namespace?: string; name: string }) {
+    return this.config.workloadFailures.find((f) => ruleMatches(f.rule, kind, e.namespace, e.name));
+  }
+
+  /** Expands workloads into pods and places them, in creation order. */
+  private schedule(): void {
+    const owners = [...WORKLOAD_KINDS, 'Pod']
+      .flatMap((kind) => this.ofKind(kind))
+      .filter((e) => e.deletingSinceMs === undefined)
+      .sort((a, b) => a.createdMs - b.createdMs || a.uid.localeCompare(b.uid));
+    const gpuUsed = new Map<string, number>();
+    const podCount = new Map<string, number>();
+    const quotaUsed = new Map<string, Map<string, number>>();
+
+    for (const owner of owners) {
+      const kind = owner.type.kind;
+      const ns = owner.namespace ?? 'default';
+      const spec =
+        kind === 'Pod' ? obj(owner.content, 'spec') : obj(owner.content, 'spec', 'template', 'spec');
+      const labels =
+        kind === 'Pod'
+          ? strMap(owner.content, 'metadata', 'labels')
+          : strMap(owner.content, 'spec', 'template', 'metadata', 'labels');
+      const slots = this.slotsOf(owner);
+      const pods: PodView[] = [];
+      let previousReadyMs = Number.NEGATIVE_INFINITY;
+      const ordered =
+        kind === 'StatefulSet' && str(owner.content, 'spec', 'podManagementPolicy') !== 'Parallel';
+      const failure = this.failure(kind, owner);
+      const templateHash = safeHash(JSON.stringify(obj(owner.content, 'spec', 'template')), 10);
+
+      for (const slot of slots) {
+        const name = slot.name;
+        let createdMs = Math.max(slot.createdMs, this.config.clusterStartedMs);
+        if (ordered) {
+          if (previousReadyMs === NEVER || previousReadyMs > this.now) break;
+          createdMs = Math.max(createdMs, previousReadyMs);
+        }
+        // Admission: service account and quota.
+        const sa = str(spec, 'serviceAccountName') ?? str(spec, 'serviceAccount');
+        if (sa && sa !== 'default' && !this.find('ServiceAccount', ns, sa)) {
+          this.createErrors.set(
+            owner.uid,
+            `pods "${name}" is forbidden: error looking up service account ${ns}/${sa}: serviceaccount "${sa}" not found`,
+          );
+          break;
+        }
+        const quotaError = this.admitQuota(ns, name, spec, quotaUsed);
+        if (quotaError) {
+          this.createErrors.set(owner.uid, quotaError);
+          break;
+        }
+        const gpu = gpuRequest(spec);
+        const pod: PodView = {
+          name,
+          namespace: ns,
+          labels: {
+            ...labels,
+            ...(kind === 'Deployment' ? { 'pod-template-hash': templateHash } : {}),
+            ...(kind === 'StatefulSet'
+              ? {
+                  'controller-revision-hash': `${owner.name}-${templateHash}`,
+                  'statefulset.kubernetes.io/pod-name': name,
+                }
+              : {}),
+            ...(kind === 'Job'
+              ? {
+                  'batch.kubernetes.io/job-name': owner.name,
+                  'job-name': owner.name,
+                  'batch.kubernetes.io/controller-uid': owner.uid,
+                }
+              : {}),
+          },
+          spec,
+          createdMs,
+          readyMs: NEVER,
+          restarts: 0,
+          gpu,
+          ip: `10.244.${(hashInt(`${ns}/${name}`) >> 8) & 255}.${hashInt(`${ns}/${name}`) & 255}`,
+        };
+        if (kind === 'Pod') pod.entry = owner;
+        else {
+          pod.owner = owner;
+          pod.ownerRef = {
+            apiVersion: kind === 'Job' ? 'batch/v1' : 'apps/v1',
+            kind: kind === 'Deployment' ? 'ReplicaSet' : kind,
+            name: kind === 'Deployment' ? `${owner.name}-${templateHash}` : owner.name,
+            uid: owner.uid,
+            controller: true,
+            blockOwnerDeletion: true,
+          };
+        }
+        this.place(pod, slot.node, kind === 'DaemonSet', gpuUsed, podCount);
+        if (pod.nodeName !== undefined && pod.scheduledMs !== undefined) {
+          const startable = this.containerProblems(ns, spec, pod);
+          const delay = this.readyDelay(kind, owner.namespace, owner.name);
+          const node = this.nodes.find((n) => n.name === pod.nodeName);
+          if (failure) {
+            pod.waiting = { reason: failure.reason, message: failure.message };
+            pod.restarts =
+              failure.reason === 'CrashLoopBackOff'
+                ? Math.max(0, Math.floor((this.now - pod.scheduledMs) / 30_000))
+                : 0;
+          } else if (startable !== undefined && node?.ready !== false) {
+            const start = Math.max(pod.scheduledMs, startable);
+            if (kind === 'Job') {
+              pod.finishMs = start + delay;
+              const outcome = owner.jobOutcome;
+              pod.outcome = outcome?.failed ? 'Failed' : 'Succeeded';
+              if (outcome?.failed) pod.failureMessage = outcome.message;
+              pod.readyMs = start + Math.min(delay, 1_000);
+            } else pod.readyMs = start + delay;
+          }
+        }
+        pods.push(pod);
+        previousReadyMs = pod.readyMs;
+      }
+      this.pods.push(...pods);
+      this.podsByOwner.set(owner.uid, pods);
+    }
+  }
+
+  private slotsOf(owner: Entry): { name: string; createdMs: number; node?: NodeView }[] {
+    const kind = owner.type.kind;
+    const spec = obj(owner.content, 'spec');
+    const times = (replicas: number) => {
+      const stored = owner.podTimes ?? [];
+      return Array.from({ length: replicas }, (_, i) => stored[i] ?? owner.revisionMs);
+    };
+    const templateHash = safeHash(JSON.stringify(obj(spec, 'template')), 10);
+    switch (kind) {
+      case 'Deployment':
+        return times(num(spec, 'replicas') ?? 1).map((createdMs, i) => ({
+          name: `${owner.name}-${templateHash}-${safeHash(`${owner.uid}/${templateHash}/${i}`, 5)}`,
+          createdMs,
+        }));
+      case 'StatefulSet':
+        return times(num(spec, 'replicas') ?? 1).map((createdMs, i) => ({
+          name: `${owner.name}-${i}`,
+          createdMs,
+        }));
+      case 'Job':
+        return [{ name: `${owner.name}-${safeHash(owner.uid, 5)}`, createdMs: owner.revisionMs }];
+      case 'Pod': {
+        const nodeName = str(spec, 'nodeName');
+        const node = nodeName ? this.nodes.find((n) => n.name === nodeName) : undefined;
+        return [{ name: owner.name, createdMs: owner.createdMs, ...(node ? { node } : {}) }];
+      }
+      case 'DaemonSet': {
+        const podSpec = obj(spec, 'template', 'spec');
+        return this.nodes
+          .filter((n) => !nodeMismatch(podSpec, n, { daemonSet: true }))
+          .map((node) => ({
+            name: `${owner.name}-${safeHash(`${owner.uid}/${node.name}`, 5)}`,
+            createdMs: Math.max(owner.revisionMs, node.joinedMs),
+            node,
+          }));
+      }
+      default:
+        return [];
+    }
+  }
+
+  private place(
+    pod: PodView,
+    pinned: NodeView | undefined,
+    daemonSet: boolean,
+    gpuUsed: Map<string, number>,
+    podCount: Map<string, number>,
+  ): void {
+    const pvc = this.volumeProblem(pod.namespace, pod.spec);
+    if (pvc.problem) {
+      pod.unschedulable = `0/${this.nodes.length} nodes are available: ${pvc.problem}. preemption: 0/${this.nodes.length} nodes are available: ${this.nodes.length} Preemption is not helpful for scheduling.`;
+      return;
+    }
+    const reasons = new Map<string, number>();
+    const candidates: { node: NodeView; at: number }[] = [];
+    for (const node of pinned ? [pinned] : this.nodes) {
+      let reason: string | undefined;
+      if (!pinned || !daemonSet) {
+        reason = node.unschedulable ? 'node(s) were unschedulable' : nodeMismatch(pod.spec, node);
+      }
+      if (!reason && pod.gpu > 0) {
+        const available = node.gpuAt <= this.now ? node.gpus - (gpuUsed.get(node.name) ?? 0) : 0;
+        if (available < pod.gpu) reason = 'Insufficient nvidia.com/gpu';
+      }
+      if (reason) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+      else candidates.push({ node, at: Math.max(node.joinedMs, pod.gpu > 0 ? node.gpuAt : 0) });
+    }
+    if (candidates.length === 0) {
+      const total = pinned ? 1 : this.nodes.length;
+      const detail = [...reasons.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([r, n]) => `${n} ${r}`)
+        .join(', ');
+      pod.unschedulable = `0/${total} nodes are available: ${detail}. preemption: 0/${total} nodes are available: ${total} Preemption is not helpful for scheduling.`;
+      return;
+    }
+    candidates.sort(
+      (a, b) =>
+        (podCount.get(a.node.name) ?? 0) - (podCount.get(b.node.name) ?? 0) ||
+        a.node.name.localeCompare(b.node.name),
+    );
+    const chosen = candidates[0]!;
+    pod.nodeName = chosen.node.name;
+    pod.scheduledMs = Math.max(pod.createdMs, chosen.at, pvc.sinceMs);
+    podCount.set(chosen.node.name, (podCount.get(chosen.node.name) ?? 0) + 1);
+    if (pod.gpu > 0) gpuUsed.set(chosen.node.name, (gpuUsed.get(chosen.node.name) ?? 0) + pod.gpu);
+  }
+
+  private volumeProblem(ns: string, spec: JsonObject): { problem?: string; sinceMs: number } {
+    let sinceMs = 0;
+    for (const v of arr(spec, 'volumes')) {
+      const claim = str(v, 'persistentVolumeClaim', 'claimName');
+      if (!claim) continue;
+      const pvc = this.find('PersistentVolumeClaim', ns, claim);
+      if (!pvc) return { problem: `persistentvolumeclaim "${claim}" not found`, sinceMs };
+      const binding = this.pvcBinding(pvc);
+      if (!binding.bound) return { problem: 'pod has unbound immediate PersistentVolumeClaims', sinceMs };
+      sinceMs = Math.max(sinceMs, binding.sinceMs);
+    }
+    return { sinceMs };
+  }
+
+  /** When the containers can start (their Secrets/ConfigMaps exist), or undefined with `pod.waiting` set. */
+  private containerProblems(ns: string, spec: JsonObject, pod: PodView): number | undefined {
+    let since = 0;
+    const lookup = (
+      kind: 'Secret' | 'ConfigMap',
+      name: string,
+      key: string | undefined,
+      optional: boolean,
+    ) => {
+      const found = this.find(kind, ns, name);
+      const label = kind === 'Secret' ? 'secret' : 'configmap';
+      if (!found) return optional ? undefined : `${label} "${name}" not found`;
+      if (key !== undefined) {
+        const data = { ...obj(found.content, 'data'), ...obj(found.content, 'binaryData') };
+        if (!(key in data)) return optional ? undefined : `couldn't find key ${key} in ${kind} ${ns}/${name}`;
+      }
+      since = Math.max(since, found.createdMs);
+      return undefined;
+    };
+    for (const c of [...arr(spec, 'initContainers'), ...arr(spec, 'containers')]) {
+      for (const env of arr(c, 'env')) {
+        for (const [field, kind] of [
+          ['secretKeyRef', 'Secret'],
+          ['configMapKeyRef', 'ConfigMap'],
+        ] as const) {
+          const ref = obj(env, 'valueFrom', field);
+          const name = str(ref, 'name');
+          if (!name) continue;
+          const problem = lookup(kind, name, str(ref, 'key'), ref.optional === true);
+          if (problem) {
+            pod.waiting = { reason: 'CreateContainerConfigError', message: problem };
+            return undefined;
+          }
+        }
+      }
+      for (const from of arr(c, 'envFrom')) {
+        for (const [field, kind] of [
+          ['secretRef', 'Secret'],
+          ['configMapRef', 'ConfigMap'],
+        ] as const) {
+          const ref = obj(from, field);
+          const name = str(ref, 'name');
+          if (!name) continue;
+          const problem = lookup(kind, name, undefined, ref.optional === true);
+          if (problem) {
+            pod.waiting = { reason: 'CreateContainerConfigError', message: problem };
+            return undefined;
+          }
+        }
+      }
+    }
+    for (const v of arr(spec, 'volumes')) {
+      for (const [field, nameField, kind] of [
+        ['secret', 'secretName', 'Secret'],
+        ['configMap', 'name', 'ConfigMap'],
+      ] as const) {
+        const ref = obj(v, field);
+        const name = str(ref, nameField);
+        if (!name) continue;
+        const problem = lookup(kind, name, undefined, ref.optional === true);
+        if (problem) {
+          pod.waiting = {
+            reason: 'ContainerCreating',
+            message: `MountVolume.SetUp failed for volume "${str(v, 'name') ?? name}" : ${problem}`,
+          };
+          return undefined;
+        }
+      }
+    }
+    return since;
+  }
+
+  private admitQuota(
+    ns: string,
+    podName: string,
+    spec: JsonObject,
+    used: Map<string, Map<string, number>>,
+  ): string | undefined {
+    const quotas = this.ofKind('ResourceQuota', ns);
+    if (quotas.length === 0) return undefined;
+    const containers = arr(spec, 'containers');
+    const totals = new Map<string, number>([['pods', 1]]);
+    const missing = new Map<string, string[]>();
+    for (const c of containers) {
+      for (const scope of ['requests', 'limits'] as const) {
+        for (const res of ['cpu', 'memory', 'nvidia.com/gpu']) {
+          const v = obj(c, 'resources', scope)[res];
+          const fallback = scope === 'requests' ? obj(c, 'resources', 'limits')[res] : undefined;
+          const value = v ?? fallback;
+          if (value !== undefined)
+            totals.set(`${scope}.${res}`, (totals.get(`${scope}.${res}`) ?? 0) + quantity(value));
+          else if (res !== 'nvidia.com/gpu') {
+            const list = missing.get(`${scope}.${res}`) ?? [];
+            list.push(str(c, 'name') ?? '');
+            missing.set(`${scope}.${res}`, list);
+          }
+        }
+      }
+    }
+    const alias = (key: string) => (key === 'cpu' || key === 'memory' ? `requests.${key}` : key);
+    const usedNs = used.get(ns) ?? new Map<string, number>();
+    for (const quota of quotas) {
+      const hard = obj(quota.content, 'spec', 'hard');
+      const need = Object.keys(hard)
+        .map(alias)
+        .filter((k) => missing.has(k))
+        .sort();
+      if (need.length)
+        return `pods "${podName}" is forbidden: failed quota: ${quota.name}: must specify ${need
+          .map((k) => `${k} for: ${missing.get(k)!.join(',')}`)
+          .join('; ')}`;
+      for (const [key, limit] of Object.entries(hard)) {
+        const k = alias(key);
+        const requested = totals.get(k) ?? 0;
+        if (requested === 0) continue;
+        const current = usedNs.get(k) ?? 0;
+        if (current + requested > quantity(limit))
+          return `pods "${podName}" is forbidden: exceeded quota: ${quota.name}, requested: ${key}=${formatQuantity(k, requested)}, used: ${key}=${formatQuantity(k, current)}, limited: ${key}=${String(limit)}`;
+      }
+    }
+    for (const [k, v] of totals) usedNs.set(k, (usedNs.get(k) ?? 0) + v);
+    used.set(ns, usedNs);
+    return undefined;
+  }
+
+  pvcBinding(pvc: Entry): { bound: boolean; sinceMs: number; capacity?: string } {
+    const spec = obj(pvc.content, 'spec');
+    const requested = str(spec, 'resources', 'requests', 'storage');
+    const volumeName = str(spec, 'volumeName');
+    if (volumeName) {
+      const pv = this.find('PersistentVolume', undefined, volumeName);
+      if (!pv) return { bound: false, sinceMs: 0 };
+      return {
+        bound: true,
+        sinceMs: Math.max(pvc.createdMs, pv.createdMs),
+        capacity: str(pv.content, 'spec', 'capacity', 'storage') ?? requested,
+      };
+    }
+    const claimed = this.ofKind('PersistentVolume').find(
+      (pv) =>
+        str(pv.content, 'spec', 'claimRef', 'name') === pvc.name &&
+        str(pv.content, 'spec', 'claimRef', 'namespace') === pvc.namespace,
+    );
+    if (claimed)
+      return {
+        bound: true,
+        sinceMs: Math.max(pvc.createdMs, claimed.createdMs),
+        capacity: str(claimed.content, 'spec', 'capacity', 'storage') ?? requested,
+      };
+    const className = str(spec, 'storageClassName');
+    const cls =
+      className === undefined
+        ? this.ofKind('StorageClass').find(
+            (sc) =>
+              strMap(sc.content, 'metadata', 'annotations')['storageclass.kubernetes.io/is-default-class'] ===
+              'true',
+          )
+        : className
+          ? this.find('StorageClass', undefined, className)
+          : undefined;
+    if (!cls) return { bound: false, sinceMs: 0 };
+    return {
+      bound: true,
+      sinceMs: Math.max(pvc.createdMs, cls.createdMs),
+      ...(requested ? { capacity: requested } : {}),
+    };
+  }
+
+  /** Ready pods behind a Service (selector match in its namespace). */
+  endpoints(service: Entry): { ready: PodView[]; notReady: PodView[] } {
+    const selector = strMap(service.content, 'spec', 'selector');
+    if (Object.keys(selector).length === 0) return { ready: [], notReady: [] };
+    const matching = this.pods.filter(
+      (p) =>
+        p.namespace === service.namespace &&
+        Object.entries(selector).every(([k, v]) => p.labels[k] === v) &&
+        p.finishMs === undefined,
+    );
+    return {
+      ready: matching.filter((p) => p.readyMs <= this.now),
+      notReady: matching.filter((p) => p.readyMs > this.now),
+    };
+  }
+
+  apiServiceAvailableAt(apiService: Entry): { at: number; reason: string; message: string } {
+    const svc = obj(apiService.content, 'spec', 'service');
+    const name = str(svc, 'name');
+    const ns = str(svc, 'namespace');
+    const delay = this.config.delays.apiServiceAvailableMs;
+    if (!name || !ns)
+      return {
+        at: apiService.revisionMs,
+        reason: 'Local',
+        message: 'Local APIServices are always available',
+      };
+    const service = this.find('Service', ns, name);
+    if (!service)
+      return {
+        at: NEVER,
+        reason: 'ServiceNotFound',
+        message: `service/${name} in "${ns}" is not present`,
+      };
+    const { ready } = this.endpoints(service);
+    if (ready.length === 0)
+      return {
+        at: NEVER,
+        reason: 'MissingEndpoints',
+        message: `endpoints for service/${name} in "${ns}" have no addresses`,
+      };
+    const since = Math.min(...ready.map((p) => p.readyMs));
+    return {
+      at: Math.max(apiService.revisionMs, since) + delay,
+      reason: 'FailedDiscoveryCheck',
+      message: `failing or missing response from https://${this.clusterIp(service)}:443/apis/${str(apiService.content, 'spec', 'group')}/${str(apiService.content, 'spec', 'version')}: bad status from https://${this.clusterIp(service)}:443/apis/${str(apiService.content, 'spec', 'group')}/${str(apiService.content, 'spec', 'version')}: 503`,
+    };
+  }
+
+  apiServiceAvailable(apiService: Entry): boolean {
+    return this.apiServiceAvailableAt(apiService).at <= this.now;
+  }
+
+  clusterIp(service: Entry): string {
+    const fixed = str(service.content, 'spec', 'clusterIP');
+    if (fixed) return fixed;
+    const h = hashInt(`${service.namespace}/${service.name}`);
+    return `10.0.${((h >> 8) % 254) + 1}.${(h % 253) + 2}`;
+  }
+
+  loadBalancerIp(service: Entry): string {
+    const spec = obj(service.content, 'spec');
+    const requested = str(spec, 'loadBalancerIP');
+    if (requested) return requested;
+    const h = hashInt(`lb/${service.namespace}/${service.name}`);
+    const internal =
+      strMap(service.content, 'metadata', 'annotations')[
+        'service.beta.kubernetes.io/azure-load-balancer-internal'
+      ] === 'true';
+    return internal
+      ? `10.224.${((h >> 16) % 200) + 10}.${(h % 250) + 4}`
+      : `20.${((h >> 16) % 200) + 20}.${(h >> 8) % 256}.${(h % 250) + 4}`;
+  }
+
+  /** When a Job finished (success or failure), if it has. */
+  jobFinishedMs(job: Entry): number | undefined {
+    const pod = this.podsOf(job)[0];
+    return pod?.finishMs !== undefined && pod.finishMs <= this.now ? pod.finishMs : undefined;
+  }
+
+  /** Whether a workload has reached its desired state (used to remember readiness across a spec change). */
+  workloadReady(entry: Entry): boolean {
+    const s = this.status(entry);
+    if (!s) return false;
+    switch (entry.type.kind) {
+      case 'Deployment':
+      case 'StatefulSet': {
+        const want = num(entry.content, 'spec', 'replicas') ?? 1;
+        return (num(s, 'readyReplicas') ?? 0) >= want && (num(s, 'updatedReplicas') ?? 0) >= want;
+      }
+      case 'DaemonSet':
+        return (num(s, 'numberReady') ?? 0) >= (num(s, 'desiredNumberScheduled') ?? 0);
+      default:
+        return false;
+    }
+  }
+
+  /** The status a real cluster would report now (undefined for kinds without status). */
+  status(entry: Entry): JsonObject | undefined {
+    const kind = entry.type.builtin ? entry.type.kind : '';
+    if (
+      WORKLOAD_KINDS.has(kind) &&
+      kind !== 'Job' &&
+      entry.prev &&
+      this.now < entry.revisionMs + this.config.delays.controllerObserveMs &&
+      entry.revisionMs >= this.config.clusterStartedMs
+    )
+      return entry.prev.status;
+    switch (kind) {
+      case 'Deployment':
+        return this.deploymentStatus(entry);
+      case 'StatefulSet':
+        return this.statefulSetStatus(entry);
+      case 'DaemonSet':
+        return this.daemonSetStatus(entry);
+      case 'Job':
+        return this.jobStatus(entry);
+      case 'Pod':
+        return this.podStatus(this.podsOf(entry)[0]);
+      case 'Node':
+        return this.nodeStatus(entry);
+      case 'Service':
+        return this.serviceStatus(entry);
+      case 'PersistentVolumeClaim': {
+        const b = this.pvcBinding(entry);
+        return b.bound
+          ? {
+              phase: 'Bound',
+              accessModes: arr(entry.content, 'spec', 'accessModes'),
+              ...(b.capacity ? { capacity: { storage: b.capacity } } : {}),
+            }
+          : { phase: 'Pending' };
+      }
+      case 'PersistentVolume': {
+        const claimed = this.ofKind('PersistentVolumeClaim').some(
+          (pvc) =>
+            str(pvc.content, 'spec', 'volumeName') === entry.name ||
+            (str(entry.content, 'spec', 'claimRef', 'name') === pvc.name &&
+              str(entry.content, 'spec', 'claimRef', 'namespace') === pvc.namespace),
+        );
+        return { phase: claimed ? 'Bound' : 'Available', lastPhaseTransitionTime: k8sTime(entry.createdMs) };
+      }
+      case 'Namespace':
+        return { phase: entry.deletingSinceMs === undefined ? 'Active' : 'Terminating' };
+      case 'APIService':
+        return this.apiServiceStatus(entry);
+      case 'CustomResourceDefinition':
+        return this.crdStatus(entry);
+      case 'HorizontalPodAutoscaler':
+        return this.hpaStatus(entry);
+      case 'PodDisruptionBudget':
+        return this.pdbStatus(entry);
+      case 'ResourceQuota':
+        return this.quotaStatus(entry);
+      default:
+        // Built-in kinds with a status subresource report one; custom resources only what was stored.
+        return entry.type.builtin && entry.type.hasStatus ? (entry.status ?? {}) : entry.status;
+    }
+  }
+
+  private condition(
+    type: string,
+    status: boolean,
+    reason: string,
+    message: string,
+    at: number,
+    extra = false,
+  ) {
+    return {
+      type,
+      status: status ? 'True' : 'False',
+      ...(extra ? { lastUpdateTime: k8sTime(Math.min(at, this.now)) } : {}),
+      lastTransitionTime: k8sTime(Math.min(at, this.now)),
+      reason,
+      message,
+    };
+  }
+
+  /** Ready pods now, plus old pods still serving during a rolling update. */
+  private rollout(
+    entry: Entry,
+    replicas: number,
+    newReady: number,
+    surge: 'rolling' | 'recreate' | 'one-by-one',
+  ) {
+    const prev = entry.prev;
+    const oldReady =
+      prev && prev.ready && prev.templateChanged && entry.revisionMs >= this.config.clusterStartedMs
+        ? Math.min(prev.replicas, replicas)
+        : 0;
+    if (newReady >= replicas || oldReady === 0) return { ready: newReady, old: 0 };
+    if (surge === 'recreate') return { ready: newReady, old: 0 };
+    if (surge === 'one-by-one')
+      return { ready: Math.max(newReady, oldReady - 1), old: Math.max(0, oldReady - 1 - newReady) };
+    return { ready: Math.max(newReady, oldReady), old: Math.max(0, oldReady - newReady) };
+  }
+
+  private deploymentStatus(entry: Entry): JsonObject {
+    const spec = obj(entry.content, 'spec');
+    const replicas = num(spec, 'replicas') ?? 1;
+    const pods = this.podsOf(entry);
+    const readyPods = pods.filter((p) => p.readyMs <= this.now);
+    const strategy = str(spec, 'strategy', 'type') === 'Recreate' ? 'recreate' : 'rolling';
+    const { ready, old } = this.rollout(entry, replicas, readyPods.length, strategy);
+    const complete = readyPods.length >= replicas;
+    const rs = `${entry.name}-${safeHash(JSON.stringify(obj(spec, 'template')), 10)}`;
+    const readyAt = complete
+      ? Math.max(entry.revisionMs, ...readyPods.map((p) => p.readyMs))
+      : entry.revisionMs;
+    const deadlineMs = (num(spec, 'progressDeadlineSeconds') ?? 600) * 1000;
+    const maxUnavailable = Math.floor(replicas * 0.25);
+    const available = ready >= replicas - (strategy === 'rolling' ? maxUnavailable : 0);
+    const createError = this.createErrors.get(entry.uid);
+    const conditions = [
+      this.condition(
+        'Available',
+        available,
+        available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+        available ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.',
+        available ? readyAt : entry.createdMs,
+        true,
+      ),
+      complete
+        ? this.condition(
+            'Progressing',
+            true,
+            'NewReplicaSetAvailable',
+            `ReplicaSet "${rs}" has successfully progressed.`,
+            readyAt,
+            true,
+          )
+        : this.now > entry.revisionMs + deadlineMs
+          ? this.condition(
+              'Progressing',
+              false,
+              'ProgressDeadlineExceeded',
+              `ReplicaSet "${rs}" has timed out progressing.`,
+              entry.revisionMs + deadlineMs,
+              true,
+            )
+          : this.condition(
+              'Progressing',
+              true,
+              'ReplicaSetUpdated',
+              `ReplicaSet "${rs}" is progressing.`,
+              entry.revisionMs,
+              true,
+            ),
+      ...(createError
+        ? [this.condition('ReplicaFailure', true, 'FailedCreate', createError, entry.revisionMs, true)]
+        : []),
+    ];
+    return omitZero({
+      observedGeneration: entry.generation,
+      replicas: pods.length + old,
+      updatedReplicas: pods.length,
+      readyReplicas: ready,
+      availableReplicas: ready,
+      unavailableReplicas: Math.max(0, replicas - ready),
+      conditions,
+    });
+  }
+
+  private statefulSetStatus(entry: Entry): JsonObject {
+    const spec = obj(entry.content, 'spec');
+    const replicas = num(spec, 'replicas') ?? 1;
+    const pods = this.podsOf(entry);
+    const newReady = pods.filter((p) => p.readyMs <= this.now).length;
+    const { ready } = this.rollout(entry, replicas, newReady, 'one-by-one');
+    const revision = `${entry.name}-${safeHash(JSON.stringify(obj(spec, 'template')), 10)}`;
+    return {
+      observedGeneration: entry.generation,
+      replicas: Math.max(pods.length, ready),
+      ...omitZero({
+        readyReplicas: ready,
+        currentReplicas: newReady >= replicas ? pods.length : ready,
+        updatedReplicas: pods.length,
+      }),
+      availableReplicas: ready,
+      currentRevision: revision,
+      updateRevision: revision,
+      collisionCount: 0,
+    };
+  }
+
+  private daemonSetStatus(entry: Entry): JsonObject {
+    const pods = this.podsOf(entry);
+    const desired = pods.length;
+    const newReady = pods.filter((p) => p.readyMs <= this.now).length;
+    const { ready } = this.rollout(entry, desired, newReady, 'one-by-one');
+    return {
+      currentNumberScheduled: pods.filter((p) => p.nodeName).length,
+      desiredNumberScheduled: desired,
+      numberMisscheduled: 0,
+      numberReady: ready,
+      observedGeneration: entry.generation,
+      ...omitZero({
+        updatedNumberScheduled: desired,
+        numberAvailable: ready,
+        numberUnavailable: desired - ready,
+      }),
+    };
+  }
+
+  private jobStatus(entry: Entry): JsonObject {
+    const pod = this.podsOf(entry)[0];
+    const createError = this.createErrors.get(entry.uid);
+    if (!pod) return createError ? { active: 0 } : {};
+    const base = { startTime: k8sTime(pod.createdMs), terminating: 0, uncountedTerminatedPods: {} };
+    if (pod.finishMs !== undefined && pod.finishMs <= this.now) {
+      if (pod.outcome === 'Failed') {
+        const backoffLimit = num(entry.content, 'spec', 'backoffLimit') ?? 6;
+        const msg = 'Job has reached the specified backoff limit';
+        return {
+          ...base,
+          failed: backoffLimit + 1,
+          ready: 0,
+          conditions: [
+            this.condition('FailureTarget', true, 'BackoffLimitExceeded', msg, pod.finishMs),
+            this.condition('Failed', true, 'BackoffLimitExceeded', msg, pod.finishMs),
+          ].map(probe),
+        };
+      }
+      return {
+        ...base,
+        completionTime: k8sTime(pod.finishMs),
+        succeeded: 1,
+        ready: 0,
+        conditions: [
+          this.condition(
+            'SuccessCriteriaMet',
+            true,
+            'CompletionsReached',
+            'Reached expected number of succeeded pods',
+            pod.finishMs,
+          ),
+          this.condition(
+            'Complete',
+            true,
+            'CompletionsReached',
+            'Reached expected number of succeeded pods',
+            pod.finishMs,
+          ),
+        ].map(probe),
+      };
+    }
+    return { ...base, active: 1, ready: pod.readyMs <= this.now ? 1 : 0 };
+  }
+
+  podStatus(pod: PodView | undefined): JsonObject {
+    if (!pod) return { phase: 'Pending' };
+    const t = (ms: number) => k8sTime(ms);
+    const containers = arr(pod.spec, 'containers').filter(isObject);
+    if (pod.unschedulable || pod.scheduledMs === undefined || pod.nodeName === undefined) {
+      return {
+        phase: 'Pending',
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            lastProbeTime: null,
+            lastTransitionTime: t(pod.createdMs),
+            reason: 'Unschedulable',
+            message: pod.unschedulable ?? 'waiting for a node',
+          },
+        ],
+        qosClass: 'Burstable',
+      };
+    }
+    const node = this.nodes.find((n) => n.name === pod.nodeName);
+    const finished = pod.finishMs !== undefined && pod.finishMs <= this.now;
+    const ready = !finished && pod.readyMs <= this.now;
+    const running = ready || (pod.readyMs !== NEVER && !pod.waiting && pod.readyMs - this.now <= 30_000);
+    const phase = finished
+      ? pod.outcome!
+      : running || pod.waiting?.reason === 'CrashLoopBackOff'
+        ? 'Running'
+        : 'Pending';
+    const state = (image: string): JsonObject => {
+      if (finished)
+        return {
+          terminated: {
+            exitCode: pod.outcome === 'Failed' ? 1 : 0,
+            reason: pod.outcome === 'Failed' ? 'Error' : 'Completed',
+            ...(pod.failureMessage ? { message: pod.failureMessage } : {}),
+            startedAt: t(pod.scheduledMs!),
+            finishedAt: t(pod.finishMs!),
+            containerID: `containerd://${safeHash(`${pod.name}/${image}`, 20)}`,
+          },
+        };
+      if (pod.waiting)
+        return {
+          waiting: {
+            reason: pod.waiting.reason,
+            ...(pod.waiting.message ? { message: pod.waiting.message } : {}),
+          },
+        };
+      if (running) return { running: { startedAt: t(Math.max(pod.scheduledMs!, pod.readyMs - 30_000)) } };
+      return { waiting: { reason: 'ContainerCreating' } };
+    };
+    return {
+      phase,
+      conditions: [
+        {
+          type: 'PodReadyToStartContainers',
+          status: running || finished ? 'True' : 'False',
+          lastProbeTime: null,
+          lastTransitionTime: t(pod.scheduledMs),
+        },
+        { type: 'Initialized', status: 'True', lastProbeTime: null, lastTransitionTime: t(pod.scheduledMs) },
+        {
+          type: 'Ready',
+          status: ready ? 'True' : 'False',
+          lastProbeTime: null,
+          lastTransitionTime: t(ready ? pod.readyMs : pod.scheduledMs),
+          ...(ready ? {} : { reason: finished ? 'PodCompleted' : 'ContainersNotReady' }),
+        },
+        {
+          type: 'ContainersReady',
+          status: ready ? 'True' : 'False',
+          lastProbeTime: null,
+          lastTransitionTime: t(ready ? pod.readyMs : pod.scheduledMs),
+          ...(ready ? {} : { reason: finished ? 'PodCompleted' : 'ContainersNotReady' }),
+        },
+        { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: t(pod.scheduledMs) },
+      ],
+      hostIP: node?.ip ?? '10.224.0.4',
+      podIP: pod.ip,
+      podIPs: [{ ip: pod.ip }],
+      startTime: t(pod.scheduledMs),
+      containerStatuses: containers.map((c) => ({
+        name: str(c, 'name') ?? 'main',
+        image: str(c, 'image') ?? '',
+        imageID: '',
+        ready,
+        started: running && !finished,
+        restartCount: pod.restarts,
+        state: state(str(c, 'image') ?? ''),
+      })),
+      qosClass: 'Burstable',
+    };
+  }
+
+  private nodeStatus(entry: Entry): JsonObject {
+    const view = this.nodes.find((n) => n.entry === entry);
+    const stored = entry.status ?? {};
+    const capacity: JsonObject = { ...obj(stored, 'capacity') };
+    const allocatable: JsonObject = { ...obj(stored, 'allocatable') };
+    if (view && view.gpus > 0 && view.gpuAt <= this.now) {
+      capacity['nvidia.com/gpu'] = String(view.gpus);
+      allocatable['nvidia.com/gpu'] = String(view.gpus);
+    }
+    const ready = view?.ready ?? true;
+    const since = k8sTime(view?.joinedMs ?? entry.createdMs);
+    const c = (type: string, status: string, reason: string, message: string) => ({
+      type,
+      status,
+      lastHeartbeatTime: k8sTime(this.now),
+      lastTransitionTime: since,
+      reason,
+      message,
+    });
+    return {
+      ...stored,
+      capacity,
+      allocatable,
+      conditions: [
+        c('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
+        c('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
+        c('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
+        ready
+          ? c('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status')
+          : c('Ready', 'Unknown', 'NodeStatusUnknown', 'Kubelet stopped posting node status.'),
+      ],
+      addresses: [
+        { type: 'InternalIP', address: view?.ip ?? '10.224.0.4' },
+        { type: 'Hostname', address: entry.name },
+      ],
+    };
+  }
+
+  private serviceStatus(entry: Entry): JsonObject {
+    if (str(entry.content, 'spec', 'type') !== 'LoadBalancer') return { loadBalancer: {} };
+    if (this.now < entry.createdMs + this.config.delays.loadBalancerIpMs) return { loadBalancer: {} };
+    return { loadBalancer: { ingress: [{ ip: this.loadBalancerIp(entry), ipMode: 'VIP' }] } };
+  }
+
+  private apiServiceStatus(entry: Entry): JsonObject {
+    const { at, reason, message } = this.apiServiceAvailableAt(entry);
+    const ok = at <= this.now;
+    return {
+      conditions: [
+        ok
+          ? this.condition(
+              'Available',
+              true,
+              reason === 'Local' ? 'Local' : 'Passed',
+              reason === 'Local' ? message : 'all checks passed',
+              at,
+            )
+          : this.condition('Available', false, reason, message, entry.revisionMs),
+      ],
+    };
+  }
+
+  private crdStatus(entry: Entry): JsonObject {
+    const established = this.now >= entry.revisionMs + this.config.delays.crdEstablishedMs;
+    const spec = obj(entry.content, 'spec');
+    const storage = arr(spec, 'versions').find((v) => isObject(v) && v.storage === true);
+    return {
+      acceptedNames: obj(spec, 'names'),
+      conditions: [
+        this.condition('NamesAccepted', true, 'NoConflicts', 'no conflicts found', entry.createdMs),
+        established
+          ? this.condition(
+              'Established',
+              true,
+              'InitialNamesAccepted',
+              'the initial names have been accepted',
+              entry.revisionMs + this.config.delays.crdEstablishedMs,
+            )
+          : this.condition(
+              'Established',
+              false,
+              'Installing',
+              'the initial names have not been accepted',
+              entry.createdMs,
+            ),
+      ],
+      storedVersions: storage ? [str(storage, 'name') ?? 'v1'] : [],
+    };
+  }
+
+  crdEstablished(entry: Entry): boolean {
+    return this.now >= entry.revisionMs + this.config.delays.crdEstablishedMs;
+  }
+
+  customMetricsAvailable(): boolean {
+    const svc = this.find('APIService', undefined, 'v1beta1.custom.metrics.k8s.io');
+    return svc !== undefined && this.apiServiceAvailable(svc);
+  }
+
+  private hpaStatus(entry: Entry): JsonObject {
+    const spec = obj(entry.content, 'spec');
+    const ref = obj(spec, 'scaleTargetRef');
+    const targetKind = str(ref, 'kind') ?? '';
+    const target = this.find(targetKind, entry.namespace, str(ref, 'name') ?? '');
+    const min = num(spec, 'minReplicas') ?? 1;
+    const max = num(spec, 'maxReplicas') ?? min;
+    const current = target ? (num(target.content, 'spec', 'replicas') ?? 1) : 0;
+    const metrics = arr(spec, 'metrics');
+    const custom = metrics.filter((m) => ['Pods', 'Object', 'External'].includes(str(m, 'type') ?? ''));
+    const metricName = (m: unknown) =>
+      str(m, 'pods', 'metric', 'name') ??
+      str(m, 'object', 'metric', 'name') ??
+      str(m, 'external', 'metric', 'name') ??
+      '';
+    const active = custom.length === 0 || this.customMetricsAvailable();
+    const group = targetKind === 'Deployment' || targetKind === 'StatefulSet' ? '.apps' : '';
+    return {
+      currentReplicas: current,
+      desiredReplicas: target ? Math.min(max, Math.max(min, current)) : 0,
+      conditions: [
+        target
+          ? this.condition(
+              'AbleToScale',
+              true,
+              'ReadyForNewScale',
+              'recommended size matches current size',
+              entry.createdMs,
+            )
+          : this.condition(
+              'AbleToScale',
+              false,
+              'FailedGetScale',
+              `the HPA controller was unable to get the target's current scale: ${targetKind.toLowerCase()}s${group} "${str(ref, 'name')}" not found`,
+              entry.createdMs,
+            ),
+        active
+          ? this.condition(
+              'ScalingActive',
+              true,
+              'ValidMetricFound',
+              'the HPA was able to successfully calculate a replica count',
+              entry.createdMs,
+            )
+          : this.condition(
+              'ScalingActive',
+              false,
+              custom[0] && str(custom[0], 'type') === 'Pods'
+                ? 'FailedGetPodsMetric'
+                : 'FailedGetObjectMetric',
+              `the HPA was unable to compute the replica count: unable to get metric ${metricName(custom[0])}: unable to fetch metrics from custom metrics API: the server could not find the requested resource (get pods.custom.metrics.k8s.io *)`,
+              entry.createdMs,
+            ),
+      ],
+    };
+  }
+
+  private pdbStatus(entry: Entry): JsonObject {
+    const spec = obj(entry.content, 'spec');
+    const selector = spec.selector;
+    const pods = this.pods.filter(
+      (p) =>
+        p.namespace === entry.namespace &&
+        p.finishMs === undefined &&
+        matchesLabelSelector(p.labels, selector ?? undefined),
+    );
+    const healthy = pods.filter((p) => p.readyMs <= this.now).length;
+    const resolve = (v: unknown) =>
+      typeof v === 'string' && v.endsWith('%')
+        ? Math.ceil((pods.length * Number(v.slice(0, -1))) / 100)
+        : Number(v ?? 0);
+    const desired =
+      spec.minAvailable !== undefined
+        ? resolve(spec.minAvailable)
+        : spec.maxUnavailable !== undefined
+          ? Math.max(0, pods.length - resolve(spec.maxUnavailable))
+          : 0;
+    const allowed = Math.max(0, healthy - desired);
+    return {
+      observedGeneration: entry.generation,
+      currentHealthy: healthy,
+      desiredHealthy: desired,
+      expectedPods: pods.length,
+      disruptionsAllowed: allowed,
+      conditions: [
+        this.condition(
+          'DisruptionAllowed',
+          allowed > 0,
+          allowed > 0 ? 'SufficientPods' : 'InsufficientPods',
+          '',
+          entry.createdMs,
+        ),
+      ],
+    };
+  }
+
+  private quotaStatus(entry: Entry): JsonObject {
+    const hard = obj(entry.content, 'spec', 'hard');
+    const used: JsonObject = {};
+    const pods = this.pods.filter(
+      (p) => p.namespace === entry.namespace && !(p.finishMs !== undefined && p.finishMs <= this.now),
+    );
+    for (const key of Object.keys(hard)) {
+      const k = key === 'cpu' || key === 'memory' ? `requests.${key}` : key;
+      let total = 0;
+      for (const p of pods) {
+        if (k === 'pods') total += 1;
+        else {
+          const [scope, res] = [k.slice(0, k.indexOf('.')), k.slice(k.indexOf('.') + 1)];
+          for (const c of arr(p.spec, 'containers')) {
+            const v =
+              obj(c, 'resources', scope)[res] ??
+              (scope === 'requests' ? obj(c, 'resources', 'limits')[res] : undefined);
+            total += quantity(v);
+          }
+        }
+      }
+      used[key] = formatQuantity(k, total);
+    }
+    return { hard, used };
+  }
+
+  /** A Pod object for a virtual pod (workload-created) or a stored one. */
+  renderPod(pod: PodView): JsonObject {
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: pod.name,
+        namespace: pod.namespace,
+        uid: `${safeHash(`uid/${pod.namespace}/${pod.name}`, 8)}-0000-4000-8000-${safeHash(pod.name, 12)}`,
+        resourceVersion: String(pod.owner?.resourceVersion ?? 1),
+        creationTimestamp: k8sTime(pod.createdMs),
+        labels: pod.labels,
+        ...(pod.ownerRef ? { ownerReferences: [pod.ownerRef] } : {}),
+        ...(pod.owner?.type.kind === 'Deployment' ? { generateName: `${str(pod.ownerRef, 'name')}-` } : {}),
+      },
+      spec: { ...pod.spec, ...(pod.nodeName ? { nodeName: pod.nodeName } : {}) },
+      status: this.podStatus(pod),
+    };
+  }
+}
+
+/** `metav1.Condition`-style probe fields for Job conditions. */
+function probe<T extends JsonObject>(c: T): T {
+  return { ...c, lastProbeTime: c.lastTransitionTime } as T;
+}
+
+/** Drops zero counts, as `omitempty` does on a real server. */
+function omitZero(o: Record<string, JsonObject[keyof JsonObject]>): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(o)) if (v !== 0 && v !== undefined) out[k] = v;
+  return out;
+}
