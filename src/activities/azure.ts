@@ -75,13 +75,15 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
       throw e;
     }
   };
-  const accepted = (url: string | undefined): Result<ResourceState> => ({
+  /**
+   * Azure answered the PUT: with an operation to follow, or (an identical PUT while the first still runs)
+   * with the resource's current provisioningState, which the orchestrator then polls.
+   */
+  const accepted = (seen: { url?: string; state?: string }): Result<ResourceState> => ({
     ok: true,
-    value: {
-      provisioningState: url ? 'Accepted' : 'Succeeded',
-      mutated: true,
-      ...(url ? { operationUrl: url } : {}),
-    },
+    value: seen.url
+      ? { provisioningState: 'Accepted', mutated: true, operationUrl: seen.url }
+      : { provisioningState: seen.state ?? 'Succeeded', mutated: true },
   });
 
   const handlers = {
@@ -148,7 +150,7 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
         await clients.aks.managedClusters
           .createOrUpdate(names.resourceGroup, names.aksCluster, aksClusterBody(spec, names), { onResponse })
           .submitted();
-        return accepted(seen.url);
+        return accepted(seen);
       });
     },
 
@@ -175,7 +177,7 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
           postgresServerBody(spec, names, password),
           { onResponse },
         );
-        return accepted(seen.url);
+        return accepted(seen);
       });
     },
 
@@ -196,7 +198,7 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
         await clients.storage.storageAccounts
           .create(names.resourceGroup, names.storageAccount, storageAccountBody(spec), { onResponse })
           .submitted();
-        return accepted(seen.url);
+        return accepted(seen);
       });
     },
 
@@ -289,7 +291,7 @@ async function ensurePostgresChild(
   rg: string,
   server: string,
   child: PostgresChild,
-  accepted: (url: string | undefined) => Result<ResourceState>,
+  accepted: (seen: { url?: string; state?: string }) => Result<ResourceState>,
 ): Promise<Result<ResourceState>> {
   const unchanged: Result<ResourceState> = {
     ok: true,
@@ -309,7 +311,7 @@ async function ensurePostgresChild(
         { value: child.value, source: 'user-override' },
         { onResponse },
       );
-      return accepted(seen.url);
+      return accepted(seen);
     }
     case 'database': {
       if (await read(() => clients.postgres.databases.get(rg, server, child.name))) return unchanged;
@@ -320,7 +322,7 @@ async function ensurePostgresChild(
         { charset: 'UTF8', collation: 'en_US.utf8' },
         { onResponse },
       );
-      return accepted(seen.url);
+      return accepted(seen);
     }
     case 'firewallRule': {
       const current = await read(() => clients.postgres.firewallRules.get(rg, server, child.name));
@@ -333,16 +335,22 @@ async function ensurePostgresChild(
         { startIpAddress: child.startIpAddress, endIpAddress: child.endIpAddress },
         { onResponse },
       );
-      return accepted(seen.url);
+      return accepted(seen);
     }
   }
 }
 
 /** The operation URL Azure returned with its 201/202, captured from the initial response. */
 function captureOperation() {
-  const seen: { url?: string } = {};
-  const onResponse = (raw: { headers: { get(name: string): string | null | undefined } }) => {
+  const seen: { url?: string; state?: string } = {};
+  const onResponse = (raw: {
+    headers: { get(name: string): string | null | undefined };
+    bodyAsText?: string | null;
+  }) => {
     seen.url ??= raw.headers.get('azure-asyncoperation') ?? raw.headers.get('location') ?? undefined;
+    const body = parseJson(raw.bodyAsText ?? undefined) as
+      { properties?: { provisioningState?: string } } | undefined;
+    seen.state ??= body?.properties?.provisioningState;
   };
   return { seen, onResponse };
 }

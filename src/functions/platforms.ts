@@ -96,3 +96,16 @@ for (const [name, route, method, operation] of [
     }),
   });
 }
+
+app.http('retryPlatform', {
+  route: 'platforms/{id}/retry',
+  methods: ['POST'],
+  authLevel: 'function',
+  extraInputs: [durableClient],
+  handler: handle(async (request, context) => {
+    const id = platformId(request);
+    if (!id) return unknownId(request);
+    const result = await getServices().platforms.retry(id, orchestrations(context));
+    return json(202, result, { location: result.links.status });
+  }),
+});

@@ -136,6 +136,12 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
       '/platforms/{id}/start': {
         post: transition('Start PostgreSQL, then AKS, and wait for the workloads.', 'startPlatform'),
       },
+      '/platforms/{id}/retry': {
+        post: transition(
+          'Resume a Failed provisioning; finished steps are found and skipped.',
+          'retryPlatform',
+        ),
+      },
       '/health': {
         get: {
           summary: 'Liveness and configuration check (no key needed).',

@@ -67,24 +67,50 @@ export function* ensureResource<N extends ActivityName>(
   policy: PollPolicy,
 ): Flow<Result<ResourceState>> {
   const deadline = now(context) + policy.deadlineMs;
-  const started = (yield* callUntilAnswered(
-    context,
-    begin,
-    input,
-    policy,
-    deadline,
-  )) as Result<ResourceState>;
-  if (!started.ok || !started.value.operationUrl) return started;
-  const operationUrl = started.value.operationUrl;
+  const timeout = (): Failure => ({
+    ok: false,
+    kind: 'timeout',
+    code: 'StepDeadlineExceeded',
+    message: `Azure did not finish within ${Math.round(policy.deadlineMs / 60_000)} minutes.`,
+  });
   for (let attempt = 0; ; attempt++) {
-    if (now(context) >= deadline) {
+    const started = (yield* callUntilAnswered(
+      context,
+      begin,
+      input,
+      policy,
+      deadline,
+    )) as Result<ResourceState>;
+    if (!started.ok) return started;
+    const { provisioningState, operationUrl, mutated } = started.value;
+    if (operationUrl)
+      return yield* followOperation(context, operationUrl, mutated, policy, deadline, timeout);
+    if (provisioningState === 'Succeeded') return started;
+    if (provisioningState === 'Failed' || provisioningState === 'Canceled') {
       return {
         ok: false,
-        kind: 'timeout',
-        code: 'StepDeadlineExceeded',
-        message: `Azure did not finish within ${Math.round(policy.deadlineMs / 60_000)} minutes.`,
+        kind: 'invalid',
+        code: `Provisioning${provisioningState}`,
+        message: `The resource is in provisioning state ${provisioningState}.`,
       };
     }
+    // Found mid-operation (started by an earlier attempt whose answer was lost): the begin activity only reads
+    // an existing resource, so calling it again is how its state is polled.
+    if (now(context) >= deadline) return timeout();
+    yield* sleep(context, nextWaitMs(policy, attempt));
+  }
+}
+
+function* followOperation(
+  context: Context,
+  operationUrl: string,
+  mutated: boolean,
+  policy: PollPolicy,
+  deadline: number,
+  timeout: () => Failure,
+): Flow<Result<ResourceState>> {
+  for (let attempt = 0; ; attempt++) {
+    if (now(context) >= deadline) return timeout();
     const status = (yield* callUntilAnswered(
       context,
       'getArmOperationStatus',
@@ -94,7 +120,7 @@ export function* ensureResource<N extends ActivityName>(
     )) as Result<OperationStatus>;
     if (!status.ok) return status;
     if (status.value.status === 'Succeeded')
-      return { ok: true, value: { provisioningState: 'Succeeded', mutated: started.value.mutated } };
+      return { ok: true, value: { provisioningState: 'Succeeded', mutated } };
     if (status.value.status === 'Failed' || status.value.status === 'Canceled') {
       const error = status.value.error ?? {
         code: `Operation${status.value.status}`,

@@ -95,7 +95,11 @@ export class PlatformService {
 
     const id = spec.prefix;
     const existing = await this.deps.registry.get(id);
-    if (existing && existing.phase !== 'Deleted') throw prefixTaken(existing);
+    if (existing && existing.phase !== 'Deleted') {
+      // The same request again after a failure resumes it (every step is idempotent); anything else is a clash.
+      if (existing.phase === 'Failed' && sameSpec(existing.spec, spec)) return this.retry(id, orchestrations);
+      throw prefixTaken(existing);
+    }
     await this.refuseIfActive(id, orchestrations);
     const now = this.deps.now().toISOString();
     const record: PlatformRecord = {
@@ -191,6 +195,28 @@ export class PlatformService {
       updatedAt: r.updatedAt,
       links: links(r.id),
     };
+  }
+
+  /** Runs provisioning again for a Failed platform; finished steps are found and skipped. */
+  async retry(id: string, orchestrations: Orchestrations): Promise<Accepted> {
+    const current = await this.require(id);
+    if (current.phase !== 'Failed')
+      throw new ApiError('conflict', `Platform '${id}' is ${current.phase}; retry is possible from Failed.`);
+    await this.refuseIfActive(id, orchestrations);
+    const updated = await this.deps.registry.update(id, (r) => {
+      if (r.phase !== 'Failed')
+        throw new ApiError('conflict', `Platform '${id}' is ${r.phase}; retry is possible from Failed.`);
+      const next: PlatformRecord = {
+        ...r,
+        phase: 'Pending',
+        operation: 'provision',
+        updatedAt: this.deps.now().toISOString(),
+      };
+      delete next.lastError;
+      return next;
+    });
+    await this.startOrRevert(updated, 'provision', orchestrations, 'Failed');
+    return accepted(updated);
   }
 
   /** stop, start or delete: a guarded phase transition, then the orchestration. */
@@ -311,6 +337,11 @@ const prefixTaken = (r: PlatformRecord | undefined) =>
     'conflict',
     `A platform with prefix '${r?.id ?? ''}' already exists (phase ${r?.phase ?? 'unknown'}); delete it first or choose another prefix.`,
   );
+
+/** Two specs ask for the same platform (the token itself is never stored, only whether one was given). */
+function sameSpec(a: PlatformSpec, b: PlatformSpec): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
 
 const accepted = (r: PlatformRecord): Accepted => ({
   id: r.id,

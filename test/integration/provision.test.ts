@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getServices } from '../../src/composition.js';
+import { armFault } from '../../sandbox/azure/arm/faults.js';
 import { startTestApp, type TestApp } from '../support/harness.js';
 
 let app: TestApp;
@@ -92,5 +93,81 @@ describe('provisionPlatform, Azure half', () => {
     expect(account).toMatchObject({
       properties: expect.objectContaining({ minimumTlsVersion: 'TLS1_2', allowBlobPublicAccess: false }),
     });
+  });
+});
+
+const MUTATING = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
+const mutatingCalls = (from: number) =>
+  app.arm.requests
+    .slice(from)
+    .filter((q) => MUTATING.has(q.method) && !/\/listClusterAdminCredential|\/listKeys/.test(q.path));
+
+describe('provisionPlatform, idempotency and failures', () => {
+  it('provisioning a platform that is already provisioned makes no mutating ARM call', async () => {
+    await app.call('POST', '/platforms', { body: { prefix: 'twice', models: ['phi3.5'] } });
+    expect(await app.driver.runUntil(done('twice'), { maxSimulatedMs: 3 * 3_600_000 })).toBe(true);
+    const before = app.arm.requests.length;
+    app.instances.start('provisionPlatform', 'twice', { platformId: 'twice' });
+    expect(await app.driver.runUntil(done('twice'), { maxSimulatedMs: 3 * 3_600_000 })).toBe(true);
+    expect(app.instances.instances.get('twice')!.runtimeStatus).toBe('Completed');
+    expect(mutatingCalls(before)).toEqual([]);
+  });
+
+  it('a spot capacity refusal fails the platform at aksCluster with Azure’s code and the on-demand hint; retry converges', async () => {
+    app.arm.faults.script('aks.create', [armFault.zonalAllocation('lro')]);
+    await app.call('POST', '/platforms', { body: { prefix: 'spotfail', models: ['phi3.5'] } });
+    expect(await app.driver.runUntil(done('spotfail'), { maxSimulatedMs: 3 * 3_600_000 })).toBe(true);
+    expect(app.instances.instances.get('spotfail')!.runtimeStatus).toBe('Failed');
+    const failed = (await record('spotfail'))!;
+    expect(failed.phase).toBe('Failed');
+    expect(failed.lastError).toMatchObject({
+      step: 'aksCluster',
+      code: 'OverconstrainedZonalAllocationRequest',
+      message: expect.stringContaining('"spot": false'),
+    });
+    expect(failed.steps.find((s) => s.name === 'aksCluster')).toMatchObject({
+      state: 'failed',
+      error: { code: 'OverconstrainedZonalAllocationRequest' },
+    });
+    const status = await app.call('GET', '/platforms/spotfail/status');
+    expect(status.json.lastError.code).toBe('OverconstrainedZonalAllocationRequest');
+
+    const retry = await app.call('POST', '/platforms/spotfail/retry');
+    expect(retry.status).toBe(202);
+    expect(await app.driver.runUntil(done('spotfail'), { maxSimulatedMs: 3 * 3_600_000 })).toBe(true);
+    const after = (await record('spotfail'))!;
+    expect(after.phase).toBe('Configuring');
+    expect(after.lastError).toBeUndefined();
+    expect(byType('Microsoft.ContainerService/managedClusters', 'spotfail')).toHaveLength(1);
+    expect(byType('Microsoft.DBforPostgreSQL/flexibleServers', 'spotfail')).toHaveLength(1);
+  });
+
+  it('crash-and-replay after every episode reaches the same end state', async () => {
+    app.driver.crashAfterEveryEpisode = true;
+    try {
+      await app.call('POST', '/platforms', {
+        body: {
+          prefix: 'crashy',
+          models: ['llama3.1:8b'],
+          gpu: { minNodes: 1, maxNodes: 3 },
+          tags: { team: 'nlp' },
+        },
+      });
+      expect(await app.driver.runUntil(done('crashy'), { maxSimulatedMs: 3 * 3_600_000 })).toBe(true);
+    } finally {
+      app.driver.crashAfterEveryEpisode = false;
+    }
+    expect(app.instances.instances.get('crashy')!.runtimeStatus).toBe('Completed');
+    // Same resources, same properties as the uninterrupted run of 'prov1' (names differ only by prefix and hash).
+    const shape = (id: string) =>
+      app.arm
+        .inventory()
+        .filter((r) => r.tags['platform-id'] === id)
+        .map((r) => r.type.toLowerCase())
+        .sort();
+    expect(shape('crashy')).toEqual(shape('prov1'));
+    expect((await record('crashy'))!.steps.map((s) => [s.name, s.state]).sort()).toEqual(
+      (await record('prov1'))!.steps.map((s) => [s.name, s.state]).sort(),
+    );
   });
 });

@@ -238,6 +238,11 @@ function put(
       failure,
       namespace: AKS_NAMESPACE,
       apiVersion: ctx.apiVersion,
+      // Reconciling a cluster whose creation failed brings up its load balancer and egress IP too.
+      onSucceeded: () => {
+        if (!existing.publicIpId && outboundType(existing) === 'loadBalancer')
+          existing.publicIpId = addOutboundIp(world, existing).id;
+      },
     });
     return {
       status: 200,
