@@ -70,6 +70,7 @@ describe('OpenAPI document', () => {
       'DELETE /platforms/{id}': [202, 404, 409],
       'POST /platforms/{id}/stop': [202, 404, 409],
       'POST /platforms/{id}/start': [202, 404, 409],
+      'POST /platforms/{id}/retry': [202, 404, 409],
       'GET /health': [200],
       'GET /openapi.json': [200],
     };
