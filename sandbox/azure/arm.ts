@@ -85,6 +85,8 @@ export interface ArmRequestRecord {
   at: number;
   op?: ArmOperationName;
   fault?: Fault['kind'];
+  /** The Retry-After (seconds) the answer carried, if any. */
+  retryAfter?: number;
 }
 
 export interface InventoryItem {
@@ -254,6 +256,10 @@ export class SimulatedArm {
       }
     }
     record.status = reply.status;
+    const retryAfter = Object.entries(reply.headers ?? {}).find(
+      ([k]) => k.toLowerCase() === 'retry-after',
+    )?.[1];
+    if (retryAfter !== undefined) record.retryAfter = Number(retryAfter);
     const requestId = fakeGuid('request', String(++this.requestSeq));
     const payload = reply.body === undefined || method === 'HEAD' ? '' : JSON.stringify(reply.body);
     res.writeHead(reply.status, {

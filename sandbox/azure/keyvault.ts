@@ -20,6 +20,8 @@ interface StoredSecret {
 export class SimulatedKeyVault {
   readonly secrets = new Map<string, StoredSecret>();
   readonly deleted = new Map<string, StoredSecret & { deletedDate: number }>();
+  /** Scripted refusals, consumed one per secret write (PUT), in order. */
+  readonly writeFaults: { status: number; code: string; message: string }[] = [];
   private server?: Server;
 
   /** `vaultUrl` is the https URL clients use (the forwarding client maps it to this server). */
@@ -79,6 +81,10 @@ export class SimulatedKeyVault {
       : {};
     const [collection, name, version] = parts;
 
+    if (collection === 'secrets' && name && req.method === 'PUT' && this.writeFaults.length > 0) {
+      const fault = this.writeFaults.shift()!;
+      return error(fault.status, fault.code, fault.message);
+    }
     if (collection === 'secrets' && name && req.method === 'PUT') {
       if (this.deleted.has(name))
         return error(

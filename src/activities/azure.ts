@@ -79,10 +79,19 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
    * Azure answered the PUT: with an operation to follow, or (an identical PUT while the first still runs)
    * with the resource's current provisioningState, which the orchestrator then polls.
    */
-  const accepted = (seen: { url?: string; state?: string }): Result<ResourceState> => ({
+  const accepted = (seen: {
+    url?: string;
+    state?: string;
+    retryAfterMs?: number;
+  }): Result<ResourceState> => ({
     ok: true,
     value: seen.url
-      ? { provisioningState: 'Accepted', mutated: true, operationUrl: seen.url }
+      ? {
+          provisioningState: 'Accepted',
+          mutated: true,
+          operationUrl: seen.url,
+          ...(seen.retryAfterMs ? { retryAfterMs: seen.retryAfterMs } : {}),
+        }
       : { provisioningState: seen.state ?? 'Succeeded', mutated: true },
   });
 
@@ -162,20 +171,21 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
         );
         if (existing) {
           if (!ours(existing.tags, platformId)) return notOurs('PostgreSQL server', names.postgresServer);
-          return {
-            ok: true,
-            value: { provisioningState: postgresProvisioningState(existing.state), mutated: false },
-          };
+          // A server whose creation failed is provisioned again by the same PUT; anything else is left alone.
+          const state = postgresProvisioningState(existing.state);
+          if (state !== 'Failed') return { ok: true, value: { provisioningState: state, mutated: false } };
         }
         // The admin password goes from Key Vault straight into the request body; it is never returned or logged.
         const password =
           (await clients.secrets.getSecret(names.secrets['postgres-admin-password'])).value ?? '';
-        const { seen, onResponse } = captureOperation();
-        await clients.postgres.servers.beginCreateOrUpdate(
-          names.resourceGroup,
-          names.postgresServer,
-          postgresServerBody(spec, names, password),
-          { onResponse },
+        const { seen, onResponse, abortSignal, submit } = captureOperation();
+        await submit(
+          clients.postgres.servers.beginCreateOrUpdate(
+            names.resourceGroup,
+            names.postgresServer,
+            postgresServerBody(spec, names, password),
+            { onResponse, abortSignal },
+          ),
         );
         return accepted(seen);
       });
@@ -291,36 +301,40 @@ async function ensurePostgresChild(
   rg: string,
   server: string,
   child: PostgresChild,
-  accepted: (seen: { url?: string; state?: string }) => Result<ResourceState>,
+  accepted: (seen: { url?: string; state?: string; retryAfterMs?: number }) => Result<ResourceState>,
 ): Promise<Result<ResourceState>> {
   const unchanged: Result<ResourceState> = {
     ok: true,
     value: { provisioningState: 'Succeeded', mutated: false },
   };
-  const { seen, onResponse } = captureOperation();
+  const { seen, onResponse, abortSignal, submit } = captureOperation();
   const read = async <T>(fn: () => Promise<T>) =>
     fn().catch((e: { statusCode?: number }) => (e.statusCode === 404 ? undefined : Promise.reject(e)));
   switch (child.kind) {
     case 'configuration': {
       const current = await read(() => clients.postgres.configurations.get(rg, server, child.name));
       if (current?.value?.toLowerCase() === child.value.toLowerCase()) return unchanged;
-      await clients.postgres.configurations.beginPut(
-        rg,
-        server,
-        child.name,
-        { value: child.value, source: 'user-override' },
-        { onResponse },
+      await submit(
+        clients.postgres.configurations.beginPut(
+          rg,
+          server,
+          child.name,
+          { value: child.value, source: 'user-override' },
+          { onResponse, abortSignal },
+        ),
       );
       return accepted(seen);
     }
     case 'database': {
       if (await read(() => clients.postgres.databases.get(rg, server, child.name))) return unchanged;
-      await clients.postgres.databases.beginCreate(
-        rg,
-        server,
-        child.name,
-        { charset: 'UTF8', collation: 'en_US.utf8' },
-        { onResponse },
+      await submit(
+        clients.postgres.databases.beginCreate(
+          rg,
+          server,
+          child.name,
+          { charset: 'UTF8', collation: 'en_US.utf8' },
+          { onResponse, abortSignal },
+        ),
       );
       return accepted(seen);
     }
@@ -328,31 +342,50 @@ async function ensurePostgresChild(
       const current = await read(() => clients.postgres.firewallRules.get(rg, server, child.name));
       if (current?.startIpAddress === child.startIpAddress && current.endIpAddress === child.endIpAddress)
         return unchanged;
-      await clients.postgres.firewallRules.beginCreateOrUpdate(
-        rg,
-        server,
-        child.name,
-        { startIpAddress: child.startIpAddress, endIpAddress: child.endIpAddress },
-        { onResponse },
+      await submit(
+        clients.postgres.firewallRules.beginCreateOrUpdate(
+          rg,
+          server,
+          child.name,
+          { startIpAddress: child.startIpAddress, endIpAddress: child.endIpAddress },
+          { onResponse, abortSignal },
+        ),
       );
       return accepted(seen);
     }
   }
 }
 
-/** The operation URL Azure returned with its 201/202, captured from the initial response. */
+/**
+ * Captures what Azure answered to the PUT: the operation URL (Azure-AsyncOperation or Location), the
+ * provisioningState in the body, and Retry-After. Classic `begin*` methods poll once straight after the
+ * PUT; aborting once the answer is in stops that poll, because the orchestrator polls durably, and not
+ * before Retry-After. `submit` treats exactly that abort as success.
+ */
 function captureOperation() {
-  const seen: { url?: string; state?: string } = {};
+  const seen: { url?: string; state?: string; retryAfterMs?: number } = {};
+  const controller = new AbortController();
   const onResponse = (raw: {
     headers: { get(name: string): string | null | undefined };
     bodyAsText?: string | null;
   }) => {
-    seen.url ??= raw.headers.get('azure-asyncoperation') ?? raw.headers.get('location') ?? undefined;
+    if (controller.signal.aborted) return;
+    seen.url = raw.headers.get('azure-asyncoperation') ?? raw.headers.get('location') ?? undefined;
     const body = parseJson(raw.bodyAsText ?? undefined) as
       { properties?: { provisioningState?: string } } | undefined;
-    seen.state ??= body?.properties?.provisioningState;
+    seen.state = body?.properties?.provisioningState;
+    const retryAfter = Number(raw.headers.get('retry-after') ?? '');
+    if (Number.isFinite(retryAfter) && retryAfter > 0) seen.retryAfterMs = retryAfter * 1000;
+    controller.abort();
   };
-  return { seen, onResponse };
+  const submit = async (operation: Promise<unknown>) => {
+    try {
+      await operation;
+    } catch (e) {
+      if (!(controller.signal.aborted && (e as Error).name === 'AbortError')) throw e;
+    }
+  };
+  return { seen, onResponse, abortSignal: controller.signal, submit };
 }
 
 /** PostgreSQL servers report `state`, not provisioningState. */

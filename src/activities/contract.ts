@@ -42,6 +42,8 @@ export interface ResourceState {
   mutated: boolean;
   /** The long-running operation Azure accepted (Azure-AsyncOperation or Location URL), to poll. */
   operationUrl?: string;
+  /** Azure's Retry-After on accepting it: the first poll waits at least this long. */
+  retryAfterMs?: number;
 }
 
 /** One read of an ARM asynchronous operation (the Azure-AsyncOperation / Location protocol). */

@@ -109,7 +109,7 @@ function* followOperation(
   deadline: number,
   timeout: () => Failure,
 ): Flow<Result<ResourceState>> {
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     if (now(context) >= deadline) return timeout();
     const status = (yield* callUntilAnswered(
       context,

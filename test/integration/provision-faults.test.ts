@@ -1,0 +1,202 @@
+/**
+ * provisionPlatform under failures: a refusal at each step, random transient faults, and the polling
+ * discipline (Retry-After) — all through the sandbox with the real SDK clients.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getServices } from '../../src/composition.js';
+import { armFault, type Fault } from '../../sandbox/azure/arm/faults.js';
+import { startTestApp, type TestApp } from '../support/harness.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  // Default Retry-After bounds (at least 1 s, as Azure): the orchestrator must honour them in simulated time.
+  app = await startTestApp();
+});
+afterAll(() => app?.close());
+
+const HOURS = 3_600_000;
+const finished = (id: string) => () =>
+  ['Completed', 'Failed', 'Terminated'].includes(app.instances.instances.get(id)?.runtimeStatus ?? '');
+const run = async (id: string) =>
+  expect(await app.driver.runUntil(finished(id), { maxSimulatedMs: 6 * HOURS })).toBe(true);
+const record = async (id: string) => (await getServices().registry.get(id))!;
+const resourceTypes = (id: string) =>
+  app.arm
+    .inventory()
+    .filter((r) => r.tags['platform-id'] === id)
+    .map((r) => r.type.toLowerCase())
+    .sort();
+const EXPECTED_TYPES = [
+  'microsoft.containerservice/managedclusters',
+  'microsoft.dbforpostgresql/flexibleservers',
+  'microsoft.resources/resourcegroups',
+  'microsoft.storage/storageaccounts',
+];
+
+const STEPS: { step: string; code: string; inject: () => void }[] = [
+  {
+    step: 'resourceGroup',
+    code: 'InvalidResourceGroupLocation',
+    inject: () => app.arm.faults.script('rg.put', [armFault.error(400, 'InvalidResourceGroupLocation')]),
+  },
+  {
+    step: 'secrets',
+    code: 'Forbidden',
+    inject: () =>
+      app.keyVault.writeFaults.push({
+        status: 403,
+        code: 'Forbidden',
+        message: 'The user does not have secrets set permission.',
+      }),
+  },
+  {
+    step: 'aksCluster',
+    code: 'QuotaExceeded',
+    inject: () => app.arm.faults.script('aks.create', [armFault.quotaExceeded('immediate')]),
+  },
+  {
+    step: 'postgresServer',
+    code: 'InternalServerError',
+    inject: () =>
+      app.arm.faults.script('pg.create', [
+        armFault.lroFailed('InternalServerError', 'Provisioning of the server failed.'),
+      ]),
+  },
+  {
+    step: 'storageAccount',
+    code: 'StorageAccountAlreadyTaken',
+    inject: () =>
+      app.arm.faults.script('storage.create', [armFault.error(409, 'StorageAccountAlreadyTaken')]),
+  },
+  {
+    step: 'postgresSettings',
+    code: 'InvalidParameterValue',
+    inject: () => app.arm.faults.script('pg.config.put', [armFault.error(400, 'InvalidParameterValue')]),
+  },
+  {
+    step: 'fileShares',
+    code: 'InvalidHeaderValue',
+    inject: () => app.arm.faults.script('storage.share.put', [armFault.error(400, 'InvalidHeaderValue')]),
+  },
+];
+
+describe('a refusal at each provisioning step', () => {
+  it.each(STEPS.map((s, i) => [s.step, s, `fail${i}`] as const))(
+    'at %s: Failed naming the step and Azure’s code; retry converges with no duplicate',
+    async (_, { step, code, inject }, id) => {
+      inject();
+      expect(
+        (await app.call('POST', '/platforms', { body: { prefix: id, models: ['phi3.5'] } })).status,
+      ).toBe(202);
+      await run(id);
+      expect(app.instances.instances.get(id)!.runtimeStatus).toBe('Failed');
+      const failed = await record(id);
+      expect(failed.phase).toBe('Failed');
+      expect(failed.lastError).toMatchObject({ step, code });
+      expect(failed.steps.find((s) => s.name === step)).toMatchObject({ state: 'failed', error: { code } });
+
+      expect((await app.call('POST', `/platforms/${id}/retry`)).status).toBe(202);
+      await run(id);
+      const after = await record(id);
+      expect(after.phase).toBe('Configuring');
+      expect(after.lastError).toBeUndefined();
+      expect(after.steps.every((s) => s.state === 'succeeded')).toBe(true);
+      expect(resourceTypes(id)).toEqual(EXPECTED_TYPES);
+    },
+  );
+});
+
+describe('random transient faults', () => {
+  it('with 10% of ARM calls failing (429 with and without Retry-After, 500, 503, dropped connections, ServerIsBusy) it still converges', async () => {
+    const transient: Fault[] = [
+      armFault.throttle(1),
+      armFault.throttle(),
+      armFault.serverError(500),
+      armFault.unavailable(1),
+      armFault.drop(),
+    ];
+    app.arm.faults.rate('*', 0.1, transient, 42);
+    for (const op of ['pg.config.put', 'pg.db.put', 'pg.firewall.put'] as const) {
+      app.arm.faults.rate(
+        op,
+        0.1,
+        [
+          armFault.error(
+            409,
+            'ServerIsBusy',
+            'Server is busy with another operation. Please try your operation later.',
+          ),
+        ],
+        7,
+      );
+    }
+    try {
+      const ids = ['noisy1', 'noisy2', 'noisy3'];
+      for (const id of ids)
+        expect(
+          (await app.call('POST', '/platforms', { body: { prefix: id, models: ['phi3.5'] } })).status,
+        ).toBe(202);
+      expect(
+        await app.driver.runUntil(() => ids.every((id) => finished(id)()), { maxSimulatedMs: 6 * HOURS }),
+      ).toBe(true);
+      for (const id of ids) {
+        expect(
+          app.instances.instances.get(id)!.runtimeStatus,
+          JSON.stringify((await record(id)).lastError),
+        ).toBe('Completed');
+        expect((await record(id)).phase).toBe('Configuring');
+        expect(resourceTypes(id)).toEqual(EXPECTED_TYPES);
+      }
+      expect(app.arm.faults.applied.length).toBeGreaterThan(0);
+    } finally {
+      app.arm.faults.rate('*', 0, [armFault.pass()], 1);
+      for (const op of ['pg.config.put', 'pg.db.put', 'pg.firewall.put'] as const)
+        app.arm.faults.rate(op, 0, [armFault.pass()], 1);
+    }
+  });
+});
+
+describe('polling discipline', () => {
+  it('counts the ARM requests of one provisioning by method, and never polls an operation sooner than its Retry-After', async () => {
+    const from = app.arm.requests.length;
+    await app.call('POST', '/platforms', { body: { prefix: 'counted', models: ['phi3.5'] } });
+    await run('counted');
+    expect((await record('counted')).phase).toBe('Configuring');
+    const requests = app.arm.requests.slice(from);
+    const byMethod = Object.fromEntries(
+      ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'HEAD'].map((m) => [
+        m,
+        requests.filter((q) => q.method === m).length,
+      ]),
+    );
+    // One PUT per thing written (group, cluster, server, the extension list — TLS is already ON —, database,
+    // firewall rule, account, two shares): nothing is written twice.
+    expect(byMethod.PUT).toBe(
+      requests
+        .filter((q) => q.method === 'PUT')
+        .map((q) => q.path)
+        .filter((p, i, all) => all.indexOf(p) === i).length,
+    );
+    expect(byMethod.DELETE).toBe(0);
+    expect(byMethod.GET).toBeLessThan(150);
+
+    const polls = new Map<string, { at: number; retryAfter?: number }[]>();
+    for (const q of requests.filter((r) => r.op === 'poll'))
+      polls.set(q.path, [...(polls.get(q.path) ?? []), { at: q.at, retryAfter: q.retryAfter }]);
+    expect(polls.size).toBeGreaterThan(0);
+    for (const [path, seen] of polls) {
+      for (let i = 1; i < seen.length; i++) {
+        const waited = seen[i]!.at - seen[i - 1]!.at;
+        expect(waited, `${path} polled after ${waited} ms`).toBeGreaterThanOrEqual(
+          (seen[i - 1]!.retryAfter ?? 0) * 1000,
+        );
+      }
+    }
+    console.info(
+      'ARM requests of one provisioning by method:',
+      JSON.stringify(byMethod),
+      'operations polled:',
+      polls.size,
+    );
+  });
+});
