@@ -81,12 +81,21 @@ describe('provisionPlatform, Azure half', () => {
     expect(
       tlsRequests.filter((q) => q.method === 'PUT' && JSON.stringify(q.body).toUpperCase().includes('OFF')),
     ).toEqual([]);
+    // The firewall admits exactly the cluster's egress IP(s): the public IPs its load balancer uses.
+    const egress = app.arm
+      .inventory()
+      .filter(
+        (x) =>
+          x.type.toLowerCase() === 'microsoft.network/publicipaddresses' &&
+          x.id.includes(`/resourceGroups/${r.names.nodeResourceGroup}/`),
+      )
+      .map((x) => x.properties.ipAddress)
+      .sort();
     const rules = children.filter((c) => c.id.includes('/firewallRules/'));
-    expect(rules.length).toBeGreaterThan(0);
-    for (const rule of rules) {
-      expect(rule.properties.startIpAddress).toBe(rule.properties.endIpAddress);
-      expect(rule.properties.startIpAddress).not.toBe('0.0.0.0');
-    }
+    expect(egress.length).toBeGreaterThan(0);
+    expect(rules.map((rule) => [rule.properties.startIpAddress, rule.properties.endIpAddress])).toEqual(
+      egress.map((ip) => [ip, ip]),
+    );
     expect(children.some((c) => c.id.endsWith('/databases/openwebui'))).toBe(true);
 
     const [account] = byType('Microsoft.Storage/storageAccounts', 'prov1');
@@ -107,10 +116,18 @@ describe('provisionPlatform, idempotency and failures', () => {
     await app.call('POST', '/platforms', { body: { prefix: 'twice', models: ['phi3.5'] } });
     expect(await app.driver.runUntil(done('twice'), { maxSimulatedMs: 3 * 3_600_000 })).toBe(true);
     const before = app.arm.requests.length;
+    const secretVersions = () =>
+      [...app.keyVault.secrets.values()]
+        .filter((x) => x.name.includes('-twice-'))
+        .map((x) => `${x.name}@${x.version}`);
+    const versions = secretVersions();
+    expect(versions).toHaveLength(4);
     app.instances.start('provisionPlatform', 'twice', { platformId: 'twice' });
     expect(await app.driver.runUntil(done('twice'), { maxSimulatedMs: 3 * 3_600_000 })).toBe(true);
     expect(app.instances.instances.get('twice')!.runtimeStatus).toBe('Completed');
     expect(mutatingCalls(before)).toEqual([]);
+    // Secrets are generated once: a second run keeps every value (a new WEBUI_SECRET_KEY would log users out).
+    expect(secretVersions()).toEqual(versions);
   });
 
   it('a spot capacity refusal fails the platform at aksCluster with Azure’s code and the on-demand hint; retry converges', async () => {
