@@ -1,7 +1,8 @@
 /**
  * Starts the real app against simulated dependencies: the functions host emulation, the durable client
- * API, and simulated Key Vault; storage is a real Azurite supplied by the caller. Used by the tests and
- * by `npm run sandbox`.
+ * API, simulated Key Vault and ARM, and one simulated Kubernetes API server (with Ollama behind its service
+ * proxy) that every AKS cluster's kubeconfig points at; storage is a real Azurite supplied by the caller.
+ * Used by the tests and by `npm run sandbox` (sandbox/cli.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -16,6 +17,8 @@ import { VirtualClock, type Clock } from './clock.js';
 import { DurableDriver } from './durable/driver.js';
 import { DurableRpcServer, InstanceStore } from './durable/rpc.js';
 import { FunctionsHost, getRegistrations, installFunctionsCore, type LogLine } from './host.js';
+import { SimulatedKubernetes } from './kube/apiserver.js';
+import { SimulatedOllama } from './kube/ollama.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -37,6 +40,13 @@ export interface SandboxApp {
   functionKey: string;
   keyVault: SimulatedKeyVault;
   arm: SimulatedArm;
+  /**
+   * The simulated Kubernetes API server, on the same clock. ARM's listClusterAdminCredential returns a
+   * kubeconfig pointing here for every cluster (one API server stands in for all of them).
+   */
+  kube: SimulatedKubernetes;
+  /** The Ollama behind `kube`'s service proxy (Services named `ollama`). */
+  ollama: SimulatedOllama;
   instances: InstanceStore;
   /** Runs the orchestrations started through the durable client API (attached to `instances`). */
   driver: DurableDriver;
@@ -75,8 +85,12 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
   const rpc = new DurableRpcServer(instances);
   await rpc.listen();
 
+  const ollama = new SimulatedOllama({ clock });
+  const kube = new SimulatedKubernetes({ clock, ollama });
+  await kube.listen();
+
   const subscriptionId = '00000000-0000-4000-8000-000000000001';
-  const arm = new SimulatedArm({ clock, subscriptionId, ...options.arm });
+  const arm = new SimulatedArm({ clock, subscriptionId, kubeconfigServer: () => kube.url, ...options.arm });
   const armBase = await arm.listen();
   const config = loadConfig({
     AzureWebJobsStorage: options.storageConnection,
@@ -125,12 +139,14 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
     functionKey,
     keyVault,
     arm,
+    kube,
+    ollama,
     instances,
     driver,
     clock,
     async close() {
       driver.detach();
-      await Promise.all([rpc.close(), keyVault.close(), arm.close()]);
+      await Promise.all([rpc.close(), keyVault.close(), arm.close(), kube.close()]);
     },
   };
 }

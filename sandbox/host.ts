@@ -6,9 +6,14 @@
  * route templates and methods; `authLevel: 'function'` routes require the function key as Azure does
  * (header `x-functions-key` or query `code`), answering 401 with an empty body otherwise.
  */
-import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import functions, { type HttpResponseInit } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+
+// @azure/functions is CommonJS, and Node's ESM loader does not detect these classes as named exports (only
+// vitest's interop did): take them from the module object, which works under both.
+const { HttpRequest, HttpResponse, InvocationContext } = functions;
+type InvocationContext = functions.InvocationContext;
 
 export interface Binding {
   type: string;

@@ -60,7 +60,7 @@
  *                                own (nothing needs to call runUntilIdle with a real-time clock); false: they
  *                                progress only inside runUntilIdle/runUntil (startSandboxApp under a VirtualClock).
  */
-import { InvocationContext } from '@azure/functions';
+import functions from '@azure/functions';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Registration } from '../host.js';
@@ -71,6 +71,10 @@ import {
   type InstanceStoreHooks,
   type RuntimeStatus,
 } from './rpc.js';
+
+// CommonJS: Node's ESM loader does not see InvocationContext as a named export (see sandbox/host.ts).
+const { InvocationContext } = functions;
+type InvocationContext = functions.InvocationContext;
 
 /** node_modules/durable-functions/lib/src/history/HistoryEventType.js (= DurableTask.Core EventType). */
 export const HistoryEventType = {

@@ -292,6 +292,8 @@ describe('.funcignore', () => {
     'src/config.ts',
     'src/functions/platforms.ts',
     'dist/test/unit/package.test.js',
+    'dist/sandbox/cli.js',
+    'dist/sandbox/.cli-test/src/functions/meta.js',
   ])('keeps %s out of the deployment package', (path) => {
     expect(excludedBy(rules, path)).toBe(true);
   });

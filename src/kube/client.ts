@@ -1,0 +1,86 @@
+/**
+ * Kubernetes clients for one cluster, from the admin kubeconfig AKS returns. The kubeconfig is held in
+ * memory only: never stored, logged or returned.
+ */
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  Observable,
+  PatchStrategy,
+  type KubernetesObject,
+  type ObservableMiddleware,
+} from '@kubernetes/client-node';
+
+/** One fixed field manager: re-applying our own manifests never conflicts with ourselves. */
+export const FIELD_MANAGER = 'llm-platforms-api';
+
+export interface KubeClients {
+  objects: KubernetesObjectApi;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  batch: BatchV1Api;
+  /** Server-side apply of one object; returns the live object. */
+  apply(object: KubernetesObject): Promise<KubernetesObject>;
+  /** GET/POST through the API server's service proxy (`/api/v1/namespaces/{ns}/services/{name}:{port}/proxy/{path}`). */
+  proxyGet(namespace: string, service: string, port: number, path: string): Promise<unknown>;
+  proxyPost(namespace: string, service: string, port: number, path: string, body: unknown): Promise<unknown>;
+}
+
+export function kubeClients(kubeconfigYaml: string): KubeClients {
+  const kc = new KubeConfig();
+  kc.loadFromString(kubeconfigYaml);
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  const core = kc.makeApiClient(CoreV1Api);
+  // The generated proxy POST has no body parameter: a per-call middleware adds the JSON body, keeping the
+  // kubeconfig's TLS settings (a plain fetch would not trust the cluster's CA).
+  const jsonBody = (body: unknown): ObservableMiddleware => ({
+    pre: (ctx) => {
+      ctx.setHeaderParam('Content-Type', 'application/json');
+      ctx.setBody(JSON.stringify(body));
+      return new Observable(Promise.resolve(ctx));
+    },
+    post: (response) => new Observable(Promise.resolve(response)),
+  });
+  return {
+    objects,
+    core,
+    apps: kc.makeApiClient(AppsV1Api),
+    batch: kc.makeApiClient(BatchV1Api),
+    apply: (object) =>
+      objects.patch(object, undefined, undefined, FIELD_MANAGER, false, PatchStrategy.ServerSideApply),
+    proxyGet: (namespace, service, port, path) =>
+      core.connectGetNamespacedServiceProxyWithPath({
+        name: `${service}:${port}`,
+        namespace,
+        path,
+      }) as Promise<unknown>,
+    proxyPost: (namespace, service, port, path, body) =>
+      core.connectPostNamespacedServiceProxyWithPath(
+        { name: `${service}:${port}`, namespace, path },
+        { middleware: [jsonBody(body)], middlewareMergeStrategy: 'append' },
+      ) as Promise<unknown>,
+  };
+}
+
+/** The Kubernetes `Status` of a failed call (client-node carries its body as a JSON string). */
+export function kubeStatus(e: unknown): { code: number; reason: string; message: string } | undefined {
+  const err = e as { code?: number; body?: unknown };
+  if (typeof err?.code !== 'number') return undefined;
+  let body: { reason?: string; message?: string } = {};
+  try {
+    body =
+      typeof err.body === 'string'
+        ? (JSON.parse(err.body) as typeof body)
+        : ((err.body as typeof body) ?? {});
+  } catch {
+    /* not JSON */
+  }
+  return {
+    code: err.code,
+    reason: body.reason ?? `Http${err.code}`,
+    message: body.message ?? String((e as Error).message ?? e),
+  };
+}
