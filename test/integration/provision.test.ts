@@ -98,9 +98,33 @@ describe('provisionPlatform, Azure half', () => {
     );
     expect(children.some((c) => c.id.endsWith('/databases/openwebui'))).toBe(true);
 
+    const [server] = byType('Microsoft.DBforPostgreSQL/flexibleServers', 'prov1');
+    expect(server!.properties).toMatchObject({
+      version: '16',
+      storage: { storageSizeGB: 32 },
+      backup: { backupRetentionDays: 7 },
+    });
+    // Three Open WebUI replicas need more than B1ms's 35 user connections: the PUT asked for B2s.
+    const serverPut = app.arm.requests.find(
+      (q) => q.method === 'PUT' && q.path.endsWith(`/flexibleServers/${serverName}`),
+    );
+    expect((serverPut?.body as { sku?: unknown }).sku).toEqual({ name: 'Standard_B2s', tier: 'Burstable' });
+    expect(JSON.stringify(serverPut?.body)).toContain('administratorLoginPassword');
+
     const [account] = byType('Microsoft.Storage/storageAccounts', 'prov1');
-    expect(account).toMatchObject({
-      properties: expect.objectContaining({ minimumTlsVersion: 'TLS1_2', allowBlobPublicAccess: false }),
+    expect(account!.properties).toMatchObject({
+      minimumTlsVersion: 'TLS1_2',
+      allowBlobPublicAccess: false,
+      supportsHttpsTrafficOnly: true,
+    });
+    const shares = app.arm
+      .inventory()
+      .filter((x) =>
+        x.id.includes(`/storageAccounts/${r.names.storageAccount}/fileServices/default/shares/`),
+      );
+    expect(Object.fromEntries(shares.map((x) => [x.id.split('/').pop(), x.properties.shareQuota]))).toEqual({
+      models: 100,
+      'webui-data': 100,
     });
   });
 });
