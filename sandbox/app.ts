@@ -1,7 +1,8 @@
 /**
  * Starts the real app against simulated dependencies: the functions host emulation, the durable client
  * API, simulated Key Vault and ARM, and one simulated Kubernetes API server (with Ollama behind its service
- * proxy) that every AKS cluster's kubeconfig points at; storage is a real Azurite supplied by the caller.
+ * proxy) per AKS cluster, reached through that cluster's kubeconfig; storage is a real Azurite supplied by
+ * the caller.
  * Used by the tests and by `npm run sandbox` (sandbox/cli.ts).
  */
 import { randomBytes } from 'node:crypto';
@@ -17,8 +18,8 @@ import { VirtualClock, type Clock } from './clock.js';
 import { DurableDriver } from './durable/driver.js';
 import { DurableRpcServer, InstanceStore } from './durable/rpc.js';
 import { FunctionsHost, getRegistrations, installFunctionsCore, type LogLine } from './host.js';
-import { SimulatedKubernetes } from './kube/apiserver.js';
-import { SimulatedOllama } from './kube/ollama.js';
+import { SimulatedKubernetesFleet } from './kube/fleet.js';
+import type { SimulatedOllama } from './kube/ollama.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -40,13 +41,8 @@ export interface SandboxApp {
   functionKey: string;
   keyVault: SimulatedKeyVault;
   arm: SimulatedArm;
-  /**
-   * The simulated Kubernetes API server, on the same clock. ARM's listClusterAdminCredential returns a
-   * kubeconfig pointing here for every cluster (one API server stands in for all of them).
-   */
-  kube: SimulatedKubernetes;
-  /** The Ollama behind `kube`'s service proxy (Services named `ollama`). */
-  ollama: SimulatedOllama;
+  /** One simulated Kubernetes API server and Ollama per AKS cluster, created when its kubeconfig is first used. */
+  clusters: SimulatedKubernetesFleet;
   instances: InstanceStore;
   /** Runs the orchestrations started through the durable client API (attached to `instances`). */
   driver: DurableDriver;
@@ -85,12 +81,18 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
   const rpc = new DurableRpcServer(instances);
   await rpc.listen();
 
-  const ollama = new SimulatedOllama({ clock });
-  const kube = new SimulatedKubernetes({ clock, ollama });
-  await kube.listen();
+  const clusters = new SimulatedKubernetesFleet(clock, (ollama) => ({
+    jobEffect: (job, startMs) => preloadEffect(ollama, job, startMs),
+  }));
+  await clusters.listen();
 
   const subscriptionId = '00000000-0000-4000-8000-000000000001';
-  const arm = new SimulatedArm({ clock, subscriptionId, kubeconfigServer: () => kube.url, ...options.arm });
+  const arm = new SimulatedArm({
+    clock,
+    subscriptionId,
+    kubeconfigServer: (cluster) => clusters.serverFor(cluster.id.toLowerCase()),
+    ...options.arm,
+  });
   const armBase = await arm.listen();
   const config = loadConfig({
     AzureWebJobsStorage: options.storageConnection,
@@ -139,14 +141,13 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
     functionKey,
     keyVault,
     arm,
-    kube,
-    ollama,
+    clusters,
     instances,
     driver,
     clock,
     async close() {
       driver.detach();
-      await Promise.all([rpc.close(), keyVault.close(), arm.close(), kube.close()]);
+      await Promise.all([rpc.close(), keyVault.close(), arm.close(), clusters.close()]);
     },
   };
 }
@@ -163,4 +164,26 @@ function findRoot(): string {
       dir = parent;
     }
   }
+}
+
+/**
+ * What the model-preload Job's container does (manifests/90-model-preload.yaml): its arguments come in
+ * pairs (model, seconds per attempt) and it pulls each model through Ollama, failing if any pull fails.
+ */
+function preloadEffect(
+  ollama: SimulatedOllama,
+  job: { name: string; uid: string; content: Record<string, unknown> },
+  startMs: number,
+) {
+  if (job.name !== 'model-preload') return undefined;
+  const spec = job.content.spec as
+    { template?: { spec?: { containers?: { args?: string[] }[] } } } | undefined;
+  const args = spec?.template?.spec?.containers?.[0]?.args ?? [];
+  const models = args.filter((_, i) => i % 2 === 0);
+  const { durationMs, failed } = ollama.schedulePulls(job.uid, models, startMs);
+  return {
+    durationMs,
+    failed: failed.length > 0,
+    ...(failed.length ? { message: `failed models: ${failed.join(' ')}` } : {}),
+  };
 }

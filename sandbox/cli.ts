@@ -88,15 +88,18 @@ const isObject = (v: Json | undefined): v is JsonObject =>
 function inventory(app: SandboxApp, includeSystem: boolean) {
   return {
     azure: app.arm.inventory().map(({ id, type, tags, properties }) => ({ id, type, tags, properties })),
-    kubernetes: app.kube.inventory({ includeSystem }).map(({ apiVersion, kind, metadata }) => {
-      // Client-side apply copies a whole object, a Secret's data included, into this annotation: never show it.
-      const annotations = metadata.annotations;
-      if (isObject(annotations) && LAST_APPLIED in annotations) {
-        const { [LAST_APPLIED]: _omitted, ...rest } = annotations;
-        metadata = { ...metadata, annotations: rest };
-      }
-      return { apiVersion, kind, metadata };
-    }),
+    kubernetes: app.clusters
+      .all()
+      .flatMap(({ key, kube }) => kube.inventory({ includeSystem }).map((o) => ({ ...o, cluster: key })))
+      .map(({ apiVersion, kind, metadata, cluster }) => {
+        // Client-side apply copies a whole object, a Secret's data included, into this annotation: never show it.
+        const annotations = metadata.annotations;
+        if (isObject(annotations) && LAST_APPLIED in annotations) {
+          const { [LAST_APPLIED]: _omitted, ...rest } = annotations;
+          metadata = { ...metadata, annotations: rest };
+        }
+        return { cluster, apiVersion, kind, metadata };
+      }),
     keyVault: app.keyVault.inventory().map(({ name, deleted }) => ({ name, deleted })),
   };
 }

@@ -9,7 +9,9 @@ import type { HttpClient } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential } from '@azure/identity';
 import { loadConfig, type Config } from './config.js';
 import { createAzureActivities } from './activities/azure.js';
+import { createKubernetesActivities } from './activities/kubernetes.js';
 import { createProgressActivities } from './activities/progress.js';
+import { kubeClients } from './kube/client.js';
 import { createAzureClients } from './azure/clients.js';
 import { createRequestValidator } from './platform/schema.js';
 import { createTableRegistry, type Registry } from './registry/registry.js';
@@ -29,7 +31,9 @@ export interface Services {
   config: Config;
   registry: Registry;
   platforms: PlatformService;
-  activities: ReturnType<typeof createAzureActivities> & ReturnType<typeof createProgressActivities>;
+  activities: ReturnType<typeof createAzureActivities> &
+    ReturnType<typeof createKubernetesActivities> &
+    ReturnType<typeof createProgressActivities>;
 }
 
 let overrides: CompositionOverrides = {};
@@ -73,6 +77,7 @@ function compose(o: CompositionOverrides): Services {
   const platforms = new PlatformService({ config, registry, validator, secrets, now });
   const activities = {
     ...createAzureActivities({ clients, registry }),
+    ...createKubernetesActivities({ clients, registry, kube: kubeClients, now }),
     ...createProgressActivities({ registry, now }),
   };
   return { config, registry, platforms, activities };

@@ -62,7 +62,7 @@ export interface SimulatedArmOptions {
   subscriptionId: string;
   durations?: Partial<Durations>;
   /** API server URL written into returned kubeconfigs (default: the cluster's https FQDN). */
-  kubeconfigServer?: () => string;
+  kubeconfigServer?: (cluster: { id: string; name: string }) => string;
   /**
    * Lower bound of Retry-After on LRO answers, in seconds (default 1, as Azure). SDK pollers sleep that
    * long in real time, so tests pass 0 (the SDK then polls at its `updateIntervalInMs`).

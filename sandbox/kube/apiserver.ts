@@ -59,6 +59,7 @@ import {
   DEFAULT_DELAYS,
   Snapshot,
   ruleMatches,
+  type JobEffect,
   type KubeDelays,
   type NameRule,
   type PodView,
@@ -98,6 +99,8 @@ export interface SimulatedKubernetesOptions {
   delays?: Partial<KubeDelays>;
   /** Backend for the Ollama Service's proxy. */
   ollama?: SimulatedOllama;
+  /** What Jobs' pods do when they run (duration, outcome, side effects such as model pulls). */
+  jobEffect?: JobEffect;
   /** Services (in any namespace) whose proxy reaches `ollama`; default 'ollama'. */
   ollamaService?: string;
   /** Initial nodes; default: 2 system, 1 apps, 1 spot T4 GPU node, as the platform's AKS pools. */
@@ -148,6 +151,7 @@ export const DEFAULT_NODES: readonly NodeSpec[] = [
     vmSize: 'Standard_D2s_v5',
     mode: 'System',
     taints: ['CriticalAddonsOnly=true:NoSchedule'],
+    labels: { workload: 'system' },
   },
   {
     name: 'aks-system-31415926-vmss000001',
@@ -155,8 +159,16 @@ export const DEFAULT_NODES: readonly NodeSpec[] = [
     vmSize: 'Standard_D2s_v5',
     mode: 'System',
     taints: ['CriticalAddonsOnly=true:NoSchedule'],
+    labels: { workload: 'system' },
   },
-  { name: 'aks-apps-27182818-vmss000000', pool: 'apps', vmSize: 'Standard_D4s_v5', mode: 'User' },
+  // Labels as the platform's agent pools set them (src/platform/azure-resources.ts).
+  {
+    name: 'aks-apps-27182818-vmss000000',
+    pool: 'apps',
+    vmSize: 'Standard_D4s_v5',
+    mode: 'User',
+    labels: { workload: 'apps' },
+  },
   {
     name: 'aks-gput4-16180339-vmss000000',
     pool: 'gput4',
@@ -201,6 +213,7 @@ export class SimulatedKubernetes {
   private readonly token?: string;
   private readonly delays: KubeDelays;
   private readonly ollama?: SimulatedOllama;
+  private readonly jobEffect?: JobEffect;
   private readonly ollamaService: string;
   private readonly proxyRequiresEndpoints: boolean;
   private readonly initialNodes: readonly NodeSpec[];
@@ -226,6 +239,7 @@ export class SimulatedKubernetes {
     this.token = options.token;
     this.delays = { ...DEFAULT_DELAYS, ...options.delays };
     this.ollama = options.ollama;
+    this.jobEffect = options.jobEffect;
     this.ollamaService = options.ollamaService ?? 'ollama';
     this.proxyRequiresEndpoints = options.proxyRequiresReadyEndpoints ?? true;
     this.initialNodes = options.nodes ?? DEFAULT_NODES;
@@ -571,6 +585,7 @@ export class SimulatedKubernetes {
       clusterStartedMs: this.clusterStartedMs,
       readyDelays: this.readyDelays,
       workloadFailures: this.workloadFailures,
+      ...(this.jobEffect ? { jobEffect: this.jobEffect } : {}),
     });
     this.cached = { epoch: this.epoch, now, snapshot };
     return snapshot;

@@ -88,6 +88,8 @@ export class SimulatedOllama {
   private readonly models = new Map<string, Stored>();
   private readonly loadedModels = new Map<string, Loaded>();
   private readonly pullFailures = new Map<string, string>();
+  /** Pulls made by a Job's pod (model-preload), keyed by Job uid: each model lands at its time. */
+  private readonly scheduledPulls = new Map<string, { name: string; at: number }[]>();
   private pending = 0;
   private server?: Server;
 
@@ -133,8 +135,41 @@ export class SimulatedOllama {
     this.pullMs = ms;
   }
 
+  /**
+   * What a preload Job's pod does: pull `models` one after the other from `startMs`, each taking the pull
+   * delay. Idempotent per `key`. Returns how long the pod runs and which models fail (their pull fails).
+   */
+  schedulePulls(
+    key: string,
+    models: readonly string[],
+    startMs: number,
+  ): { durationMs: number; failed: string[] } {
+    const failed = models.filter((m) => this.pullFailures.has(normalizeModel(m)));
+    if (!this.scheduledPulls.has(key)) {
+      const ok = models.filter((m) => !failed.includes(m));
+      this.scheduledPulls.set(
+        key,
+        ok.map((m, i) => ({ name: normalizeModel(m), at: startMs + (i + 1) * this.pullMs })),
+      );
+    }
+    return { durationMs: Math.max(1, models.length) * this.pullMs, failed };
+  }
+
+  private settleScheduled(): void {
+    const now = this.clock.now();
+    for (const [key, pulls] of this.scheduledPulls) {
+      const due = pulls.filter((p) => p.at <= now);
+      for (const p of due) if (!this.models.has(p.name)) this.store({ name: p.name });
+      this.scheduledPulls.set(
+        key,
+        pulls.filter((p) => p.at > now),
+      );
+    }
+  }
+
   /** Names of pulled models. */
   pulled(): string[] {
+    this.settleScheduled();
     return [...this.models.keys()].sort();
   }
 
@@ -188,6 +223,7 @@ export class SimulatedOllama {
     res: ServerResponse,
     context: { gpu?: boolean } = {},
   ): Promise<void> {
+    this.settleScheduled();
     const pathname = new URL(path, 'http://ollama').pathname.replace(/\/+$/, '') || '/';
     const log = (status: number) => this.requests.push({ method, path: pathname, status });
     const json = (status: number, value: unknown) => {

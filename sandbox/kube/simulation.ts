@@ -70,7 +70,14 @@ export interface SimulationConfig {
   clusterStartedMs: number;
   readyDelays: { rule: NameRule; ms: number }[];
   workloadFailures: { rule: NameRule; reason: string; message: string }[];
+  /** What a Job's pod does when it runs (e.g. model-preload pulls models): its duration and outcome. */
+  jobEffect?: JobEffect;
 }
+
+export type JobEffect = (
+  job: Entry,
+  startMs: number,
+) => { durationMs: number; failed?: boolean; message?: string } | undefined;
 
 export interface NodeView {
   entry: Entry;
@@ -330,8 +337,9 @@ export class Snapshot {
           } else if (startable !== undefined && node?.ready !== false) {
             const start = Math.max(pod.scheduledMs, startable);
             if (kind === 'Job') {
-              pod.finishMs = start + delay;
-              const outcome = owner.jobOutcome;
+              const effect = this.config.jobEffect?.(owner, start);
+              pod.finishMs = start + (effect?.durationMs ?? delay);
+              const outcome = owner.jobOutcome?.failed ? owner.jobOutcome : effect;
               pod.outcome = outcome?.failed ? 'Failed' : 'Succeeded';
               if (outcome?.failed) pod.failureMessage = outcome.message;
               pod.readyMs = start + Math.min(delay, 1_000);

@@ -43,6 +43,7 @@ const GENERATED_SECRETS: readonly SecretKind[] = [
   'openwebui-db-password',
   'openwebui-secret-key',
   'grafana-admin-password',
+  'openwebui-admin-password',
 ];
 
 export function createAzureActivities({ clients, registry }: AzureActivityDeps) {

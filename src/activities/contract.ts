@@ -62,6 +62,33 @@ export interface ProgressUpdate {
   resourceIds?: Record<string, string>;
   endpoints?: Record<string, string>;
   lastError?: { step?: string; code: string; message: string } | null;
+  /** Replaces the platform's warnings (e.g. a model running on CPU). */
+  warnings?: string[];
+  smokeTest?: SmokeReport;
+}
+
+export type ReadinessCheck =
+  'nodes' | 'gpu' | 'volumes' | 'databaseSetup' | 'workloads' | 'endpoints' | 'metricsApi';
+
+export interface Readiness {
+  ready: boolean;
+  /** What is still missing, for the step's progress (never a secret). */
+  detail: string;
+  endpoints?: Record<string, string>;
+}
+
+export interface ModelReport {
+  /** Requested models present on the shared volume. */
+  ready: string[];
+  /** Requested models missing after the preload Job ended. */
+  failed: string[];
+  preloadFinished: boolean;
+}
+
+export interface SmokeReport {
+  model: string;
+  tokensPerSecond: number;
+  onGpu: boolean;
 }
 
 /** The activity catalogue. */
@@ -77,6 +104,10 @@ export interface Activities {
   ensurePostgresChild: { input: PlatformRef & { child: PostgresChild }; output: Result<ResourceState> };
   beginStorageAccountCreate: { input: PlatformRef; output: Result<ResourceState> };
   ensureFileShares: { input: PlatformRef; output: Result<{ mutated: boolean }> };
+  applyPlatformManifests: { input: PlatformRef; output: Result<{ applied: number }> };
+  checkPlatformReadiness: { input: PlatformRef & { check: ReadinessCheck }; output: Result<Readiness> };
+  getModelReport: { input: PlatformRef; output: Result<ModelReport> };
+  runSmokeTest: { input: PlatformRef & { model: string }; output: Result<SmokeReport> };
 }
 
 /** PostgreSQL child resources, written one at a time (Azure answers ServerIsBusy to overlapping writes). */

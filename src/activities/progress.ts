@@ -25,6 +25,8 @@ export function createProgressActivities({ registry, now }: { registry: Registry
           endpoints: update.endpoints ? { ...r.endpoints, ...update.endpoints } : r.endpoints,
           updatedAt: now().toISOString(),
         };
+        if (update.warnings) next.warnings = update.warnings;
+        if (update.smokeTest) next.smokeTest = update.smokeTest;
         if (update.lastError === null) delete next.lastError;
         else if (update.lastError) next.lastError = update.lastError;
         return next;

@@ -18,6 +18,10 @@ const NAMES: readonly ActivityName[] = [
   'ensurePostgresChild',
   'beginStorageAccountCreate',
   'ensureFileShares',
+  'applyPlatformManifests',
+  'checkPlatformReadiness',
+  'getModelReport',
+  'runSmokeTest',
 ];
 
 for (const name of NAMES) {

@@ -30,6 +30,10 @@ export const POLL = {
   postgresServer: { initialMs: 20_000, factor: 1.5, maxMs: 90_000, deadlineMs: minutes(40) },
   storageAccount: { initialMs: 5_000, factor: 2, maxMs: 30_000, deadlineMs: minutes(10) },
   postgresChild: { initialMs: 5_000, factor: 2, maxMs: 30_000, deadlineMs: minutes(15) },
+  // GPU nodes from zero, image pulls and the device plugin take minutes; spot capacity can take longer.
+  kubernetes: { initialMs: 15_000, factor: 1.5, maxMs: 60_000, deadlineMs: minutes(45) },
+  // Model pulls are gigabytes over the network onto Azure Files.
+  models: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(180) },
 } as const satisfies Record<string, PollPolicy>;
 
 /** A retryable refusal (throttled, busy, transient) is retried this many times within one step. */

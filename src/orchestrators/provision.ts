@@ -9,6 +9,7 @@ import type { PlatformRef, PostgresChild, ResourceState, Result } from '../activ
 import { firewallRules, POSTGRES_CONFIGURATION } from '../platform/azure-resources.js';
 import type { PlatformSpec } from '../platform/types.js';
 import { call, callUntilAnswered, ensureResource, Progress, type Context, type Flow } from './flow.js';
+import { configurePlatform } from './configure.js';
 import { ORCHESTRATORS, type LifecycleInput } from './names.js';
 import { POLL } from './policy.js';
 
@@ -86,9 +87,9 @@ function* provisionPlatform(context: Context): Flow<{ platformId: string; phase:
   );
   if (!shares.ok) return yield* progress.fail('fileShares', shares);
 
-  // The in-cluster half (manifests, database setup, models, readiness) continues from here.
-  yield* progress.setPhase('Configuring');
-  return { platformId, phase: 'Configuring' };
+  // The in-cluster half: manifests, database setup, readiness, first model and smoke test, then the rest.
+  yield* configurePlatform(context, spec, progress);
+  return { platformId, phase: 'Ready' };
 }
 
 /**

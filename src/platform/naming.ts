@@ -25,6 +25,7 @@ export const SECRET_KINDS = [
   'openwebui-db-password',
   'openwebui-secret-key',
   'grafana-admin-password',
+  'openwebui-admin-password',
   'huggingface-token',
 ] as const;
 export type SecretKind = (typeof SECRET_KINDS)[number];

@@ -3,7 +3,8 @@
  * `POST /platforms?dryRun=true`, and the reference the provisioning steps are built from.
  */
 import { estimateCost, APPS_POOL, POSTGRES_STORAGE_GIB, SYSTEM_POOL, type CostEstimate } from './cost.js';
-import { derivePlatformNames, platformSecretNames } from './naming.js';
+import { renderManifests } from './manifests.js';
+import { derivePlatformNames, platformSecretNames, type PlatformNames } from './naming.js';
 import { choosePostgresSku, connectionsNeeded, modelShareGiB, WEBUI_SHARE_GIB } from './sizing.js';
 import type { PlatformSpec } from './types.js';
 
@@ -119,39 +120,20 @@ export function planPlatform(spec: PlatformSpec, subscriptionId: string): Platfo
         },
       },
     ],
-    kubernetes: plannedKubernetesObjects(spec),
+    kubernetes: plannedKubernetesObjects(spec, names),
     secrets: platformSecretNames(names, spec.huggingFaceToken),
     cost: estimateCost(spec),
   };
 }
 
-/** The in-cluster components, in apply order. */
-function plannedKubernetesObjects(spec: PlatformSpec): PlannedKubernetesObject[] {
-  const objects: PlannedKubernetesObject[] = [
-    { kind: 'Namespace', name: 'llm' },
-    { kind: 'Namespace', name: 'monitoring' },
-    { kind: 'DaemonSet', namespace: 'kube-system', name: 'nvidia-device-plugin' },
-    { kind: 'PersistentVolume', name: `${spec.prefix}-models` },
-    { kind: 'PersistentVolumeClaim', namespace: 'llm', name: 'ollama-models' },
-    { kind: 'PersistentVolume', name: `${spec.prefix}-webui-data` },
-    { kind: 'PersistentVolumeClaim', namespace: 'llm', name: 'open-webui-data' },
-    { kind: 'StatefulSet', namespace: 'llm', name: 'ollama' },
-    { kind: 'Service', namespace: 'llm', name: 'ollama' },
-    { kind: 'Deployment', namespace: 'llm', name: 'redis' },
-    { kind: 'Service', namespace: 'llm', name: 'redis' },
-    { kind: 'Job', namespace: 'llm', name: 'database-setup' },
-    { kind: 'Deployment', namespace: 'llm', name: 'open-webui' },
-    { kind: 'Service', namespace: 'llm', name: 'open-webui' },
-    { kind: 'PodDisruptionBudget', namespace: 'llm', name: 'open-webui' },
-    { kind: 'DaemonSet', namespace: 'monitoring', name: 'dcgm-exporter' },
-    { kind: 'Deployment', namespace: 'monitoring', name: 'prometheus' },
-    { kind: 'Deployment', namespace: 'monitoring', name: 'prometheus-adapter' },
-    { kind: 'APIService', name: 'v1beta1.custom.metrics.k8s.io' },
-    { kind: 'Deployment', namespace: 'monitoring', name: 'grafana' },
-    { kind: 'HorizontalPodAutoscaler', namespace: 'llm', name: 'open-webui' },
-    { kind: 'HorizontalPodAutoscaler', namespace: 'llm', name: 'ollama' },
-    { kind: 'ResourceQuota', namespace: 'llm', name: 'llm-quota' },
-    { kind: 'Job', namespace: 'llm', name: 'model-preload' },
-  ];
-  return objects;
+/**
+ * The in-cluster objects, in apply order: exactly what `renderManifests` produces for this spec (the Secrets
+ * the apply step builds from Key Vault come on top; their Key Vault sources are `secrets`).
+ */
+function plannedKubernetesObjects(spec: PlatformSpec, names: PlatformNames): PlannedKubernetesObject[] {
+  return renderManifests(spec, names).map(({ kind, metadata }) => ({
+    kind,
+    ...(metadata.namespace !== undefined ? { namespace: metadata.namespace } : {}),
+    name: metadata.name,
+  }));
 }

@@ -100,6 +100,13 @@ export function createPlatformSchema(options: SchemaOptions) {
             maximum: LIMITS.webuiReplicas.max,
             default: LIMITS.webuiReplicas.default,
           },
+          adminEmail: {
+            type: 'string',
+            format: 'email',
+            maxLength: 254,
+            description:
+              'Email of the Open WebUI admin account created at provisioning (default admin@<prefix>.local); sign-up stays closed.',
+          },
         },
       },
       autoStop: {

@@ -8,7 +8,8 @@ export interface PlatformSpec {
   models: string[];
   location: string;
   gpu: { vmSize: T4VmSize; minNodes: number; maxNodes: number; spot: boolean };
-  webui: { replicas: number };
+  /** adminEmail: the Open WebUI admin account created at provisioning (its password is in Key Vault). */
+  webui: { replicas: number; adminEmail?: string };
   autoStop: { idleMinutes: number };
   tags: Record<string, string>;
   /** True when the request carried a Hugging Face token (the token itself only ever goes to Key Vault). */
@@ -61,6 +62,10 @@ export interface PlatformRecord {
   models: Record<string, ModelState>;
   lastError?: { step?: string; code: string; message: string };
   lastActiveAt?: string;
+  /** Things that work but not as they should (a model on CPU, a failed model pull). */
+  warnings?: string[];
+  /** The last smoke test: a few tokens generated with the first model, and whether it ran on the GPU. */
+  smokeTest?: { model: string; tokensPerSecond: number; onGpu: boolean };
   /** Optimistic-concurrency token of the stored entity; absent on a record not yet stored. */
   etag?: string;
 }

@@ -42,7 +42,19 @@ export interface Registry {
 
 const CURRENT = 'current';
 const ARCHIVE_PREFIX = 'deleted-';
-const JSON_COLUMNS = ['spec', 'names', 'resourceIds', 'endpoints', 'steps', 'models', 'lastError'] as const;
+const JSON_COLUMNS = [
+  'spec',
+  'names',
+  'resourceIds',
+  'endpoints',
+  'steps',
+  'models',
+  'lastError',
+  'warnings',
+  'smokeTest',
+] as const;
+/** Columns a record may lack: absent stays absent (not `undefined`) when read back. */
+const OPTIONAL_JSON_COLUMNS = ['lastError', 'warnings', 'smokeTest'] as const;
 // A Table string property holds at most 64 KiB, i.e. 32K UTF-16 code units.
 const MAX_JSON_CHARS = 32_000;
 const CREATE_ATTEMPTS = 5;
@@ -213,8 +225,10 @@ function toRecord(entity: Entity & { etag?: string }): PlatformRecord {
     steps: json('steps') ?? [],
     models: json('models') ?? {},
   };
-  const lastError = json('lastError');
-  if (lastError !== undefined) record.lastError = lastError;
+  for (const column of OPTIONAL_JSON_COLUMNS) {
+    const value = json(column);
+    if (value !== undefined) (record as unknown as Record<string, unknown>)[column] = value;
+  }
   if (typeof entity.lastActiveAt === 'string') record.lastActiveAt = entity.lastActiveAt;
   if (entity.etag !== undefined) record.etag = entity.etag;
   return record;

@@ -98,7 +98,7 @@ describe('a refusal at each provisioning step', () => {
       expect((await app.call('POST', `/platforms/${id}/retry`)).status).toBe(202);
       await run(id);
       const after = await record(id);
-      expect(after.phase).toBe('Configuring');
+      expect(after.phase).toBe('Ready');
       expect(after.lastError).toBeUndefined();
       expect(after.steps.every((s) => s.state === 'succeeded')).toBe(true);
       expect(resourceTypes(id)).toEqual(EXPECTED_TYPES);
@@ -144,7 +144,7 @@ describe('random transient faults', () => {
           app.instances.instances.get(id)!.runtimeStatus,
           JSON.stringify((await record(id)).lastError),
         ).toBe('Completed');
-        expect((await record(id)).phase).toBe('Configuring');
+        expect((await record(id)).phase).toBe('Ready');
         expect(resourceTypes(id)).toEqual(EXPECTED_TYPES);
       }
       expect(app.arm.faults.applied.length).toBeGreaterThan(0);
@@ -161,7 +161,7 @@ describe('polling discipline', () => {
     const from = app.arm.requests.length;
     await app.call('POST', '/platforms', { body: { prefix: 'counted', models: ['phi3.5'] } });
     await run('counted');
-    expect((await record('counted')).phase).toBe('Configuring');
+    expect((await record('counted')).phase).toBe('Ready');
     const requests = app.arm.requests.slice(from);
     const byMethod = Object.fromEntries(
       ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'HEAD'].map((m) => [

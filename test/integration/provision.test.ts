@@ -39,7 +39,7 @@ describe('provisionPlatform, Azure half', () => {
     expect(instance.runtimeStatus, JSON.stringify(instance.output)).toBe('Completed');
 
     const r = (await record('prov1'))!;
-    expect(r.phase).toBe('Configuring');
+    expect(r.phase).toBe('Ready');
     expect(r.steps.map((s) => [s.name, s.state])).toEqual(
       expect.arrayContaining([
         ['resourceGroup', 'succeeded'],
@@ -145,7 +145,7 @@ describe('provisionPlatform, idempotency and failures', () => {
         .filter((x) => x.name.includes('-twice-'))
         .map((x) => `${x.name}@${x.version}`);
     const versions = secretVersions();
-    expect(versions).toHaveLength(4);
+    expect(versions).toHaveLength(5);
     app.instances.start('provisionPlatform', 'twice', { platformId: 'twice' });
     expect(await app.driver.runUntil(done('twice'), { maxSimulatedMs: 3 * 3_600_000 })).toBe(true);
     expect(app.instances.instances.get('twice')!.runtimeStatus).toBe('Completed');
@@ -177,7 +177,7 @@ describe('provisionPlatform, idempotency and failures', () => {
     expect(retry.status).toBe(202);
     expect(await app.driver.runUntil(done('spotfail'), { maxSimulatedMs: 3 * 3_600_000 })).toBe(true);
     const after = (await record('spotfail'))!;
-    expect(after.phase).toBe('Configuring');
+    expect(after.phase).toBe('Ready');
     expect(after.lastError).toBeUndefined();
     expect(byType('Microsoft.ContainerService/managedClusters', 'spotfail')).toHaveLength(1);
     expect(byType('Microsoft.DBforPostgreSQL/flexibleServers', 'spotfail')).toHaveLength(1);

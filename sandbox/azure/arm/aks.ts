@@ -456,7 +456,8 @@ export function clusterToken(cluster: Pick<Resource, 'key'>, admin = true): stri
 
 function kubeconfigFor(world: World, cluster: Cluster, admin: boolean): string {
   const fqdn = String(obj(cluster.present().properties).fqdn);
-  const server = world.options.kubeconfigServer?.() ?? `https://${fqdn}:443`;
+  const server =
+    world.options.kubeconfigServer?.({ id: cluster.id, name: cluster.name }) ?? `https://${fqdn}:443`;
   const user = `${admin ? 'clusterAdmin' : 'clusterUser'}_${cluster.rg}_${cluster.name}`;
   const context = admin ? `${cluster.name}-admin` : cluster.name;
   return stringify({
@@ -467,6 +468,8 @@ function kubeconfigFor(world: World, cluster: Cluster, admin: boolean): string {
         name: cluster.name,
         cluster: {
           server,
+          // The sandbox API server speaks plain http, which client-node accepts only with TLS verification off.
+          ...(server.startsWith('http:') ? { 'insecure-skip-tls-verify': true } : {}),
           // A plain-http sandbox API server needs no CA; a fake one would break TLS verification.
           ...(server.startsWith('https:') && !world.options.kubeconfigServer
             ? {

@@ -139,7 +139,7 @@ export interface WorldOptions {
   publicEndpoint: string;
   retryAfterSeconds: number;
   maxRetryAfterSeconds: number;
-  kubeconfigServer?: () => string;
+  kubeconfigServer?: (cluster: { id: string; name: string }) => string;
 }
 
 export interface ArmEvent {

@@ -1,0 +1,331 @@
+/**
+ * Kubernetes-side activities: apply the platform's manifests with server-side apply, read readiness, read
+ * the models Ollama holds, and a smoke test through the API server's service proxy. The admin kubeconfig
+ * comes from AKS (listClusterAdminCredential) and lives in this process's memory for a few minutes only.
+ */
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { AzureClients } from '../azure/clients.js';
+import { classifyAzureError } from '../azure/errors.js';
+import { kubeStatus, type KubeClients } from '../kube/client.js';
+import { buildSecrets, renderManifests } from '../platform/manifests.js';
+import type { PlatformRecord } from '../platform/types.js';
+import type { Registry } from '../registry/registry.js';
+import type { Failure, ModelReport, Readiness, ReadinessCheck, Result, SmokeReport } from './contract.js';
+
+export const OLLAMA = { namespace: 'llm', service: 'ollama', port: 11434 } as const;
+
+export interface KubernetesActivityDeps {
+  clients: AzureClients;
+  registry: Registry;
+  kube: (kubeconfig: string) => KubeClients;
+  now: () => Date;
+}
+
+const CREDENTIAL_TTL_MS = 10 * 60_000;
+
+/**
+ * Namespaces first, then the Secrets (built here from Key Vault values, never rendered), then the rendered
+ * objects in their apply order.
+ */
+export async function platformObjects(
+  record: PlatformRecord,
+  secretValue: (name: string) => Promise<string>,
+  storageKey: () => Promise<string>,
+): Promise<KubernetesObject[]> {
+  const s = record.names.secrets;
+  const material = {
+    postgresAdminPassword: await secretValue(s['postgres-admin-password']),
+    openWebuiDbPassword: await secretValue(s['openwebui-db-password']),
+    webuiSecretKey: await secretValue(s['openwebui-secret-key']),
+    webuiAdminPassword: await secretValue(s['openwebui-admin-password']),
+    grafanaAdminPassword: await secretValue(s['grafana-admin-password']),
+    storageAccountKey: await storageKey(),
+  };
+  const rendered = renderManifests(
+    record.spec,
+    record.names,
+    record.spec.webui.adminEmail ? { adminEmail: record.spec.webui.adminEmail } : {},
+  ) as KubernetesObject[];
+  const namespaces = rendered.filter((o) => o.kind === 'Namespace');
+  return [
+    ...namespaces,
+    ...(buildSecrets(record.names, material) as KubernetesObject[]),
+    ...rendered.filter((o) => o.kind !== 'Namespace'),
+  ];
+}
+
+export function createKubernetesActivities(deps: KubernetesActivityDeps) {
+  const credentials = new Map<string, { kubeconfig: string; until: number }>();
+
+  const load = async (platformId: string) => {
+    const record = await deps.registry.get(platformId);
+    if (!record) throw new Error(`platform ${platformId} has no registry record`);
+    return record;
+  };
+
+  /** Admin credentials of the platform's cluster; re-read after a start (the API server address can change). */
+  const clusterFor = async (record: PlatformRecord, fresh = false): Promise<KubeClients> => {
+    const cached = credentials.get(record.id);
+    if (!fresh && cached && cached.until > deps.now().getTime()) return deps.kube(cached.kubeconfig);
+    const result = await deps.clients.aks.managedClusters.listClusterAdminCredentials(
+      record.names.resourceGroup,
+      record.names.aksCluster,
+    );
+    const value = result.kubeconfigs?.[0]?.value;
+    if (!value) throw new Error('AKS returned no admin kubeconfig');
+    const kubeconfig = new TextDecoder().decode(value);
+    credentials.set(record.id, { kubeconfig, until: deps.now().getTime() + CREDENTIAL_TTL_MS });
+    return deps.kube(kubeconfig);
+  };
+
+  /** Runs `fn` against the cluster; Kubernetes and Azure failures become typed results. */
+  const withCluster = async <T>(
+    platformId: string,
+    fn: (kube: KubeClients, record: PlatformRecord) => Promise<Result<T>>,
+  ): Promise<Result<T>> => {
+    let record: PlatformRecord;
+    try {
+      record = await load(platformId);
+      return await fn(await clusterFor(record), record);
+    } catch (e) {
+      const status = kubeStatus(e);
+      if (status?.code === 401) credentials.delete(platformId);
+      return status ? classifyKube(status) : classifyAzureError(e);
+    }
+  };
+
+  return {
+    async applyPlatformManifests({
+      platformId,
+    }: {
+      platformId: string;
+    }): Promise<Result<{ applied: number }>> {
+      return withCluster(platformId, async (kube, record) => {
+        const { names } = record;
+        const secretValue = async (name: string) => (await deps.clients.secrets.getSecret(name)).value ?? '';
+        const storageKey = async () => {
+          const keys = await deps.clients.storage.storageAccounts.listKeys(
+            names.resourceGroup,
+            names.storageAccount,
+          );
+          return keys.keys?.[0]?.value ?? '';
+        };
+        const objects = await platformObjects(record, secretValue, storageKey);
+        // In order: namespaces and CRDs before what lives in them; one at a time keeps conflicts attributable.
+        for (const object of objects) await kube.apply(object);
+        return { ok: true, value: { applied: objects.length } };
+      });
+    },
+
+    async checkPlatformReadiness({
+      platformId,
+      check,
+    }: {
+      platformId: string;
+      check: ReadinessCheck;
+    }): Promise<Result<Readiness>> {
+      return withCluster(platformId, (kube) => readiness(kube, check));
+    },
+
+    async getModelReport({ platformId }: { platformId: string }): Promise<Result<ModelReport>> {
+      return withCluster(platformId, async (kube, record) => {
+        const tags = (await kube.proxyGet(OLLAMA.namespace, OLLAMA.service, OLLAMA.port, 'api/tags')) as {
+          models?: { name?: string; model?: string }[];
+        };
+        const present = new Set(
+          (tags.models ?? [])
+            .flatMap((m) => [m.name, m.model])
+            .filter((n): n is string => !!n)
+            .map(normalise),
+        );
+        const job = await kube.batch
+          .readNamespacedJob({ name: 'model-preload', namespace: OLLAMA.namespace })
+          .catch(() => undefined);
+        const finished = !!job?.status?.conditions?.some(
+          (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+        );
+        const ready = record.spec.models.filter((m) => present.has(normalise(m)));
+        return {
+          ok: true,
+          value: {
+            ready,
+            failed: finished ? record.spec.models.filter((m) => !present.has(normalise(m))) : [],
+            preloadFinished: finished,
+          },
+        };
+      });
+    },
+
+    async runSmokeTest({
+      platformId,
+      model,
+    }: {
+      platformId: string;
+      model: string;
+    }): Promise<Result<SmokeReport>> {
+      return withCluster(platformId, async (kube) => {
+        const generated = (await kube.proxyPost(
+          OLLAMA.namespace,
+          OLLAMA.service,
+          OLLAMA.port,
+          'api/generate',
+          {
+            model,
+            prompt: 'Reply with one word: ready',
+            stream: false,
+            options: { num_predict: 8 },
+          },
+        )) as { eval_count?: number; eval_duration?: number };
+        const ps = (await kube.proxyGet(OLLAMA.namespace, OLLAMA.service, OLLAMA.port, 'api/ps')) as {
+          models?: { name?: string; model?: string; size_vram?: number }[];
+        };
+        const loaded = (ps.models ?? []).find((m) => normalise(m.name ?? m.model ?? '') === normalise(model));
+        const seconds = (generated.eval_duration ?? 0) / 1e9;
+        return {
+          ok: true,
+          value: {
+            model,
+            tokensPerSecond: seconds > 0 ? Math.round(((generated.eval_count ?? 0) / seconds) * 10) / 10 : 0,
+            onGpu: (loaded?.size_vram ?? 0) > 0,
+          },
+        };
+      });
+    },
+  };
+}
+
+/** Ollama resolves `phi3.5` to `phi3.5:latest` and drops the default `library/` namespace. */
+const normalise = (model: string) => {
+  const bare = model.startsWith('library/') ? model.slice('library/'.length) : model;
+  return bare.includes(':') ? bare : `${bare}:latest`;
+};
+
+async function readiness(kube: KubeClients, check: ReadinessCheck): Promise<Result<Readiness>> {
+  const ok = (ready: boolean, detail: string, endpoints?: Record<string, string>): Result<Readiness> => ({
+    ok: true,
+    value: { ready, detail, ...(endpoints ? { endpoints } : {}) },
+  });
+  switch (check) {
+    case 'nodes': {
+      const nodes = (await kube.core.listNode()).items;
+      const notReady = nodes.filter(
+        (n) => !n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+      return ok(
+        nodes.length > 0 && notReady.length === 0,
+        notReady.length
+          ? `nodes not ready: ${notReady.map((n) => n.metadata?.name).join(', ')}`
+          : `${nodes.length} nodes ready`,
+      );
+    }
+    case 'gpu': {
+      const nodes = (await kube.core.listNode({ labelSelector: 'gpu=true' })).items;
+      const withGpu = nodes.filter((n) => Number(n.status?.capacity?.['nvidia.com/gpu'] ?? 0) > 0);
+      return ok(
+        withGpu.length > 0,
+        withGpu.length
+          ? `${withGpu.length} GPU node(s) report nvidia.com/gpu`
+          : nodes.length
+            ? 'GPU node up, device plugin not yet reporting nvidia.com/gpu'
+            : 'waiting for a GPU node',
+      );
+    }
+    case 'volumes': {
+      const claims = (await kube.core.listNamespacedPersistentVolumeClaim({ namespace: OLLAMA.namespace }))
+        .items;
+      const pending = claims.filter((c) => c.status?.phase !== 'Bound');
+      return ok(
+        claims.length > 0 && pending.length === 0,
+        pending.length
+          ? `claims not bound: ${pending.map((c) => c.metadata?.name).join(', ')}`
+          : 'all claims bound',
+      );
+    }
+    case 'databaseSetup': {
+      const job = await kube.batch.readNamespacedJob({ name: 'database-setup', namespace: OLLAMA.namespace });
+      const failed = job.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
+      if (failed)
+        return {
+          ok: false,
+          kind: 'invalid',
+          code: failed.reason ?? 'JobFailed',
+          message: `database-setup Job failed: ${failed.message ?? ''}`.trim(),
+        };
+      return ok(
+        !!job.status?.succeeded,
+        job.status?.succeeded ? 'database ready' : 'database-setup Job running',
+      );
+    }
+    case 'workloads': {
+      const [deployments, statefulSets, daemonSets] = await Promise.all([
+        kube.apps.listDeploymentForAllNamespaces(),
+        kube.apps.listStatefulSetForAllNamespaces(),
+        kube.apps.listDaemonSetForAllNamespaces(),
+      ]);
+      const waiting: string[] = [];
+      for (const d of [...deployments.items, ...statefulSets.items]) {
+        const want = d.spec?.replicas ?? 1;
+        if (
+          (d.status?.readyReplicas ?? 0) < want ||
+          (d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 0)
+        )
+          waiting.push(`${d.metadata?.namespace}/${d.metadata?.name}`);
+      }
+      for (const d of daemonSets.items) {
+        if ((d.status?.numberReady ?? 0) < (d.status?.desiredNumberScheduled ?? 0))
+          waiting.push(`${d.metadata?.namespace}/${d.metadata?.name}`);
+      }
+      return ok(
+        waiting.length === 0,
+        waiting.length ? `not ready: ${waiting.join(', ')}` : 'all workloads ready',
+      );
+    }
+    case 'endpoints': {
+      const services = (await kube.core.listServiceForAllNamespaces()).items.filter(
+        (s) => s.spec?.type === 'LoadBalancer',
+      );
+      const endpoints: Record<string, string> = {};
+      for (const s of services) {
+        const ip = s.status?.loadBalancer?.ingress?.[0]?.ip;
+        const port = s.spec?.ports?.[0]?.port ?? 80;
+        if (ip) endpoints[s.metadata?.name ?? 'service'] = `http://${ip}${port === 80 ? '' : `:${port}`}`;
+      }
+      const missing = services
+        .filter((s) => !s.status?.loadBalancer?.ingress?.[0]?.ip)
+        .map((s) => s.metadata?.name);
+      return ok(
+        services.length > 0 && missing.length === 0,
+        missing.length ? `waiting for IPs: ${missing.join(', ')}` : 'load balancers have IPs',
+        endpoints,
+      );
+    }
+    case 'metricsApi': {
+      const apiService = (await kube.objects.read({
+        apiVersion: 'apiregistration.k8s.io/v1',
+        kind: 'APIService',
+        metadata: { name: 'v1beta1.custom.metrics.k8s.io' },
+      })) as KubernetesObject & {
+        status?: { conditions?: { type: string; status: string }[] };
+      };
+      const available = !!apiService.status?.conditions?.some(
+        (c) => c.type === 'Available' && c.status === 'True',
+      );
+      return ok(
+        available,
+        available ? 'custom metrics API available' : 'custom metrics API not yet available',
+      );
+    }
+  }
+}
+
+function classifyKube(status: { code: number; reason: string; message: string }): Failure {
+  const base = {
+    ok: false as const,
+    code: status.reason,
+    message: status.message.split('\n')[0]!.slice(0, 1000),
+  };
+  if (status.code === 409) return { ...base, kind: 'conflict' };
+  if (status.code === 404) return { ...base, kind: 'notFound' };
+  if (status.code === 429 || status.code >= 500 || status.code === 401) return { ...base, kind: 'transient' };
+  return { ...base, kind: 'invalid' };
+}
