@@ -211,6 +211,11 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             endpoints: { type: 'object' },
             credentials: { type: 'object', description: 'Key Vault secret names, never values.' },
             lastError: { type: ['object', 'null'] },
+            warnings: { type: 'array', items: { type: 'string' } },
+            smokeTest: {
+              type: ['object', 'null'],
+              description: 'First model: tokens/s and whether it ran on the GPU.',
+            },
             autoStop: { type: 'object' },
             costPerHour: { type: 'object' },
           },

@@ -445,7 +445,7 @@ function lookup(values: TemplateValues, path: string, used: Set<string>, where: 
   let current: TemplateValue = values;
   for (const segment of path.split('.')) {
     const next: TemplateValue | undefined =
-      typeof current === 'object' && !Array.isArray(current)
+      typeof current === 'object' && !Array.isArray(current) && Object.hasOwn(current, segment)
         ? (current as { [key: string]: TemplateValue })[segment]
         : undefined;
     if (next === undefined) throw new Error(`${where}: unknown placeholder \${${path}}`);

@@ -183,6 +183,8 @@ export class PlatformService {
       endpoints: r.endpoints,
       credentials: { keyVaultSecrets: platformSecretNames(r.names, r.spec.huggingFaceToken) },
       lastError: r.lastError ?? null,
+      warnings: r.warnings ?? [],
+      smokeTest: r.smokeTest ?? null,
       lastActiveAt: r.lastActiveAt ?? null,
       autoStop: {
         idleMinutes,

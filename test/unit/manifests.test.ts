@@ -773,6 +773,7 @@ describe('renderTemplates (the placeholder contract)', () => {
     expect(() => renderTemplates(template(cm('  k: ${missing}')), {})).toThrow(
       /unknown placeholder \$\{missing\}/,
     );
+    expect(() => renderTemplates(template(cm('  k: ${constructor}')), {})).toThrow(/unknown placeholder/);
     expect(() => renderTemplates(template(cm('  k: ${1}')), {})).toThrow(/malformed placeholder/);
     expect(() => renderTemplates(template(cm('  ${k}: v')), { k: 'x' })).toThrow(/placeholder in a key/);
     expect(() => renderTemplates(template(cm('  k: v')), { extra: 1 })).toThrow(

@@ -1,0 +1,128 @@
+/**
+ * The in-cluster half of provisioning through the sandbox: the real activities apply the rendered manifests
+ * to the simulated Kubernetes API with @kubernetes/client-node and wait on its simulated readiness.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getServices } from '../../src/composition.js';
+import { renderManifests } from '../../src/platform/manifests.js';
+import type { SimulatedCluster } from '../../sandbox/kube/fleet.js';
+import { startTestApp, type TestApp } from '../support/harness.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ arm: { retryAfterSeconds: 0 } });
+});
+afterAll(() => app?.close());
+
+const HOURS = 3_600_000;
+const finished = (id: string) => () =>
+  ['Completed', 'Failed', 'Terminated'].includes(app.instances.instances.get(id)?.runtimeStatus ?? '');
+const run = async (id: string) =>
+  expect(await app.driver.runUntil(finished(id), { maxSimulatedMs: 12 * HOURS })).toBe(true);
+const record = async (id: string) => (await getServices().registry.get(id))!;
+
+/** The simulated cluster behind a platform's AKS cluster (created ahead of time if need be). */
+async function clusterOf(id: string): Promise<SimulatedCluster> {
+  const { names } = await record(id);
+  const clusterId = `/subscriptions/${app.config.subscriptionId}/resourceGroups/${names.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${names.aksCluster}`;
+  return app.clusters.cluster(clusterId.toLowerCase());
+}
+
+describe('configurePlatform', () => {
+  it('reaches Ready with every rendered object in the cluster, endpoints, models and a GPU smoke test', async () => {
+    expect(
+      (
+        await app.call('POST', '/platforms', {
+          body: {
+            prefix: 'kready',
+            models: ['phi3.5', 'llama3.1:8b'],
+            webui: { adminEmail: 'ops@example.com' },
+          },
+        })
+      ).status,
+    ).toBe(202);
+    await run('kready');
+    expect(app.instances.instances.get('kready')!.runtimeStatus).toBe('Completed');
+    const r = await record('kready');
+    expect(r.phase).toBe('Ready');
+    expect(r.models).toEqual({ 'phi3.5': 'ready', 'llama3.1:8b': 'ready' });
+    expect(r.smokeTest).toMatchObject({ model: 'phi3.5', onGpu: true });
+    expect(r.smokeTest!.tokensPerSecond).toBeGreaterThan(0);
+    expect(r.warnings).toEqual([]);
+    expect(Object.keys(r.endpoints).sort()).toEqual(['grafana', 'open-webui']);
+
+    const { kube } = await clusterOf('kready');
+    const live = new Set(
+      kube.inventory().map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`),
+    );
+    for (const o of renderManifests(r.spec, r.names, { adminEmail: 'ops@example.com' })) {
+      expect(live, `${o.kind} ${o.metadata.name}`).toContain(
+        `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`,
+      );
+    }
+    // The Secrets exist in the cluster, built from Key Vault; their values appear nowhere in the API's answers.
+    expect(live).toContain('Secret/llm/open-webui');
+    const status = await app.call('GET', '/platforms/kready/status');
+    expect(status.json).toMatchObject({
+      phase: 'Ready',
+      models: { 'phi3.5': 'ready' },
+      endpoints: { 'open-webui': expect.stringMatching(/^http:\/\//) },
+    });
+    for (const value of app.keyVault.values()) expect(status.text).not.toContain(value);
+    expect(status.json.credentials.keyVaultSecrets).toContain('platform-kready-openwebui-admin-password');
+  });
+
+  it('provisioning again changes nothing in Azure or in the cluster', async () => {
+    const { kube } = await clusterOf('kready');
+    const versions = () =>
+      kube
+        .inventory()
+        .map(
+          (o) =>
+            `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}@${String(o.metadata.resourceVersion)}`,
+        )
+        .sort();
+    const before = versions();
+    const armBefore = app.arm.requests.length;
+    app.instances.start('provisionPlatform', 'kready', { platformId: 'kready' });
+    await run('kready');
+    expect((await record('kready')).phase).toBe('Ready');
+    expect(
+      app.arm.requests
+        .slice(armBefore)
+        .filter(
+          (q) =>
+            q.method !== 'GET' &&
+            !q.path.endsWith('/listClusterAdminCredential') &&
+            !q.path.endsWith('/listKeys'),
+        ),
+    ).toEqual([]);
+    expect(versions()).toEqual(before);
+  });
+
+  it('one failing model pull marks that model failed, not the platform', async () => {
+    await app.call('POST', '/platforms', { body: { prefix: 'kpull', models: ['phi3.5', 'mistral:7b'] } });
+    // The cluster's Ollama refuses one model before the preload Job runs.
+    await app.driver.runUntil(() => false, { maxSimulatedMs: 60_000 });
+    (await clusterOf('kpull')).ollama.failPull('mistral:7b');
+    await run('kpull');
+    const r = await record('kpull');
+    expect(r.phase).toBe('Ready');
+    expect(r.models).toEqual({ 'phi3.5': 'ready', 'mistral:7b': 'failed' });
+    expect(r.warnings).toEqual(['Model mistral:7b could not be pulled; the platform serves the others.']);
+  });
+
+  it('a model answering from the CPU is a visible warning, not silence', async () => {
+    await app.call('POST', '/platforms', { body: { prefix: 'kcpu', models: ['phi3.5'] } });
+    await app.driver.runUntil(() => false, { maxSimulatedMs: 60_000 });
+    (await clusterOf('kcpu')).ollama.setGpu(false);
+    await run('kcpu');
+    const r = await record('kcpu');
+    expect(r.phase).toBe('Ready');
+    expect(r.smokeTest).toMatchObject({ onGpu: false });
+    expect(r.warnings?.[0]).toMatch(/runs on the CPU/);
+    const status = (await app.call('GET', '/platforms/kcpu/status')).json;
+    expect(status.warnings[0]).toMatch(/runs on the CPU/);
+    expect(status.smokeTest).toMatchObject({ model: 'phi3.5', onGpu: false });
+  });
+});
