@@ -67,8 +67,13 @@ export interface ProgressUpdate {
   smokeTest?: SmokeReport;
 }
 
-export type ReadinessCheck =
-  'nodes' | 'gpu' | 'volumes' | 'databaseSetup' | 'workloads' | 'endpoints' | 'metricsApi';
+export type ReadinessCheck = 'nodes' | 'gpu' | 'volumes' | 'job' | 'workloads' | 'endpoints' | 'metricsApi';
+
+/** A Job the apply must see complete before it continues (annotated `llm-platforms-api/wait-for-completion`). */
+export interface JobRef {
+  namespace: string;
+  name: string;
+}
 
 export interface Readiness {
   ready: boolean;
@@ -104,8 +109,14 @@ export interface Activities {
   ensurePostgresChild: { input: PlatformRef & { child: PostgresChild }; output: Result<ResourceState> };
   beginStorageAccountCreate: { input: PlatformRef; output: Result<ResourceState> };
   ensureFileShares: { input: PlatformRef; output: Result<{ mutated: boolean }> };
-  applyPlatformManifests: { input: PlatformRef; output: Result<{ applied: number }> };
-  checkPlatformReadiness: { input: PlatformRef & { check: ReadinessCheck }; output: Result<Readiness> };
+  applyPlatformManifests: {
+    input: PlatformRef & { stage: number };
+    output: Result<{ applied: number; stages: number; waitFor?: JobRef }>;
+  };
+  checkPlatformReadiness: {
+    input: PlatformRef & { check: ReadinessCheck; job?: JobRef };
+    output: Result<Readiness>;
+  };
   getModelReport: { input: PlatformRef; output: Result<ModelReport> };
   runSmokeTest: { input: PlatformRef & { model: string }; output: Result<SmokeReport> };
 }

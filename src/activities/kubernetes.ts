@@ -7,10 +7,18 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { AzureClients } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
 import { kubeStatus, type KubeClients } from '../kube/client.js';
-import { buildSecrets, renderManifests } from '../platform/manifests.js';
+import { buildSecrets, renderManifests, WAIT_FOR_COMPLETION } from '../platform/manifests.js';
 import type { PlatformRecord } from '../platform/types.js';
 import type { Registry } from '../registry/registry.js';
-import type { Failure, ModelReport, Readiness, ReadinessCheck, Result, SmokeReport } from './contract.js';
+import type {
+  Failure,
+  JobRef,
+  ModelReport,
+  Readiness,
+  ReadinessCheck,
+  Result,
+  SmokeReport,
+} from './contract.js';
 
 export const OLLAMA = { namespace: 'llm', service: 'ollama', port: 11434 } as const;
 
@@ -22,6 +30,27 @@ export interface KubernetesActivityDeps {
 }
 
 const CREDENTIAL_TTL_MS = 10 * 60_000;
+
+/**
+ * The apply order cut into stages: each stage ends with a Job that must complete before anything after it
+ * is applied (the database role before the migration, the migration before Open WebUI serves).
+ */
+export function applyStages(
+  objects: readonly KubernetesObject[],
+): { objects: KubernetesObject[]; waitFor?: JobRef }[] {
+  const stages: { objects: KubernetesObject[]; waitFor?: JobRef }[] = [{ objects: [] }];
+  for (const object of objects) {
+    stages[stages.length - 1]!.objects.push(object);
+    if (object.kind === 'Job' && object.metadata?.annotations?.[WAIT_FOR_COMPLETION] === 'true') {
+      stages[stages.length - 1]!.waitFor = {
+        namespace: object.metadata.namespace ?? 'default',
+        name: object.metadata.name ?? '',
+      };
+      stages.push({ objects: [] });
+    }
+  }
+  return stages.filter((s) => s.objects.length > 0);
+}
 
 /**
  * Namespaces first, then the Secrets (built here from Key Vault values, never rendered), then the rendered
@@ -97,9 +126,11 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
   return {
     async applyPlatformManifests({
       platformId,
+      stage,
     }: {
       platformId: string;
-    }): Promise<Result<{ applied: number }>> {
+      stage: number;
+    }): Promise<Result<{ applied: number; stages: number; waitFor?: JobRef }>> {
       return withCluster(platformId, async (kube, record) => {
         const { names } = record;
         const secretValue = async (name: string) => (await deps.clients.secrets.getSecret(name)).value ?? '';
@@ -110,21 +141,32 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
           );
           return keys.keys?.[0]?.value ?? '';
         };
-        const objects = await platformObjects(record, secretValue, storageKey);
-        // In order: namespaces and CRDs before what lives in them; one at a time keeps conflicts attributable.
-        for (const object of objects) await kube.apply(object);
-        return { ok: true, value: { applied: objects.length } };
+        const stages = applyStages(await platformObjects(record, secretValue, storageKey));
+        const current = stages[stage];
+        if (!current) return { ok: true, value: { applied: 0, stages: stages.length } };
+        // In order: namespaces before what lives in them; one at a time keeps conflicts attributable.
+        for (const object of current.objects) await kube.apply(object);
+        return {
+          ok: true,
+          value: {
+            applied: current.objects.length,
+            stages: stages.length,
+            ...(current.waitFor ? { waitFor: current.waitFor } : {}),
+          },
+        };
       });
     },
 
     async checkPlatformReadiness({
       platformId,
       check,
+      job,
     }: {
       platformId: string;
       check: ReadinessCheck;
+      job?: JobRef;
     }): Promise<Result<Readiness>> {
-      return withCluster(platformId, (kube) => readiness(kube, check));
+      return withCluster(platformId, (kube) => readiness(kube, check, job));
     },
 
     async getModelReport({ platformId }: { platformId: string }): Promise<Result<ModelReport>> {
@@ -200,7 +242,11 @@ const normalise = (model: string) => {
   return bare.includes(':') ? bare : `${bare}:latest`;
 };
 
-async function readiness(kube: KubeClients, check: ReadinessCheck): Promise<Result<Readiness>> {
+async function readiness(
+  kube: KubeClients,
+  check: ReadinessCheck,
+  jobRef?: JobRef,
+): Promise<Result<Readiness>> {
   const ok = (ready: boolean, detail: string, endpoints?: Record<string, string>): Result<Readiness> => ({
     ok: true,
     value: { ready, detail, ...(endpoints ? { endpoints } : {}) },
@@ -241,19 +287,20 @@ async function readiness(kube: KubeClients, check: ReadinessCheck): Promise<Resu
           : 'all claims bound',
       );
     }
-    case 'databaseSetup': {
-      const job = await kube.batch.readNamespacedJob({ name: 'database-setup', namespace: OLLAMA.namespace });
+    case 'job': {
+      if (!jobRef) throw new Error('the job check needs a job');
+      const job = await kube.batch.readNamespacedJob({ name: jobRef.name, namespace: jobRef.namespace });
       const failed = job.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
       if (failed)
         return {
           ok: false,
           kind: 'invalid',
           code: failed.reason ?? 'JobFailed',
-          message: `database-setup Job failed: ${failed.message ?? ''}`.trim(),
+          message: `Job ${jobRef.name} failed: ${failed.message ?? ''}`.trim(),
         };
       return ok(
         !!job.status?.succeeded,
-        job.status?.succeeded ? 'database ready' : 'database-setup Job running',
+        job.status?.succeeded ? `Job ${jobRef.name} complete` : `Job ${jobRef.name} running`,
       );
     }
     case 'workloads': {

@@ -4,6 +4,7 @@
  * first model answered the smoke test; the other models keep pulling, each with its own state.
  */
 import type {
+  JobRef,
   Failure,
   ModelReport,
   Readiness,
@@ -20,7 +21,6 @@ const GATES: { step: string; check: ReadinessCheck }[] = [
   { step: 'nodesReady', check: 'nodes' },
   { step: 'gpuNode', check: 'gpu' },
   { step: 'volumesBound', check: 'volumes' },
-  { step: 'databaseSetup', check: 'databaseSetup' },
   { step: 'workloadsReady', check: 'workloads' },
   { step: 'endpoints', check: 'endpoints' },
   { step: 'metricsApi', check: 'metricsApi' },
@@ -34,6 +34,7 @@ function* waitUntilReady(
   context: Context,
   platformId: string,
   check: ReadinessCheck,
+  job?: JobRef,
 ): Flow<Result<Readiness>> {
   const policy = POLL.kubernetes;
   const deadline = context.df.currentUtcDateTime.getTime() + policy.deadlineMs;
@@ -42,6 +43,7 @@ function* waitUntilReady(
     const result = (yield* call(context, 'checkPlatformReadiness', {
       platformId,
       check,
+      ...(job ? { job } : {}),
     })) as Result<Readiness>;
     if (result.ok && result.value.ready) return result;
     if (!result.ok && !WAITABLE.has(result.kind)) return result;
@@ -60,20 +62,25 @@ function* waitUntilReady(
 
 export function* configurePlatform(context: Context, spec: PlatformSpec, progress: Progress): Flow<void> {
   const platformId = spec.prefix;
-  const ref = { platformId };
   yield* progress.setPhase('Configuring');
   const policy = POLL.kubernetes;
-  const applied = yield* progress.step(
-    'kubernetesApply',
-    callUntilAnswered(
-      context,
-      'applyPlatformManifests',
-      ref,
-      policy,
-      context.df.currentUtcDateTime.getTime() + policy.deadlineMs,
-    ),
-  );
-  if (!applied.ok) return yield* progress.fail('kubernetesApply', applied);
+  // Stage by stage: a stage that ends with a Job (database setup, then migrations) waits for it to complete.
+  for (let stage = 0, stages = 1; stage < stages; stage++) {
+    const deadline = context.df.currentUtcDateTime.getTime() + policy.deadlineMs;
+    const applied = yield* progress.step(
+      stage === 0 ? 'kubernetesApply' : `kubernetesApply${stage + 1}`,
+      callUntilAnswered(context, 'applyPlatformManifests', { platformId, stage }, policy, deadline),
+    );
+    if (!applied.ok)
+      return yield* progress.fail(stage === 0 ? 'kubernetesApply' : `kubernetesApply${stage + 1}`, applied);
+    stages = applied.value.stages;
+    const job = applied.value.waitFor;
+    if (job) {
+      const step = jobStep(job.name);
+      const done = yield* progress.step(step, waitUntilReady(context, platformId, 'job', job));
+      if (!done.ok) return yield* progress.fail(step, done);
+    }
+  }
 
   for (const gate of GATES) {
     const result = yield* progress.step(gate.step, waitUntilReady(context, platformId, gate.check));
@@ -108,6 +115,13 @@ export function* configurePlatform(context: Context, spec: PlatformSpec, progres
 
   // The rest keep pulling; each model's state is recorded as it changes.
   yield* followModels(context, spec, warnings);
+}
+
+/** Step names for the Jobs the apply waits on. */
+function jobStep(job: string): string {
+  if (job.startsWith('database-setup')) return 'databaseSetup';
+  if (job.includes('migrate')) return 'databaseMigration';
+  return `job:${job}`;
 }
 
 function* waitForFirstModel(context: Context, spec: PlatformSpec): Flow<Result<string>> {

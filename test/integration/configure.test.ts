@@ -126,3 +126,26 @@ describe('configurePlatform', () => {
     expect(status.smokeTest).toMatchObject({ model: 'phi3.5', onGpu: false });
   });
 });
+
+describe('staged apply', () => {
+  it('applies Open WebUI only after the database setup and the migration Jobs completed', async () => {
+    await app.call('POST', '/platforms', { body: { prefix: 'kstage', models: ['phi3.5'] } });
+    await run('kstage');
+    const { kube } = await clusterOf('kstage');
+    const created = (kind: string, name: RegExp) =>
+      kube
+        .inventory()
+        .filter((o) => o.kind === kind && name.test(String(o.metadata.name)))
+        .map((o) => Date.parse(String(o.metadata.creationTimestamp)));
+    const [setup] = created('Job', /^database-setup$/);
+    const [migrate] = created('Job', /migrate/);
+    const [webui] = created('Deployment', /^open-webui$/);
+    const r = await record('kstage');
+    // Kubernetes timestamps have whole seconds.
+    const ended = (step: string) =>
+      Math.floor(Date.parse(r.steps.find((s) => s.name === step)!.endedAt!) / 1000) * 1000;
+    expect(setup).toBeLessThan(migrate!);
+    expect(ended('databaseSetup')).toBeLessThanOrEqual(migrate!);
+    expect(ended('databaseMigration')).toBeLessThanOrEqual(webui!);
+  });
+});
