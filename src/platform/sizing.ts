@@ -19,18 +19,22 @@ export const POSTGRES_SKUS: readonly PostgresSku[] = [
   { name: 'Standard_D2ds_v5', tier: 'GeneralPurpose', userConnections: 844 },
 ];
 
-/** Each Open WebUI replica holds two SQLAlchemy pools (app database and pgvector), each pool + overflow. */
+/**
+ * Open WebUI sizes two SQLAlchemy engines for its app database from DATABASE_POOL_* and one for pgvector
+ * from PGVECTOR_POOL_*: three pools of size + overflow per replica.
+ */
 export const WEBUI_POOL = { size: 4, overflow: 2 } as const;
-export const CONNECTIONS_PER_WEBUI_REPLICA = 2 * (WEBUI_POOL.size + WEBUI_POOL.overflow);
-/** Head-room for the setup Job, migrations during a rolling update (one extra replica) and an operator's psql. */
+export const CONNECTIONS_PER_WEBUI_REPLICA = 3 * (WEBUI_POOL.size + WEBUI_POOL.overflow);
+/** Head-room for the setup and migration Jobs and an operator's psql. */
 export const RESERVED_CONNECTIONS = 5;
 
 export function connectionsNeeded(webuiReplicas: number): number {
-  // A rolling update runs one replica more than requested (maxSurge 1) for a while.
-  return (webuiReplicas + 1) * CONNECTIONS_PER_WEBUI_REPLICA + RESERVED_CONNECTIONS;
+  // The Deployment uses the Recreate strategy (two Open WebUI versions never share a database), so no
+  // surge replica adds connections during an update.
+  return webuiReplicas * CONNECTIONS_PER_WEBUI_REPLICA + RESERVED_CONNECTIONS;
 }
 
-/** The smallest SKU whose user connections cover every pool at once (B1ms's 35 fit at most one replica). */
+/** The smallest SKU whose user connections cover every pool at once (B1ms's 35 fit one replica: 23). */
 export function choosePostgresSku(webuiReplicas: number): PostgresSku {
   const needed = connectionsNeeded(webuiReplicas);
   const sku = POSTGRES_SKUS.find((s) => s.userConnections >= needed);
