@@ -2,59 +2,10 @@
  * The README's curl examples, sent exactly as written (method, URL, headers, body) through the real app,
  * each checked against the status the README promises after "→".
  */
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getServices } from '../../src/composition.js';
 import { startTestApp, type TestApp } from '../support/harness.js';
-
-interface Example {
-  command: string;
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  body?: string;
-  expected: number;
-}
-
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-const block = /<!-- api-examples[^>]*-->\s*```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
-
-/** A tiny shell-words parser: enough for `curl` lines with single/double quotes and $VARS. */
-function words(line: string, vars: Record<string, string>): string[] {
-  const out: string[] = [];
-  const re = /'([^']*)'|"((?:[^"\\]|\\.)*)"|(\S+)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(line))) {
-    const expand = (s: string) => s.replace(/\$(\w+)/g, (_, name: string) => vars[name] ?? '');
-    out.push(m[1] ?? expand(m[2] ?? m[3]!));
-  }
-  return out;
-}
-
-function parseExamples(vars: Record<string, string>): Example[] {
-  const lines = block.split('\n');
-  const examples: Example[] = [];
-  lines.forEach((line, i) => {
-    if (!line.startsWith('curl ')) return;
-    const expected = Number(/^# → (\d{3})/.exec(lines[i + 1] ?? '')?.[1]);
-    const args = words(line, vars).slice(1);
-    const example: Example = { command: line, method: 'GET', url: '', headers: {}, expected };
-    for (let j = 0; j < args.length; j++) {
-      const a = args[j]!;
-      if (a === '-X') example.method = args[++j]!;
-      else if (a === '-H') {
-        const [name, ...value] = args[++j]!.split(':');
-        example.headers[name!.trim().toLowerCase()] = value.join(':').trim();
-      } else if (a === '-d') {
-        example.body = args[++j]!;
-        if (example.method === 'GET') example.method = 'POST';
-      } else if (a === '-s') continue;
-      else example.url = a;
-    }
-    examples.push(example);
-  });
-  return examples;
-}
+import { readmeExamples as parseExamples } from '../support/readme.js';
 
 let app: TestApp;
 beforeAll(async () => {

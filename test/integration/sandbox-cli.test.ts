@@ -7,13 +7,14 @@
  * (test/unit/package.test.ts); appEntryFiles() resolves the compiled app next to it just the same.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readmeExamples as parseExamples, type CurlExample } from '../support/readme.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const OUT_DIR = join('dist', 'sandbox', '.cli-test');
@@ -22,67 +23,16 @@ const READY = /^sandbox ready: api=(http:\/\/127\.0\.0\.1:(\d+)) key=(\S+)$/;
 // Signals are emulated on Windows (child.kill terminates at once): the shutdown path cannot be observed.
 const posix = process.platform !== 'win32';
 
-interface Example {
-  command: string;
-  args: string[];
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  body?: string;
-  expected: number;
-}
-
 interface Answer {
   status: number;
   contentType: string;
   body: string;
 }
 
-const readme = readFileSync(join(root, 'README.md'), 'utf8');
-const block =
-  /<!-- api-examples[^>]*-->\s*```sh\n([\s\S]*?)```\s*<!-- \/api-examples -->/.exec(readme)?.[1] ?? '';
-
-/** The same tiny shell-words parser as readme-examples.test.ts: quotes and $VARS, enough for these lines. */
-function words(line: string, vars: Record<string, string>): string[] {
-  const out: string[] = [];
-  const re = /'([^']*)'|"((?:[^"\\]|\\.)*)"|(\S+)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(line))) {
-    const expand = (s: string) => s.replace(/\$(\w+)/g, (_, name: string) => vars[name] ?? '');
-    out.push(m[1] ?? expand(m[2] ?? m[3]!));
-  }
-  return out;
-}
-
-function parseExamples(vars: Record<string, string>): Example[] {
-  const lines = block.split('\n');
-  const examples: Example[] = [];
-  lines.forEach((line, i) => {
-    if (!line.startsWith('curl ')) return;
-    const expected = Number(/^# → (\d{3})/.exec(lines[i + 1] ?? '')?.[1]);
-    const args = words(line, vars).slice(1);
-    const example: Example = { command: line, args, method: 'GET', url: '', headers: {}, expected };
-    for (let j = 0; j < args.length; j++) {
-      const a = args[j]!;
-      if (a === '-X') example.method = args[++j]!;
-      else if (a === '-H') {
-        const [name, ...value] = args[++j]!.split(':');
-        example.headers[name!.trim().toLowerCase()] = value.join(':').trim();
-      } else if (a === '-d') {
-        example.body = args[++j]!;
-        if (example.method === 'GET') example.method = 'POST';
-      } else if (a === '-s') continue;
-      else example.url = a;
-    }
-    examples.push(example);
-  });
-  return examples;
-}
-
 const hasCurl = spawnSync('curl', ['--version'], { stdio: 'ignore' }).status === 0;
 
 /** Runs the example with curl exactly as written when curl is installed, else with fetch. */
-async function run(example: Example): Promise<Answer> {
+async function run(example: CurlExample): Promise<Answer> {
   if (hasCurl) {
     const marker = '\n--sandbox-test-status--';
     const { stdout } = await promisify(execFile)('curl', [
