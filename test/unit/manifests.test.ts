@@ -353,36 +353,7 @@ describe('secrets', () => {
   });
 });
 
-describe('the database-setup SQL', () => {
-  const sql = readFileSync(join(root, 'manifests/sql/database-setup.sql'), 'utf8');
-  const statements = sql.replace(/--.*$/gm, '');
-
-  it('creates the vector extension idempotently and stops on the first error', () => {
-    expect(statements).toMatch(/CREATE EXTENSION IF NOT EXISTS vector;/);
-    expect(statements).toMatch(/\\set ON_ERROR_STOP on/);
-  });
-
-  it('creates the role only when absent, else resets its password, and grants no admin attribute', () => {
-    expect(statements).toMatch(/CREATE ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE/);
-    expect(statements).toMatch(
-      /WHERE NOT EXISTS \(SELECT FROM pg_catalog\.pg_roles WHERE rolname = :'app_role'\)/,
-    );
-    expect(statements).toMatch(/ALTER ROLE %I WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD %L/);
-    expect(statements).not.toMatch(/\b(CREATEDB|CREATEROLE|SUPERUSER|REPLICATION|BYPASSRLS)\b(?<!NO\w+)/);
-    expect(statements).not.toMatch(/azure_pg_admin/);
-  });
-
-  it('makes the role owner of the database and lets it create in schema public', () => {
-    expect(statements).toMatch(/ALTER DATABASE :"DBNAME" OWNER TO :"app_role";/);
-    expect(statements).toMatch(/GRANT CONNECT, TEMPORARY ON DATABASE :"DBNAME" TO :"app_role";/);
-    expect(statements).toMatch(/GRANT USAGE, CREATE ON SCHEMA public TO :"app_role";/);
-  });
-
-  it('takes the password from a psql variable or the environment, never from the text', () => {
-    expect(statements).toMatch(/\\getenv app_password OPENWEBUI_DB_PASSWORD/);
-    expect(statements).toMatch(/PASSWORD %L', :'app_role', :'app_password'\)/);
-  });
-});
+// The database-setup SQL is tested by running it on a real PostgreSQL: test/integration/database-setup.test.ts.
 
 describe('the quota of namespace llm', () => {
   it.each(cases)('admits every HPA at its maximum, Redis and every Job at once (%s)', (_l, objects) => {
