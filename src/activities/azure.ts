@@ -213,6 +213,115 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
       });
     },
 
+    async beginAksClusterPower({ platformId, action }) {
+      return attempt(async () => {
+        const { names } = await load(platformId);
+        const cluster = await readOrUndefined(() =>
+          clients.aks.managedClusters.get(names.resourceGroup, names.aksCluster),
+        );
+        if (!cluster)
+          return {
+            ok: false,
+            kind: 'notFound',
+            code: 'ResourceNotFound',
+            message: `AKS cluster '${names.aksCluster}' does not exist.`,
+          };
+        const target = action === 'stop' ? 'Stopped' : 'Running';
+        const busy = cluster.provisioningState === 'Stopping' || cluster.provisioningState === 'Starting';
+        // Already where we want it (or on its way there): nothing to send, the caller polls the state.
+        if (cluster.powerState?.code === target) {
+          return {
+            ok: true,
+            value: { provisioningState: busy ? cluster.provisioningState! : 'Succeeded', mutated: false },
+          };
+        }
+        const { seen, onResponse } = captureOperation();
+        const poller =
+          action === 'stop'
+            ? clients.aks.managedClusters.stop(names.resourceGroup, names.aksCluster, { onResponse })
+            : clients.aks.managedClusters.start(names.resourceGroup, names.aksCluster, { onResponse });
+        await poller.submitted();
+        return accepted(seen);
+      });
+    },
+
+    async beginPostgresServerPower({ platformId, action }) {
+      return attempt(async () => {
+        const { names } = await load(platformId);
+        const server = await readOrUndefined(() =>
+          clients.postgres.servers.get(names.resourceGroup, names.postgresServer),
+        );
+        if (!server)
+          return {
+            ok: false,
+            kind: 'notFound',
+            code: 'ResourceNotFound',
+            message: `PostgreSQL server '${names.postgresServer}' does not exist.`,
+          };
+        const [target, transitional] = action === 'stop' ? ['Stopped', 'Stopping'] : ['Ready', 'Starting'];
+        if (server.state === target)
+          return { ok: true, value: { provisioningState: 'Succeeded', mutated: false } };
+        if (server.state === transitional)
+          return { ok: true, value: { provisioningState: transitional, mutated: false } };
+        const { seen, onResponse, abortSignal, submit } = captureOperation();
+        const options = { onResponse, abortSignal };
+        await submit(
+          action === 'stop'
+            ? clients.postgres.servers.beginStop(names.resourceGroup, names.postgresServer, options)
+            : clients.postgres.servers.beginStart(names.resourceGroup, names.postgresServer, options),
+        );
+        return accepted(seen);
+      });
+    },
+
+    async getPowerStates({ platformId }) {
+      return attempt(async () => {
+        const { names } = await load(platformId);
+        const [cluster, server] = await Promise.all([
+          readOrUndefined(() => clients.aks.managedClusters.get(names.resourceGroup, names.aksCluster)),
+          readOrUndefined(() => clients.postgres.servers.get(names.resourceGroup, names.postgresServer)),
+        ]);
+        return {
+          ok: true,
+          value: { aks: cluster?.powerState?.code ?? 'Absent', postgres: server?.state ?? 'Absent' },
+        };
+      });
+    },
+
+    async beginResourceGroupDelete({ platformId }) {
+      return attempt(async () => {
+        const { names } = await load(platformId);
+        const group = await readOrUndefined(() => clients.resources.resourceGroups.get(names.resourceGroup));
+        if (!group) return { ok: true, value: { provisioningState: 'Succeeded', mutated: false } };
+        if (!ours(group.tags, platformId)) return notOurs('Resource group', names.resourceGroup);
+        if (group.properties?.provisioningState === 'Deleting')
+          return { ok: true, value: { provisioningState: 'Deleting', mutated: false } };
+        const { seen, onResponse, abortSignal, submit } = captureOperation();
+        await submit(
+          clients.resources.resourceGroups.beginDelete(names.resourceGroup, { onResponse, abortSignal }),
+        );
+        return accepted(seen);
+      });
+    },
+
+    async purgePlatformSecrets({ platformId }) {
+      return attempt(async () => {
+        const { names } = await load(platformId);
+        const purged: string[] = [];
+        for (const name of Object.values(names.secrets)) {
+          // Delete (soft) then purge, so the prefix can be used again at once; "already gone" is success.
+          const live = await readOrUndefined(() => clients.secrets.getSecret(name));
+          if (live) await (await clients.secrets.beginDeleteSecret(name)).pollUntilDone();
+          const deleted = await readOrUndefined(() => clients.secrets.getDeletedSecret(name));
+          if (deleted) {
+            await clients.secrets.purgeDeletedSecret(name);
+            purged.push(name);
+          }
+        }
+        return { ok: true, value: { purged } };
+      });
+    },
+
     async getArmOperationStatus({ operationUrl }) {
       return attempt(async () => {
         const response = await clients.resources.sendRequest(

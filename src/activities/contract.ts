@@ -100,6 +100,7 @@ export interface SmokeReport {
 export interface Activities {
   recordProgress: { input: ProgressUpdate; output: void };
   getPlatformSpec: { input: PlatformRef; output: PlatformSpec };
+  getLastStopTime: { input: PlatformRef; output: string | null };
   ensureResourceGroup: { input: PlatformRef; output: Result<ResourceState> };
   ensurePlatformSecrets: { input: PlatformRef; output: Result<{ created: string[] }> };
   beginAksClusterCreate: { input: PlatformRef; output: Result<ResourceState> };
@@ -109,6 +110,14 @@ export interface Activities {
   ensurePostgresChild: { input: PlatformRef & { child: PostgresChild }; output: Result<ResourceState> };
   beginStorageAccountCreate: { input: PlatformRef; output: Result<ResourceState> };
   ensureFileShares: { input: PlatformRef; output: Result<{ mutated: boolean }> };
+  beginAksClusterPower: { input: PlatformRef & { action: 'stop' | 'start' }; output: Result<ResourceState> };
+  beginPostgresServerPower: {
+    input: PlatformRef & { action: 'stop' | 'start' };
+    output: Result<ResourceState>;
+  };
+  getPowerStates: { input: PlatformRef; output: Result<{ aks: string; postgres: string }> };
+  beginResourceGroupDelete: { input: PlatformRef; output: Result<ResourceState> };
+  purgePlatformSecrets: { input: PlatformRef; output: Result<{ purged: string[] }> };
   applyPlatformManifests: {
     input: PlatformRef & { stage: number };
     output: Result<{ applied: number; stages: number; waitFor?: JobRef }>;

@@ -118,7 +118,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       return await fn(await clusterFor(record), record);
     } catch (e) {
       const status = kubeStatus(e);
-      if (status?.code === 401) credentials.delete(platformId);
+      // Any failure may mean stale credentials (after a start the API server address can change): read them again next time.
+      credentials.delete(platformId);
       return status ? classifyKube(status) : classifyAzureError(e);
     }
   };

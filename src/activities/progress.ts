@@ -11,6 +11,12 @@ export function createProgressActivities({ registry, now }: { registry: Registry
       return record.spec;
     },
 
+    /** When the last stop finished (the end of its aksStop step), if the platform was ever stopped. */
+    async getLastStopTime({ platformId }: PlatformRef): Promise<string | null> {
+      const record = await registry.get(platformId);
+      return record?.steps.find((s) => s.name === 'aksStop' && s.state === 'succeeded')?.endedAt ?? null;
+    },
+
     async recordProgress(update: ProgressUpdate): Promise<void> {
       await registry.update(update.platformId, (r) => {
         const steps = update.step

@@ -27,6 +27,11 @@ export const lifecycleInstanceIds = (platformId: string) => [
   instanceIdFor(platformId, 'delete'),
 ];
 
+/** Sub-orchestrations provisioning starts (one per long Azure creation); a delete stops them too. */
+export const AZURE_RESOURCE_KINDS = ['aksCluster', 'postgresServer', 'storageAccount'] as const;
+export const childInstanceIds = (platformId: string) =>
+  AZURE_RESOURCE_KINDS.map((kind) => `${platformId}:${kind}`);
+
 /** Input of every lifecycle orchestration: the id only; the flow reads the record (never a secret) itself. */
 export interface LifecycleInput {
   platformId: string;

@@ -30,6 +30,10 @@ export const POLL = {
   postgresServer: { initialMs: 20_000, factor: 1.5, maxMs: 90_000, deadlineMs: minutes(40) },
   storageAccount: { initialMs: 5_000, factor: 2, maxMs: 30_000, deadlineMs: minutes(10) },
   postgresChild: { initialMs: 5_000, factor: 2, maxMs: 30_000, deadlineMs: minutes(15) },
+  // AKS stop ≈ 4 min, start ≈ 6 min; PostgreSQL stop/start ≈ 2 min; a group delete takes what it holds.
+  aksPower: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(45) },
+  postgresPower: { initialMs: 15_000, factor: 1.5, maxMs: 60_000, deadlineMs: minutes(30) },
+  resourceGroupDelete: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(90) },
   // GPU nodes from zero, image pulls and the device plugin take minutes; spot capacity can take longer.
   kubernetes: { initialMs: 15_000, factor: 1.5, maxMs: 60_000, deadlineMs: minutes(45) },
   // Model pulls are gigabytes over the network onto Azure Files.

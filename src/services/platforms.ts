@@ -6,6 +6,7 @@
 import type { Config } from '../config.js';
 import {
   instanceIdFor,
+  childInstanceIds,
   lifecycleInstanceIds,
   ORCHESTRATORS,
   type LifecycleInput,
@@ -241,8 +242,9 @@ export class PlatformService {
     }
 
     if (operation === 'delete') {
-      // A delete wins over whatever runs: stop that flow first; teardown tolerates its half-done work.
-      for (const instanceId of lifecycleInstanceIds(id)) {
+      // A delete wins over whatever runs: stop that flow (and its sub-orchestrations) first; teardown
+      // tolerates their half-done work.
+      for (const instanceId of [...lifecycleInstanceIds(id), ...childInstanceIds(id)]) {
         const s = await orchestrations.get(instanceId);
         if (s && ACTIVE_STATUSES.has(s.runtimeStatus) && s.name !== ORCHESTRATORS.delete) {
           await orchestrations.terminate(instanceId, 'Platform deletion was requested.');

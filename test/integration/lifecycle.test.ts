@@ -1,0 +1,103 @@
+/**
+ * stop, start and delete through the sandbox: the HTTP routes, the real orchestrations, the simulated ARM.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getServices } from '../../src/composition.js';
+import { startTestApp, type TestApp } from '../support/harness.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ arm: { retryAfterSeconds: 0 } });
+});
+afterAll(() => app?.close());
+
+const HOURS = 3_600_000;
+const settled =
+  (...ids: string[]) =>
+  () =>
+    ids.every(
+      (id) => !['Pending', 'Running'].includes(app.instances.instances.get(id)?.runtimeStatus ?? 'Completed'),
+    );
+const run = async (...ids: string[]) =>
+  expect(await app.driver.runUntil(settled(...ids), { maxSimulatedMs: 12 * HOURS })).toBe(true);
+const record = async (id: string) => (await getServices().registry.get(id))!;
+const tagged = (id: string) => app.arm.inventory().filter((r) => r.tags['platform-id'] === id);
+const power = (id: string) => {
+  const cluster = tagged(id).find(
+    (r) => r.type.toLowerCase() === 'microsoft.containerservice/managedclusters',
+  );
+  const server = tagged(id).find((r) => r.type.toLowerCase() === 'microsoft.dbforpostgresql/flexibleservers');
+  return {
+    aks: (cluster?.properties.powerState as { code?: string } | undefined)?.code,
+    postgres: server?.properties.state,
+  };
+};
+
+describe('stop, start and delete', () => {
+  it('create → Ready → stop → Stopped → start → Ready → delete → nothing left, and the prefix works again', async () => {
+    await app.call('POST', '/platforms', { body: { prefix: 'life', models: ['phi3.5'] } });
+    await run('life');
+    expect((await record('life')).phase).toBe('Ready');
+
+    expect((await app.call('POST', '/platforms/life/stop')).status).toBe(202);
+    await run('life');
+    expect((await record('life')).phase).toBe('Stopped');
+    expect(power('life')).toEqual({ aks: 'Stopped', postgres: 'Stopped' });
+    const steps = (await record('life')).steps;
+    expect(Date.parse(steps.find((s) => s.name === 'aksStop')!.endedAt!)).toBeLessThanOrEqual(
+      Date.parse(steps.find((s) => s.name === 'postgresStop')!.startedAt!),
+    );
+
+    // Started at once: it waits the 15 minutes AKS asks for instead of failing, then PostgreSQL before AKS.
+    const stoppedAt = app.clock.now();
+    expect((await app.call('POST', '/platforms/life/start')).status).toBe(202);
+    await run('life');
+    const started = await record('life');
+    expect(started.phase).toBe('Ready');
+    expect(power('life')).toEqual({ aks: 'Running', postgres: 'Ready' });
+    const step = (name: string) => started.steps.find((s) => s.name === name)!;
+    expect(step('waitAfterStop').state).toBe('succeeded');
+    expect(Date.parse(step('aksStart').startedAt!)).toBeGreaterThanOrEqual(stoppedAt + 15 * 60_000 - 60_000);
+    expect(Date.parse(step('postgresStart').endedAt!)).toBeLessThanOrEqual(
+      Date.parse(step('aksStart').startedAt!),
+    );
+
+    expect((await app.call('DELETE', '/platforms/life')).status).toBe(202);
+    await run('life:teardown');
+    expect((await record('life')).phase).toBe('Deleted');
+    expect(tagged('life')).toEqual([]);
+    expect(app.keyVault.inventory().filter((s) => s.name.includes('-life-'))).toEqual([]);
+    const status = await app.call('GET', '/platforms/life/status');
+    expect(status.json.phase).toBe('Deleted');
+
+    expect(
+      (await app.call('POST', '/platforms', { body: { prefix: 'life', models: ['phi3.5'] } })).status,
+    ).toBe(202);
+    await run('life');
+    expect((await record('life')).phase).toBe('Ready');
+    expect((await getServices().registry.history('life')).map((r) => r.phase)).toEqual(['Deleted']);
+  });
+
+  it('DELETE during provisioning stops it and leaves nothing', async () => {
+    await app.call('POST', '/platforms', { body: { prefix: 'early', models: ['phi3.5'] } });
+    // Let provisioning get the resource group and the long creations going, then delete.
+    await app.driver.runUntil(() => tagged('early').length >= 3, { maxSimulatedMs: HOURS });
+    expect((await app.call('DELETE', '/platforms/early')).status).toBe(202);
+    await run('early', 'early:teardown');
+    expect(app.instances.instances.get('early')!.runtimeStatus).toBe('Terminated');
+    // Its sub-orchestrations were stopped too, so nothing writes to the record after the delete.
+    for (const child of ['early:aksCluster', 'early:postgresServer'])
+      expect(app.instances.instances.get(child)?.runtimeStatus).toBe('Terminated');
+    expect((await record('early')).phase).toBe('Deleted');
+    await app.driver.runUntil(() => false, { maxSimulatedMs: 2 * HOURS });
+    expect(tagged('early')).toEqual([]);
+    expect((await record('early')).phase).toBe('Deleted');
+  });
+
+  it('stop and start refuse while another operation runs, with a clear reason', async () => {
+    await app.call('POST', '/platforms', { body: { prefix: 'busy', models: ['phi3.5'] } });
+    const reply = await app.call('POST', '/platforms/busy/stop');
+    expect(reply.status).toBe(409);
+    expect(reply.json.detail).toMatch(/busy/);
+  });
+});
