@@ -29,8 +29,8 @@ const GATES: { step: string; check: ReadinessCheck }[] = [
 /** Until the cluster answers, "not there yet" (404, proxy 503) means wait, not fail. */
 const WAITABLE = new Set<Failure['kind']>(['notFound', 'transient', 'throttled', 'busy']);
 
-/** Polls one readiness check until it holds, fails for good, or passes its deadline. */
-function* waitUntilReady(
+/** Polls one readiness check until it holds, fails for good, or passes its deadline (shared by start). */
+export function* waitUntilReady(
   context: Context,
   platformId: string,
   check: ReadinessCheck,

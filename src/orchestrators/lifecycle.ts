@@ -4,10 +4,11 @@
  * starts), and a teardown deletes the resource group, which takes everything in it, then the secrets.
  */
 import * as df from 'durable-functions';
-import type { Readiness, ReadinessCheck, Result } from '../activities/contract.js';
-import { call, ensureResource, Progress, sleep, type Context, type Flow } from './flow.js';
+import type { Result } from '../activities/contract.js';
+import { waitUntilReady } from './configure.js';
+import { call, ensureResource, Progress, type Context, type Flow } from './flow.js';
 import { ORCHESTRATORS, type LifecycleInput } from './names.js';
-import { nextWaitMs, POLL } from './policy.js';
+import { POLL } from './policy.js';
 
 /** AKS asks to wait 15–30 minutes after a stop before starting again ("Stop and start an AKS cluster"). */
 export const START_AFTER_STOP_MS = 15 * 60_000;
@@ -56,7 +57,7 @@ function* startPlatform(context: Context) {
     ['workloadsReady', 'workloads'],
     ['endpoints', 'endpoints'],
   ] as const) {
-    const ready = yield* progress.step(step, waitForCheck(context, platformId, check));
+    const ready = yield* progress.step(step, waitUntilReady(context, platformId, check));
     if (!ready.ok) return yield* progress.fail(step, ready);
     if (ready.value.endpoints)
       yield* call(context, 'recordProgress', { platformId, endpoints: ready.value.endpoints });
@@ -89,28 +90,6 @@ function* purgeSecrets(context: Context, platformId: string): Flow<Result<{ purg
 function* waitUntil(context: Context, at: number): Flow<Result<{ waitedUntil: string }>> {
   yield context.df.createTimer(new Date(at));
   return { ok: true, value: { waitedUntil: new Date(at).toISOString() } };
-}
-
-function* waitForCheck(context: Context, platformId: string, check: ReadinessCheck): Flow<Result<Readiness>> {
-  const policy = POLL.kubernetes;
-  const deadline = context.df.currentUtcDateTime.getTime() + policy.deadlineMs;
-  for (let attempt = 0; ; attempt++) {
-    const result = (yield* call(context, 'checkPlatformReadiness', {
-      platformId,
-      check,
-    })) as Result<Readiness>;
-    if (result.ok && result.value.ready) return result;
-    if (!result.ok && result.kind !== 'notFound' && result.kind !== 'transient') return result;
-    if (context.df.currentUtcDateTime.getTime() >= deadline) {
-      return {
-        ok: false,
-        kind: 'timeout',
-        code: 'StepDeadlineExceeded',
-        message: `${check} not ready in time.`,
-      };
-    }
-    yield* sleep(context, nextWaitMs(policy, attempt));
-  }
 }
 
 df.app.orchestration(ORCHESTRATORS.stop, stopPlatform);
