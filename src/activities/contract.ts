@@ -4,6 +4,7 @@
  * Orchestrators import this module only (never the activities' code), so a renamed field fails the
  * type-check instead of a production run.
  */
+import type { SweepCandidate } from '../platform/idle.js';
 import type { ModelState, Phase, PlatformSpec, StepRecord } from '../platform/types.js';
 
 /**
@@ -65,6 +66,7 @@ export interface ProgressUpdate {
   /** Replaces the platform's warnings (e.g. a model running on CPU). */
   warnings?: string[];
   smokeTest?: SmokeReport;
+  lastActiveAt?: string;
 }
 
 export type ReadinessCheck = 'nodes' | 'gpu' | 'volumes' | 'job' | 'workloads' | 'endpoints' | 'metricsApi';
@@ -118,6 +120,9 @@ export interface Activities {
   getPowerStates: { input: PlatformRef; output: Result<{ aks: string; postgres: string }> };
   beginResourceGroupDelete: { input: PlatformRef; output: Result<ResourceState> };
   purgePlatformSecrets: { input: PlatformRef; output: Result<{ purged: string[] }> };
+  listSweepCandidates: { input: null; output: SweepCandidate[] };
+  probeOllama: { input: PlatformRef; output: Result<{ loadedModels: number }> };
+  requestPlatformStop: { input: PlatformRef & { restop: boolean }; output: Result<{ phase: string }> };
   applyPlatformManifests: {
     input: PlatformRef & { stage: number };
     output: Result<{ applied: number; stages: number; waitFor?: JobRef }>;

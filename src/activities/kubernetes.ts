@@ -199,6 +199,16 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       });
     },
 
+    /** Models loaded in Ollama's memory: non-empty means someone used the platform within its keep-alive. */
+    async probeOllama({ platformId }: { platformId: string }): Promise<Result<{ loadedModels: number }>> {
+      return withCluster(platformId, async (kube) => {
+        const ps = (await kube.proxyGet(OLLAMA.namespace, OLLAMA.service, OLLAMA.port, 'api/ps')) as {
+          models?: unknown[];
+        };
+        return { ok: true, value: { loadedModels: ps.models?.length ?? 0 } };
+      });
+    },
+
     async runSmokeTest({
       platformId,
       model,

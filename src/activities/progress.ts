@@ -1,5 +1,6 @@
 /** The activity that writes a flow's progress to the registry (an ETag-guarded merge, safe to repeat). */
 import type { Registry } from '../registry/registry.js';
+import type { SweepCandidate } from '../platform/idle.js';
 import type { PlatformSpec } from '../platform/types.js';
 import type { PlatformRef, ProgressUpdate } from './contract.js';
 
@@ -15,6 +16,21 @@ export function createProgressActivities({ registry, now }: { registry: Registry
     async getLastStopTime({ platformId }: PlatformRef): Promise<string | null> {
       const record = await registry.get(platformId);
       return record?.steps.find((s) => s.name === 'aksStop' && s.state === 'succeeded')?.endedAt ?? null;
+    },
+
+    /** Ready and Stopped platforms: the only ones a sweep looks at (any other phase has a flow running). */
+    async listSweepCandidates(): Promise<SweepCandidate[]> {
+      const records = await registry.list();
+      return records
+        .filter(
+          (r): r is typeof r & { phase: 'Ready' | 'Stopped' } => r.phase === 'Ready' || r.phase === 'Stopped',
+        )
+        .map((r) => ({
+          platformId: r.id,
+          phase: r.phase,
+          idleMinutes: r.spec.autoStop.idleMinutes,
+          ...(r.lastActiveAt ? { lastActiveAt: r.lastActiveAt } : {}),
+        }));
     },
 
     async recordProgress(update: ProgressUpdate): Promise<void> {
@@ -33,6 +49,7 @@ export function createProgressActivities({ registry, now }: { registry: Registry
         };
         if (update.warnings) next.warnings = update.warnings;
         if (update.smokeTest) next.smokeTest = update.smokeTest;
+        if (update.lastActiveAt) next.lastActiveAt = update.lastActiveAt;
         if (update.lastError === null) delete next.lastError;
         else if (update.lastError) next.lastError = update.lastError;
         return next;

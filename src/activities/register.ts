@@ -4,9 +4,12 @@
  */
 import * as df from 'durable-functions';
 import { getServices } from '../composition.js';
-import type { ActivityName } from './contract.js';
+import type { InvocationContext } from '@azure/functions';
+import { ApiError } from '../services/platforms.js';
+import { orchestrationsFromDurableClient } from '../services/orchestrations.js';
+import type { ActivityInput, ActivityName, ActivityOutput } from './contract.js';
 
-const NAMES: readonly ActivityName[] = [
+const NAMES: readonly Exclude<ActivityName, 'requestPlatformStop'>[] = [
   'recordProgress',
   'getPlatformSpec',
   'getLastStopTime',
@@ -24,6 +27,8 @@ const NAMES: readonly ActivityName[] = [
   'getPowerStates',
   'beginResourceGroupDelete',
   'purgePlatformSecrets',
+  'listSweepCandidates',
+  'probeOllama',
   'applyPlatformManifests',
   'checkPlatformReadiness',
   'getModelReport',
@@ -35,3 +40,32 @@ for (const name of NAMES) {
     handler: (input: unknown) => (getServices().activities[name] as (i: unknown) => Promise<unknown>)(input),
   });
 }
+
+/**
+ * The idle sweep's stop goes through the same service as POST /platforms/{id}/stop (the same phase guard
+ * and instance ids), so it needs the durable client binding.
+ */
+df.app.activity('requestPlatformStop', {
+  extraInputs: [df.input.durableClient()],
+  handler: async (input: unknown, context: InvocationContext) => {
+    const { platformId, restop } = input as ActivityInput<'requestPlatformStop'>;
+    try {
+      const accepted = await getServices().platforms.transition(
+        platformId,
+        'stop',
+        orchestrationsFromDurableClient(df.getClient(context)),
+        { restop },
+      );
+      return { ok: true, value: { phase: accepted.phase } } satisfies ActivityOutput<'requestPlatformStop'>;
+    } catch (e) {
+      if (e instanceof ApiError)
+        return {
+          ok: false,
+          kind: e.type === 'not-found' ? 'notFound' : 'conflict',
+          code: e.type,
+          message: e.message,
+        } satisfies ActivityOutput<'requestPlatformStop'>;
+      throw e;
+    }
+  },
+});

@@ -155,7 +155,13 @@ export class Progress {
   *setPhase(phase: Phase): Flow<void> {
     this.phase = phase;
     this.publish(undefined);
-    yield* call(this.context, 'recordProgress', { platformId: this.platformId, phase });
+    // Becoming Ready counts as activity: the idle clock starts now, not at some older use.
+    const lastActiveAt = phase === 'Ready' ? this.context.df.currentUtcDateTime.toISOString() : undefined;
+    yield* call(this.context, 'recordProgress', {
+      platformId: this.platformId,
+      phase,
+      ...(lastActiveAt ? { lastActiveAt } : {}),
+    });
   }
 
   /** Runs one named step, recording running → succeeded/failed with Azure's error. */

@@ -11,7 +11,11 @@ export const ORCHESTRATORS = {
   delete: 'teardownPlatform',
 } as const satisfies Record<Operation, string>;
 
-export type OrchestratorName = (typeof ORCHESTRATORS)[Operation];
+/** The idle sweep is a singleton: its fixed id cannot be a platform id (prefixes have no `_`). */
+export const IDLE_SWEEP = 'idleSweep';
+export const SWEEP_INSTANCE_ID = '_idle-sweep';
+
+export type OrchestratorName = (typeof ORCHESTRATORS)[Operation] | typeof IDLE_SWEEP;
 
 /**
  * Provision, stop and start of one platform share one instance id (the platform id), so the durable

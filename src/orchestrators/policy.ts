@@ -40,6 +40,9 @@ export const POLL = {
   models: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(180) },
 } as const satisfies Record<string, PollPolicy>;
 
+/** Platforms probed at once by one idle sweep. */
+export const SWEEP_CONCURRENCY = 20;
+
 /** A retryable refusal (throttled, busy, transient) is retried this many times within one step. */
 export const MAX_RETRYABLE_REFUSALS = 12;
 

@@ -12,6 +12,7 @@ import {
   type LifecycleInput,
 } from '../orchestrators/names.js';
 import { estimateCost } from '../platform/cost.js';
+import { stopsAt } from '../platform/idle.js';
 import { derivePlatformNames, platformSecretNames } from '../platform/naming.js';
 import { planPlatform, type PlatformPlan } from '../platform/plan.js';
 import type { FieldError, RequestValidator } from '../platform/schema.js';
@@ -77,6 +78,12 @@ const TRANSITIONS: Record<
     to: 'Deleting',
     idempotent: ['Deleting', 'Deleted'],
   },
+};
+
+const RESTOP = {
+  from: ['Stopped'] as readonly Phase[],
+  to: 'Stopping' as Phase,
+  idempotent: ['Stopping'] as readonly Phase[],
 };
 
 export class PlatformService {
@@ -165,7 +172,6 @@ export class PlatformService {
     const instance = await this.activeOrLatest(id, orchestrations);
     const cost = estimateCost(r.spec).perHour;
     const idleMinutes = r.spec.autoStop.idleMinutes;
-    const since = r.lastActiveAt ?? r.updatedAt;
     return {
       id: r.id,
       phase: r.phase,
@@ -189,10 +195,9 @@ export class PlatformService {
       lastActiveAt: r.lastActiveAt ?? null,
       autoStop: {
         idleMinutes,
+        // When the idle sweep will stop it if nobody uses it meanwhile (the same rule the sweep applies).
         stopsAt:
-          r.phase === 'Ready' && idleMinutes > 0
-            ? new Date(Date.parse(since) + idleMinutes * 60_000).toISOString()
-            : null,
+          r.phase === 'Ready' ? stopsAt({ idleMinutes, lastActiveAt: r.lastActiveAt ?? r.updatedAt }) : null,
       },
       costPerHour: { currency: 'USD', ...cost },
       updatedAt: r.updatedAt,
@@ -227,8 +232,10 @@ export class PlatformService {
     id: string,
     operation: Exclude<Operation, 'provision'>,
     orchestrations: Orchestrations,
+    options: { restop?: boolean } = {},
   ): Promise<Accepted> {
-    const rule = TRANSITIONS[operation];
+    // The idle sweep stops a Stopped platform again when Azure restarted its PostgreSQL server by itself.
+    const rule = options.restop && operation === 'stop' ? RESTOP : TRANSITIONS[operation];
     const current = await this.require(id);
     if (current.phase === 'Deleted' && operation !== 'delete') {
       throw new ApiError('not-found', `Platform '${id}' was deleted.`);

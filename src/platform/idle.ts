@@ -1,0 +1,40 @@
+/**
+ * The idle policy: what one sweep decides for one platform from what it observed. Pure, so the sweep
+ * orchestration, the benchmarks and the tests share one answer.
+ */
+
+export interface SweepCandidate {
+  platformId: string;
+  phase: 'Ready' | 'Stopped';
+  idleMinutes: number;
+  /** Last time the platform was seen in use (or became Ready). */
+  lastActiveAt?: string;
+}
+
+export type Observation =
+  | { kind: 'ollama'; loadedModels: number }
+  | { kind: 'power'; postgres: string }
+  | { kind: 'probeFailed'; reason: string };
+
+export type Decision = 'markActive' | 'stop' | 'restopPostgres' | 'keep' | 'probeFailed';
+
+export function decide(candidate: SweepCandidate, observation: Observation, now: Date): Decision {
+  if (observation.kind === 'probeFailed') return 'probeFailed'; // never stop on a failed probe
+  if (candidate.phase === 'Stopped') {
+    // Azure starts a stopped flexible server by itself after seven days; it must be stopped again.
+    return observation.kind === 'power' && observation.postgres === 'Ready' ? 'restopPostgres' : 'keep';
+  }
+  if (observation.kind !== 'ollama') return 'keep';
+  // Models loaded in memory mean someone used the platform within OLLAMA_KEEP_ALIVE.
+  if (observation.loadedModels > 0) return 'markActive';
+  if (candidate.idleMinutes === 0) return 'keep';
+  const since = Date.parse(candidate.lastActiveAt ?? '');
+  if (Number.isNaN(since)) return 'markActive'; // no baseline yet: start counting now
+  return now.getTime() - since >= candidate.idleMinutes * 60_000 ? 'stop' : 'keep';
+}
+
+/** When the platform stops if it stays idle (null when auto-stop is off or it is not running). */
+export function stopsAt(candidate: Pick<SweepCandidate, 'idleMinutes' | 'lastActiveAt'>): string | null {
+  if (candidate.idleMinutes === 0 || !candidate.lastActiveAt) return null;
+  return new Date(Date.parse(candidate.lastActiveAt) + candidate.idleMinutes * 60_000).toISOString();
+}

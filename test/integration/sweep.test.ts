@@ -1,0 +1,94 @@
+/**
+ * The idle sweep through the sandbox: the real timer registration starts the singleton sweep, which probes
+ * Ollama through the simulated Kubernetes API and stops idle platforms through the simulated ARM.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getServices } from '../../src/composition.js';
+import type { VirtualClock } from '../../sandbox/clock.js';
+import { startTestApp, type TestApp } from '../support/harness.js';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ arm: { retryAfterSeconds: 0 } });
+});
+afterAll(() => app?.close());
+
+const HOURS = 3_600_000;
+const MINUTES = 60_000;
+const clock = () => app.clock as VirtualClock;
+const settled =
+  (...ids: string[]) =>
+  () =>
+    ids.every(
+      (id) => !['Pending', 'Running'].includes(app.instances.instances.get(id)?.runtimeStatus ?? 'Completed'),
+    );
+const run = async (...ids: string[]) =>
+  expect(await app.driver.runUntil(settled(...ids), { maxSimulatedMs: 12 * HOURS })).toBe(true);
+const record = async (id: string) => (await getServices().registry.get(id))!;
+const server = (id: string) =>
+  app.arm
+    .inventory()
+    .find(
+      (r) =>
+        r.tags['platform-id'] === id && r.type.toLowerCase() === 'microsoft.dbforpostgresql/flexibleservers',
+    );
+async function sweep() {
+  await app.host.fireTimer('idleSweepTimer');
+  await run('_idle-sweep');
+  return app.instances.instances.get('_idle-sweep')!.output as {
+    stopped: string[];
+    restopped: string[];
+    active: number;
+    probeFailures: string[];
+  };
+}
+async function clusterOf(id: string) {
+  const { names } = await record(id);
+  return app.clusters.cluster(
+    `/subscriptions/${app.config.subscriptionId}/resourceGroups/${names.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${names.aksCluster}`.toLowerCase(),
+  );
+}
+
+describe('idle sweep', () => {
+  it('stops a platform idle past its limit, keeps one in use, and re-stops a PostgreSQL restarted by Azure', async () => {
+    await app.call('POST', '/platforms', {
+      body: { prefix: 'idle', models: ['phi3.5'], autoStop: { idleMinutes: 30 } },
+    });
+    await app.call('POST', '/platforms', {
+      body: { prefix: 'inuse', models: ['phi3.5'], autoStop: { idleMinutes: 30 } },
+    });
+    await run('idle', 'inuse');
+    expect((await record('idle')).phase).toBe('Ready');
+    expect((await record('idle')).lastActiveAt).toBeDefined();
+
+    // 45 minutes later: nobody used `idle` (its smoke-test model expired); `inuse` has a model loaded.
+    clock().advanceBy(45 * MINUTES);
+    (await clusterOf('inuse')).ollama.setLoaded(['phi3.5']);
+    const sweptAt = clock().now();
+    const first = await sweep();
+    expect(first.stopped).toEqual(['idle']);
+    expect(first.active).toBe(1);
+    await run('idle');
+    expect((await record('idle')).phase).toBe('Stopped');
+    expect((await record('inuse')).phase).toBe('Ready');
+    expect(Date.parse((await record('inuse')).lastActiveAt!)).toBeGreaterThanOrEqual(sweptAt);
+
+    // Azure starts a flexible server stopped for seven days by itself: the next sweep stops it again.
+    clock().advanceBy(7 * 24 * HOURS + HOURS);
+    (await clusterOf('inuse')).ollama.setLoaded(['phi3.5']);
+    expect(server('idle')!.properties.state).toBe('Ready');
+    const later = await sweep();
+    expect(later.restopped).toEqual(['idle']);
+    await run('idle');
+    expect((await record('idle')).phase).toBe('Stopped');
+    expect(server('idle')!.properties.state).toBe('Stopped');
+  });
+
+  it('a sweep that is still running is not started twice', async () => {
+    await app.host.fireTimer('idleSweepTimer');
+    const started = app.instances.instances.get('_idle-sweep')!.createdTime;
+    await app.host.fireTimer('idleSweepTimer');
+    expect(app.instances.instances.get('_idle-sweep')!.createdTime).toBe(started);
+    await run('_idle-sweep');
+  });
+});

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { decide, stopsAt, type SweepCandidate } from '../../src/platform/idle.js';
+
+const now = new Date('2026-01-05T12:00:00Z');
+const ready = (over: Partial<SweepCandidate> = {}): SweepCandidate => ({
+  platformId: 'p',
+  phase: 'Ready',
+  idleMinutes: 60,
+  lastActiveAt: '2026-01-05T10:30:00Z',
+  ...over,
+});
+
+describe('idle policy', () => {
+  it('loaded models mean recent use', () => {
+    expect(decide(ready(), { kind: 'ollama', loadedModels: 1 }, now)).toBe('markActive');
+  });
+  it('stops a platform idle for at least its idle minutes', () => {
+    expect(decide(ready(), { kind: 'ollama', loadedModels: 0 }, now)).toBe('stop');
+    expect(
+      decide(ready({ lastActiveAt: '2026-01-05T11:00:00Z' }), { kind: 'ollama', loadedModels: 0 }, now),
+    ).toBe('stop');
+    expect(
+      decide(ready({ lastActiveAt: '2026-01-05T11:00:01Z' }), { kind: 'ollama', loadedModels: 0 }, now),
+    ).toBe('keep');
+  });
+  it('never stops when auto-stop is off (0)', () => {
+    expect(
+      decide(
+        ready({ idleMinutes: 0, lastActiveAt: '2020-01-01T00:00:00Z' }),
+        { kind: 'ollama', loadedModels: 0 },
+        now,
+      ),
+    ).toBe('keep');
+  });
+  it('never stops on a failed probe', () => {
+    expect(
+      decide(
+        ready({ lastActiveAt: '2020-01-01T00:00:00Z' }),
+        { kind: 'probeFailed', reason: 'timeout' },
+        now,
+      ),
+    ).toBe('probeFailed');
+  });
+  it('starts counting when there is no baseline', () => {
+    expect(decide(ready({ lastActiveAt: undefined }), { kind: 'ollama', loadedModels: 0 }, now)).toBe(
+      'markActive',
+    );
+  });
+  it('stops again a stopped platform whose PostgreSQL restarted by itself', () => {
+    expect(
+      decide(
+        { platformId: 'p', phase: 'Stopped', idleMinutes: 60 },
+        { kind: 'power', postgres: 'Ready' },
+        now,
+      ),
+    ).toBe('restopPostgres');
+    expect(
+      decide(
+        { platformId: 'p', phase: 'Stopped', idleMinutes: 60 },
+        { kind: 'power', postgres: 'Stopped' },
+        now,
+      ),
+    ).toBe('keep');
+  });
+  it('says when an idle platform will stop', () => {
+    expect(stopsAt(ready())).toBe('2026-01-05T11:30:00.000Z');
+    expect(stopsAt(ready({ idleMinutes: 0 }))).toBeNull();
+  });
+});
