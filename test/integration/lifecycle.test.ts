@@ -35,6 +35,14 @@ const power = (id: string) => {
 
 describe('stop, start and delete', () => {
   it('create → Ready → stop → Stopped → start → Ready → delete → nothing left, and the prefix works again', async () => {
+    // Every answer of the run is kept, to scan for secret values at the end.
+    const answers: string[] = [];
+    const call = app.call.bind(app);
+    app.call = async (...args) => {
+      const reply = await call(...args);
+      answers.push(reply.text);
+      return reply;
+    };
     await app.call('POST', '/platforms', { body: { prefix: 'life', models: ['phi3.5'] } });
     await run('life');
     expect((await record('life')).phase).toBe('Ready');
@@ -62,6 +70,9 @@ describe('stop, start and delete', () => {
       Date.parse(step('aksStart').startedAt!),
     );
 
+    for (const id of ['/platforms/life', '/platforms/life/status', '/platforms']) await app.call('GET', id);
+    const secrets = app.keyVault.values();
+    expect(secrets.length).toBeGreaterThanOrEqual(5);
     expect((await app.call('DELETE', '/platforms/life')).status).toBe(202);
     await run('life:teardown');
     expect((await record('life')).phase).toBe('Deleted');
@@ -76,6 +87,14 @@ describe('stop, start and delete', () => {
     await run('life');
     expect((await record('life')).phase).toBe('Ready');
     expect((await getServices().registry.history('life')).map((r) => r.phase)).toEqual(['Deleted']);
+
+    // No generated secret value in any response body or log line of the whole run.
+    app.call = call;
+    const logs = app.host.logs.map((l) => l.message);
+    for (const secret of secrets) {
+      for (const text of [...answers, ...logs]) expect(text.includes(secret)).toBe(false);
+    }
+    expect(answers.length).toBeGreaterThan(5);
   });
 
   it('DELETE during provisioning stops it and leaves nothing', async () => {

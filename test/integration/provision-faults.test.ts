@@ -200,3 +200,20 @@ describe('polling discipline', () => {
     );
   });
 });
+
+describe('teardown after a failure', () => {
+  it.each(STEPS.map((s, i) => [s.step, s, `gone${i}`] as const))(
+    'after a refusal at %s, DELETE leaves nothing in Azure or Key Vault',
+    async (_, { inject }, id) => {
+      inject();
+      await app.call('POST', '/platforms', { body: { prefix: id, models: ['phi3.5'] } });
+      await run(id);
+      expect((await record(id)).phase).toBe('Failed');
+      expect((await app.call('DELETE', `/platforms/${id}`)).status).toBe(202);
+      await run(`${id}:teardown`);
+      expect((await record(id)).phase).toBe('Deleted');
+      expect(resourceTypes(id)).toEqual([]);
+      expect(app.keyVault.inventory().filter((s) => s.name.includes(`-${id}-`))).toEqual([]);
+    },
+  );
+});
