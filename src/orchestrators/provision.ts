@@ -56,17 +56,19 @@ function* provisionPlatform(context: Context): Flow<{ platformId: string; phase:
   );
   if (!secrets.ok) return yield* progress.fail('secrets', secrets);
 
-  // In parallel; the firewall waits for AKS and PostgreSQL only, storage finishes on its own.
+  // In parallel, as sub-orchestrations (each with its own durable poll loop).
   const sub = (resource: ResourceKind) =>
     context.df.callSubOrchestrator(
       ENSURE_AZURE_RESOURCE,
       { platformId, resource } satisfies EnsureResourceInput,
       `${platformId}:${resource}`,
     );
-  const storageTask = sub('storageAccount');
-  const [aks, pg] = (yield context.df.Task.all([
+  // A durable task is scheduled only when yielded, so all three go into one Task.all: storage (≈ 30 s) ends
+  // long before AKS (≈ 9 min), so the firewall, which needs the cluster's egress IP, waits for nothing else.
+  const [aks, pg, storage] = (yield context.df.Task.all([
     sub('aksCluster'),
     sub('postgresServer'),
+    sub('storageAccount'),
   ])) as Result<ResourceState>[];
   if (!aks!.ok)
     return yield* progress.fail(
@@ -79,8 +81,7 @@ function* provisionPlatform(context: Context): Flow<{ platformId: string; phase:
   const pgSettings = yield* progress.step('postgresSettings', configurePostgres(context, platformId));
   if (!pgSettings.ok) return yield* progress.fail('postgresSettings', pgSettings);
 
-  const storage = (yield storageTask) as Result<ResourceState>;
-  if (!storage.ok) return yield* progress.fail('storageAccount', storage);
+  if (!storage!.ok) return yield* progress.fail('storageAccount', storage!);
   const shares = yield* progress.step(
     'fileShares',
     callUntilAnswered(context, 'ensureFileShares', ref, quick, deadline()),

@@ -52,6 +52,11 @@ describe('provisionPlatform, Azure half', () => {
       ]),
     );
 
+    // AKS, PostgreSQL and storage are created in parallel.
+    const step = (name: string) => r.steps.find((s) => s.name === name)!;
+    for (const other of ['postgresServer', 'storageAccount'])
+      expect(Date.parse(step(other).startedAt!)).toBeLessThan(Date.parse(step('aksCluster').endedAt!));
+
     const [cluster] = byType('Microsoft.ContainerService/managedClusters', 'prov1');
     const gpu = (cluster!.properties.agentPoolProfiles as Record<string, unknown>[]).find(
       (p) => p.name === 'gput4',
