@@ -68,14 +68,6 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
       return classifyAzureError(e);
     }
   };
-  const readOrUndefined = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
-    try {
-      return await fn();
-    } catch (e) {
-      if ((e as { statusCode?: number }).statusCode === 404) return undefined;
-      throw e;
-    }
-  };
   /**
    * Azure answered the PUT: with an operation to follow, or (an identical PUT while the first still runs)
    * with the resource's current provisioningState, which the orchestrator then polls.
@@ -418,11 +410,11 @@ async function ensurePostgresChild(
     value: { provisioningState: 'Succeeded', mutated: false },
   };
   const { seen, onResponse, abortSignal, submit } = captureOperation();
-  const read = async <T>(fn: () => Promise<T>) =>
-    fn().catch((e: { statusCode?: number }) => (e.statusCode === 404 ? undefined : Promise.reject(e)));
   switch (child.kind) {
     case 'configuration': {
-      const current = await read(() => clients.postgres.configurations.get(rg, server, child.name));
+      const current = await readOrUndefined(() =>
+        clients.postgres.configurations.get(rg, server, child.name),
+      );
       if (current?.value?.toLowerCase() === child.value.toLowerCase()) return unchanged;
       await submit(
         clients.postgres.configurations.beginPut(
@@ -436,7 +428,8 @@ async function ensurePostgresChild(
       return accepted(seen);
     }
     case 'database': {
-      if (await read(() => clients.postgres.databases.get(rg, server, child.name))) return unchanged;
+      if (await readOrUndefined(() => clients.postgres.databases.get(rg, server, child.name)))
+        return unchanged;
       await submit(
         clients.postgres.databases.beginCreate(
           rg,
@@ -449,7 +442,7 @@ async function ensurePostgresChild(
       return accepted(seen);
     }
     case 'firewallRule': {
-      const current = await read(() => clients.postgres.firewallRules.get(rg, server, child.name));
+      const current = await readOrUndefined(() => clients.postgres.firewallRules.get(rg, server, child.name));
       if (current?.startIpAddress === child.startIpAddress && current.endIpAddress === child.endIpAddress)
         return unchanged;
       await submit(
@@ -463,6 +456,16 @@ async function ensurePostgresChild(
       );
       return accepted(seen);
     }
+  }
+}
+
+/** A GET whose 404 means "absent", not failure. */
+async function readOrUndefined<T>(fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) return undefined;
+    throw e;
   }
 }
 

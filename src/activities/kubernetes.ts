@@ -7,6 +7,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { AzureClients } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
 import { kubeStatus, type KubeClients } from '../kube/client.js';
+import { canonicalModel } from '../platform/catalog.js';
 import { buildSecrets, renderManifests, WAIT_FOR_COMPLETION } from '../platform/manifests.js';
 import type { PlatformRecord } from '../platform/types.js';
 import type { Registry } from '../registry/registry.js';
@@ -179,7 +180,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
           (tags.models ?? [])
             .flatMap((m) => [m.name, m.model])
             .filter((n): n is string => !!n)
-            .map(normalise),
+            .map(canonicalModel),
         );
         const job = await kube.batch
           .readNamespacedJob({ name: 'model-preload', namespace: OLLAMA.namespace })
@@ -187,12 +188,12 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
         const finished = !!job?.status?.conditions?.some(
           (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
         );
-        const ready = record.spec.models.filter((m) => present.has(normalise(m)));
+        const ready = record.spec.models.filter((m) => present.has(canonicalModel(m)));
         return {
           ok: true,
           value: {
             ready,
-            failed: finished ? record.spec.models.filter((m) => !present.has(normalise(m))) : [],
+            failed: finished ? record.spec.models.filter((m) => !present.has(canonicalModel(m))) : [],
             preloadFinished: finished,
           },
         };
@@ -232,7 +233,9 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
         const ps = (await kube.proxyGet(OLLAMA.namespace, OLLAMA.service, OLLAMA.port, 'api/ps')) as {
           models?: { name?: string; model?: string; size_vram?: number }[];
         };
-        const loaded = (ps.models ?? []).find((m) => normalise(m.name ?? m.model ?? '') === normalise(model));
+        const loaded = (ps.models ?? []).find(
+          (m) => canonicalModel(m.name ?? m.model ?? '') === canonicalModel(model),
+        );
         const seconds = (generated.eval_duration ?? 0) / 1e9;
         return {
           ok: true,
@@ -246,12 +249,6 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     },
   };
 }
-
-/** Ollama resolves `phi3.5` to `phi3.5:latest` and drops the default `library/` namespace. */
-const normalise = (model: string) => {
-  const bare = model.startsWith('library/') ? model.slice('library/'.length) : model;
-  return bare.includes(':') ? bare : `${bare}:latest`;
-};
 
 async function readiness(
   kube: KubeClients,

@@ -9,7 +9,8 @@ import { readJsonBody } from '../http/body.js';
 import { problem } from '../http/problem.js';
 import { handle, json } from '../http/respond.js';
 import { PREFIX_PATTERN } from '../platform/naming.js';
-import { orchestrationsFromDurableClient } from '../services/orchestrations.js';
+import { orchestrationsFromDurableClient, type Orchestrations } from '../services/orchestrations.js';
+import type { Accepted } from '../services/platforms.js';
 
 const durableClient = df.input.durableClient();
 const idPattern = new RegExp(PREFIX_PATTERN);
@@ -78,12 +79,14 @@ app.http('getPlatformStatus', {
   }),
 });
 
-for (const [name, route, method, operation] of [
-  ['deletePlatform', 'platforms/{id}', 'DELETE', 'delete'],
-  ['stopPlatform', 'platforms/{id}/stop', 'POST', 'stop'],
-  ['startPlatform', 'platforms/{id}/start', 'POST', 'start'],
-] as const) {
-  app.http(`${name}Http`, {
+/** Routes that start a flow for one platform and answer 202 with where to follow it. */
+function acceptedRoute(
+  name: string,
+  route: string,
+  method: 'POST' | 'DELETE',
+  act: (id: string, orchestrations: Orchestrations) => Promise<Accepted>,
+) {
+  app.http(name, {
     route,
     methods: [method],
     authLevel: 'function',
@@ -91,21 +94,20 @@ for (const [name, route, method, operation] of [
     handler: handle(async (request, context) => {
       const id = platformId(request);
       if (!id) return unknownId(request);
-      const result = await getServices().platforms.transition(id, operation, orchestrations(context));
+      const result = await act(id, orchestrations(context));
       return json(202, result, { location: result.links.status });
     }),
   });
 }
 
-app.http('retryPlatform', {
-  route: 'platforms/{id}/retry',
-  methods: ['POST'],
-  authLevel: 'function',
-  extraInputs: [durableClient],
-  handler: handle(async (request, context) => {
-    const id = platformId(request);
-    if (!id) return unknownId(request);
-    const result = await getServices().platforms.retry(id, orchestrations(context));
-    return json(202, result, { location: result.links.status });
-  }),
-});
+const platforms = () => getServices().platforms;
+acceptedRoute('deletePlatformHttp', 'platforms/{id}', 'DELETE', (id, o) =>
+  platforms().transition(id, 'delete', o),
+);
+acceptedRoute('stopPlatformHttp', 'platforms/{id}/stop', 'POST', (id, o) =>
+  platforms().transition(id, 'stop', o),
+);
+acceptedRoute('startPlatformHttp', 'platforms/{id}/start', 'POST', (id, o) =>
+  platforms().transition(id, 'start', o),
+);
+acceptedRoute('retryPlatform', 'platforms/{id}/retry', 'POST', (id, o) => platforms().retry(id, o));
