@@ -3,9 +3,8 @@
  * to the simulated Kubernetes API with @kubernetes/client-node and wait on its simulated readiness.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getServices } from '../../src/composition.js';
 import { renderManifests } from '../../src/platform/manifests.js';
-import type { SimulatedCluster } from '../../sandbox/kube/fleet.js';
+import { platformFlows } from '../support/flows.js';
 import { startTestApp, type TestApp } from '../support/harness.js';
 
 let app: TestApp;
@@ -14,19 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => app?.close());
 
-const HOURS = 3_600_000;
-const finished = (id: string) => () =>
-  ['Completed', 'Failed', 'Terminated'].includes(app.instances.instances.get(id)?.runtimeStatus ?? '');
-const run = async (id: string) =>
-  expect(await app.driver.runUntil(finished(id), { maxSimulatedMs: 12 * HOURS })).toBe(true);
-const record = async (id: string) => (await getServices().registry.get(id))!;
-
-/** The simulated cluster behind a platform's AKS cluster (created ahead of time if need be). */
-async function clusterOf(id: string): Promise<SimulatedCluster> {
-  const { names } = await record(id);
-  const clusterId = `/subscriptions/${app.config.subscriptionId}/resourceGroups/${names.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${names.aksCluster}`;
-  return app.clusters.cluster(clusterId.toLowerCase());
-}
+const { run, record, clusterOf } = platformFlows(() => app);
 
 describe('configurePlatform', () => {
   it('reaches Ready with every rendered object in the cluster, endpoints, models and a GPU smoke test', async () => {

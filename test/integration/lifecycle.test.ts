@@ -3,6 +3,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getServices } from '../../src/composition.js';
+import { HOURS, platformFlows } from '../support/flows.js';
 import { startTestApp, type TestApp } from '../support/harness.js';
 
 let app: TestApp;
@@ -11,16 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => app?.close());
 
-const HOURS = 3_600_000;
-const settled =
-  (...ids: string[]) =>
-  () =>
-    ids.every(
-      (id) => !['Pending', 'Running'].includes(app.instances.instances.get(id)?.runtimeStatus ?? 'Completed'),
-    );
-const run = async (...ids: string[]) =>
-  expect(await app.driver.runUntil(settled(...ids), { maxSimulatedMs: 12 * HOURS })).toBe(true);
-const record = async (id: string) => (await getServices().registry.get(id))!;
+const { run, record } = platformFlows(() => app);
 const tagged = (id: string) => app.arm.inventory().filter((r) => r.tags['platform-id'] === id);
 const power = (id: string) => {
   const cluster = tagged(id).find(

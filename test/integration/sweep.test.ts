@@ -3,8 +3,8 @@
  * Ollama through the simulated Kubernetes API and stops idle platforms through the simulated ARM.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getServices } from '../../src/composition.js';
 import type { VirtualClock } from '../../sandbox/clock.js';
+import { HOURS, MINUTES, platformFlows } from '../support/flows.js';
 import { startTestApp, type TestApp } from '../support/harness.js';
 
 let app: TestApp;
@@ -13,18 +13,8 @@ beforeAll(async () => {
 });
 afterAll(() => app?.close());
 
-const HOURS = 3_600_000;
-const MINUTES = 60_000;
+const { run, record, clusterOf } = platformFlows(() => app);
 const clock = () => app.clock as VirtualClock;
-const settled =
-  (...ids: string[]) =>
-  () =>
-    ids.every(
-      (id) => !['Pending', 'Running'].includes(app.instances.instances.get(id)?.runtimeStatus ?? 'Completed'),
-    );
-const run = async (...ids: string[]) =>
-  expect(await app.driver.runUntil(settled(...ids), { maxSimulatedMs: 12 * HOURS })).toBe(true);
-const record = async (id: string) => (await getServices().registry.get(id))!;
 const server = (id: string) =>
   app.arm
     .inventory()
@@ -41,12 +31,6 @@ async function sweep() {
     active: number;
     probeFailures: string[];
   };
-}
-async function clusterOf(id: string) {
-  const { names } = await record(id);
-  return app.clusters.cluster(
-    `/subscriptions/${app.config.subscriptionId}/resourceGroups/${names.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${names.aksCluster}`.toLowerCase(),
-  );
 }
 
 describe('idle sweep', () => {

@@ -1,0 +1,35 @@
+/** Helpers for tests that drive whole flows through the sandbox on its virtual clock. */
+import { expect } from 'vitest';
+import { getServices } from '../../src/composition.js';
+import type { SimulatedCluster } from '../../sandbox/kube/fleet.js';
+import type { TestApp } from './harness.js';
+
+export const MINUTES = 60_000;
+export const HOURS = 60 * MINUTES;
+
+const FINISHED = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
+
+/** `app` is a getter: test files create their app in beforeAll. */
+export function platformFlows(app: () => TestApp) {
+  const finished =
+    (...instanceIds: string[]) =>
+    () =>
+      instanceIds.every((id) => FINISHED.has(app().instances.instances.get(id)?.runtimeStatus ?? ''));
+  const record = async (id: string) => (await getServices().registry.get(id))!;
+  return {
+    finished,
+    record,
+    /** Runs the durable runtime until every named instance has finished (at most 12 simulated hours). */
+    async run(...instanceIds: string[]) {
+      expect(await app().driver.runUntil(finished(...instanceIds), { maxSimulatedMs: 12 * HOURS })).toBe(
+        true,
+      );
+    },
+    /** The simulated cluster behind a platform's AKS cluster (created ahead of time if need be). */
+    async clusterOf(id: string): Promise<SimulatedCluster> {
+      const { names } = await record(id);
+      const clusterId = `/subscriptions/${app().config.subscriptionId}/resourceGroups/${names.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${names.aksCluster}`;
+      return app().clusters.cluster(clusterId.toLowerCase());
+    },
+  };
+}
