@@ -12,9 +12,11 @@ import { classifyAzureError } from '../azure/errors.js';
 import {
   aksClusterBody,
   fileShares,
+  OPENWEBUI_DATABASE,
   postgresServerBody,
   storageAccountBody,
 } from '../platform/azure-resources.js';
+import { choosePostgresSku } from '../platform/sizing.js';
 import { MANAGED_BY, platformTags } from '../platform/plan.js';
 import type { SecretKind } from '../platform/naming.js';
 import type { PlatformRecord } from '../platform/types.js';
@@ -261,6 +263,56 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
           action === 'stop'
             ? clients.postgres.servers.beginStop(names.resourceGroup, names.postgresServer, options)
             : clients.postgres.servers.beginStart(names.resourceGroup, names.postgresServer, options),
+        );
+        return accepted(seen);
+      });
+    },
+
+    /** A replicas change may need a larger SKU (every Open WebUI pool must fit): PATCH the sku alone. */
+    async beginPostgresServerResize({ platformId }) {
+      return attempt(async () => {
+        const { spec, names } = await load(platformId);
+        const server = await readOrUndefined(() =>
+          clients.postgres.servers.get(names.resourceGroup, names.postgresServer),
+        );
+        if (!server)
+          return {
+            ok: false,
+            kind: 'notFound',
+            code: 'ResourceNotFound',
+            message: `PostgreSQL server '${names.postgresServer}' does not exist.`,
+          };
+        const sku = choosePostgresSku(spec.webui.replicas);
+        if (server.sku?.name === sku.name) {
+          const state = postgresProvisioningState(server.state);
+          return { ok: true, value: { provisioningState: state, mutated: false } };
+        }
+        const { seen, onResponse, abortSignal, submit } = captureOperation();
+        await submit(
+          clients.postgres.servers.beginUpdate(
+            names.resourceGroup,
+            names.postgresServer,
+            { sku: { name: sku.name, tier: sku.tier } },
+            { onResponse, abortSignal },
+          ),
+        );
+        return accepted(seen);
+      });
+    },
+
+    /** The wipe drops the openwebui database (with every user, chat, document and embedding in it). */
+    async beginPostgresDatabaseDelete({ platformId }) {
+      return attempt(async () => {
+        const { names } = await load(platformId);
+        const rg = names.resourceGroup;
+        const server = names.postgresServer;
+        const db = await readOrUndefined(() =>
+          clients.postgres.databases.get(rg, server, OPENWEBUI_DATABASE),
+        );
+        if (!db) return { ok: true, value: { provisioningState: 'Succeeded', mutated: false } };
+        const { seen, onResponse, abortSignal, submit } = captureOperation();
+        await submit(
+          clients.postgres.databases.beginDelete(rg, server, OPENWEBUI_DATABASE, { onResponse, abortSignal }),
         );
         return accepted(seen);
       });

@@ -5,7 +5,14 @@
  * type-check instead of a production run.
  */
 import type { SweepCandidate } from '../platform/idle.js';
-import type { ModelState, Phase, PlatformSpec, StepRecord } from '../platform/types.js';
+import type {
+  ModelState,
+  Phase,
+  PlatformSpec,
+  PowerState,
+  ProbeFailure,
+  StepRecord,
+} from '../platform/types.js';
 
 /**
  * Why an operation did not succeed, as far as the orchestrator cares:
@@ -67,9 +74,13 @@ export interface ProgressUpdate {
   warnings?: string[];
   smokeTest?: SmokeReport;
   lastActiveAt?: string;
+  power?: PowerState;
+  /** The idle probe's failure, or null when a probe answered again. */
+  probeFailure?: ProbeFailure | null;
 }
 
-export type ReadinessCheck = 'nodes' | 'gpu' | 'volumes' | 'job' | 'workloads' | 'endpoints' | 'metricsApi';
+export type ReadinessCheck =
+  'nodes' | 'gpu' | 'volumes' | 'job' | 'workloads' | 'endpoints' | 'metricsApi' | 'webuiStopped';
 
 /** A Job the apply must see complete before it continues (annotated `llm-platforms-api/wait-for-completion`). */
 export interface JobRef {
@@ -124,7 +135,8 @@ export interface Activities {
   probeOllama: { input: PlatformRef; output: Result<{ loadedModels: number }> };
   requestPlatformStop: { input: PlatformRef & { restop: boolean }; output: Result<{ phase: string }> };
   applyPlatformManifests: {
-    input: PlatformRef & { stage: number };
+    /** rerunJobs: the stage's wait-for-completion Job is deleted and created again (after a wipe). */
+    input: PlatformRef & { stage: number; rerunJobs?: boolean };
     output: Result<{ applied: number; stages: number; waitFor?: JobRef }>;
   };
   checkPlatformReadiness: {
@@ -132,6 +144,10 @@ export interface Activities {
     output: Result<Readiness>;
   };
   getModelReport: { input: PlatformRef; output: Result<ModelReport> };
+  deleteOllamaModels: { input: PlatformRef & { models: string[] }; output: Result<{ deleted: string[] }> };
+  stopOpenWebui: { input: PlatformRef; output: Result<{ replicas: number }> };
+  beginPostgresServerResize: { input: PlatformRef; output: Result<ResourceState> };
+  beginPostgresDatabaseDelete: { input: PlatformRef; output: Result<ResourceState> };
   runSmokeTest: { input: PlatformRef & { model: string }; output: Result<SmokeReport> };
 }
 

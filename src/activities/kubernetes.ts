@@ -4,6 +4,7 @@
  * comes from AKS (listClusterAdminCredential) and lives in this process's memory for a few minutes only.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { createHash } from 'node:crypto';
 import type { AzureClients } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
 import { kubeStatus, type KubeClients } from '../kube/client.js';
@@ -22,6 +23,32 @@ import type {
 } from './contract.js';
 
 export const OLLAMA = { namespace: 'llm', service: 'ollama', port: 11434 } as const;
+export const OPEN_WEBUI = { namespace: 'llm', deployment: 'open-webui' } as const;
+
+/**
+ * A Job's pod template is immutable, so a Job whose rendered spec changed (the preload Job after a models
+ * change) is deleted and created again: the hash of the rendered spec, kept in this annotation, says when.
+ */
+export const SPEC_HASH = 'llm-platforms-api/spec-hash';
+
+/**
+ * A bound claim and its static Azure Files volume are not re-applied: Kubernetes forbids changing a
+ * volume's source, and a claim can grow only through an expandable storage class. For a static Azure Files
+ * volume the capacity is a label; the share's quota in Azure is the real limit (ensureFileShares grows it).
+ */
+const CREATE_ONLY_KINDS = new Set(['PersistentVolume', 'PersistentVolumeClaim']);
+
+export function withSpecHash(object: KubernetesObject): KubernetesObject {
+  if (object.kind !== 'Job') return object;
+  const hash = createHash('sha256')
+    .update(JSON.stringify((object as { spec?: unknown }).spec ?? null))
+    .digest('hex')
+    .slice(0, 16);
+  return {
+    ...object,
+    metadata: { ...object.metadata, annotations: { ...object.metadata?.annotations, [SPEC_HASH]: hash } },
+  };
+}
 
 export interface KubernetesActivityDeps {
   clients: AzureClients;
@@ -129,9 +156,11 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     async applyPlatformManifests({
       platformId,
       stage,
+      rerunJobs = false,
     }: {
       platformId: string;
       stage: number;
+      rerunJobs?: boolean;
     }): Promise<Result<{ applied: number; stages: number; waitFor?: JobRef }>> {
       return withCluster(platformId, async (kube, record) => {
         const { names } = record;
@@ -147,7 +176,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
         const current = stages[stage];
         if (!current) return { ok: true, value: { applied: 0, stages: stages.length } };
         // In order: namespaces before what lives in them; one at a time keeps conflicts attributable.
-        for (const object of current.objects) await kube.apply(object);
+        for (const object of current.objects) await applyOne(kube, withSpecHash(object), rerunJobs);
         return {
           ok: true,
           value: {
@@ -200,6 +229,46 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       });
     },
 
+    /** Removes models from Ollama (and so from the shared volume); one already gone counts as removed. */
+    async deleteOllamaModels({
+      platformId,
+      models,
+    }: {
+      platformId: string;
+      models: string[];
+    }): Promise<Result<{ deleted: string[] }>> {
+      return withCluster(platformId, async (kube) => {
+        const deleted: string[] = [];
+        for (const model of models) {
+          try {
+            await kube.proxyDelete(OLLAMA.namespace, OLLAMA.service, OLLAMA.port, 'api/delete', { model });
+            deleted.push(model);
+          } catch (e) {
+            if (kubeStatus(e)?.code !== 404) throw e;
+          }
+        }
+        return { ok: true, value: { deleted } };
+      });
+    },
+
+    /**
+     * Scales Open WebUI to zero by applying its rendered Deployment with no replicas (the same field manager
+     * owns every field, so nothing else changes); the next apply of the manifests brings it back.
+     */
+    async stopOpenWebui({ platformId }: { platformId: string }): Promise<Result<{ replicas: number }>> {
+      return withCluster(platformId, async (kube, record) => {
+        const deployment = (renderManifests(record.spec, record.names) as KubernetesObject[]).find(
+          (o) => o.kind === 'Deployment' && o.metadata?.name === OPEN_WEBUI.deployment,
+        );
+        if (!deployment) throw new Error('the rendered manifests have no Open WebUI Deployment');
+        await kube.apply({
+          ...deployment,
+          spec: { ...(deployment as { spec: object }).spec, replicas: 0 },
+        } as KubernetesObject);
+        return { ok: true, value: { replicas: 0 } };
+      });
+    },
+
     /** Models loaded in Ollama's memory: non-empty means someone used the platform within its keep-alive. */
     async probeOllama({ platformId }: { platformId: string }): Promise<Result<{ loadedModels: number }>> {
       return withCluster(platformId, async (kube) => {
@@ -248,6 +317,49 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       });
     },
   };
+}
+
+/**
+ * Server-side apply of one object. A Job is replaced when its rendered spec changed, or when asked to run
+ * again; claims and volumes are created once (see CREATE_ONLY_KINDS).
+ */
+async function applyOne(kube: KubeClients, object: KubernetesObject, rerunJobs: boolean): Promise<void> {
+  const { name = '', namespace } = object.metadata ?? {};
+  if (CREATE_ONLY_KINDS.has(object.kind ?? '')) {
+    const exists = await kube.objects
+      .read({
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        metadata: { name, ...(namespace ? { namespace } : {}) },
+      })
+      .then(
+        () => true,
+        (e: unknown) => {
+          if (kubeStatus(e)?.code === 404) return false;
+          throw e;
+        },
+      );
+    if (exists) return;
+  }
+  if (object.kind === 'Job') {
+    const live = await kube.batch
+      .readNamespacedJob({ name, namespace: namespace ?? 'default' })
+      .catch((e: unknown) => {
+        if (kubeStatus(e)?.code === 404) return undefined;
+        throw e;
+      });
+    const wanted = object.metadata?.annotations?.[SPEC_HASH];
+    const rerun = rerunJobs && object.metadata?.annotations?.[WAIT_FOR_COMPLETION] === 'true';
+    if (live && (rerun || live.metadata?.annotations?.[SPEC_HASH] !== wanted)) {
+      // Background propagation removes the Job at once (its pods follow), so the name is free again.
+      await kube.batch.deleteNamespacedJob({
+        name,
+        namespace: namespace ?? 'default',
+        propagationPolicy: 'Background',
+      });
+    }
+  }
+  await kube.apply(object);
 }
 
 async function readiness(
@@ -352,6 +464,18 @@ async function readiness(
         services.length > 0 && missing.length === 0,
         missing.length ? `waiting for IPs: ${missing.join(', ')}` : 'load balancers have IPs',
         endpoints,
+      );
+    }
+    case 'webuiStopped': {
+      const d = await kube.apps.readNamespacedDeployment({
+        name: OPEN_WEBUI.deployment,
+        namespace: OPEN_WEBUI.namespace,
+      });
+      const running = d.status?.replicas ?? 0;
+      const settled = (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
+      return ok(
+        settled && d.spec?.replicas === 0 && running === 0,
+        running ? `${running} Open WebUI pod(s) still running` : 'Open WebUI stopped',
       );
     }
     case 'metricsApi': {

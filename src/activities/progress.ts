@@ -30,6 +30,8 @@ export function createProgressActivities({ registry, now }: { registry: Registry
           phase: r.phase,
           idleMinutes: r.spec.autoStop.idleMinutes,
           ...(r.lastActiveAt ? { lastActiveAt: r.lastActiveAt } : {}),
+          ...(r.probeFailure ? { probeFailures: r.probeFailure.consecutive } : {}),
+          ...(r.power ? { postgres: r.power.postgres } : {}),
         }));
     },
 
@@ -50,6 +52,9 @@ export function createProgressActivities({ registry, now }: { registry: Registry
         if (update.warnings) next.warnings = update.warnings;
         if (update.smokeTest) next.smokeTest = update.smokeTest;
         if (update.lastActiveAt) next.lastActiveAt = update.lastActiveAt;
+        if (update.power) next.power = update.power;
+        if (update.probeFailure === null) delete next.probeFailure;
+        else if (update.probeFailure) next.probeFailure = update.probeFailure;
         if (update.lastError === null) delete next.lastError;
         else if (update.lastError) next.lastError = update.lastError;
         return next;

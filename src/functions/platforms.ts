@@ -79,6 +79,24 @@ app.http('getPlatformStatus', {
   }),
 });
 
+app.http('updatePlatformHttp', {
+  route: 'platforms/{id}',
+  methods: ['PATCH'],
+  authLevel: 'function',
+  extraInputs: [durableClient],
+  handler: handle(async (request, context) => {
+    const id = platformId(request);
+    if (!id) return unknownId(request);
+    // application/json or application/merge-patch+json (RFC 7396): both are accepted as +json bodies.
+    const body = await readJsonBody(request);
+    if (!body.ok) return body.response;
+    const result = await getServices().platforms.update(id, body.value, orchestrations(context));
+    return result.status === 202
+      ? json(202, result.body, { location: result.body.links.status })
+      : json(200, result.body);
+  }),
+});
+
 /** Routes that start a flow for one platform and answer 202 with where to follow it. */
 function acceptedRoute(
   name: string,
@@ -109,5 +127,8 @@ acceptedRoute('stopPlatformHttp', 'platforms/{id}/stop', 'POST', (id, o) =>
 );
 acceptedRoute('startPlatformHttp', 'platforms/{id}/start', 'POST', (id, o) =>
   platforms().transition(id, 'start', o),
+);
+acceptedRoute('wipePlatformHttp', 'platforms/{id}/wipe', 'POST', (id, o) =>
+  platforms().transition(id, 'wipe', o),
 );
 acceptedRoute('retryPlatform', 'platforms/{id}/retry', 'POST', (id, o) => platforms().retry(id, o));

@@ -3,7 +3,7 @@
  * Response shapes are described loosely (the fields clients rely on); request bodies exactly.
  */
 import { PREFIX_PATTERN } from '../platform/naming.js';
-import { createPlatformSchema, type SchemaOptions } from '../platform/schema.js';
+import { createPlatformSchema, updatePlatformSchema, type SchemaOptions } from '../platform/schema.js';
 import { PHASES } from '../platform/types.js';
 import { PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, problemTypeUri } from './problem.js';
 
@@ -114,6 +114,34 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             ...common,
           },
         },
+        patch: {
+          summary:
+            'Change models, Open WebUI replicas or auto-stop. A models or replicas change runs the update flow (from Ready); an auto-stop change alone is recorded at once.',
+          operationId: 'updatePlatform',
+          security,
+          parameters: [idParameter],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: ref('UpdatePlatformRequest') },
+              'application/merge-patch+json': { schema: ref('UpdatePlatformRequest') },
+            },
+          },
+          responses: {
+            '200': jsonResponse('Recorded; no flow was needed.', ref('Platform')),
+            '202': jsonResponse(
+              'The update flow started; follow the Location header.',
+              ref('UpdateAccepted'),
+              locationHeader,
+            ),
+            '400': problemResponse('Invalid body: `errors` names every bad field by JSON pointer.'),
+            '404': problemResponse('Unknown platform.'),
+            '409': problemResponse('Not possible in the current phase, or another operation runs.'),
+            '413': problemResponse('Body larger than 64 KiB.'),
+            '415': problemResponse('Body is not JSON.'),
+            ...common,
+          },
+        },
         delete: transition(
           'Delete the platform and everything it owns (from any phase; idempotent).',
           'deletePlatform',
@@ -135,6 +163,12 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
       '/platforms/{id}/stop': { post: transition('Stop AKS, then PostgreSQL.', 'stopPlatform') },
       '/platforms/{id}/start': {
         post: transition('Start PostgreSQL, then AKS, and wait for the workloads.', 'startPlatform'),
+      },
+      '/platforms/{id}/wipe': {
+        post: transition(
+          'Clear users, chats, documents and embeddings: re-create the openwebui database and restart Open WebUI. Infrastructure and models stay.',
+          'wipePlatform',
+        ),
       },
       '/platforms/{id}/retry': {
         post: transition(
@@ -167,6 +201,7 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
       },
       schemas: {
         CreatePlatformRequest: stripId(createPlatformSchema(options)),
+        UpdatePlatformRequest: stripId(updatePlatformSchema(options)),
         Phase: { type: 'string', enum: [...PHASES] },
         Links: { type: 'object', properties: { self: { type: 'string' }, status: { type: 'string' } } },
         Accepted: {
@@ -178,6 +213,27 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             operation: { type: 'string' },
             links: ref('Links'),
           },
+        },
+        UpdateAccepted: {
+          allOf: [
+            ref('Accepted'),
+            {
+              type: 'object',
+              properties: {
+                change: {
+                  type: 'object',
+                  properties: {
+                    addedModels: { type: 'array', items: { type: 'string' } },
+                    removedModels: { type: 'array', items: { type: 'string' } },
+                    replicas: {
+                      type: 'object',
+                      properties: { from: { type: 'integer' }, to: { type: 'integer' } },
+                    },
+                  },
+                },
+              },
+            },
+          ],
         },
         PlatformSummary: {
           type: 'object',
@@ -216,7 +272,15 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
               type: ['object', 'null'],
               description: 'First model: tokens/s and whether it ran on the GPU.',
             },
-            autoStop: { type: 'object' },
+            power: {
+              type: ['object', 'null'],
+              description: 'AKS and PostgreSQL power state as last observed, with observedAt.',
+            },
+            lastActiveAt: { type: ['string', 'null'] },
+            autoStop: {
+              type: 'object',
+              description: 'idleMinutes and stopsAt (when it stops if it stays idle).',
+            },
             costPerHour: { type: 'object' },
           },
         },

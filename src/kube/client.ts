@@ -24,9 +24,16 @@ export interface KubeClients {
   batch: BatchV1Api;
   /** Server-side apply of one object; returns the live object. */
   apply(object: KubernetesObject): Promise<KubernetesObject>;
-  /** GET/POST through the API server's service proxy (`/api/v1/namespaces/{ns}/services/{name}:{port}/proxy/{path}`). */
+  /** GET/POST/DELETE through the API server's service proxy (`/api/v1/namespaces/{ns}/services/{name}:{port}/proxy/{path}`). */
   proxyGet(namespace: string, service: string, port: number, path: string): Promise<unknown>;
   proxyPost(namespace: string, service: string, port: number, path: string, body: unknown): Promise<unknown>;
+  proxyDelete(
+    namespace: string,
+    service: string,
+    port: number,
+    path: string,
+    body: unknown,
+  ): Promise<unknown>;
 }
 
 export function kubeClients(kubeconfigYaml: string): KubeClients {
@@ -59,6 +66,11 @@ export function kubeClients(kubeconfigYaml: string): KubeClients {
       }) as Promise<unknown>,
     proxyPost: (namespace, service, port, path, body) =>
       core.connectPostNamespacedServiceProxyWithPath(
+        { name: `${service}:${port}`, namespace, path },
+        { middleware: [jsonBody(body)], middlewareMergeStrategy: 'append' },
+      ) as Promise<unknown>,
+    proxyDelete: (namespace, service, port, path, body) =>
+      core.connectDeleteNamespacedServiceProxyWithPath(
         { name: `${service}:${port}`, namespace, path },
         { middleware: [jsonBody(body)], middlewareMergeStrategy: 'append' },
       ) as Promise<unknown>,

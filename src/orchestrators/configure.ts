@@ -13,7 +13,15 @@ import type {
   SmokeReport,
 } from '../activities/contract.js';
 import type { ModelState, PlatformSpec } from '../platform/types.js';
-import { call, callUntilAnswered, sleep, type Context, type Flow, type Progress } from './flow.js';
+import {
+  call,
+  callUntilAnswered,
+  recordPower,
+  sleep,
+  type Context,
+  type Flow,
+  type Progress,
+} from './flow.js';
 import { nextWaitMs, POLL } from './policy.js';
 
 /** The readiness gates, in the order they can be met. */
@@ -60,27 +68,48 @@ export function* waitUntilReady(
   }
 }
 
+/**
+ * Applies the manifests stage by stage: a stage that ends with a Job (database setup, then migrations) waits
+ * for it to complete before the next. rerunJobs runs those Jobs again (after the wipe re-created the database).
+ */
+export function* applyManifests(
+  context: Context,
+  platformId: string,
+  progress: Progress,
+  options: { rerunJobs?: boolean } = {},
+): Flow<Result<{ stages: number }>> {
+  const policy = POLL.kubernetes;
+  let stages = 1;
+  for (let stage = 0; stage < stages; stage++) {
+    const deadline = context.df.currentUtcDateTime.getTime() + policy.deadlineMs;
+    const step = stage === 0 ? 'kubernetesApply' : `kubernetesApply${stage + 1}`;
+    const applied = yield* progress.step(
+      step,
+      callUntilAnswered(
+        context,
+        'applyPlatformManifests',
+        { platformId, stage, ...(options.rerunJobs ? { rerunJobs: true } : {}) },
+        policy,
+        deadline,
+      ),
+    );
+    if (!applied.ok) return yield* progress.fail(step, applied);
+    stages = applied.value.stages;
+    const job = applied.value.waitFor;
+    if (job) {
+      const jobStepName = jobStep(job.name);
+      const done = yield* progress.step(jobStepName, waitUntilReady(context, platformId, 'job', job));
+      if (!done.ok) return yield* progress.fail(jobStepName, done);
+    }
+  }
+  return { ok: true, value: { stages } };
+}
+
 export function* configurePlatform(context: Context, spec: PlatformSpec, progress: Progress): Flow<void> {
   const platformId = spec.prefix;
   yield* progress.setPhase('Configuring');
   const policy = POLL.kubernetes;
-  // Stage by stage: a stage that ends with a Job (database setup, then migrations) waits for it to complete.
-  for (let stage = 0, stages = 1; stage < stages; stage++) {
-    const deadline = context.df.currentUtcDateTime.getTime() + policy.deadlineMs;
-    const applied = yield* progress.step(
-      stage === 0 ? 'kubernetesApply' : `kubernetesApply${stage + 1}`,
-      callUntilAnswered(context, 'applyPlatformManifests', { platformId, stage }, policy, deadline),
-    );
-    if (!applied.ok)
-      return yield* progress.fail(stage === 0 ? 'kubernetesApply' : `kubernetesApply${stage + 1}`, applied);
-    stages = applied.value.stages;
-    const job = applied.value.waitFor;
-    if (job) {
-      const step = jobStep(job.name);
-      const done = yield* progress.step(step, waitUntilReady(context, platformId, 'job', job));
-      if (!done.ok) return yield* progress.fail(step, done);
-    }
-  }
+  yield* applyManifests(context, platformId, progress);
 
   for (const gate of GATES) {
     const result = yield* progress.step(gate.step, waitUntilReady(context, platformId, gate.check));
@@ -111,10 +140,11 @@ export function* configurePlatform(context: Context, spec: PlatformSpec, progres
         `${report.model} runs on the CPU, not the GPU: check the NVIDIA device plugin and the Ollama pod's nvidia.com/gpu limit.`,
       ];
   yield* call(context, 'recordProgress', { platformId, warnings, smokeTest: report });
+  yield* recordPower(context, platformId);
   yield* progress.setPhase('Ready');
 
   // The rest keep pulling; each model's state is recorded as it changes.
-  yield* followModels(context, spec, warnings);
+  yield* followModels(context, spec);
 }
 
 /** Step names for the Jobs the apply waits on. */
@@ -157,7 +187,8 @@ function* waitForFirstModel(context: Context, spec: PlatformSpec): Flow<Result<s
   }
 }
 
-function* followModels(context: Context, spec: PlatformSpec, warnings: string[]): Flow<void> {
+/** Follows the pulls until every model of the spec is ready or failed (a failed one shows as a warning). */
+export function* followModels(context: Context, spec: PlatformSpec): Flow<void> {
   const policy = POLL.models;
   const deadline = context.df.currentUtcDateTime.getTime() + policy.deadlineMs;
   for (let attempt = 0; context.df.currentUtcDateTime.getTime() < deadline; attempt++) {
@@ -166,13 +197,9 @@ function* followModels(context: Context, spec: PlatformSpec, warnings: string[])
     })) as Result<ModelReport>;
     if (report.ok) {
       const done = report.value.ready.length + report.value.failed.length === spec.models.length;
-      const failedWarnings = report.value.failed.map(
-        (m) => `Model ${m} could not be pulled; the platform serves the others.`,
-      );
       yield* call(context, 'recordProgress', {
         platformId: spec.prefix,
         models: modelStates(spec, report.value),
-        warnings: [...warnings, ...failedWarnings],
       });
       if (done) return;
     }

@@ -142,6 +142,19 @@ function classifyOperationError(code: string): Failure['kind'] {
   return QUOTA.test(code) ? 'quota' : 'invalid';
 }
 
+/** Reads AKS's and PostgreSQL's power state from Azure and records it for the status (never fails a flow). */
+export function* recordPower(context: Context, platformId: string): Flow<void> {
+  const power = (yield* call(context, 'getPowerStates', { platformId })) as Result<{
+    aks: string;
+    postgres: string;
+  }>;
+  if (power.ok)
+    yield* call(context, 'recordProgress', {
+      platformId,
+      power: { ...power.value, observedAt: context.df.currentUtcDateTime.toISOString() },
+    });
+}
+
 /** Records steps and phases in the registry and keeps a compact custom status (well under 16 KB). */
 export class Progress {
   private readonly done: string[] = [];

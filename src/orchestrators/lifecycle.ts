@@ -6,7 +6,7 @@
 import * as df from 'durable-functions';
 import type { Result } from '../activities/contract.js';
 import { waitUntilReady } from './configure.js';
-import { call, ensureResource, Progress, type Context, type Flow } from './flow.js';
+import { call, ensureResource, Progress, recordPower, type Context, type Flow } from './flow.js';
 import { ORCHESTRATORS, type LifecycleInput } from './names.js';
 import { POLL } from './policy.js';
 
@@ -22,11 +22,13 @@ function* stopPlatform(context: Context) {
     ensureResource(context, 'beginAksClusterPower', { platformId, action: 'stop' }, POLL.aksPower),
   );
   if (!aks.ok) return yield* progress.fail('aksStop', aks);
+  yield* recordPower(context, platformId);
   const pg = yield* progress.step(
     'postgresStop',
     ensureResource(context, 'beginPostgresServerPower', { platformId, action: 'stop' }, POLL.postgresPower),
   );
   if (!pg.ok) return yield* progress.fail('postgresStop', pg);
+  yield* recordPower(context, platformId);
   yield* progress.setPhase('Stopped');
   return { platformId, phase: 'Stopped' };
 }
@@ -46,11 +48,13 @@ function* startPlatform(context: Context) {
     ensureResource(context, 'beginPostgresServerPower', { platformId, action: 'start' }, POLL.postgresPower),
   );
   if (!pg.ok) return yield* progress.fail('postgresStart', pg);
+  yield* recordPower(context, platformId);
   const aks = yield* progress.step(
     'aksStart',
     ensureResource(context, 'beginAksClusterPower', { platformId, action: 'start' }, POLL.aksPower),
   );
   if (!aks.ok) return yield* progress.fail('aksStart', aks);
+  yield* recordPower(context, platformId);
   // Standalone pods are gone and nodes come back one by one: ready again means the same gates as provisioning.
   for (const [step, check] of [
     ['nodesReady', 'nodes'],

@@ -2,12 +2,14 @@
  * Orchestrator names and instance ids: what triggers need to start or find a flow, without importing the
  * flows themselves.
  */
-import type { Operation } from '../platform/types.js';
+import type { Operation, PlatformChange } from '../platform/types.js';
 
 export const ORCHESTRATORS = {
   provision: 'provisionPlatform',
   stop: 'stopPlatform',
   start: 'startPlatform',
+  update: 'updatePlatform',
+  wipe: 'wipePlatform',
   delete: 'teardownPlatform',
 } as const satisfies Record<Operation, string>;
 
@@ -18,7 +20,7 @@ export const SWEEP_INSTANCE_ID = '_idle-sweep';
 export type OrchestratorName = (typeof ORCHESTRATORS)[Operation] | typeof IDLE_SWEEP;
 
 /**
- * Provision, stop and start of one platform share one instance id (the platform id), so the durable
+ * Provision, stop, start, update and wipe of one platform share one instance id (the platform id), so the durable
  * runtime itself refuses two of them at once. Teardown has its own id: a DELETE must be able to start
  * while a provisioning is still being terminated. Prefixes cannot contain `:`, so no id can collide.
  */
@@ -39,4 +41,9 @@ export const childInstanceIds = (platformId: string) =>
 /** Input of every lifecycle orchestration: the id only; the flow reads the record (never a secret) itself. */
 export interface LifecycleInput {
   platformId: string;
+}
+
+/** The update flow also gets what the PATCH changed, so it runs only the steps the change touches. */
+export interface UpdateInput extends LifecycleInput {
+  change: PlatformChange;
 }

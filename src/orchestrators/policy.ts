@@ -40,6 +40,31 @@ export const POLL = {
   models: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(180) },
 } as const satisfies Record<string, PollPolicy>;
 
+/** The policy whose deadline bounds each named step (a step not listed is a Kubernetes wait). */
+const STEP_POLICIES: Record<string, PollPolicy> = {
+  aksCluster: POLL.aksCluster,
+  postgresServer: POLL.postgresServer,
+  postgresResize: POLL.postgresServer,
+  storageAccount: POLL.storageAccount,
+  postgresSettings: POLL.postgresChild,
+  databaseDrop: POLL.postgresChild,
+  databaseCreate: POLL.postgresChild,
+  aksStop: POLL.aksPower,
+  aksStart: POLL.aksPower,
+  postgresStop: POLL.postgresPower,
+  postgresStart: POLL.postgresPower,
+  resourceGroupDelete: POLL.resourceGroupDelete,
+  firstModel: POLL.models,
+  models: POLL.models,
+};
+
+/** How long a step may run before it fails as a timeout (the status warns once it is past that). */
+export function stepDeadlineMs(step: string): number {
+  // waitAfterStop is a fixed durable timer of Azure's 15 minutes; the rest follow their policies.
+  if (step === 'waitAfterStop') return 30 * 60_000;
+  return (STEP_POLICIES[step] ?? POLL.kubernetes).deadlineMs;
+}
+
 /** Platforms probed at once by one idle sweep. */
 export const SWEEP_CONCURRENCY = 20;
 

@@ -6,7 +6,7 @@
  */
 import * as df from 'durable-functions';
 import type { PlatformRef, PostgresChild, ResourceState, Result } from '../activities/contract.js';
-import { firewallRules, POSTGRES_CONFIGURATION } from '../platform/azure-resources.js';
+import { firewallRules, OPENWEBUI_DATABASE, POSTGRES_CONFIGURATION } from '../platform/azure-resources.js';
 import type { PlatformSpec } from '../platform/types.js';
 import { call, callUntilAnswered, ensureResource, Progress, type Context, type Flow } from './flow.js';
 import { configurePlatform } from './configure.js';
@@ -104,7 +104,7 @@ function* configurePostgres(context: Context, platformId: string): Flow<Result<R
   if (!ips.ok) return ips;
   const children: PostgresChild[] = [
     ...POSTGRES_CONFIGURATION.map((c) => ({ kind: 'configuration' as const, ...c })),
-    { kind: 'database', name: 'openwebui' },
+    { kind: 'database', name: OPENWEBUI_DATABASE },
     ...firewallRules(ips.value.ips).map((r) => ({ kind: 'firewallRule' as const, ...r })),
   ];
   let mutated = false;

@@ -42,8 +42,9 @@ function* idleSweep(context: Context): Flow<SweepSummary> {
     >[];
     for (const [j, candidate] of batch.entries()) {
       summary.probed++;
-      const decision = decide(candidate, observe(results[j]!), now);
-      yield* act(context, candidate, decision, summary);
+      const observation = observe(results[j]!);
+      yield* remember(context, candidate, observation);
+      yield* act(context, candidate, decide(candidate, observation, now), observation, summary);
     }
     context.df.setCustomStatus({ probed: summary.probed, of: candidates.length });
   }
@@ -54,13 +55,14 @@ function observe(result: Result<{ loadedModels: number } | { aks: string; postgr
   if (!result.ok) return { kind: 'probeFailed', reason: `${result.code}: ${result.message}` };
   return 'loadedModels' in result.value
     ? { kind: 'ollama', loadedModels: result.value.loadedModels }
-    : { kind: 'power', postgres: result.value.postgres };
+    : { kind: 'power', aks: result.value.aks, postgres: result.value.postgres };
 }
 
 function* act(
   context: Context,
   candidate: SweepCandidate,
   decision: Decision,
+  observation: Observation,
   summary: SweepSummary,
 ): Flow<void> {
   const platformId = candidate.platformId;
@@ -85,10 +87,35 @@ function* act(
     }
     case 'probeFailed':
       summary.probeFailures.push(platformId);
+      // Shown as a warning in the status: a platform whose usage cannot be read is never auto-stopped.
+      yield* call(context, 'recordProgress', {
+        platformId,
+        probeFailure: {
+          at: context.df.currentUtcDateTime.toISOString(),
+          reason: observation.kind === 'probeFailed' ? observation.reason : 'unknown',
+          consecutive: (candidate.probeFailures ?? 0) + 1,
+        },
+      });
       return;
     case 'keep':
       return;
   }
+}
+
+/** Writes what the probe learned when it differs from the record: a probe that answers again, a power change. */
+function* remember(context: Context, candidate: SweepCandidate, observation: Observation): Flow<void> {
+  const platformId = candidate.platformId;
+  if (observation.kind === 'probeFailed') return;
+  if (candidate.probeFailures) yield* call(context, 'recordProgress', { platformId, probeFailure: null });
+  if (observation.kind === 'power' && observation.postgres !== candidate.postgres)
+    yield* call(context, 'recordProgress', {
+      platformId,
+      power: {
+        aks: observation.aks ?? 'Unknown',
+        postgres: observation.postgres,
+        observedAt: context.df.currentUtcDateTime.toISOString(),
+      },
+    });
 }
 
 df.app.orchestration(IDLE_SWEEP, idleSweep);

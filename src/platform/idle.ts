@@ -9,11 +9,15 @@ export interface SweepCandidate {
   idleMinutes: number;
   /** Last time the platform was seen in use (or became Ready). */
   lastActiveAt?: string;
+  /** Idle probes that failed in a row so far (absent when the last one answered). */
+  probeFailures?: number;
+  /** PostgreSQL's power state as last recorded (a Stopped platform's record is updated when it differs). */
+  postgres?: string;
 }
 
 export type Observation =
   | { kind: 'ollama'; loadedModels: number }
-  | { kind: 'power'; postgres: string }
+  | { kind: 'power'; aks?: string; postgres: string }
   | { kind: 'probeFailed'; reason: string };
 
 export type Decision = 'markActive' | 'stop' | 'restopPostgres' | 'keep' | 'probeFailed';

@@ -8,7 +8,7 @@ import addFormatsModule from 'ajv-formats';
 import { DEFAULT_GPU_VM_SIZE, T4_VM_SIZES, canonicalModel, knownModel, type T4VmSize } from './catalog.js';
 import { PREFIX_PATTERN } from './naming.js';
 import { IDLE_MINUTES, LIMITS } from './policy.js';
-import type { PlatformSpec } from './types.js';
+import type { PlatformChange, PlatformSpec } from './types.js';
 
 /** `[namespace/]name[:tag]` as Ollama accepts them, e.g. `llama3.1:8b`, `library/mistral`, `acme/custom:q4`. */
 export const MODEL_PATTERN =
@@ -147,6 +147,55 @@ export function createPlatformSchema(options: SchemaOptions) {
   } as const;
 }
 
+/**
+ * PATCH /platforms/{id}: the fields a running platform may change, each validated exactly as on create
+ * (the same sub-schemas, without their defaults: an absent field keeps its current value). `models`
+ * replaces the whole list (JSON merge patch, RFC 7396, replaces arrays).
+ */
+export function updatePlatformSchema(options: SchemaOptions) {
+  const create = createPlatformSchema(options).properties;
+  const { default: _replicasDefault, ...replicas } = create.webui.properties.replicas;
+  const { default: _idleDefault, ...idleMinutes } = create.autoStop.properties.idleMinutes;
+  return {
+    $id: 'UpdatePlatformRequest',
+    title: 'UpdatePlatformRequest',
+    type: 'object',
+    additionalProperties: false,
+    minProperties: 1,
+    properties: {
+      models: {
+        ...create.models,
+        description:
+          'The full new list: models not in it are deleted from Ollama, new ones are pulled; the first is the default.',
+      },
+      webui: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['replicas'],
+        properties: { replicas },
+      },
+      autoStop: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['idleMinutes'],
+        properties: { idleMinutes },
+      },
+    },
+  } as const;
+}
+
+export type UpdatePlatformRequest = {
+  models?: string[];
+  webui?: { replicas: number };
+  autoStop?: { idleMinutes: number };
+};
+
+/** A valid PATCH: the platform's new spec and what changed that needs the cluster. */
+export interface ValidatedUpdate {
+  spec: PlatformSpec;
+  change: PlatformChange;
+}
+
 // ajv-formats is CommonJS: under Node's ESM loader its default export is the plugin function itself.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -156,6 +205,11 @@ export interface RequestValidator {
   validateCreate(
     body: unknown,
   ): { ok: true; value: CreatePlatformRequest } | { ok: false; errors: FieldError[] };
+  /** Validates a PATCH body against the platform's current spec. */
+  validateUpdate(
+    body: unknown,
+    current: PlatformSpec,
+  ): { ok: true; value: ValidatedUpdate } | { ok: false; errors: FieldError[] };
 }
 
 export function createRequestValidator(options: SchemaOptions): RequestValidator {
@@ -163,8 +217,26 @@ export function createRequestValidator(options: SchemaOptions): RequestValidator
   const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true, unicodeRegExp: true });
   addFormats(ajv);
   const validate = ajv.compile(schema);
+  const validatePatch = ajv.compile(updatePlatformSchema(options));
   return {
     schema,
+    validateUpdate(body, current) {
+      if (!validatePatch(body)) return { ok: false, errors: toFieldErrors(validatePatch.errors ?? []) };
+      const patch = body as UpdatePlatformRequest;
+      const spec: PlatformSpec = {
+        ...current,
+        models: patch.models ?? current.models,
+        webui: { ...current.webui, ...(patch.webui ?? {}) },
+        autoStop: { ...current.autoStop, ...(patch.autoStop ?? {}) },
+      };
+      // The cross-field rules concern models only here (the rest of the spec was valid and is unchanged).
+      const errors = checkSpecRules({ ...spec, huggingFaceToken: undefined }).filter((e) =>
+        e.pointer?.startsWith('/models/'),
+      );
+      return errors.length > 0
+        ? { ok: false, errors }
+        : { ok: true, value: { spec, change: diff(current, spec) } };
+    },
     validateCreate(body) {
       // useDefaults mutates: validate a copy so the caller's object is never changed.
       const copy = structuredClone(body);
@@ -173,6 +245,19 @@ export function createRequestValidator(options: SchemaOptions): RequestValidator
       const errors = checkSpecRules(value);
       return errors.length > 0 ? { ok: false, errors } : { ok: true, value };
     },
+  };
+}
+
+/** Models compare by their canonical Ollama name: `llama3.1` and `llama3.1:latest` are one model. */
+function diff(before: PlatformSpec, after: PlatformSpec): PlatformChange {
+  const had = new Set(before.models.map(canonicalModel));
+  const has = new Set(after.models.map(canonicalModel));
+  return {
+    addedModels: after.models.filter((m) => !had.has(canonicalModel(m))),
+    removedModels: before.models.filter((m) => !has.has(canonicalModel(m))),
+    ...(before.webui.replicas !== after.webui.replicas
+      ? { replicas: { from: before.webui.replicas, to: after.webui.replicas } }
+      : {}),
   };
 }
 

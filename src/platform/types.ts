@@ -45,7 +45,29 @@ export interface StepRecord {
 export type ModelState = 'pending' | 'pulling' | 'ready' | 'failed';
 
 /** The flows that run as orchestrations, one at a time per platform. */
-export type Operation = 'provision' | 'stop' | 'start' | 'delete';
+export type Operation = 'provision' | 'stop' | 'start' | 'update' | 'wipe' | 'delete';
+
+/** What a PATCH changes that needs the cluster (an autoStop change alone is recorded, no flow runs). */
+export interface PlatformChange {
+  addedModels: string[];
+  removedModels: string[];
+  /** Open WebUI replicas before and after, when they change. */
+  replicas?: { from: number; to: number };
+}
+
+/** Azure's power state of the cluster (Running, Stopped) and the server (Ready, Stopped, …), last observed. */
+export interface PowerState {
+  aks: string;
+  postgres: string;
+  observedAt: string;
+}
+
+/** The idle probe's last failure; cleared by the next probe that answers. */
+export interface ProbeFailure {
+  at: string;
+  reason: string;
+  consecutive: number;
+}
 
 export interface PlatformRecord {
   id: string;
@@ -66,6 +88,8 @@ export interface PlatformRecord {
   warnings?: string[];
   /** The last smoke test: a few tokens generated with the first model, and whether it ran on the GPU. */
   smokeTest?: { model: string; tokensPerSecond: number; onGpu: boolean };
+  power?: PowerState;
+  probeFailure?: ProbeFailure;
   /** Optimistic-concurrency token of the stored entity; absent on a record not yet stored. */
   etag?: string;
 }

@@ -52,9 +52,11 @@ const JSON_COLUMNS = [
   'lastError',
   'warnings',
   'smokeTest',
+  'power',
+  'probeFailure',
 ] as const;
 /** Columns a record may lack: absent stays absent (not `undefined`) when read back. */
-const OPTIONAL_JSON_COLUMNS = ['lastError', 'warnings', 'smokeTest'] as const;
+const OPTIONAL_JSON_COLUMNS = ['lastError', 'warnings', 'smokeTest', 'power', 'probeFailure'] as const;
 // A Table string property holds at most 64 KiB, i.e. 32K UTF-16 code units.
 const MAX_JSON_CHARS = 32_000;
 const CREATE_ATTEMPTS = 5;

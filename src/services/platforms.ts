@@ -10,13 +10,23 @@ import {
   lifecycleInstanceIds,
   ORCHESTRATORS,
   type LifecycleInput,
+  type UpdateInput,
 } from '../orchestrators/names.js';
+import { stepDeadlineMs } from '../orchestrators/policy.js';
 import { estimateCost } from '../platform/cost.js';
 import { stopsAt } from '../platform/idle.js';
 import { derivePlatformNames, platformSecretNames } from '../platform/naming.js';
 import { planPlatform, type PlatformPlan } from '../platform/plan.js';
 import type { FieldError, RequestValidator } from '../platform/schema.js';
-import type { Operation, Phase, PlatformRecord, PlatformSpec } from '../platform/types.js';
+import { canonicalModel } from '../platform/catalog.js';
+import type {
+  ModelState,
+  Operation,
+  Phase,
+  PlatformChange,
+  PlatformRecord,
+  PlatformSpec,
+} from '../platform/types.js';
 import { RegistryConflictError, type Registry } from '../registry/registry.js';
 import type { ProblemType } from '../http/problem.js';
 import { ACTIVE_STATUSES, type OrchestrationState, type Orchestrations } from './orchestrations.js';
@@ -56,13 +66,15 @@ export interface Accepted {
   links: ReturnType<typeof links>;
 }
 
+/** Operations a bare POST (or DELETE) starts; provision and update carry a body. */
+type Transition = Exclude<Operation, 'provision' | 'update'>;
+
 /** Which phases each operation may start from; `idempotent` phases answer 202 without starting anything. */
-const TRANSITIONS: Record<
-  Exclude<Operation, 'provision'>,
-  { from: readonly Phase[]; to: Phase; idempotent: readonly Phase[] }
-> = {
+const TRANSITIONS: Record<Transition, { from: readonly Phase[]; to: Phase; idempotent: readonly Phase[] }> = {
   stop: { from: ['Ready'], to: 'Stopping', idempotent: ['Stopping', 'Stopped'] },
   start: { from: ['Stopped'], to: 'Starting', idempotent: ['Starting', 'Ready'] },
+  // Wiping twice in a row is two wipes, not one: a second request while one runs is refused.
+  wipe: { from: ['Ready'], to: 'Updating', idempotent: [] },
   delete: {
     from: [
       'Pending',
@@ -132,7 +144,7 @@ export class PlatformService {
     // The token goes straight to Key Vault, before the flow starts, so it never enters durable history.
     if (huggingFaceToken !== undefined)
       await this.deps.secrets.set(record.names.secrets['huggingface-token'], huggingFaceToken);
-    await this.startOrRevert(record, 'provision', orchestrations, 'Failed');
+    await this.startOrRevert(record, 'provision', orchestrations, { phase: 'Failed' });
     return { id, phase: 'Pending', operation: 'provision', links: links(id) };
   }
 
@@ -190,7 +202,8 @@ export class PlatformService {
       endpoints: r.endpoints,
       credentials: { keyVaultSecrets: platformSecretNames(r.names, r.spec.huggingFaceToken) },
       lastError: r.lastError ?? null,
-      warnings: r.warnings ?? [],
+      warnings: warningsOf(r, this.deps.now()),
+      power: r.power ?? null,
       smokeTest: r.smokeTest ?? null,
       lastActiveAt: r.lastActiveAt ?? null,
       autoStop: {
@@ -223,14 +236,14 @@ export class PlatformService {
       delete next.lastError;
       return next;
     });
-    await this.startOrRevert(updated, 'provision', orchestrations, 'Failed');
+    await this.startOrRevert(updated, 'provision', orchestrations, { phase: 'Failed' });
     return accepted(updated);
   }
 
   /** stop, start or delete: a guarded phase transition, then the orchestration. */
   async transition(
     id: string,
-    operation: Exclude<Operation, 'provision'>,
+    operation: Transition,
     orchestrations: Orchestrations,
     options: { restop?: boolean } = {},
   ): Promise<Accepted> {
@@ -278,8 +291,65 @@ export class PlatformService {
       return { ...r, phase: rule.to, operation, updatedAt: this.deps.now().toISOString() };
     });
     if (idempotent) return accepted(updated);
-    await this.startOrRevert(updated, operation, orchestrations, previous);
+    await this.startOrRevert(updated, operation, orchestrations, { phase: previous });
     return accepted(updated);
+  }
+
+  /**
+   * PATCH: an autoStop change is recorded at once (200); a change of models or replicas needs the running
+   * cluster, so it is accepted from Ready only and runs the update flow (202), which runs only the steps
+   * the change touches.
+   */
+  async update(
+    id: string,
+    body: unknown,
+    orchestrations: Orchestrations,
+  ): Promise<
+    | { status: 200; body: Awaited<ReturnType<PlatformService['get']>> }
+    | { status: 202; body: Accepted & { change: PlatformChange } }
+  > {
+    const current = await this.require(id);
+    if (current.phase === 'Deleted') throw new ApiError('not-found', `Platform '${id}' was deleted.`);
+    const result = this.deps.validator.validateUpdate(body, current.spec);
+    if (!result.ok) throw new ApiError('validation', 'The request body is invalid.', result.errors);
+    const { spec, change } = result.value;
+    const needsCluster = change.addedModels.length + change.removedModels.length > 0 || !!change.replicas;
+
+    if (!needsCluster) {
+      await this.deps.registry.update(id, (r) => {
+        if (r.phase === 'Deleting' || r.phase === 'Deleted')
+          throw new ApiError('conflict', `Platform '${id}' is ${r.phase}; it can no longer be changed.`);
+        return {
+          ...r,
+          spec: { ...r.spec, models: spec.models, autoStop: spec.autoStop },
+          models: modelStates(spec.models, r.models, []),
+        };
+      });
+      return { status: 200, body: await this.get(id) };
+    }
+
+    const refuse = (phase: Phase) =>
+      new ApiError(
+        'conflict',
+        `Platform '${id}' is ${phase}; models and replicas can be changed when it is Ready${phase === 'Stopped' ? ' (start it first)' : ''}.`,
+      );
+    if (current.phase !== 'Ready') throw refuse(current.phase);
+    await this.refuseIfActive(id, orchestrations);
+    const before = current.spec;
+    const updated = await this.deps.registry.update(id, (r) => {
+      if (r.phase !== 'Ready') throw refuse(r.phase);
+      return {
+        ...r,
+        spec,
+        models: modelStates(spec.models, r.models, change.addedModels),
+        phase: 'Updating',
+        operation: 'update',
+        updatedAt: this.deps.now().toISOString(),
+      };
+    });
+    const input: UpdateInput = { platformId: id, change };
+    await this.startOrRevert(updated, 'update', orchestrations, { phase: 'Ready', spec: before }, input);
+    return { status: 202, body: { ...accepted(updated), change } };
   }
 
   private async require(id: string): Promise<PlatformRecord> {
@@ -318,15 +388,15 @@ export class PlatformService {
     record: PlatformRecord,
     operation: Operation,
     orchestrations: Orchestrations,
-    revertTo: Phase,
+    revert: { phase: Phase; spec?: PlatformSpec },
+    input: LifecycleInput = { platformId: record.id },
   ) {
-    const input: LifecycleInput = { platformId: record.id };
     try {
       await orchestrations.start(ORCHESTRATORS[operation], instanceIdFor(record.id, operation), input);
     } catch (e) {
       await this.deps.registry.update(record.id, (r) => ({
         ...r,
-        phase: revertTo,
+        ...revert,
         updatedAt: this.deps.now().toISOString(),
         lastError: {
           code: 'OrchestrationStartFailed',
@@ -360,6 +430,43 @@ const accepted = (r: PlatformRecord): Accepted => ({
   operation: r.operation,
   links: links(r.id),
 });
+
+/** Each model of the new list keeps its state (matched by canonical name); added ones start pending. */
+function modelStates(
+  models: readonly string[],
+  states: Record<string, ModelState>,
+  added: readonly string[],
+): Record<string, ModelState> {
+  const byCanonical = new Map(Object.entries(states).map(([m, state]) => [canonicalModel(m), state]));
+  return Object.fromEntries(
+    models.map((m) => [m, added.includes(m) ? 'pending' : (byCanonical.get(canonicalModel(m)) ?? 'pending')]),
+  );
+}
+
+/**
+ * What works but not as it should: the flows' own warnings (a model on the CPU), failed model pulls, the
+ * idle probe failing (the platform is then never auto-stopped), and a step running past its deadline.
+ */
+function warningsOf(r: PlatformRecord, now: Date): string[] {
+  const warnings = [...(r.warnings ?? [])];
+  for (const [model, state] of Object.entries(r.models))
+    if (state === 'failed')
+      warnings.push(`Model ${model} could not be pulled; the platform serves the others.`);
+  if (r.probeFailure && r.phase === 'Ready')
+    warnings.push(
+      `The idle probe failed ${r.probeFailure.consecutive} time(s) in a row (last at ${r.probeFailure.at}: ${r.probeFailure.reason}); the platform is not auto-stopped while its usage cannot be read.`,
+    );
+  for (const step of r.steps) {
+    if (step.state !== 'running' || !step.startedAt) continue;
+    const deadline = stepDeadlineMs(step.name);
+    const running = now.getTime() - Date.parse(step.startedAt);
+    if (running > deadline)
+      warnings.push(
+        `Step ${step.name} has been running for ${Math.round(running / 60_000)} minutes, past its ${Math.round(deadline / 60_000)}-minute deadline.`,
+      );
+  }
+  return warnings;
+}
 
 function publicNames(r: PlatformRecord) {
   const { secrets: _secrets, ...names } = r.names;

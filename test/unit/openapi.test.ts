@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { buildOpenApi } from '../../src/http/openapi.js';
 import { PROBLEM_TYPES, problemTypeUri, type ProblemType } from '../../src/http/problem.js';
 import { DEFAULT_ALLOWED_LOCATIONS } from '../../src/platform/catalog.js';
-import { createPlatformSchema } from '../../src/platform/schema.js';
+import { createPlatformSchema, updatePlatformSchema } from '../../src/platform/schema.js';
 import { VERSION } from '../../src/version.js';
 
 const options = { allowedLocations: DEFAULT_ALLOWED_LOCATIONS, defaultIdleMinutes: 60 };
@@ -67,7 +67,9 @@ describe('OpenAPI document', () => {
       'GET /platforms': [200],
       'GET /platforms/{id}': [200, 404],
       'GET /platforms/{id}/status': [200, 404],
+      'PATCH /platforms/{id}': [200, 202, 400, 404, 409, 413, 415],
       'DELETE /platforms/{id}': [202, 404, 409],
+      'POST /platforms/{id}/wipe': [202, 404, 409],
       'POST /platforms/{id}/stop': [202, 404, 409],
       'POST /platforms/{id}/start': [202, 404, 409],
       'POST /platforms/{id}/retry': [202, 404, 409],
@@ -81,6 +83,15 @@ describe('OpenAPI document', () => {
     for (const [operation, statuses] of Object.entries(expected)) {
       expect(documented[operation], operation).toEqual(expect.arrayContaining(statuses.map(String)));
     }
+  });
+
+  it('describes the PATCH body with exactly the schema the request validator uses', () => {
+    const doc = build();
+    const { $id: _id, ...schema } = updatePlatformSchema(options);
+    expect(doc.components.schemas.UpdatePlatformRequest).toEqual(schema);
+    expect(doc.paths['/platforms/{id}'].patch.requestBody.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/UpdatePlatformRequest',
+    });
   });
 
   it('describes the create body with exactly the schema the request validator uses', () => {

@@ -29,6 +29,7 @@ export type ArmOperationName =
   | 'aks.agentPools.get'
   | 'pg.create'
   | 'pg.get'
+  | 'pg.update'
   | 'pg.delete'
   | 'pg.stop'
   | 'pg.start'

@@ -142,6 +142,8 @@ export function pgRoute(ctx: ProviderRequest): Route {
     return byMethod(ctx, 'a flexible server', {
       PUT: { op: 'pg.create', lro: true, run: (failure) => putServer(ctx, id, find(), failure) },
       GET: { op: 'pg.get', run: () => ({ status: 200, body: get().present() }) },
+      // `servers.beginUpdate`: a partial body (e.g. a new sku) merged into the server, as a long operation.
+      PATCH: { op: 'pg.update', lro: true, run: (failure) => patchServer(ctx, get(), failure) },
       DELETE: {
         op: 'pg.delete',
         lro: true,
@@ -223,6 +225,31 @@ export function pgRoute(ctx: ProviderRequest): Route {
     'InvalidResourceType',
     `The sandbox does not simulate '${ctx.tail.join('/')}' on flexible servers.`,
   );
+}
+
+function patchServer(ctx: ProviderRequest, server: Server, failure: LroFailure | undefined): Reply {
+  const { world } = ctx;
+  const patch = ctx.body as Record<string, unknown>;
+  if (serverBusy(world, server)) throw SERVER_IS_BUSY();
+  if (server.state !== 'Ready')
+    throw new ArmError(
+      409,
+      'ServerIsNotReady',
+      `Server '${server.name}' is ${server.state}; start it before updating it.`,
+    );
+  const body = server.body as Record<string, unknown>;
+  server.body = { ...body, ...patch };
+  if (patch.tags) server.tags = tagsOf(server.body);
+  const op = world.start({
+    kind: 'pg.update',
+    resource: server,
+    label: 'Updating',
+    durationMs: world.durations.pgUpdate,
+    failure,
+    namespace: PG_NAMESPACE,
+    apiVersion: ctx.apiVersion,
+  });
+  return { status: 202, headers: world.acceptedHeaders(op, { asyncOperation: true, location: true }) };
 }
 
 function putServer(
