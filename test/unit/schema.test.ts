@@ -165,3 +165,58 @@ describe('tag names, which Azure compares without case', () => {
     ]);
   });
 });
+
+describe('update (PATCH) request schema', () => {
+  const current = (() => {
+    const r = validator.validateCreate({ prefix: 'abc', models: ['phi3.5', 'llama3.1:8b'] });
+    if (!r.ok) throw new Error('fixture');
+    return { ...r.value, huggingFaceToken: false };
+  })();
+
+  it('merges the given fields into the current spec and reports what needs the cluster', () => {
+    const result = validator.validateUpdate(
+      { models: ['llama3.1:8b', 'mistral:7b'], webui: { replicas: 1 } },
+      current,
+    );
+    expect(result).toEqual({
+      ok: true,
+      value: {
+        spec: { ...current, models: ['llama3.1:8b', 'mistral:7b'], webui: { replicas: 1 } },
+        change: {
+          addedModels: ['mistral:7b'],
+          removedModels: ['phi3.5'],
+          replicas: { from: 3, to: 1 },
+        },
+      },
+    });
+  });
+
+  it('sees the same model under another spelling, or in another order, as no change', () => {
+    const result = validator.validateUpdate({ models: ['llama3.1:8b', 'phi3.5:latest'] }, current);
+    expect(result.ok && result.value.change).toEqual({ addedModels: [], removedModels: [] });
+    const idle = validator.validateUpdate({ autoStop: { idleMinutes: 0 } }, current);
+    expect(idle.ok && idle.value).toEqual({
+      spec: { ...current, autoStop: { idleMinutes: 0 } },
+      change: { addedModels: [], removedModels: [] },
+    });
+  });
+
+  it('refuses what the create refuses, naming the field, and fields a PATCH cannot change', () => {
+    const pointersOf = (body: unknown) => {
+      const r = validator.validateUpdate(body, current);
+      return r.ok ? [] : r.errors.map((e) => e.pointer);
+    };
+    expect(pointersOf({})).toEqual(['']);
+    expect(pointersOf({ models: ['phi3.5', 'phi3.5:latest'] })).toEqual(['/models/1']);
+    expect(pointersOf({ models: ['llama3.1:70b'] })).toEqual(['/models/0']);
+    expect(pointersOf({ webui: { replicas: 0 } })).toEqual(['/webui/replicas']);
+    expect(pointersOf({ webui: { adminEmail: 'a@b.c' } }).sort()).toEqual([
+      '/webui/adminEmail',
+      '/webui/replicas',
+    ]);
+    expect(pointersOf({ autoStop: { idleMinutes: 3 } })).toEqual(['/autoStop/idleMinutes']);
+    expect(pointersOf({ location: 'westeurope', tags: {} })).toEqual(['/location', '/tags']);
+    // Validation never changes the caller's objects.
+    expect(current.models).toEqual(['phi3.5', 'llama3.1:8b']);
+  });
+});
