@@ -7,6 +7,7 @@
  */
 import { createPipelineRequest } from '@azure/core-rest-pipeline';
 import { randomBytes } from 'node:crypto';
+import type { Server } from '@azure/arm-postgresql-flexible';
 import type { AzureClients } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
 import {
@@ -63,6 +64,28 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
     message: `${what} '${name}' exists but is not tagged as this platform's; it is never adopted. Delete or rename it, or choose another prefix.`,
   });
   /** Runs `fn`, turning what Azure threw into a typed failure. */
+  /** Sends a PATCH of the sku when a Ready server's differs from what the replicas need. */
+  const resizeIfNeeded = async (
+    server: Server,
+    spec: PlatformRecord['spec'],
+    names: PlatformRecord['names'],
+  ): Promise<Result<ResourceState>> => {
+    const sku = choosePostgresSku(spec.webui.replicas);
+    const state = postgresProvisioningState(server.state);
+    if (server.sku?.name === sku.name || server.state !== 'Ready')
+      return { ok: true, value: { provisioningState: state, mutated: false } };
+    const { seen, onResponse, abortSignal, submit } = captureOperation();
+    await submit(
+      clients.postgres.servers.beginUpdate(
+        names.resourceGroup,
+        names.postgresServer,
+        { sku: { name: sku.name, tier: sku.tier } },
+        { onResponse, abortSignal },
+      ),
+    );
+    return accepted(seen);
+  };
+
   const attempt = async <T>(fn: () => Promise<Result<T>>): Promise<Result<T>> => {
     try {
       return await fn();
@@ -166,9 +189,10 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
         );
         if (existing) {
           if (!ours(existing.tags, platformId)) return notOurs('PostgreSQL server', names.postgresServer);
-          // A server whose creation failed is provisioned again by the same PUT; anything else is left alone.
+          // A server whose creation failed is provisioned again by the same PUT; a Ready one on another SKU
+          // than the spec asks (a retry after a failed replicas change) is resized; anything else is left alone.
           const state = postgresProvisioningState(existing.state);
-          if (state !== 'Failed') return { ok: true, value: { provisioningState: state, mutated: false } };
+          if (state !== 'Failed') return resizeIfNeeded(existing, spec, names);
         }
         // The admin password goes from Key Vault straight into the request body; it is never returned or logged.
         const password =
@@ -282,21 +306,7 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
             code: 'ResourceNotFound',
             message: `PostgreSQL server '${names.postgresServer}' does not exist.`,
           };
-        const sku = choosePostgresSku(spec.webui.replicas);
-        if (server.sku?.name === sku.name) {
-          const state = postgresProvisioningState(server.state);
-          return { ok: true, value: { provisioningState: state, mutated: false } };
-        }
-        const { seen, onResponse, abortSignal, submit } = captureOperation();
-        await submit(
-          clients.postgres.servers.beginUpdate(
-            names.resourceGroup,
-            names.postgresServer,
-            { sku: { name: sku.name, tier: sku.tier } },
-            { onResponse, abortSignal },
-          ),
-        );
-        return accepted(seen);
+        return resizeIfNeeded(server, spec, names);
       });
     },
 

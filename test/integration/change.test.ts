@@ -3,6 +3,7 @@
  * the status, the idle sweep beside running flows, and the whole life end to end.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { armFault } from '../../sandbox/azure/arm/faults.js';
 import type { VirtualClock } from '../../sandbox/clock.js';
 import { getServices } from '../../src/composition.js';
 import { HOURS, MINUTES, platformFlows } from '../support/flows.js';
@@ -153,6 +154,36 @@ describe('PATCH /platforms/{id}', () => {
         .slice(armWrites)
         .map((q) => `${q.method} ${q.path}`),
     ).toEqual([]);
+  });
+
+  it('a refused resize leaves the platform Failed naming the step; retry converges to the recorded spec', async () => {
+    await ready('pfail', { webui: { replicas: 1 } });
+    app.arm.faults.script('pg.update', [armFault.error(400, 'InvalidParameterValue')]);
+    expect((await app.call('PATCH', '/platforms/pfail', { body: { webui: { replicas: 4 } } })).status).toBe(
+      202,
+    );
+    await run('pfail');
+    const failed = await record('pfail');
+    expect(failed.phase).toBe('Failed');
+    expect(failed.lastError).toMatchObject({ step: 'postgresResize', code: 'InvalidParameterValue' });
+    expect(failed.spec.webui.replicas).toBe(4);
+
+    expect((await app.call('POST', '/platforms/pfail/retry')).status).toBe(202);
+    await run('pfail');
+    expect((await record('pfail')).phase).toBe('Ready');
+    const { names } = failed;
+    const patches = app.arm.requests.filter(
+      (q) =>
+        q.method === 'PATCH' && q.path.toLowerCase().endsWith(`/flexibleservers/${names.postgresServer}`),
+    );
+    expect(patches.map((q) => [q.status, (q.body as { sku: { name: string } }).sku.name])).toEqual([
+      [400, 'Standard_B2s'],
+      [202, 'Standard_B2s'],
+    ]);
+    const cluster = await clusterOf('pfail');
+    expect(cluster.kube.get('apps/v1', 'Deployment', 'open-webui', 'llm')).toMatchObject({
+      spec: { replicas: 4 },
+    });
   });
 
   it('is refused with a reason while the platform is stopped', async () => {
