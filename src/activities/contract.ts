@@ -146,6 +146,8 @@ export interface Activities {
   getModelReport: { input: PlatformRef; output: Result<ModelReport> };
   deleteOllamaModels: { input: PlatformRef & { models: string[] }; output: Result<{ deleted: string[] }> };
   stopOpenWebui: { input: PlatformRef; output: Result<{ replicas: number }> };
+  /** Starts the wipe's Job that removes Open WebUI's files from its share (a finished one is replaced). */
+  startWebuiDataWipe: { input: PlatformRef; output: Result<JobRef> };
   beginPostgresServerResize: { input: PlatformRef; output: Result<ResourceState> };
   beginPostgresDatabaseDelete: { input: PlatformRef; output: Result<ResourceState> };
   runSmokeTest: { input: PlatformRef & { model: string }; output: Result<SmokeReport> };

@@ -9,7 +9,13 @@ import type { AzureClients } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
 import { kubeStatus, type KubeClients } from '../kube/client.js';
 import { canonicalModel } from '../platform/catalog.js';
-import { buildSecrets, renderManifests, WAIT_FOR_COMPLETION } from '../platform/manifests.js';
+import {
+  buildSecrets,
+  ON_DEMAND,
+  renderManifests,
+  renderOnDemand,
+  WAIT_FOR_COMPLETION,
+} from '../platform/manifests.js';
 import type { PlatformRecord } from '../platform/types.js';
 import type { Registry } from '../registry/registry.js';
 import type {
@@ -176,7 +182,10 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
         const current = stages[stage];
         if (!current) return { ok: true, value: { applied: 0, stages: stages.length } };
         // In order: namespaces before what lives in them; one at a time keeps conflicts attributable.
-        for (const object of current.objects) await applyOne(kube, withSpecHash(object), rerunJobs);
+        for (const object of current.objects) {
+          const waited = object.metadata?.annotations?.[WAIT_FOR_COMPLETION] === 'true';
+          await applyOne(kube, withSpecHash(object), rerunJobs && waited);
+        }
         return {
           ok: true,
           value: {
@@ -269,6 +278,16 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       });
     },
 
+    async startWebuiDataWipe({ platformId }: { platformId: string }): Promise<Result<JobRef>> {
+      return withCluster(platformId, async (kube) => {
+        const [job] = renderOnDemand(ON_DEMAND.webuiDataWipe) as KubernetesObject[];
+        const ref = { namespace: job!.metadata?.namespace ?? 'default', name: job!.metadata?.name ?? '' };
+        // Each wipe runs it anew: an earlier run (kept an hour by its TTL) is replaced.
+        await applyOne(kube, withSpecHash(job!), true);
+        return { ok: true, value: ref };
+      });
+    },
+
     /** Models loaded in Ollama's memory: non-empty means someone used the platform within its keep-alive. */
     async probeOllama({ platformId }: { platformId: string }): Promise<Result<{ loadedModels: number }>> {
       return withCluster(platformId, async (kube) => {
@@ -321,9 +340,9 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
 
 /**
  * Server-side apply of one object. A Job is replaced when its rendered spec changed, or when asked to run
- * again; claims and volumes are created once (see CREATE_ONLY_KINDS).
+ * again (`replaceJob`); claims and volumes are created once (see CREATE_ONLY_KINDS).
  */
-async function applyOne(kube: KubeClients, object: KubernetesObject, rerunJobs: boolean): Promise<void> {
+async function applyOne(kube: KubeClients, object: KubernetesObject, replaceJob = false): Promise<void> {
   const { name = '', namespace } = object.metadata ?? {};
   if (CREATE_ONLY_KINDS.has(object.kind ?? '')) {
     const exists = await kube.objects
@@ -349,8 +368,7 @@ async function applyOne(kube: KubeClients, object: KubernetesObject, rerunJobs: 
         throw e;
       });
     const wanted = object.metadata?.annotations?.[SPEC_HASH];
-    const rerun = rerunJobs && object.metadata?.annotations?.[WAIT_FOR_COMPLETION] === 'true';
-    if (live && (rerun || live.metadata?.annotations?.[SPEC_HASH] !== wanted)) {
+    if (live && (replaceJob || live.metadata?.annotations?.[SPEC_HASH] !== wanted)) {
       // Background propagation removes the Job at once (its pods follow), so the name is free again.
       await kube.batch.deleteNamespacedJob({
         name,

@@ -36,6 +36,7 @@ const REGISTERED: Record<Exclude<ActivityName, 'requestPlatformStop'>, true> = {
   runSmokeTest: true,
   deleteOllamaModels: true,
   stopOpenWebui: true,
+  startWebuiDataWipe: true,
   beginPostgresServerResize: true,
   beginPostgresDatabaseDelete: true,
 };

@@ -4,12 +4,12 @@
  * An update runs only the steps its change touches: a larger PostgreSQL SKU when more Open WebUI replicas
  * need more connections, a larger model share when models are added, removing models from Ollama, then
  * the manifests (the preload Job with the new list, replicas, HPA bounds and quota) and the pulls of the
- * new models. A wipe stops Open WebUI, drops and re-creates the openwebui database, runs the database
- * setup and migration Jobs again and starts Open WebUI: users, chats, documents and embeddings are gone,
- * infrastructure and models stay.
+ * new models. A wipe stops Open WebUI, removes its files from its share, drops and re-creates the openwebui
+ * database, runs the database setup and migration Jobs again and starts Open WebUI: users, chats, documents
+ * and embeddings are gone, infrastructure and models stay.
  */
 import * as df from 'durable-functions';
-import type { PostgresChild, Result } from '../activities/contract.js';
+import type { PostgresChild, Readiness, Result } from '../activities/contract.js';
 import { OPENWEBUI_DATABASE } from '../platform/azure-resources.js';
 import { choosePostgresSku } from '../platform/sizing.js';
 import type { PlatformSpec } from '../platform/types.js';
@@ -93,6 +93,10 @@ function* wipePlatform(context: Context) {
   const stopped = yield* progress.step('webuiStopped', waitUntilReady(context, platformId, 'webuiStopped'));
   if (!stopped.ok) return yield* progress.fail('webuiStopped', stopped);
 
+  // Uploaded files and their caches live on Open WebUI's share, beside the database: a Job removes them.
+  const files = yield* progress.step('webuiDataWipe', wipeFiles(context, platformId));
+  if (!files.ok) return yield* progress.fail('webuiDataWipe', files);
+
   const dropped = yield* progress.step(
     'databaseDrop',
     ensureResource(context, 'beginPostgresDatabaseDelete', ref, policy),
@@ -113,6 +117,19 @@ function* wipePlatform(context: Context) {
   if (!ready.ok) return yield* progress.fail('workloadsReady', ready);
   yield* progress.setPhase('Ready');
   return { platformId, phase: 'Ready' };
+}
+
+function* wipeFiles(context: Context, platformId: string): Flow<Result<Readiness>> {
+  const deadline = context.df.currentUtcDateTime.getTime() + POLL.kubernetes.deadlineMs;
+  const job = yield* callUntilAnswered(
+    context,
+    'startWebuiDataWipe',
+    { platformId },
+    POLL.kubernetes,
+    deadline,
+  );
+  if (!job.ok) return job;
+  return yield* waitUntilReady(context, platformId, 'job', job.value);
 }
 
 df.app.orchestration(ORCHESTRATORS.update, updatePlatform);

@@ -293,6 +293,17 @@ export function renderManifests(
   return render(spec, names, options).map(({ object }) => object);
 }
 
+/**
+ * Objects applied only by one flow, never by the regular apply: `manifests/on-demand/<name>.yaml`, with no
+ * placeholders (the same parser, so the same guarantees). The wipe's data Job is the one there is.
+ */
+export const ON_DEMAND = { webuiDataWipe: 'open-webui-data-wipe' } as const;
+
+export function renderOnDemand(name: (typeof ON_DEMAND)[keyof typeof ON_DEMAND]): KubernetesObject[] {
+  const file = join(templateRoot().manifests, 'on-demand', `${name}.yaml`);
+  return renderTemplates([{ file: `on-demand/${name}.yaml`, text: readText(file) }], {});
+}
+
 /** The same objects as one multi-document YAML text (template comments kept). */
 export function renderManifestsYaml(
   spec: PlatformSpec,

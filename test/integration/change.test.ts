@@ -231,8 +231,14 @@ describe('POST /platforms/{id}/wipe', () => {
     expect(dbCalls).toEqual(['DELETE', 'PUT']);
     const step = (name: string) => r.steps.find((s) => s.name === name)!;
     expect(Date.parse(step('webuiStopped').endedAt!)).toBeLessThanOrEqual(
+      Date.parse(step('webuiDataWipe').startedAt!),
+    );
+    expect(Date.parse(step('webuiDataWipe').endedAt!)).toBeLessThanOrEqual(
       Date.parse(step('databaseDrop').startedAt!),
     );
+    // The Job that removed Open WebUI's files from its share ran to completion.
+    const wipeJob = cluster.kube.get('batch/v1', 'Job', 'open-webui-data-wipe', 'llm');
+    expect(wipeJob).toMatchObject({ status: { succeeded: 1 } });
     // Both database Jobs ran again (new objects), Open WebUI is back with its replicas, models untouched.
     expect(uid('database-setup')).not.toBe(jobsBefore[0]);
     expect(uid(migrate)).not.toBe(jobsBefore[1]);
@@ -242,6 +248,12 @@ describe('POST /platforms/{id}/wipe', () => {
     });
     expect(cluster.ollama.pulled()).toContain('phi3.5:latest');
     expect(r.models).toEqual({ 'phi3.5': 'ready' });
+
+    // A second wipe runs that Job again (a new object), not the finished one.
+    expect((await app.call('POST', '/platforms/pwipe/wipe')).status).toBe(202);
+    await run('pwipe');
+    expect((await record('pwipe')).phase).toBe('Ready');
+    expect(uid('open-webui-data-wipe')).not.toBe((wipeJob!.metadata as { uid: string }).uid);
   });
 });
 

@@ -43,10 +43,12 @@ export interface Container {
   resources?: { requests?: Record<string, string | number>; limits?: Record<string, string | number> };
   command?: string[];
   args?: string[];
+  securityContext?: Record<string, unknown>;
 }
 
 export interface PodSpec {
   containers: Container[];
+  automountServiceAccountToken?: boolean;
   initContainers?: Container[];
   nodeSelector?: Record<string, string>;
   tolerations?: { key?: string; operator?: string; value?: string; effect?: string }[];

@@ -35,7 +35,9 @@ import {
   defaultAdminEmail,
   renderManifests,
   renderManifestsYaml,
+  renderOnDemand,
   renderTemplates,
+  ON_DEMAND,
   type KubernetesObject,
   type SecretMaterial,
 } from '../../src/platform/manifests.js';
@@ -718,6 +720,47 @@ describe('model preload', () => {
     expect(jobSpec.activeDeadlineSeconds).toBeGreaterThan(
       args.filter((_, i) => i % 2 === 1).reduce((s, x) => s + Number(x), 0),
     );
+  });
+});
+
+describe("the wipe's data Job (applied on demand only)", () => {
+  const [job, ...rest] = renderOnDemand(ON_DEMAND.webuiDataWipe);
+  const pod = podSpecOf(job!)!;
+
+  it('is one valid Job, never part of the regular apply', () => {
+    expect(rest).toEqual([]);
+    expect(() => validate(job!)).not.toThrow();
+    for (const objects of Object.values(rendered))
+      expect(objects.some((o) => o.metadata.name === job!.metadata.name)).toBe(false);
+  });
+
+  it("mounts Open WebUI's claim, removes only its file folders, with a pinned image and no extra rights", () => {
+    const claim = (pod as { volumes?: { persistentVolumeClaim?: { claimName: string } }[] }).volumes?.[0];
+    const webuiVolumes = (
+      podSpecOf(find(defaults, 'Deployment', 'open-webui', 'llm'))! as typeof pod & {
+        volumes: { persistentVolumeClaim?: { claimName: string } }[];
+      }
+    ).volumes;
+    expect(job!.metadata.namespace).toBe('llm');
+    expect(webuiVolumes.map((v) => v.persistentVolumeClaim?.claimName)).toContain(
+      claim?.persistentVolumeClaim?.claimName,
+    );
+    const [c] = containersOf(job!);
+    expect(c!.image).toMatch(/^busybox:\d+\.\d+\.\d+$/);
+    expect(c!.command!.join(' ')).toMatch(/for entry in uploads cache vector_db/);
+    expect(c!.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(pod.automountServiceAccountToken).toBe(false);
+    // It runs while Open WebUI is at zero replicas: one Open WebUI pod's share of the quota is enough.
+    const webui = containersOf(find(defaults, 'Deployment', 'open-webui', 'llm'))[0]!;
+    for (const scope of ['requests', 'limits'] as const)
+      for (const r of ['cpu', 'memory'])
+        expect(quantity(c!.resources?.[scope]?.[r])).toBeLessThanOrEqual(
+          quantity(webui.resources?.[scope]?.[r]),
+        );
   });
 });
 
