@@ -90,6 +90,18 @@ async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number):
   }
 }
 
+/** True once the platform's last flow has ended (or it does not exist), false after 30 s. */
+async function settled(id: string): Promise<boolean> {
+  const done = await until(async () => {
+    const res = await fetch(`${api}/platforms/${id}/status`, { headers: { 'x-functions-key': key } });
+    if (res.status === 404) return true;
+    const status = (await res.json()) as { orchestration: { runtimeStatus: string } | null };
+    const running = ['Pending', 'Running'].includes(status.orchestration?.runtimeStatus ?? '');
+    return running ? undefined : true;
+  }, 30_000);
+  return done === true;
+}
+
 let child: ChildProcess | undefined;
 let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 let stdout = '';
@@ -119,7 +131,9 @@ beforeAll(async () => {
 
   const requested = await freePort();
   const started = performance.now();
-  child = spawn(process.execPath, [CLI, '--port', String(requested)], {
+  // Ten simulated minutes per real second: a provisioning takes a few seconds, so the README can be followed
+  // command by command, each waiting for the flow the previous one started.
+  child = spawn(process.execPath, [CLI, '--port', String(requested), '--speed', '600'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -164,13 +178,12 @@ describe('npm run sandbox', () => {
 
   it(`answers the README examples with the statuses the README shows (run with ${hasCurl ? 'curl' : 'fetch'})`, async () => {
     const examples = parseExamples({ API: api, KEY: key });
-    expect(examples.length).toBeGreaterThanOrEqual(10);
+    expect(examples.length).toBeGreaterThanOrEqual(13);
     for (const example of examples) {
       const path = new URL(example.url).pathname;
-      // stop and start need a Ready / Stopped platform. The sandbox cannot get there yet: provisioning ends
-      // in phase Configuring (the in-cluster half is not built). Until then both answer 409.
-      const stopOrStart = example.method === 'POST' && /\/(stop|start)$/.test(path);
-      const expected = stopOrStart ? 409 : example.expected;
+      // As a reader would: wait until the flow the previous command started has finished.
+      expect(await settled('team42'), diagnostics()).toBe(true);
+      const expected = example.expected;
       const answer = await run(example);
       expect(answer.status, `${example.command}\n${answer.body}\n${diagnostics()}`).toBe(expected);
       if (answer.status >= 400) expect(answer.contentType).toBe('application/problem+json');
@@ -188,9 +201,17 @@ describe('npm run sandbox', () => {
         expect(group, diagnostics()).toBeDefined();
       }
     }
-  }, 30_000);
+  }, 120_000);
 
   it('lists the simulated cloud at /_sandbox/inventory without a key, and no secret values', async () => {
+    // The README's platform was deleted (secrets purged): provision another one to list.
+    const created = await fetch(`${api}/platforms`, {
+      method: 'POST',
+      headers: { 'x-functions-key': key, 'content-type': 'application/json' },
+      body: JSON.stringify({ prefix: 'inv42', models: ['phi3.5'] }),
+    });
+    expect(created.status).toBe(202);
+    expect(await settled('inv42'), diagnostics()).toBe(true);
     const res = await fetch(`${api}/_sandbox/inventory`);
     expect(res.status).toBe(200);
     const inventory = (await res.json()) as Record<string, Record<string, unknown>[]>;
@@ -198,8 +219,9 @@ describe('npm run sandbox', () => {
     for (const r of inventory.azure!)
       expect(Object.keys(r).sort()).toEqual(['id', 'properties', 'tags', 'type']);
     for (const o of inventory.kubernetes!)
-      expect(Object.keys(o).sort()).toEqual(['apiVersion', 'kind', 'metadata']);
+      expect(Object.keys(o).sort()).toEqual(['apiVersion', 'cluster', 'kind', 'metadata']);
     expect(inventory.keyVault!.length).toBeGreaterThan(0);
+    expect(inventory.kubernetes!.length).toBeGreaterThan(0);
     for (const s of inventory.keyVault!) expect(Object.keys(s).sort()).toEqual(['deleted', 'name']);
     expect(JSON.stringify(inventory.azure)).not.toMatch(/administratorLoginPassword/);
   });
