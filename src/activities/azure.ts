@@ -362,16 +362,28 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
       return attempt(async () => {
         const { names } = await load(platformId);
         const purged: string[] = [];
+        const pending: string[] = [];
         for (const name of Object.values(names.secrets)) {
-          // Delete (soft) then purge, so the prefix can be used again at once; "already gone" is success.
+          // Delete (soft) then purge, so the prefix can be used again at once. A 404 anywhere means another
+          // execution of this activity (a replay after a crash) got there first: already gone is success.
           const live = await readOrUndefined(() => clients.secrets.getSecret(name));
-          if (live) await (await clients.secrets.beginDeleteSecret(name)).pollUntilDone();
+          if (live) await readOrUndefined(() => clients.secrets.beginDeleteSecret(name));
           const deleted = await readOrUndefined(() => clients.secrets.getDeletedSecret(name));
           if (deleted) {
-            await clients.secrets.purgeDeletedSecret(name);
+            await readOrUndefined(() => clients.secrets.purgeDeletedSecret(name));
             purged.push(name);
+          } else if (live) {
+            // Key Vault shows a deleted secret a moment after the delete: come back for it.
+            pending.push(name);
           }
         }
+        if (pending.length > 0)
+          return {
+            ok: false,
+            kind: 'busy',
+            code: 'SecretDeletionInProgress',
+            message: `Key Vault is still deleting ${pending.length} secret(s) of the platform.`,
+          };
         return { ok: true, value: { purged } };
       });
     },

@@ -6,7 +6,15 @@
 import * as df from 'durable-functions';
 import type { Result } from '../activities/contract.js';
 import { waitUntilReady } from './configure.js';
-import { call, ensureResource, Progress, recordPower, type Context, type Flow } from './flow.js';
+import {
+  call,
+  callUntilAnswered,
+  ensureResource,
+  Progress,
+  recordPower,
+  type Context,
+  type Flow,
+} from './flow.js';
 import { ORCHESTRATORS, type LifecycleInput } from './names.js';
 import { POLL } from './policy.js';
 
@@ -88,7 +96,9 @@ function* teardownPlatform(context: Context) {
 }
 
 function* purgeSecrets(context: Context, platformId: string): Flow<Result<{ purged: string[] }>> {
-  return (yield* call(context, 'purgePlatformSecrets', { platformId })) as Result<{ purged: string[] }>;
+  const policy = POLL.keyVault;
+  const deadline = context.df.currentUtcDateTime.getTime() + policy.deadlineMs;
+  return yield* callUntilAnswered(context, 'purgePlatformSecrets', { platformId }, policy, deadline);
 }
 
 function* waitUntil(context: Context, at: number): Flow<Result<{ waitedUntil: string }>> {

@@ -34,6 +34,8 @@ export const POLL = {
   aksPower: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(45) },
   postgresPower: { initialMs: 15_000, factor: 1.5, maxMs: 60_000, deadlineMs: minutes(30) },
   resourceGroupDelete: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(90) },
+  // Key Vault shows a deleted secret within seconds of the delete.
+  keyVault: { initialMs: 2_000, factor: 2, maxMs: 15_000, deadlineMs: minutes(10) },
   // GPU nodes from zero, image pulls and the device plugin take minutes; spot capacity can take longer.
   kubernetes: { initialMs: 15_000, factor: 1.5, maxMs: 60_000, deadlineMs: minutes(45) },
   // Model pulls are gigabytes over the network onto Azure Files.
@@ -54,6 +56,7 @@ const STEP_POLICIES: Record<string, PollPolicy> = {
   postgresStop: POLL.postgresPower,
   postgresStart: POLL.postgresPower,
   resourceGroupDelete: POLL.resourceGroupDelete,
+  secretsPurge: POLL.keyVault,
   firstModel: POLL.models,
   models: POLL.models,
 };
