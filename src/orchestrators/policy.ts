@@ -26,10 +26,12 @@ const minutes = (n: number) => n * 60_000;
 
 export const POLL = {
   // AKS creation takes 5–15 minutes (GPU pools longer); Azure asks clients to poll no faster than Retry-After.
-  aksCluster: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(60) },
+  // Reads are cheap beside a GPU node idling: a 30 s cap keeps the wait after the end short (Azure's
+  // Retry-After, when larger, still wins: nextWaitMs).
+  aksCluster: { initialMs: 30_000, factor: 1.5, maxMs: 30_000, deadlineMs: minutes(60) },
   postgresServer: { initialMs: 20_000, factor: 1.5, maxMs: 90_000, deadlineMs: minutes(40) },
   storageAccount: { initialMs: 5_000, factor: 2, maxMs: 30_000, deadlineMs: minutes(10) },
-  postgresChild: { initialMs: 5_000, factor: 2, maxMs: 30_000, deadlineMs: minutes(15) },
+  postgresChild: { initialMs: 2_500, factor: 2, maxMs: 30_000, deadlineMs: minutes(15) },
   // AKS stop ≈ 4 min, start ≈ 6 min; PostgreSQL stop/start ≈ 2 min; a group delete takes what it holds.
   aksPower: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(45) },
   postgresPower: { initialMs: 15_000, factor: 1.5, maxMs: 60_000, deadlineMs: minutes(30) },
@@ -37,9 +39,9 @@ export const POLL = {
   // Key Vault shows a deleted secret within seconds of the delete.
   keyVault: { initialMs: 2_000, factor: 2, maxMs: 15_000, deadlineMs: minutes(10) },
   // GPU nodes from zero, image pulls and the device plugin take minutes; spot capacity can take longer.
-  kubernetes: { initialMs: 15_000, factor: 1.5, maxMs: 60_000, deadlineMs: minutes(45) },
+  kubernetes: { initialMs: 5_000, factor: 1.5, maxMs: 15_000, deadlineMs: minutes(45) },
   // Model pulls are gigabytes over the network onto Azure Files.
-  models: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(180) },
+  models: { initialMs: 10_000, factor: 1.5, maxMs: 30_000, deadlineMs: minutes(180) },
 } as const satisfies Record<string, PollPolicy>;
 
 /** The policy whose deadline bounds each named step (a step not listed is a Kubernetes wait). */
@@ -49,6 +51,7 @@ const STEP_POLICIES: Record<string, PollPolicy> = {
   postgresResize: POLL.postgresServer,
   storageAccount: POLL.storageAccount,
   postgresSettings: POLL.postgresChild,
+  postgresFirewall: POLL.postgresChild,
   databaseDrop: POLL.postgresChild,
   databaseCreate: POLL.postgresChild,
   aksStop: POLL.aksPower,

@@ -1,6 +1,6 @@
 /**
- * provisionPlatform: resource group → secrets → (AKS ‖ PostgreSQL ‖ storage) → PostgreSQL settings,
- * database and firewall (which needs only the cluster's egress IP) → file shares → the in-cluster platform.
+ * provisionPlatform: resource group → secrets → (AKS ‖ PostgreSQL → its settings and database ‖ storage)
+ * → the PostgreSQL firewall (which needs the cluster's egress IPs) → file shares → the in-cluster platform.
  * Every step is idempotent, so a retry (POST /platforms/{id}/retry, or the same POST again) runs the same
  * flow and skips what already exists.
  */
@@ -26,11 +26,25 @@ interface EnsureResourceInput extends PlatformRef {
   resource: ResourceKind;
 }
 
-function* ensureAzureResource(context: Context): Flow<Result<ResourceState>> {
+/** What a resource's sub-orchestration reports: its result and, on failure, the step that failed. */
+interface EnsuredResource {
+  step: string;
+  result: Result<ResourceState>;
+}
+
+function* ensureAzureResource(context: Context): Flow<EnsuredResource> {
   const { platformId, resource } = context.df.getInput<EnsureResourceInput>();
   const { step, begin, policy } = RESOURCES[resource];
   const progress = new Progress(context, platformId, 'Provisioning');
-  return yield* progress.step(step, ensureResource(context, begin, { platformId }, policy));
+  const result = yield* progress.step(step, ensureResource(context, begin, { platformId }, policy));
+  if (!result.ok || resource !== 'postgresServer') return { step, result };
+  // The server's parameters and the database need the server only: they are written while AKS is still
+  // being created. The firewall waits for the cluster's egress IPs.
+  const settings = yield* progress.step(
+    'postgresSettings',
+    writePostgresChildren(context, platformId, serverChildren()),
+  );
+  return { step: 'postgresSettings', result: settings };
 }
 
 const SPOT_HINT =
@@ -69,19 +83,19 @@ function* provisionPlatform(context: Context): Flow<{ platformId: string; phase:
     sub('aksCluster'),
     sub('postgresServer'),
     sub('storageAccount'),
-  ])) as Result<ResourceState>[];
-  if (!aks!.ok)
+  ])) as EnsuredResource[];
+  if (!aks!.result.ok)
     return yield* progress.fail(
-      'aksCluster',
-      aks!,
-      aks!.kind === 'quota' && spec.gpu.spot ? SPOT_HINT : undefined,
+      aks!.step,
+      aks!.result,
+      aks!.result.kind === 'quota' && spec.gpu.spot ? SPOT_HINT : undefined,
     );
-  if (!pg!.ok) return yield* progress.fail('postgresServer', pg!);
+  if (!pg!.result.ok) return yield* progress.fail(pg!.step, pg!.result);
 
-  const pgSettings = yield* progress.step('postgresSettings', configurePostgres(context, platformId));
-  if (!pgSettings.ok) return yield* progress.fail('postgresSettings', pgSettings);
+  const firewall = yield* progress.step('postgresFirewall', configureFirewall(context, platformId));
+  if (!firewall.ok) return yield* progress.fail('postgresFirewall', firewall);
 
-  if (!storage!.ok) return yield* progress.fail('storageAccount', storage!);
+  if (!storage!.result.ok) return yield* progress.fail(storage!.step, storage!.result);
   const shares = yield* progress.step(
     'fileShares',
     callUntilAnswered(context, 'ensureFileShares', ref, quick, deadline()),
@@ -93,20 +107,31 @@ function* provisionPlatform(context: Context): Flow<{ platformId: string; phase:
   return { platformId, phase: 'Ready' };
 }
 
-/**
- * One write at a time: Azure answers ServerIsBusy to overlapping writes on one server. The extension
- * allow-list is written once as the full list; the firewall admits the cluster's egress IPs only.
- */
-function* configurePostgres(context: Context, platformId: string): Flow<Result<ResourceState>> {
+/** The server's parameters (the extension allow-list, written once as the full list) and the database. */
+function serverChildren(): PostgresChild[] {
+  return [
+    ...POSTGRES_CONFIGURATION.map((c) => ({ kind: 'configuration' as const, ...c })),
+    { kind: 'database', name: OPENWEBUI_DATABASE },
+  ];
+}
+
+/** The firewall admits the cluster's egress IPs only. */
+function* configureFirewall(context: Context, platformId: string): Flow<Result<ResourceState>> {
   const policy = POLL.postgresChild;
   const deadline = context.df.currentUtcDateTime.getTime() + policy.deadlineMs;
   const ips = yield* callUntilAnswered(context, 'getAksOutboundIps', { platformId }, policy, deadline);
   if (!ips.ok) return ips;
-  const children: PostgresChild[] = [
-    ...POSTGRES_CONFIGURATION.map((c) => ({ kind: 'configuration' as const, ...c })),
-    { kind: 'database', name: OPENWEBUI_DATABASE },
-    ...firewallRules(ips.value.ips).map((r) => ({ kind: 'firewallRule' as const, ...r })),
-  ];
+  const rules = firewallRules(ips.value.ips).map((r) => ({ kind: 'firewallRule' as const, ...r }));
+  return yield* writePostgresChildren(context, platformId, rules);
+}
+
+/** One write at a time: Azure answers ServerIsBusy to overlapping writes on one server. */
+function* writePostgresChildren(
+  context: Context,
+  platformId: string,
+  children: PostgresChild[],
+): Flow<Result<ResourceState>> {
+  const policy = POLL.postgresChild;
   let mutated = false;
   for (const child of children) {
     const result = yield* ensureResource(context, 'ensurePostgresChild', { platformId, child }, policy);

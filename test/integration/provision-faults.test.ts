@@ -74,6 +74,11 @@ const STEPS: { step: string; code: string; inject: () => void }[] = [
     inject: () => app.arm.faults.script('pg.config.put', [armFault.error(400, 'InvalidParameterValue')]),
   },
   {
+    step: 'postgresFirewall',
+    code: 'InvalidParameterValue',
+    inject: () => app.arm.faults.script('pg.firewall.put', [armFault.error(400, 'InvalidParameterValue')]),
+  },
+  {
     step: 'fileShares',
     code: 'InvalidHeaderValue',
     inject: () => app.arm.faults.script('storage.share.put', [armFault.error(400, 'InvalidHeaderValue')]),

@@ -48,6 +48,7 @@ describe('provisionPlatform, Azure half', () => {
         ['postgresServer', 'succeeded'],
         ['storageAccount', 'succeeded'],
         ['postgresSettings', 'succeeded'],
+        ['postgresFirewall', 'succeeded'],
         ['fileShares', 'succeeded'],
       ]),
     );
@@ -56,6 +57,13 @@ describe('provisionPlatform, Azure half', () => {
     const step = (name: string) => r.steps.find((s) => s.name === name)!;
     for (const other of ['postgresServer', 'storageAccount'])
       expect(Date.parse(step(other).startedAt!)).toBeLessThan(Date.parse(step('aksCluster').endedAt!));
+    // The server's settings and database need only the server: written while AKS is still being created.
+    expect(Date.parse(step('postgresSettings').endedAt!)).toBeLessThan(
+      Date.parse(step('aksCluster').endedAt!),
+    );
+    expect(Date.parse(step('postgresFirewall').startedAt!)).toBeGreaterThanOrEqual(
+      Date.parse(step('aksCluster').endedAt!),
+    );
 
     const [cluster] = byType('Microsoft.ContainerService/managedClusters', 'prov1');
     const gpu = (cluster!.properties.agentPoolProfiles as Record<string, unknown>[]).find(
