@@ -635,9 +635,15 @@ async function main(): Promise<number> {
     const teardowns = ids.map((id) => `${id}:teardown`);
     const tornDown = await drive(app, finished(teardowns), random, options.crashRate, stats);
     const deleteMs = app.clock.now() - t1;
-    const deleted = (await Promise.all(ids.map((id) => registry.get(id)))).filter(
-      (r) => r?.phase === 'Deleted',
-    ).length;
+    const afterDelete = await Promise.all(ids.map((id) => registry.get(id)));
+    const deleted = afterDelete.filter((r) => r?.phase === 'Deleted').length;
+    const notDeleted = ids
+      .map((id, i) => ({
+        id,
+        record: afterDelete[i],
+        teardown: app.instances.instances.get(`${id}:teardown`),
+      }))
+      .filter((x) => x.record?.phase !== 'Deleted');
     const leftovers = findLeftovers(app, ids);
     const wallMs = Date.now() - wall0;
 
@@ -676,6 +682,10 @@ async function main(): Promise<number> {
       ...duplicates.kubeRecreated,
     ].slice(0, 10))
       out(`  ${d}`);
+    for (const { id, record, teardown } of notDeleted.slice(0, 10))
+      out(
+        `  not Deleted: ${id} ${record?.phase ?? 'no record'} ${JSON.stringify(record?.lastError ?? null)}; teardown ${teardown?.runtimeStatus ?? 'none'} ${JSON.stringify(teardown?.output ?? null).slice(0, 300)}`,
+      );
     for (const l of leftovers.slice(0, 10)) out(`  leftover: ${l}`);
     for (const p of driverProblems.slice(0, 5)) out(`  driver: ${p.slice(0, 300)}`);
     out(
