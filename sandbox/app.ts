@@ -15,7 +15,7 @@ import { forwardingHttpClient, sandboxCredential } from './azure/forwarding-clie
 import { SimulatedArm, type SimulatedArmOptions } from './azure/arm.js';
 import { SimulatedKeyVault } from './azure/keyvault.js';
 import { VirtualClock, type Clock } from './clock.js';
-import { DurableDriver } from './durable/driver.js';
+import { DurableDriver, type DriverEvent } from './durable/driver.js';
 import { DurableRpcServer, InstanceStore } from './durable/rpc.js';
 import { FunctionsHost, getRegistrations, installFunctionsCore, type LogLine } from './host.js';
 import { SimulatedKubernetesFleet } from './kube/fleet.js';
@@ -33,6 +33,8 @@ export interface SandboxAppOptions {
   clock?: Clock;
   /** Options of the simulated Azure Resource Manager (durations, Retry-After bounds). */
   arm?: Partial<Omit<SimulatedArmOptions, 'clock' | 'subscriptionId'>>;
+  /** What the durable driver reports (episodes, activities, crashes, warnings, its own errors). */
+  onDriverEvent?: (event: DriverEvent) => void;
 }
 
 export interface SandboxApp {
@@ -126,6 +128,7 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
     clock,
     registrations: getRegistrations(),
     contextFor: (registration) => host.context(registration),
+    onEvent: options.onDriverEvent,
     // Instances of orchestrators the app does not register (yet) stay Pending instead of failing.
     unknownOrchestrator: 'pending',
     // Activities here do real HTTP to the simulated services and never wait on simulated time: let them finish.

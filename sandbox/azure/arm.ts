@@ -38,6 +38,7 @@ import {
   fakeGuid,
   obj,
   World,
+  type ArmCreation,
   type ArmEvent,
   type Durations,
   type Obj,
@@ -54,8 +55,15 @@ export {
   type FaultTarget,
 } from './arm/faults.js';
 export { clusterToken } from './arm/aks.js';
+export { CONFIGURATIONS as PG_CONFIGURATIONS } from './arm/postgres.js';
 export { storageKey } from './arm/storage.js';
-export { DEFAULT_DURATIONS, PG_AUTO_START_AFTER_MS, type ArmEvent, type Durations } from './arm/world.js';
+export {
+  DEFAULT_DURATIONS,
+  PG_AUTO_START_AFTER_MS,
+  type ArmCreation,
+  type ArmEvent,
+  type Durations,
+} from './arm/world.js';
 
 export interface SimulatedArmOptions {
   clock: Clock;
@@ -177,10 +185,31 @@ export class SimulatedArm {
     }));
   }
 
+  /** Every long-running operation started so far, finished ones included, in the order they started. */
+  allOperations(): OperationSummary[] {
+    this.world.settle();
+    return [...this.world.operations.values()]
+      .sort((a, b) => a.seq - b.seq)
+      .map((op) => ({
+        id: op.id,
+        kind: op.kind,
+        resourceId: op.resourceId,
+        startedAt: op.startedAt,
+        endsAt: op.endsAt,
+        status: this.world.status(op),
+      }));
+  }
+
   /** When the next running operation ends (for tests driving a VirtualClock), or undefined. */
   nextCompletionAt(): number | undefined {
     const ends = this.operations().map((op) => op.endsAt);
     return ends.length ? Math.min(...ends) : undefined;
+  }
+
+  /** Every resource that came into existence, in order: a write to an existing resource is not one. */
+  get creations(): readonly ArmCreation[] {
+    this.world.settle();
+    return this.world.creations;
   }
 
   /** Things Azure did by itself (a PostgreSQL server started after seven days stopped). */

@@ -22,6 +22,8 @@ export class SimulatedKeyVault {
   readonly deleted = new Map<string, StoredSecret & { deletedDate: number }>();
   /** Scripted refusals, consumed one per secret write (PUT), in order. */
   readonly writeFaults: { status: number; code: string; message: string }[] = [];
+  /** Names of the secrets written (each successful PUT, in order): a name twice means a new version. */
+  readonly writes: string[] = [];
   private server?: Server;
 
   /** `vaultUrl` is the https URL clients use (the forwarding client maps it to this server). */
@@ -104,6 +106,7 @@ export class SimulatedKeyVault {
         updated: now,
       };
       this.secrets.set(name, secret);
+      this.writes.push(name);
       return send(200, this.bundle(secret, true));
     }
     if (collection === 'secrets' && name && req.method === 'GET') {

@@ -32,7 +32,7 @@ export interface SimulatedOllamaOptions {
   clock: Clock;
   /** Whether the GPU is usable (default true). */
   gpu?: boolean;
-  /** Simulated time a pull of a model not yet present takes (default 120 s). */
+  /** Simulated time a pull of a model not yet present takes (default DEFAULT_PULL_MS, 120 s). */
   pullMs?: number;
   /** OLLAMA_KEEP_ALIVE (default "5m"). */
   keepAlive?: string;
@@ -51,6 +51,9 @@ interface Loaded {
   expiresAt: number;
   sizeVram: number;
 }
+
+/** Simulated time one model pull takes unless `pullMs` says otherwise. */
+export const DEFAULT_PULL_MS = 120_000;
 
 /** Go's maximum duration: what Ollama reports as expiry for keep_alive < 0 (a date in 2318). */
 const FOREVER_MS = 9_223_372_036_854;
@@ -96,7 +99,7 @@ export class SimulatedOllama {
   constructor(options: SimulatedOllamaOptions) {
     this.clock = options.clock;
     this.gpu = options.gpu ?? true;
-    this.pullMs = options.pullMs ?? 120_000;
+    this.pullMs = options.pullMs ?? DEFAULT_PULL_MS;
     this.keepAlive = options.keepAlive ?? '5m';
     this.version = options.version ?? '0.12.6';
   }

@@ -1,12 +1,8 @@
 import { inject } from 'vitest';
 import { startSandboxApp, type SandboxApp, type SandboxAppOptions } from '../../sandbox/app.js';
+import { callApp, type Reply } from '../../sandbox/call.js';
 
-export interface Reply {
-  status: number;
-  headers: Record<string, string>;
-  text: string;
-  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+export type { Reply };
 
 export interface TestApp extends SandboxApp {
   call(
@@ -25,26 +21,6 @@ export async function startTestApp(options: Partial<SandboxAppOptions> = {}): Pr
   });
   return {
     ...app,
-    async call(method, path, { body, raw, headers = {}, key = app.functionKey } = {}) {
-      const text = raw ?? (body === undefined ? undefined : JSON.stringify(body));
-      const allHeaders = {
-        ...(text !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(key ? { 'x-functions-key': key } : {}),
-        ...headers,
-      };
-      const res = await app.host.http({
-        method,
-        url: `http://127.0.0.1:7071${path}`,
-        headers: allHeaders,
-        body: text,
-      });
-      let json: unknown;
-      try {
-        json = res.body ? JSON.parse(res.body) : undefined;
-      } catch {
-        json = undefined;
-      }
-      return { status: res.status, headers: res.headers, text: res.body, json };
-    },
+    call: (method, path, callOptions) => callApp(app.host, app.functionKey, method, path, callOptions),
   };
 }

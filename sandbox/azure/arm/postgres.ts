@@ -69,8 +69,8 @@ export function registerPgAutoStart(world: World) {
   });
 }
 
-// Server parameters the platform touches, with the metadata the service reports.
-const CONFIGURATIONS: Record<
+/** Server parameters the platform touches, with the metadata (and default value) the service reports. */
+export const CONFIGURATIONS: Record<
   string,
   { defaultValue: string; dataType: string; allowedValues: string; description: string; dynamic: boolean }
 > = {

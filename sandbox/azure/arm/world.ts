@@ -148,10 +148,19 @@ export interface ArmEvent {
   resourceId: string;
 }
 
+/** A resource that came into existence (a write to one that already exists is not a creation). */
+export interface ArmCreation {
+  at: number;
+  id: string;
+  type: string;
+}
+
 export class World {
   readonly resources = new Map<string, Resource>();
   readonly operations = new Map<string, Operation>();
   readonly events: ArmEvent[] = [];
+  /** Every resource creation, in order (what duplicate checks count). */
+  readonly creations: ArmCreation[] = [];
   private readonly settleHooks: (() => void)[] = [];
   private opSeq = 0;
 
@@ -182,6 +191,8 @@ export class World {
   }
 
   add(resource: Resource): Resource {
+    if (!this.resources.has(resource.key))
+      this.creations.push({ at: this.now(), id: resource.id, type: resource.type });
     this.resources.set(resource.key, resource);
     return resource;
   }

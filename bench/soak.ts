@@ -1,0 +1,756 @@
+/**
+ * `npm run soak`: many platforms provisioned at once through the app's HTTP handlers while the simulated
+ * ARM fails a share of its requests and orchestrations crash and replay, then all deleted; then a batch of
+ * generated invalid requests. Checks that every platform got Ready, nothing was created twice, nothing
+ * is left after the deletes, and invalid requests were refused without a trace.
+ *
+ * Definitions (what the final line counts):
+ * - duplicates: (a) an ARM resource that came into existence more than once (creations of the same id in
+ *   the simulator's log), (b) an ARM resource of a platform beyond its expected set (the resource group, AKS
+ *   cluster, PostgreSQL server with the parameters it may write, its database and one firewall rule per
+ *   egress IP, the storage account with its two shares, the node resource group with the cluster's
+ *   outbound IPs) or one that belongs to no platform, (c) a Key Vault secret written more than once (a
+ *   rotated value) or one the platform does not define, (d) a Kubernetes object created more than once in
+ *   a cluster (more than one 201 for its path).
+ * - leftovers: after the deletes, anything in the simulated ARM inventory tagged with a platform's id or
+ *   inside its resource groups, and any Key Vault secret of a platform, live or soft-deleted.
+ *
+ * Time is simulated on a VirtualClock; the seed fixes the ARM fault draws, which instances crash when,
+ * and the invalid requests. Prints a report, then one line of JSON; exits non-zero when a check fails.
+ */
+import { randomInt } from 'node:crypto';
+import { setImmediate as nextTick } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import fc from 'fast-check';
+import { getServices } from '../src/composition.js';
+import { firewallRules, POSTGRES_CONFIGURATION } from '../src/platform/azure-resources.js';
+import { derivePlatformNames, platformSecretNames, type PlatformNames } from '../src/platform/naming.js';
+import { armFault, seededRandom, type Fault, type InventoryItem } from '../sandbox/azure/arm.js';
+import type { DriverEvent } from '../sandbox/durable/driver.js';
+import {
+  anyValue,
+  garbageText,
+  invalidUtf8Sequence,
+  isValidBody,
+  mutate,
+  mutation,
+  nested,
+  nestingDepth,
+  nestingOpen,
+  nestingPlacement,
+  notJsonContentType,
+  oversize,
+  oversizeExtra,
+  oversizePad,
+  PREFIX_RE,
+  validBody,
+  withBytes,
+} from '../test/support/requests.js';
+import { countBy, FINISHED, HOUR, intFlag, seconds, startBenchApp, type BenchApp } from './support.js';
+
+const USAGE = `Usage: npm run soak -- [--platforms <n>] [--invalid <n>] [--seed <n>] [--fault-rate <p>] [--crash-rate <p>]
+
+Provisions --platforms platforms at once through POST /platforms with ARM faults and orchestration
+crash-replays injected, deletes them all, then sends --invalid generated invalid requests. Prints
+ready=… failed=… duplicates=… leftovers=… and exits non-zero unless every platform got Ready with no
+duplicate and no leftover, and every invalid request was refused (4xx, never 5xx) without a trace.
+
+Options:
+  --platforms <n>    platforms provisioned concurrently (default 50)
+  --invalid <n>      generated invalid requests (default 1000)
+  --seed <n>         seed of the fault draws, crashes and invalid requests (default: random, printed)
+  --fault-rate <p>   share of ARM requests answered with a transient fault (default 0.1)
+  --crash-rate <p>   chance that a running orchestration crashes (mid-flight) and replays, for each
+                     one at each step of the durable runtime (default 0.1)
+  -h, --help         this text
+`;
+
+/** Transient faults as Azure produces them (see sandbox/azure/arm/faults.ts for what the SDK does with each). */
+const TRANSIENT: Fault[] = [
+  armFault.throttle(1),
+  armFault.throttle(),
+  armFault.serverError(500),
+  armFault.serverError(502),
+  armFault.unavailable(1),
+  armFault.serverError(504),
+  armFault.drop(),
+];
+
+const MAX_SIMULATED_MS = 24 * HOUR;
+const MAX_STEPS = 200_000;
+/** Event-loop turns into a step within which a crash is placed. */
+const CRASH_TURNS = 16;
+
+interface Options {
+  platforms: number;
+  invalid: number;
+  seed: number;
+  faultRate: number;
+  crashRate: number;
+}
+
+function probability(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const p = Number(value);
+  if (!(p >= 0 && p <= 1)) throw new Error(`--${name} must be a number from 0 to 1, not "${value}"`);
+  return p;
+}
+
+function parseOptions(argv: string[]): Options | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      platforms: { type: 'string' },
+      invalid: { type: 'string' },
+      seed: { type: 'string' },
+      'fault-rate': { type: 'string' },
+      'crash-rate': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return 'help';
+  const platforms = intFlag('platforms', values.platforms, 50, 1);
+  if (platforms > 999) throw new Error('--platforms must be at most 999');
+  return {
+    platforms,
+    invalid: intFlag('invalid', values.invalid, 1000, 0),
+    seed: intFlag('seed', values.seed, randomInt(1, 2 ** 31 - 1), 0),
+    faultRate: probability('fault-rate', values['fault-rate'], 0.1),
+    crashRate: probability('crash-rate', values['crash-rate'], 0.1),
+  };
+}
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+const log = (line: string) => process.stderr.write(`[soak] ${line}\n`);
+
+// ---------------------------------------------------------------------------------------------------------
+// Driving the durable runtime with crashes.
+
+interface DriveStats {
+  steps: number;
+  crashes: number;
+  crashedInstances: Set<string>;
+}
+
+/**
+ * Like driver.runUntil: run until idle, jump the virtual clock to the next timer, repeat. At each step every
+ * running orchestration (sub-orchestrations and teardowns included) crashes with probability `crashRate`,
+ * a random number of event-loop turns into the step (so often while its activities are in flight): its
+ * in-flight work is discarded and it replays from its durable history, as after a worker restart.
+ */
+async function drive(
+  app: BenchApp,
+  done: () => boolean,
+  random: () => number,
+  crashRate: number,
+  stats: DriveStats,
+): Promise<boolean> {
+  const start = app.clock.now();
+  for (let step = 0; step < MAX_STEPS; step++) {
+    stats.steps++;
+    const running = [...app.instances.instances.values()]
+      .filter((i) => i.runtimeStatus === 'Running')
+      .map((i) => i.instanceId)
+      .sort();
+    const crashes = running
+      .filter(() => random() < crashRate)
+      .map((id) => ({ id, turn: Math.floor(random() * CRASH_TURNS) }));
+    const idle = app.driver.runUntilIdle();
+    for (let turn = 0; crashes.length > 0 && turn < CRASH_TURNS; turn++) {
+      await nextTick();
+      for (const { id } of crashes.filter((c) => c.turn === turn)) {
+        if (app.instances.instances.get(id)?.runtimeStatus !== 'Running') continue;
+        app.driver.crash(id);
+        stats.crashes++;
+        stats.crashedInstances.add(id);
+      }
+    }
+    await idle;
+    // A crash after the runtime went idle leaves the instance waiting for the next run.
+    await app.driver.runUntilIdle();
+    if (done()) return true;
+    const next = app.clock.nextTimerAt();
+    if (next === undefined || next > start + MAX_SIMULATED_MS) return done();
+    app.clock.advanceTo(Math.max(next, app.clock.now()));
+  }
+  return done();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// What a platform may have in Azure and Key Vault.
+
+const lower = (s: string) => s.toLowerCase();
+
+function platformGroups(app: BenchApp, names: PlatformNames) {
+  const sub = app.config.subscriptionId;
+  return [names.resourceGroup, names.nodeResourceGroup].map((rg) =>
+    lower(`/subscriptions/${sub}/resourceGroups/${rg}`),
+  );
+}
+
+function belongsTo(item: InventoryItem, id: string, groups: string[]): boolean {
+  const key = lower(item.id);
+  return item.tags['platform-id'] === id || groups.some((g) => key === g || key.startsWith(`${g}/`));
+}
+
+/** The ids (lower case) a platform may have: see the file comment. */
+function expectedAzure(app: BenchApp, names: PlatformNames, inventory: InventoryItem[]): Set<string> {
+  const [rg, nodeRg] = platformGroups(app, names) as [string, string];
+  const aks = `${rg}/providers/microsoft.containerservice/managedclusters/${lower(names.aksCluster)}`;
+  const pg = `${rg}/providers/microsoft.dbforpostgresql/flexibleservers/${lower(names.postgresServer)}`;
+  const st = `${rg}/providers/microsoft.storage/storageaccounts/${lower(names.storageAccount)}`;
+  const cluster = inventory.find((i) => lower(i.id) === aks);
+  const outbound = (
+    (
+      cluster?.properties as {
+        networkProfile?: { loadBalancerProfile?: { effectiveOutboundIPs?: { id: string }[] } };
+      }
+    )?.networkProfile?.loadBalancerProfile?.effectiveOutboundIPs ?? []
+  ).map((ip) => lower(ip.id));
+  const ips = inventory
+    .filter((i) => outbound.includes(lower(i.id)))
+    .map((i) => String(i.properties.ipAddress ?? ''));
+  return new Set([
+    rg,
+    aks,
+    pg,
+    ...POSTGRES_CONFIGURATION.map((c) => lower(`${pg}/configurations/${c.name}`)),
+    lower(`${pg}/databases/${names.postgresDatabase}`),
+    ...firewallRules(ips).map((r) => lower(`${pg}/firewallRules/${r.name}`)),
+    st,
+    ...[names.modelsFileShare, names.webuiFileShare].map((s) =>
+      lower(`${st}/fileServices/default/shares/${s}`),
+    ),
+    nodeRg,
+    ...outbound,
+  ]);
+}
+
+interface DuplicateReport {
+  armRecreated: string[];
+  armUnexpected: string[];
+  secretsRewritten: string[];
+  secretsUnexpected: string[];
+  kubeRecreated: string[];
+  total: number;
+}
+
+async function findDuplicates(app: BenchApp, ids: string[]): Promise<DuplicateReport> {
+  const names = new Map(ids.map((id) => [id, derivePlatformNames(app.config.subscriptionId, id)]));
+  const inventory = app.arm.inventory();
+
+  const created = countBy(app.arm.creations, (c) => lower(c.id));
+  const armRecreated = Object.entries(created)
+    .filter(([, n]) => n > 1)
+    .flatMap(([id, n]) => Array<string>(n - 1).fill(id));
+
+  const claimed = new Set<string>();
+  const armUnexpected: string[] = [];
+  for (const [id, n] of names) {
+    const groups = platformGroups(app, n);
+    const expected = expectedAzure(app, n, inventory);
+    for (const item of inventory.filter((i) => belongsTo(i, id, groups))) {
+      claimed.add(lower(item.id));
+      if (!expected.has(lower(item.id))) armUnexpected.push(item.id);
+    }
+  }
+  armUnexpected.push(...inventory.filter((i) => !claimed.has(lower(i.id))).map((i) => i.id));
+
+  const writes = countBy(app.keyVault.writes, (name) => name);
+  const secretsRewritten = Object.entries(writes)
+    .filter(([, n]) => n > 1)
+    .flatMap(([name, n]) => Array<string>(n - 1).fill(name));
+  const allowed = new Set([...names.values()].flatMap((n) => platformSecretNames(n, false)));
+  const secretsUnexpected = app.keyVault
+    .inventory()
+    .map((s) => s.name)
+    .filter((name) => !allowed.has(name));
+
+  const kubeRecreated: string[] = [];
+  for (const cluster of app.clusters.all()) {
+    const creations = cluster.kube.requests.filter(
+      (r) => r.status === 201 && ['PATCH', 'POST', 'PUT'].includes(r.method) && !r.path.includes('/proxy/'),
+    );
+    for (const [path, n] of Object.entries(countBy(creations, (r) => r.path)))
+      if (n > 1) kubeRecreated.push(...Array<string>(n - 1).fill(`${cluster.key} ${path}`));
+  }
+  return {
+    armRecreated,
+    armUnexpected,
+    secretsRewritten,
+    secretsUnexpected,
+    kubeRecreated,
+    total:
+      armRecreated.length +
+      armUnexpected.length +
+      secretsRewritten.length +
+      secretsUnexpected.length +
+      kubeRecreated.length,
+  };
+}
+
+function findLeftovers(app: BenchApp, ids: string[]): string[] {
+  const left: string[] = [];
+  for (const id of ids) {
+    const names = derivePlatformNames(app.config.subscriptionId, id);
+    const groups = platformGroups(app, names);
+    left.push(
+      ...app.arm
+        .inventory()
+        .filter((i) => belongsTo(i, id, groups))
+        .map((i) => `azure ${i.id}`),
+    );
+    const prefix = `platform-${id}-`;
+    left.push(
+      ...app.keyVault
+        .inventory()
+        .filter((s) => s.name.startsWith(prefix))
+        .map((s) => `key vault ${s.name}${s.deleted ? ' (soft-deleted)' : ''}`),
+    );
+  }
+  return left;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Invalid requests.
+
+interface InvalidRequest {
+  family: string;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string | Uint8Array;
+  /** Who must answer: the app (a problem+json 4xx), the Functions host (401/404 before the app), either. */
+  answeredBy: 'app' | 'host' | 'either';
+}
+
+const KEY = '<key>';
+
+function invalidRequests(count: number, seed: number): InvalidRequest[] {
+  const json = { 'content-type': 'application/json', 'x-functions-key': KEY };
+  const post = (
+    family: string,
+    body: string | Uint8Array,
+    headers: Record<string, string> = json,
+    path = '/platforms',
+  ) => ({ family, method: 'POST', path, headers, body, answeredBy: 'app' }) satisfies InvalidRequest;
+  const invalidText = (t: string) => !isValidBody(t);
+  // Ids for path routes: never a platform of this run (they are all soakNNN).
+  const unknownId = fc.stringMatching(/^[a-z][a-z0-9]{2,11}$/).filter((id) => !id.startsWith('soak'));
+  const badId = fc
+    .oneof(
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }),
+      fc.constantFrom('A', 'ab', '1abc', 'x_y', '..', 'SOAK001'),
+    )
+    .filter((id) => !PREFIX_RE.test(id));
+  const idRoute = fc.constantFrom(
+    ['GET', ''],
+    ['GET', '/status'],
+    ['DELETE', ''],
+    ['POST', '/stop'],
+    ['POST', '/start'],
+    ['POST', '/retry'],
+  );
+  const families: fc.Arbitrary<InvalidRequest>[] = [
+    // Bodies: one field wrong (the fuzz test's mutations), on a create or a dry run.
+    fc
+      .tuple(validBody, mutation)
+      .map(([base, m]) => JSON.stringify(mutate(base, m).body))
+      .filter(invalidText)
+      .chain((text) =>
+        fc
+          .constantFrom('/platforms', '/platforms?dryRun=true')
+          .map((path) => post('body: one field wrong', text, json, path)),
+      ),
+    anyValue
+      .map((v) => JSON.stringify(v) ?? '')
+      .filter(invalidText)
+      .map((t) => post('body: any JSON value', t)),
+    garbageText.filter(invalidText).map((t) => post('body: damaged text', t)),
+    fc
+      .tuple(validBody, invalidUtf8Sequence, fc.nat())
+      .map(([b, seq, at]) => post('body: invalid UTF-8', withBytes(b, seq, at))),
+    fc
+      .tuple(validBody, oversizeExtra, oversizePad)
+      .map(([b, extra, pad]) => post('body: over 64 KiB', oversize(b, extra, pad))),
+    fc
+      .tuple(nestingDepth, nestingOpen, nestingPlacement)
+      .map(([d, o, p]) => post('body: deeply nested', nested(d, o, p))),
+    // Headers: not JSON, a false Content-Length, no key, a wrong key.
+    fc
+      .tuple(validBody, notJsonContentType)
+      .map(([b, ct]) =>
+        post('header: content type', JSON.stringify(b), { 'content-type': ct, 'x-functions-key': KEY }),
+      ),
+    validBody.map((b) =>
+      post('header: content-length over the limit', JSON.stringify(b), {
+        ...json,
+        'content-length': String(65_537),
+      }),
+    ),
+    fc
+      .tuple(
+        validBody,
+        fc.constantFrom<[string, string]>(['', ''], ['x-functions-key', 'wrong'], ['x-functions-key', '']),
+      )
+      .map(([b, [name, value]]) => ({
+        family: 'header: no or wrong function key',
+        method: 'POST',
+        path: '/platforms',
+        headers: { 'content-type': 'application/json', ...(name ? { [name]: value } : {}) },
+        body: JSON.stringify(b),
+        answeredBy: 'host' as const,
+      })),
+    // Query strings: dryRun neither true nor false; a wrong key in ?code=.
+    fc
+      .tuple(
+        validBody,
+        fc.string({ maxLength: 12 }).filter((v) => v !== 'true' && v !== 'false'),
+      )
+      .map(([b, v]) =>
+        post('query: dryRun', JSON.stringify(b), json, `/platforms?dryRun=${encodeURIComponent(v)}`),
+      ),
+    fc.string({ minLength: 1, maxLength: 20 }).map((code) => ({
+      family: 'query: wrong code',
+      method: 'GET',
+      path: `/platforms?code=${encodeURIComponent(`x${code}`)}`,
+      headers: {},
+      answeredBy: 'host' as const,
+    })),
+    // Paths: an id that is no platform, malformed or unknown.
+    fc.tuple(idRoute, fc.oneof(badId, unknownId)).map(([[method, tail], id]) => ({
+      family: 'path: no such platform',
+      method: method!,
+      path: `/platforms/${encodeURIComponent(id)}${tail}`,
+      headers: { 'x-functions-key': KEY },
+      answeredBy: 'either' as const,
+    })),
+    fc
+      .tuple(
+        unknownId,
+        fc.constantFrom(
+          '/platforms/{id}/x',
+          '/platform',
+          '/platforms/{id}/status/more',
+          '/v1/platforms',
+          '/platforms/{id}/stop/now',
+        ),
+      )
+      .map(([id, template]) => ({
+        family: 'path: no such route',
+        method: 'GET',
+        path: template.replace('{id}', id),
+        headers: { 'x-functions-key': KEY },
+        answeredBy: 'either' as const,
+      })),
+    // Methods no route accepts.
+    fc
+      .tuple(
+        fc.constantFrom('PUT', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'PROPFIND'),
+        unknownId,
+        fc.constantFrom('/platforms', '/platforms/{id}', '/platforms/{id}/status', '/health'),
+      )
+      .map(([method, id, template]) => ({
+        family: 'method: not allowed',
+        method,
+        path: template.replace('{id}', id),
+        headers: { 'x-functions-key': KEY },
+        answeredBy: 'either' as const,
+      })),
+    fc
+      .tuple(fc.constantFrom('GET', 'DELETE'), unknownId, fc.constantFrom('/stop', '/start', '/retry'))
+      .map(([method, id, tail]) => ({
+        family: 'method: not allowed',
+        method,
+        path: `/platforms/${id}${tail}`,
+        headers: { 'x-functions-key': KEY },
+        answeredBy: 'either' as const,
+      })),
+  ];
+  return fc.sample(fc.oneof(...families), { seed, numRuns: count });
+}
+
+interface InvalidOutcome {
+  sent: number;
+  byFamily: Record<string, number>;
+  byStatus: Record<string, number>;
+  serverErrors: number;
+  problems: number;
+  hostAnswers: number;
+  violations: string[];
+}
+
+async function sendInvalid(app: BenchApp, requests: InvalidRequest[]): Promise<InvalidOutcome> {
+  const outcome: InvalidOutcome = {
+    sent: 0,
+    byFamily: countBy(requests, (r) => r.family),
+    byStatus: {},
+    serverErrors: 0,
+    problems: 0,
+    hostAnswers: 0,
+    violations: [],
+  };
+  const one = async (r: InvalidRequest) => {
+    const headers = Object.fromEntries(
+      Object.entries(r.headers).map(([k, v]) => [k, v === KEY ? app.functionKey : v]),
+    );
+    const res = await app.host.http({
+      method: r.method,
+      url: `http://127.0.0.1:7071${r.path}`,
+      headers,
+      body: r.body,
+    });
+    outcome.sent++;
+    outcome.byStatus[res.status] = (outcome.byStatus[res.status] ?? 0) + 1;
+    const what = `${r.family}: ${r.method} ${r.path.slice(0, 80)} → ${res.status}`;
+    if (res.status >= 500) outcome.serverErrors++;
+    if (res.status < 400 || res.status >= 500) {
+      outcome.violations.push(`${what} (not a 4xx)`);
+      return;
+    }
+    const isProblem = res.headers['content-type'] === 'application/problem+json';
+    if (isProblem) {
+      outcome.problems++;
+      let body: Record<string, unknown> | undefined;
+      try {
+        body = JSON.parse(res.body) as Record<string, unknown>;
+      } catch {
+        body = undefined;
+      }
+      if (
+        !body ||
+        body.status !== res.status ||
+        typeof body.type !== 'string' ||
+        typeof body.title !== 'string' ||
+        typeof body.detail !== 'string'
+      )
+        outcome.violations.push(`${what} (problem without type, title, status, detail)`);
+      if (r.answeredBy === 'host') outcome.violations.push(`${what} (the host should have refused it)`);
+    } else {
+      // The Functions host answers before the app: 401 without a valid key, 404 when no route and method
+      // match; both without a body, as in Azure.
+      outcome.hostAnswers++;
+      if (r.answeredBy === 'app' || ![401, 404].includes(res.status) || res.body !== '')
+        outcome.violations.push(
+          `${what} (not application/problem+json: ${res.headers['content-type'] ?? 'none'})`,
+        );
+    }
+  };
+  const queue = [...requests];
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let r = queue.shift(); r; r = queue.shift()) await one(r);
+    }),
+  );
+  return outcome;
+}
+
+/** Everything an invalid request must leave unchanged. */
+async function snapshot(app: BenchApp): Promise<Record<string, string>> {
+  const records = await getServices().registry.list({ includeDeleted: true });
+  return {
+    registry: JSON.stringify(records.map((r) => [r.id, r.phase, r.etag]).sort()),
+    instances: JSON.stringify(
+      [...app.instances.instances.values()].map((i) => [i.instanceId, i.runtimeStatus]).sort(),
+    ),
+    azure: JSON.stringify(app.arm.inventory()),
+    armCreations: String(app.arm.creations.length),
+    armRequests: String(app.arm.requests.length),
+    keyVault: JSON.stringify(app.keyVault.inventory()),
+    keyVaultWrites: String(app.keyVault.writes.length),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  let options: Options | 'help';
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const { platforms, seed } = options;
+  out(
+    `soak: ${platforms} platforms, ARM fault rate ${options.faultRate}, crash rate ${options.crashRate} per running orchestration and step, ${options.invalid} invalid requests, seed=${seed}`,
+  );
+  const driverEvents: Record<string, number> = {};
+  const driverProblems: string[] = [];
+  const onDriverEvent = (e: DriverEvent) => {
+    driverEvents[e.type] = (driverEvents[e.type] ?? 0) + 1;
+    if (e.type === 'error' || e.type === 'protocol-drift')
+      driverProblems.push(`${e.instanceId}: ${e.message}`);
+  };
+  const wall0 = Date.now();
+  const { app, close } = await startBenchApp({ onDriverEvent });
+  try {
+    app.arm.faults.rate('*', options.faultRate, TRANSIENT, seed);
+    const random = seededRandom(seed ^ 0x5bd1e995);
+    const stats: DriveStats = { steps: 0, crashes: 0, crashedInstances: new Set() };
+    const ids = Array.from({ length: platforms }, (_, i) => `soak${String(i + 1).padStart(3, '0')}`);
+    const registry = getServices().registry;
+    const finished = (instanceIds: string[]) => () =>
+      instanceIds.every((id) => FINISHED.has(app.instances.instances.get(id)?.runtimeStatus ?? ''));
+
+    // 1. Provision everything at once.
+    const t0 = app.clock.now();
+    const created = await Promise.all(
+      ids.map((prefix, i) =>
+        app.call('POST', '/platforms', {
+          body: { prefix, models: i % 2 ? ['phi3.5'] : ['llama3.1:8b', 'phi3.5'] },
+        }),
+      ),
+    );
+    const refused = created.filter((r) => r.status !== 202).map((r) => `${r.status} ${r.text.slice(0, 200)}`);
+    log(`${platforms - refused.length} POST /platforms accepted; provisioning…`);
+    const provisioned = await drive(app, finished(ids), random, options.crashRate, stats);
+    const provisionMs = app.clock.now() - t0;
+    const records = await Promise.all(ids.map((id) => registry.get(id)));
+    const ready = records.filter((r) => r?.phase === 'Ready').length;
+    const failedIds = ids.filter((_, i) => records[i]?.phase !== 'Ready');
+    const duplicates = await findDuplicates(app, ids);
+    const faultsProvisioning = app.arm.faults.applied.length;
+
+    // 2. Invalid requests, while every platform is settled: nothing may change.
+    log(`sending ${options.invalid} invalid requests…`);
+    const before = await snapshot(app);
+    const invalid = await sendInvalid(app, invalidRequests(options.invalid, seed));
+    const after = await snapshot(app);
+    const changed = Object.keys(before).filter((k) => before[k] !== after[k]);
+
+    // 3. Delete everything at once.
+    log('deleting…');
+    const t1 = app.clock.now();
+    const deletes = await Promise.all(ids.map((id) => app.call('DELETE', `/platforms/${id}`)));
+    const deleteRefused = deletes
+      .filter((r) => r.status !== 202)
+      .map((r) => `${r.status} ${r.text.slice(0, 200)}`);
+    const teardowns = ids.map((id) => `${id}:teardown`);
+    const tornDown = await drive(app, finished(teardowns), random, options.crashRate, stats);
+    const deleteMs = app.clock.now() - t1;
+    const afterDelete = await Promise.all(ids.map((id) => registry.get(id)));
+    const deleted = afterDelete.filter((r) => r?.phase === 'Deleted').length;
+    const notDeleted = ids
+      .map((id, i) => ({
+        id,
+        record: afterDelete[i],
+        teardown: app.instances.instances.get(`${id}:teardown`),
+      }))
+      .filter((x) => x.record?.phase !== 'Deleted');
+    const leftovers = findLeftovers(app, ids);
+    const wallMs = Date.now() - wall0;
+
+    // Report.
+    const faults = countBy(app.arm.faults.applied, (f) =>
+      f.fault.kind === 'serverError'
+        ? `${f.fault.status}`
+        : f.fault.kind === 'throttle'
+          ? '429'
+          : f.fault.kind,
+    );
+    out();
+    out(
+      `provisioning: ${seconds(provisionMs)} simulated s until all settled${provisioned ? '' : ' (NOT all settled)'}; deleting: ${seconds(deleteMs)} s${tornDown ? '' : ' (NOT all settled)'}`,
+    );
+    out(
+      `durable runtime: ${stats.steps} steps, ${stats.crashes} crash-replays of ${stats.crashedInstances.size} instances; events ${JSON.stringify(driverEvents)}`,
+    );
+    out(
+      `ARM: ${app.arm.requests.length} requests, ${app.arm.faults.applied.length} faults injected (${faultsProvisioning} while provisioning) ${JSON.stringify(faults)}; simulator errors ${app.arm.internalErrors.length}`,
+    );
+    if (refused.length) out(`POST /platforms refused: ${refused.slice(0, 5).join('; ')}`);
+    if (deleteRefused.length) out(`DELETE refused: ${deleteRefused.slice(0, 5).join('; ')}`);
+    for (const id of failedIds.slice(0, 10)) {
+      const r = records[ids.indexOf(id)];
+      out(`  not Ready: ${id} ${r?.phase ?? 'no record'} ${JSON.stringify(r?.lastError ?? null)}`);
+    }
+    out(
+      `duplicates: ARM re-created ${duplicates.armRecreated.length}, ARM unexpected ${duplicates.armUnexpected.length}, secrets re-written ${duplicates.secretsRewritten.length}, secrets unexpected ${duplicates.secretsUnexpected.length}, Kubernetes re-created ${duplicates.kubeRecreated.length}`,
+    );
+    for (const d of [
+      ...duplicates.armRecreated,
+      ...duplicates.armUnexpected,
+      ...duplicates.secretsRewritten,
+      ...duplicates.secretsUnexpected,
+      ...duplicates.kubeRecreated,
+    ].slice(0, 10))
+      out(`  ${d}`);
+    for (const { id, record, teardown } of notDeleted.slice(0, 10))
+      out(
+        `  not Deleted: ${id} ${record?.phase ?? 'no record'} ${JSON.stringify(record?.lastError ?? null)}; teardown ${teardown?.runtimeStatus ?? 'none'} ${JSON.stringify(teardown?.output ?? null).slice(0, 300)}`,
+      );
+    for (const l of leftovers.slice(0, 10)) out(`  leftover: ${l}`);
+    for (const p of driverProblems.slice(0, 5)) out(`  driver: ${p.slice(0, 300)}`);
+    out(
+      `invalid requests: ${invalid.sent} sent; statuses ${JSON.stringify(invalid.byStatus)}; ${invalid.problems} answered by the app as problem+json, ${invalid.hostAnswers} by the Functions host (401/404, no body); changed: ${changed.length ? changed.join(', ') : 'nothing'}`,
+    );
+    out(
+      `  by family: ${Object.entries(invalid.byFamily)
+        .map(([f, n]) => `${f} ${n}`)
+        .join(', ')}`,
+    );
+    for (const v of invalid.violations.slice(0, 10)) out(`  violation: ${v}`);
+    out(`wall-clock: ${Math.round(wallMs / 100) / 10} s`);
+    out();
+    out(`seed=${seed}`);
+    out(
+      `ready=${ready} failed=${platforms - ready} duplicates=${duplicates.total} leftovers=${leftovers.length}`,
+    );
+    out(
+      `5xx=${invalid.serverErrors} invalid=${invalid.sent} violations=${invalid.violations.length} changed=${changed.length}`,
+    );
+    const ok =
+      ready === platforms &&
+      duplicates.total === 0 &&
+      leftovers.length === 0 &&
+      refused.length === 0 &&
+      deleteRefused.length === 0 &&
+      deleted === platforms &&
+      invalid.serverErrors === 0 &&
+      invalid.sent === options.invalid &&
+      invalid.violations.length === 0 &&
+      changed.length === 0;
+    out(
+      JSON.stringify({
+        bench: 'soak',
+        ok,
+        seed,
+        platforms,
+        ready,
+        failed: platforms - ready,
+        deleted,
+        duplicates: duplicates.total,
+        leftovers: leftovers.length,
+        invalid: invalid.sent,
+        serverErrors: invalid.serverErrors,
+        violations: invalid.violations.length,
+        changed,
+        faults: app.arm.faults.applied.length,
+        crashes: stats.crashes,
+        steps: stats.steps,
+        driverErrors: driverProblems.length,
+        provisionS: seconds(provisionMs),
+        deleteS: seconds(deleteMs),
+        wallS: Math.round(wallMs / 100) / 10,
+      }),
+    );
+    return ok ? 0 : 1;
+  } finally {
+    await close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`soak failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);
