@@ -15,7 +15,7 @@ import { forwardingHttpClient, sandboxCredential } from './azure/forwarding-clie
 import { SimulatedArm, type SimulatedArmOptions } from './azure/arm.js';
 import { SimulatedKeyVault } from './azure/keyvault.js';
 import { VirtualClock, type Clock } from './clock.js';
-import { DurableDriver } from './durable/driver.js';
+import { DurableDriver, type DriverEvent } from './durable/driver.js';
 import { DurableRpcServer, InstanceStore } from './durable/rpc.js';
 import { FunctionsHost, getRegistrations, installFunctionsCore, type LogLine } from './host.js';
 import { SimulatedKubernetesFleet } from './kube/fleet.js';
@@ -33,6 +33,8 @@ export interface SandboxAppOptions {
   clock?: Clock;
   /** Options of the simulated Azure Resource Manager (durations, Retry-After bounds). */
   arm?: Partial<Omit<SimulatedArmOptions, 'clock' | 'subscriptionId'>>;
+  /** What the durable runtime does (episodes, activities, status changes), as it happens. */
+  onDriverEvent?: (event: DriverEvent) => void;
 }
 
 export interface SandboxApp {
@@ -133,6 +135,7 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
     // Under a VirtualClock the caller steps the runtime (driver.runUntilIdle / runUntil), so nothing moves
     // behind a test's back; with a real-time clock (ScaledClock, `npm run sandbox`) it runs on its own.
     autoRun: !(clock instanceof VirtualClock),
+    ...(options.onDriverEvent ? { onEvent: options.onDriverEvent } : {}),
   });
   driver.attach();
   return {
