@@ -220,7 +220,9 @@ async function run(
   const lines: string[] = [];
   const say = (s = '') => lines.push(s);
   say(`# bench:api — ${options.connections} connections, ${options.duration} s per route`);
-  say(`machine: ${info.cpus} CPUs, node ${info.node}, ${info.date}`);
+  say(
+    `machine: ${info.cpus} CPUs, node ${info.node}, ${info.date}, load average ${info.loadAverage.join(' / ')} (1 / 5 / 15 min)`,
+  );
   say(
     `platforms: ${n} registered in ${ms(registerMs)}${readyMs !== undefined ? `, settled in ${ms(readyMs)}` : ''}: ${[...phases].map(([p, c]) => `${p} ${c}`).join(', ')}`,
   );

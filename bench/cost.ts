@@ -192,7 +192,9 @@ async function main() {
   const lines: string[] = [];
   const say = (s = '') => lines.push(s);
   say(`# bench:cost — auto-stop against always-on over ${options.weeks} weeks (seed ${options.seed})`);
-  say(`machine: ${info.cpus} CPUs, node ${info.node}, ${info.date}`);
+  say(
+    `machine: ${info.cpus} CPUs, node ${info.node}, ${info.date}, load average ${info.loadAverage.join(' / ')} (1 / 5 / 15 min)`,
+  );
   say();
   say('## Inputs');
   say(

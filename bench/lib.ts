@@ -283,8 +283,18 @@ export function tableEndpointOrigin(connectionString: string): string {
   return m[1]!;
 }
 
-/** Machine facts every report carries. */
-export async function machine(): Promise<{ cpus: number; node: string; date: string }> {
-  const { availableParallelism } = await import('node:os');
-  return { cpus: availableParallelism(), node: process.version, date: new Date().toISOString() };
+/** Machine facts every report carries; the load average shows how busy the machine was meanwhile. */
+export async function machine(): Promise<{
+  cpus: number;
+  node: string;
+  date: string;
+  loadAverage: number[];
+}> {
+  const { availableParallelism, loadavg } = await import('node:os');
+  return {
+    cpus: availableParallelism(),
+    node: process.version,
+    date: new Date().toISOString(),
+    loadAverage: loadavg().map((l) => round(l, 2)),
+  };
 }

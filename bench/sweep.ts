@@ -297,7 +297,9 @@ async function run(
   const lines: string[] = [];
   const say = (s = '') => lines.push(s);
   say(`# bench:sweep — one idle sweep over ${n} Ready platforms`);
-  say(`machine: ${info.cpus} CPUs, node ${info.node}, ${info.date}`);
+  say(
+    `machine: ${info.cpus} CPUs, node ${info.node}, ${info.date}, load average ${info.loadAverage.join(' / ')} (1 / 5 / 15 min)`,
+  );
   say(
     `seeding (side by side): ${ms(seedMs)} — ARM ${ms(armSeedMs)}, Kubernetes ${ms(kubeSeedMs)} (Ollama ready in ${readyOllama}/${n}), registry ${ms(registrySeedMs)}`,
   );
