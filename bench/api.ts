@@ -42,7 +42,7 @@ const options = parseFlags(
     ready: {
       type: 'boolean',
       default: false,
-      help: 'drive every platform to Ready first (about 1.5 min for 100 on 2 cores); default: registered only',
+      help: 'drive every platform to Ready first (about 2 min for 100 on 2 cores); default: registered only',
     },
     connections: { type: 'string', default: '10', help: 'concurrent connections' },
     duration: { type: 'string', default: '10', help: 'seconds of load per route' },
@@ -141,7 +141,6 @@ async function run(
 
   // Ready (or not), read as a client reads it.
   t = performance.now();
-  let phases = new Map<string, number>();
   const listPhases = async () => {
     const res = await fetch(`${base}/platforms`, { headers });
     const { platforms } = (await res.json()) as { platforms: { id: string; phase: string }[] };
@@ -153,14 +152,14 @@ async function run(
   if (options.ready) {
     const deadline = performance.now() + options.readyTimeout * 1000;
     for (let i = 0; performance.now() < deadline && i < 100_000; i++) {
-      phases = await listPhases();
+      const phases = await listPhases();
       const settled = (phases.get('Ready') ?? 0) + (phases.get('Failed') ?? 0);
       if (settled === n) break;
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     readyMs = performance.now() - t;
-    progress(`phases after ${ms(readyMs)}: ${[...phases].map(([p, c]) => `${p} ${c}`).join(', ')}`);
-  } else phases = await listPhases();
+    progress(`waited ${ms(readyMs)} for Ready`);
+  }
   // Let the provisioning orchestrations finish whatever follows Ready (model reports), then measure quiet.
   const active = () =>
     [...app.instances.instances.values()].filter(
@@ -169,6 +168,7 @@ async function run(
   for (let i = 0; i < 60 && options.ready && active() > 0; i++)
     await new Promise((resolve) => setTimeout(resolve, 500));
   const running = active();
+  const phases = await listPhases(); // as they are when the load starts
   const statusSample = await (await fetch(`${base}/platforms/${ids[0]}/status`, { headers })).text();
   // Why any platform failed, from its own status (step, Azure's or Kubernetes' code).
   const failures = new Counter();
@@ -224,7 +224,7 @@ async function run(
     `machine: ${info.cpus} CPUs, node ${info.node}, ${info.date}, load average ${info.loadAverage.join(' / ')} (1 / 5 / 15 min)`,
   );
   say(
-    `platforms: ${n} registered in ${ms(registerMs)}${readyMs !== undefined ? `, settled in ${ms(readyMs)}` : ''}: ${[...phases].map(([p, c]) => `${p} ${c}`).join(', ')}`,
+    `platforms: ${n} registered in ${ms(registerMs)}${readyMs !== undefined ? `, settled in ${ms(readyMs)}` : ''}; phases when the load started: ${[...phases].map(([p, c]) => `${p} ${c}`).join(', ')}`,
   );
   for (const [why, count] of failures.counts) say(`failed (${count}): ${why}`);
   say(
