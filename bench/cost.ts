@@ -161,20 +161,24 @@ async function main() {
   const hours = (ms: number) => ms / HOUR;
   const spanH = hours(days * DAY);
   const useH = hours(totalMs(trace.use));
+  const busyH = hours(totalMs(trace.busy));
   const usd = (billedMs: number) =>
     hours(billedMs) * cost.perHour.running + (spanH - hours(billedMs)) * cost.perHour.stopped;
   const figures = (r: ReplayResult) => ({
     gpuNodeHours: round(hours(r.billedMs) * gpuNodes, 1),
-    ratioToBusy: round(hours(r.billedMs) / useH, 2),
+    ratioToUse: round(hours(r.billedMs) / useH, 2),
+    ratioToBusy: round(hours(r.billedMs) / busyH, 2),
     usd: round(usd(r.billedMs), 2),
     gpuNodeHoursStrict: round(hours(r.billedStrictMs) * gpuNodes, 1),
-    ratioToBusyStrict: round(hours(r.billedStrictMs) / useH, 2),
+    ratioToUseStrict: round(hours(r.billedStrictMs) / useH, 2),
+    ratioToBusyStrict: round(hours(r.billedStrictMs) / busyH, 2),
     usdStrict: round(usd(r.billedStrictMs), 2),
   });
   const autoStop = figures(result);
   const alwaysOn = {
     gpuNodeHours: round(spanH * gpuNodes, 1),
-    ratioToBusy: round(spanH / useH, 2),
+    ratioToUse: round(spanH / useH, 2),
+    ratioToBusy: round(spanH / busyH, 2),
     usd: round(spanH * cost.perHour.running, 2),
   };
   const sensitivity = [15, 30, 60, 120, 240, 0].map((idle) => {
@@ -224,8 +228,8 @@ async function main() {
         `weekdays ${options.busyStart}:00 +${options.busyHours} h busy, ${options.visitsPerDay} visits/day of ${options.visitMin}–${options.visitMax} min otherwise`,
       ],
       [
-        'busy blocks / visits / hours of use',
-        `${trace.busy.length} / ${trace.visits.length} / ${round(useH, 1)} h`,
+        'busy blocks / visits; hours of use (both merged) / busy-block hours',
+        `${trace.busy.length} / ${trace.visits.length}; ${round(useH, 1)} h / ${round(busyH, 1)} h`,
       ],
     ]),
   );
@@ -233,17 +237,19 @@ async function main() {
   say(`## Billed GPU node-hours and money over ${round(spanH)} h`);
   say(
     table([
-      ['', 'GPU node-hours', '÷ hours of use', `USD / ${options.weeks} weeks`],
-      ['always-on', alwaysOn.gpuNodeHours, alwaysOn.ratioToBusy, alwaysOn.usd],
+      ['', 'GPU node-hours', '÷ hours of use', '÷ busy-block hours', `USD / ${options.weeks} weeks`],
+      ['always-on', alwaysOn.gpuNodeHours, alwaysOn.ratioToUse, alwaysOn.ratioToBusy, alwaysOn.usd],
       [
         'auto-stop (start delay billed, wait included)',
         autoStop.gpuNodeHours,
+        autoStop.ratioToUse,
         autoStop.ratioToBusy,
         autoStop.usd,
       ],
       [
         'auto-stop (the wait after a stop not billed)',
         autoStop.gpuNodeHoursStrict,
+        autoStop.ratioToUseStrict,
         autoStop.ratioToBusyStrict,
         autoStop.usdStrict,
       ],
@@ -276,10 +282,11 @@ async function main() {
   say('## Other idle limits on the same trace (0 = never stop)');
   say(
     table([
-      ['idleMinutes', 'GPU node-hours', '÷ use', 'USD', 'starts', 'use not served'],
+      ['idleMinutes', 'GPU node-hours', '÷ use', '÷ busy blocks', 'USD', 'starts', 'use not served'],
       ...sensitivity.map((s) => [
         s.idleMinutes,
         s.gpuNodeHours,
+        s.ratioToUse,
         s.ratioToBusy,
         s.usd,
         s.starts,
@@ -300,6 +307,7 @@ async function main() {
     stopMinutes: minutes(stopFlowMs),
     usePerHour: cost.perHour,
     hoursOfUse: round(useH, 2),
+    busyBlockHours: round(busyH, 2),
     alwaysOn,
     autoStop,
     stops: result.stops,
