@@ -215,7 +215,6 @@ async function run(
       (p.cluster!.kube.get('apps/v1', 'StatefulSet', 'ollama', 'llm')?.status as { readyReplicas?: number })
         ?.readyReplicas === 1,
   ).length;
-  const registry = createTableRegistry(storageConnection, app.config.registryTable);
 
   // ---- In use or idle, and the probe latency.
   for (const p of platforms) {
@@ -263,7 +262,7 @@ async function run(
     refused: string[];
   };
   const idealMs = (n * options.latencyMs) / SWEEP_CONCURRENCY;
-  const window = diff(before, atEnd);
+  const window = diff(app, platforms, before, atEnd);
   const sweepCost = costDiff(costsBefore, costsAtEnd, IDLE_SWEEP);
   const allCost = costDiff(costsBefore, costsAtEnd);
   const phases = analyse(timeline, sweepStartedAt, sweepEndedAt);
@@ -277,8 +276,8 @@ async function run(
       summary.stopped.every((id) => FINISHED.has(app.instances.instances.get(id)?.runtimeStatus ?? ''));
     await app.driver.runUntil(done, { maxSimulatedMs: 3 * 60 * MINUTE, maxSteps: 100_000 });
     const wallMs = performance.now() - t;
-    const window = diff(beforeStops, snapshot(app, platforms, storage));
-    const records = await registry.list();
+    const window = diff(app, platforms, beforeStops, snapshot(app, platforms, storage));
+    const records = await createTableRegistry(storageConnection, app.config.registryTable).list();
     stops = {
       wallMs,
       stopped: records.filter((r) => r.phase === 'Stopped').length,
@@ -547,24 +546,28 @@ async function seedRegistry(
 
 // ---------------------------------------------------------------------------------------------- counting
 
+/** How many requests each simulator (and the storage proxy) has seen so far. */
 function snapshot(app: SandboxApp, platforms: readonly Seeded[], storage: Counter) {
   return {
     arm: app.arm.requests.length,
     kube: platforms.map((p) => p.cluster?.kube.requests.length ?? 0),
     ollama: platforms.map((p) => p.cluster?.ollama.requests.length ?? 0),
     storage: storage.snapshot(),
-    app,
-    platforms,
-    storageCounter: storage,
   };
 }
 
-function diff(before: ReturnType<typeof snapshot>, after: ReturnType<typeof snapshot>) {
+/** The requests between two snapshots, counted by kind. */
+function diff(
+  app: SandboxApp,
+  platforms: readonly Seeded[],
+  before: ReturnType<typeof snapshot>,
+  after: ReturnType<typeof snapshot>,
+) {
   const arm = new Counter();
-  for (const r of before.app.arm.requests.slice(before.arm, after.arm)) arm.add(armKind(r.method, r.path));
+  for (const r of app.arm.requests.slice(before.arm, after.arm)) arm.add(armKind(r.method, r.path));
   const kube = new Counter();
   const ollama = new Counter();
-  before.platforms.forEach((p, i) => {
+  platforms.forEach((p, i) => {
     for (const r of p.cluster?.kube.requests.slice(before.kube[i], after.kube[i]) ?? [])
       kube.add(kubeKind(r.method, r.path));
     for (const r of p.cluster?.ollama.requests.slice(before.ollama[i], after.ollama[i]) ?? [])
