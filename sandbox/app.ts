@@ -128,7 +128,6 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
     clock,
     registrations: getRegistrations(),
     contextFor: (registration) => host.context(registration),
-    onEvent: options.onDriverEvent,
     // Instances of orchestrators the app does not register (yet) stay Pending instead of failing.
     unknownOrchestrator: 'pending',
     // Activities here do real HTTP to the simulated services and never wait on simulated time: let them finish.
@@ -136,6 +135,7 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
     // Under a VirtualClock the caller steps the runtime (driver.runUntilIdle / runUntil), so nothing moves
     // behind a test's back; with a real-time clock (ScaledClock, `npm run sandbox`) it runs on its own.
     autoRun: !(clock instanceof VirtualClock),
+    ...(options.onDriverEvent ? { onEvent: options.onDriverEvent } : {}),
   });
   driver.attach();
   return {

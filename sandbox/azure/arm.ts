@@ -131,6 +131,7 @@ export class SimulatedArm {
   readonly internalErrors: Error[] = [];
   private readonly world: World;
   private server?: Server;
+  private base?: string;
   private requestSeq = 0;
 
   constructor(options: SimulatedArmOptions) {
@@ -149,7 +150,14 @@ export class SimulatedArm {
   async listen(port = 0): Promise<string> {
     this.server = createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.base;
+  }
+
+  /** Where this server listens (plain http on loopback), for callers that speak ARM's HTTP API directly. */
+  get url(): string {
+    if (!this.base) throw new Error('SimulatedArm: call listen() first');
+    return this.base;
   }
 
   async close() {

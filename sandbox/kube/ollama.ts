@@ -37,6 +37,11 @@ export interface SimulatedOllamaOptions {
   /** OLLAMA_KEEP_ALIVE (default "5m"). */
   keepAlive?: string;
   version?: string;
+  /**
+   * Real milliseconds (not simulated time) to wait before answering requests to a path, e.g.
+   * `{ '/api/ps': 200 }`: network and server latency, for benchmarks. Default none.
+   */
+  latencyMs?: Record<string, number>;
 }
 
 interface Stored {
@@ -94,6 +99,7 @@ export class SimulatedOllama {
   /** Pulls made by a Job's pod (model-preload), keyed by Job uid: each model lands at its time. */
   private readonly scheduledPulls = new Map<string, { name: string; at: number }[]>();
   private pending = 0;
+  private readonly latency = new Map<string, number>();
   private server?: Server;
 
   constructor(options: SimulatedOllamaOptions) {
@@ -102,6 +108,7 @@ export class SimulatedOllama {
     this.pullMs = options.pullMs ?? DEFAULT_PULL_MS;
     this.keepAlive = options.keepAlive ?? '5m';
     this.version = options.version ?? '0.12.6';
+    for (const [path, ms] of Object.entries(options.latencyMs ?? {})) this.setLatency(path, ms);
   }
 
   // ---- test controls -------------------------------------------------------------------------------
@@ -136,6 +143,14 @@ export class SimulatedOllama {
 
   setPullDelay(ms: number): void {
     this.pullMs = ms;
+  }
+
+  /** Requests to `path` (e.g. `/api/ps`) are answered `ms` real milliseconds late; 0 removes the delay. */
+  setLatency(path: string, ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new RangeError(`latency must be a non-negative number, not ${ms}`);
+    if (ms === 0) this.latency.delete(path);
+    else this.latency.set(path, ms);
   }
 
   /**
@@ -226,8 +241,11 @@ export class SimulatedOllama {
     res: ServerResponse,
     context: { gpu?: boolean } = {},
   ): Promise<void> {
-    this.settleScheduled();
     const pathname = new URL(path, 'http://ollama').pathname.replace(/\/+$/, '') || '/';
+    const latency = this.latency.get(pathname);
+    // Real time, before the answer is worked out: the answer reflects the state when it is sent.
+    if (latency) await new Promise((resolve) => setTimeout(resolve, latency));
+    this.settleScheduled();
     const log = (status: number) => this.requests.push({ method, path: pathname, status });
     const json = (status: number, value: unknown) => {
       log(status);

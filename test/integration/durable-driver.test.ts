@@ -338,6 +338,11 @@ describe('DurableDriver', () => {
       Timestamp: iso(f.start + 10 * MIN),
     });
     expect(ofType(history, H.ExecutionCompleted)[0]!.OrchestrationStatus).toBe(OrchestrationStatus.Completed);
+    // Each episode replays the history so far plus its new events: 2, 4 + 2, 8 + 2, 12 + 2.
+    const cost = f.driver.costs.get('test_sequence')!;
+    expect(cost).toMatchObject({ episodes: 4, historyEvents: 2 + 6 + 10 + 14 });
+    expect(cost.handlerMs).toBeGreaterThan(0);
+    expect(cost.driverMs).toBeGreaterThan(0);
   });
 
   it('Task.all of three activities, then Task.any picks the activity, then the timer', async () => {

@@ -717,6 +717,19 @@ describe('service proxy to Ollama', () => {
     expect(response.status).toBe(200);
     expect(ollama.pulled()).toEqual([]);
   });
+
+  it('answers a path late by its configured latency (real time), and at once again when removed', async () => {
+    clock.advanceBy(121 * S);
+    ollama.setLatency('/api/ps', 100);
+    const started = performance.now();
+    expect(await get('api/ps')).toEqual({ models: [] });
+    // A lower bound only (timers never fire early by more than the clock's granularity).
+    expect(performance.now() - started).toBeGreaterThanOrEqual(95);
+    expect(() => ollama.setLatency('/api/ps', -1)).toThrow(RangeError);
+    ollama.setLatency('/api/ps', 0);
+    await get('api/ps');
+    expect(ollama.requests.filter((r) => r.path === '/api/ps')).toHaveLength(2);
+  });
 });
 
 describe('cluster operations', () => {

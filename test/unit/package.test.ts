@@ -293,6 +293,8 @@ describe('.funcignore', () => {
     'src/functions/platforms.ts',
     'dist/test/unit/package.test.js',
     'dist/sandbox/cli.js',
+    'dist/bench/sweep.js',
+    'bench/RESULTS-a.md',
     'dist/sandbox/.cli-test/src/functions/meta.js',
   ])('keeps %s out of the deployment package', (path) => {
     expect(excludedBy(rules, path)).toBe(true);

@@ -1,0 +1,266 @@
+/**
+ * The auto-stop cost model behind `npm run bench:cost`: a reproducible usage trace, and its replay through
+ * the idle sweep's own decision (src/platform/idle.ts) at the timer's cadence. Pure: no I/O, no clock.
+ *
+ * The platform, second by second:
+ * - Ready: a moment of use is a request; Ollama keeps the model loaded `keepAliveMs` after the last one
+ *   (OLLAMA_KEEP_ALIVE), which is what the sweep's probe (`/api/ps`) sees as "in use".
+ * - At every sweep tick a Ready platform is probed and `decide` runs: markActive sets lastActiveAt to the
+ *   tick, stop starts the stop flow.
+ * - Stopping takes `stopFlowMs` (the AKS stop, then PostgreSQL); the AKS stop ends at `aksStopMs` (the time
+ *   startPlatform counts its 15-minute wait from).
+ * - Use while Stopped starts the platform (someone calls POST /start); use while Stopping waits until it
+ *   is Stopped and then starts it. startPlatform first waits until 15 minutes after the last AKS stop
+ *   (START_AFTER_STOP_MS), then takes `startFlowMs`; it becomes Ready with lastActiveAt = that moment and
+ *   nothing loaded (the pods restarted). Use meanwhile is not served (the user waits).
+ * - Billed (GPU node running, cost at the running rate): Starting, Ready, Stopping. The wait before a start
+ *   is billed in the figure the brief asks for (`billedMs`) and not in `billedStrictMs` (Azure bills nothing
+ *   while the cluster is stopped).
+ */
+import { decide, stopsAt, type SweepCandidate } from '../src/platform/idle.js';
+
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+
+/** A small, fast, seedable PRNG (mulberry32): the same seed gives the same trace on every machine. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+export interface Interval {
+  start: number;
+  end: number;
+}
+
+export interface TraceOptions {
+  seed: number;
+  /** Start of the trace (ms since the epoch, UTC); a Monday 00:00 for whole weeks. */
+  startMs: number;
+  days: number;
+  /** Busy block on each weekday (Monday–Friday, UTC): from this hour, for `busyHours`. */
+  busyStartHour: number;
+  busyHours: number;
+  /** Mean number of visits per day outside the busy blocks. */
+  visitsPerDay: number;
+  /** Visit length, uniform between these (minutes). */
+  visitMinutes: readonly [number, number];
+}
+
+export interface Trace {
+  busy: Interval[];
+  visits: Interval[];
+  /** Every moment of use: busy blocks and visits merged, sorted, non-overlapping. */
+  use: Interval[];
+}
+
+/**
+ * Busy blocks every weekday, and visits at other times: arrivals of a Poisson process over the time outside
+ * the busy blocks (arrivals inside a block are dropped), each lasting a uniform random length.
+ */
+export function usageTrace(o: TraceOptions): Trace {
+  const random = mulberry32(o.seed);
+  const endMs = o.startMs + o.days * DAY;
+  const busy: Interval[] = [];
+  for (let day = 0; day < o.days; day++) {
+    const midnight = o.startMs + day * DAY;
+    const weekday = new Date(midnight).getUTCDay();
+    if (weekday === 0 || weekday === 6 || o.busyHours <= 0) continue;
+    const start = midnight + o.busyStartHour * HOUR;
+    busy.push({ start, end: Math.min(endMs, start + o.busyHours * HOUR) });
+  }
+  const inBusy = (t: number) => busy.some((b) => t >= b.start && t < b.end);
+  // Rate per ms of non-busy time, so that a day has `visitsPerDay` visits outside its busy block on average.
+  const busyMs = busy.reduce((s, b) => s + b.end - b.start, 0);
+  const freeMs = o.days * DAY - busyMs;
+  const rate = freeMs > 0 ? (o.visitsPerDay * o.days) / freeMs : 0;
+  const visits: Interval[] = [];
+  if (rate > 0) {
+    const [minMinutes, maxMinutes] = o.visitMinutes;
+    // Arrivals over the whole span at the same rate, the ones inside a busy block dropped (thinning).
+    for (let t = o.startMs - Math.log(1 - random()) / rate; t < endMs; t -= Math.log(1 - random()) / rate) {
+      const length = (minMinutes + (maxMinutes - minMinutes) * random()) * MINUTE;
+      if (inBusy(t)) continue;
+      const start = Math.floor(t / SECOND) * SECOND;
+      visits.push({ start, end: Math.min(endMs, start + Math.round(length / SECOND) * SECOND) });
+    }
+  }
+  return { busy, visits, use: merge([...busy, ...visits]) };
+}
+
+/** Sorted, merged intervals. */
+export function merge(intervals: readonly Interval[]): Interval[] {
+  const sorted = [...intervals].sort((a, b) => a.start - b.start);
+  const out: Interval[] = [];
+  for (const i of sorted) {
+    const last = out[out.length - 1];
+    if (last && i.start <= last.end) last.end = Math.max(last.end, i.end);
+    else out.push({ ...i });
+  }
+  return out;
+}
+
+export const totalMs = (intervals: readonly Interval[]) => intervals.reduce((s, i) => s + i.end - i.start, 0);
+
+export interface ReplayOptions {
+  startMs: number;
+  endMs: number;
+  /** The sweep's next tick strictly after a time (the timer's NCRONTAB schedule). */
+  nextTick: (afterMs: number) => number | undefined;
+  idleMinutes: number;
+  keepAliveMs: number;
+  /** POST /start → Ready, after the wait that follows a stop. */
+  startFlowMs: number;
+  /** Stop flow: AKS stopped after `aksStopMs`, the whole flow (PostgreSQL too) after `stopFlowMs`. */
+  aksStopMs: number;
+  stopFlowMs: number;
+  /** The wait between the end of an AKS stop and the next start (START_AFTER_STOP_MS). */
+  startAfterStopMs: number;
+  /** Phase at `startMs`: Stopped (idle since long before) by default. */
+  initial?: 'Ready' | 'Stopped';
+}
+
+export interface ReplayResult {
+  /** Billed running time: starting (its wait included), Ready, stopping. */
+  billedMs: number;
+  /** The same without the wait before a start (the cluster is stopped then). */
+  billedStrictMs: number;
+  spanMs: number;
+  useMs: number;
+  /** Use while the platform was not Ready (someone waited). */
+  unservedMs: number;
+  starts: number;
+  stops: number;
+  ticks: number;
+  /** From use arriving at a stopped (or stopping) platform to Ready, for each start. */
+  startWaitsMs: number[];
+  /** How long after `stopsAt` the stopping tick came, for each stop. */
+  stopLagsMs: number[];
+  /** Times the platform went Ready → stopping (for tests and plots). */
+  stopTimes: number[];
+  readyTimes: number[];
+}
+
+type Phase = 'Ready' | 'Stopping' | 'Stopped' | 'Waiting' | 'Starting';
+
+/** Replays `use` second by second through the sweep's decisions. */
+export function replay(use: readonly Interval[], o: ReplayOptions): ReplayResult {
+  const result: ReplayResult = {
+    billedMs: 0,
+    billedStrictMs: 0,
+    spanMs: o.endMs - o.startMs,
+    useMs: 0,
+    unservedMs: 0,
+    starts: 0,
+    stops: 0,
+    ticks: 0,
+    startWaitsMs: [],
+    stopLagsMs: [],
+    stopTimes: [],
+    readyTimes: [],
+  };
+  let phase: Phase = o.initial ?? 'Stopped';
+  let lastActiveAt = o.startMs;
+  /** Last served request (use while Ready); the model stays loaded `keepAliveMs` after it. */
+  let lastRequestAt = -Infinity;
+  let lastAksStopAt = -Infinity;
+  let phaseEndsAt = Infinity;
+  /** When use first found the platform not Ready (until it is Ready again). */
+  let waitingSince: number | undefined;
+  let nextTick = o.nextTick(o.startMs - 1) ?? Infinity;
+  let u = 0;
+  const iso = (t: number) => new Date(t).toISOString();
+
+  for (let t = o.startMs; t < o.endMs; t += SECOND) {
+    while (u < use.length && use[u]!.end <= t) u++;
+    const inUse = u < use.length && use[u]!.start <= t;
+
+    // Flows that end now.
+    if (t >= phaseEndsAt) {
+      if (phase === 'Stopping') {
+        phase = 'Stopped';
+        phaseEndsAt = Infinity;
+      } else if (phase === 'Waiting') {
+        phase = 'Starting';
+        phaseEndsAt = t + o.startFlowMs;
+      } else if (phase === 'Starting') {
+        phase = 'Ready';
+        phaseEndsAt = Infinity;
+        lastActiveAt = t; // becoming Ready counts as activity
+        lastRequestAt = -Infinity; // the pods restarted: nothing loaded
+        result.readyTimes.push(t);
+        if (waitingSince !== undefined) result.startWaitsMs.push(t - waitingSince);
+        waitingSince = undefined;
+      }
+    }
+    if (inUse && phase !== 'Ready') waitingSince ??= t;
+    // Use of a stopped platform starts it (POST /start); a start soon after a stop waits first.
+    if (inUse && phase === 'Stopped') {
+      result.starts++;
+      const earliest = lastAksStopAt + o.startAfterStopMs;
+      if (earliest > t) {
+        phase = 'Waiting';
+        phaseEndsAt = earliest;
+      } else {
+        phase = 'Starting';
+        phaseEndsAt = t + o.startFlowMs;
+      }
+    }
+    if (inUse) {
+      result.useMs += SECOND;
+      if (phase === 'Ready') lastRequestAt = t;
+      else result.unservedMs += SECOND;
+    }
+
+    // The sweep.
+    if (t >= nextTick) {
+      result.ticks++;
+      if (phase === 'Ready') {
+        const candidate: SweepCandidate = {
+          platformId: 'trace',
+          phase: 'Ready',
+          idleMinutes: o.idleMinutes,
+          lastActiveAt: iso(lastActiveAt),
+        };
+        const loaded = t < lastRequestAt + o.keepAliveMs ? 1 : 0;
+        const decision = decide(candidate, { kind: 'ollama', loadedModels: loaded }, new Date(t));
+        if (decision === 'markActive') lastActiveAt = t;
+        else if (decision === 'stop') {
+          const due = stopsAt(candidate);
+          if (due) result.stopLagsMs.push(t - Date.parse(due));
+          result.stops++;
+          result.stopTimes.push(t);
+          phase = 'Stopping';
+          phaseEndsAt = t + o.stopFlowMs;
+          lastAksStopAt = t + o.aksStopMs;
+        }
+      }
+      nextTick = o.nextTick(t) ?? Infinity;
+    }
+
+    if (phase === 'Ready' || phase === 'Stopping' || phase === 'Starting') {
+      result.billedMs += SECOND;
+      result.billedStrictMs += SECOND;
+    } else if (phase === 'Waiting') result.billedMs += SECOND;
+  }
+  return result;
+}
+
+/** A poll loop's view of an operation lasting `durationMs`: the first read at or after it completes. */
+export function observedMs(
+  durationMs: number,
+  waits: (attempt: number) => number,
+  firstAttempt: number,
+): number {
+  let elapsed = 0;
+  for (let attempt = firstAttempt; elapsed < durationMs; attempt++) elapsed += waits(attempt);
+  return elapsed;
+}

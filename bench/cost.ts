@@ -1,0 +1,323 @@
+/**
+ * `npm run bench:cost`: what auto-stop saves on a four-week usage trace. Pure computation (no sandbox): the
+ * trace (bench/cost-model.ts) is replayed through the sweep's own decision at the timer's cadence, with the
+ * app's defaults — AUTO_STOP_SCHEDULE and DEFAULT_IDLE_MINUTES (src/config.ts) through the request schema,
+ * OLLAMA_KEEP_ALIVE from the rendered Ollama manifest, START_AFTER_STOP_MS, the polling policies — and
+ * priced with the app's cost model (src/platform/cost.ts).
+ *
+ * How long a start and a stop take comes from the polling the orchestrations do (src/orchestrators/policy.ts:
+ * the first read at or after Azure finishes) over the durations the sandbox's ARM and Kubernetes simulators
+ * model (AKS start 6 min, stop 4 min; PostgreSQL 2 min each; workloads ready two readiness delays after the
+ * cluster is back: the GPU device plugin, then the GPU pods). `--start-minutes` replaces the start time.
+ */
+import { loadConfig } from '../src/config.js';
+import { POLL, nextWaitMs, type PollPolicy } from '../src/orchestrators/policy.js';
+import { estimateCost } from '../src/platform/cost.js';
+import { renderManifests } from '../src/platform/manifests.js';
+import { derivePlatformNames } from '../src/platform/naming.js';
+import { createRequestValidator } from '../src/platform/schema.js';
+import type { PlatformSpec } from '../src/platform/types.js';
+import { DEFAULT_DURATIONS } from '../sandbox/azure/arm.js';
+import { installFunctionsCore } from '../sandbox/host.js';
+import { DEFAULT_DELAYS } from '../sandbox/kube/simulation.js';
+import { parseKeepAlive } from '../sandbox/kube/ollama.js';
+import { parseSchedule } from '../sandbox/timers.js';
+import {
+  DAY,
+  HOUR,
+  MINUTE,
+  observedMs,
+  replay,
+  totalMs,
+  usageTrace,
+  type ReplayResult,
+} from './cost-model.js';
+import { machine, median, numberFlag, parseFlags, printResultLine, round, table } from './lib.js';
+
+/** Only the required settings, with placeholder values: every other setting takes the app's default. */
+const defaults = loadConfig({
+  AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+  AZURE_SUBSCRIPTION_ID: '00000000-0000-4000-8000-000000000000',
+  KEY_VAULT_URL: 'https://placeholder.vault.azure.net',
+});
+
+const options = parseFlags(
+  'Usage: npm run bench:cost -- [options]\n\nAuto-stop against always-on over a usage trace; see bench/RESULTS-a.md.',
+  {
+    seed: { type: 'string', default: '42', help: 'seed of the trace' },
+    weeks: { type: 'string', default: '4', help: 'length of the trace' },
+    'busy-start': { type: 'string', default: '9', help: 'busy block start hour (UTC) on weekdays' },
+    'busy-hours': { type: 'string', default: '8', help: 'busy block length on weekdays' },
+    'visits-per-day': { type: 'string', default: '2', help: 'mean visits per day outside busy blocks' },
+    'visit-min': { type: 'string', default: '10', help: 'shortest visit (minutes)' },
+    'visit-max': { type: 'string', default: '30', help: 'longest visit (minutes)' },
+    'idle-minutes': { type: 'string', help: "autoStop.idleMinutes (default: the schema's default)" },
+    schedule: { type: 'string', default: defaults.autoStopSchedule, help: 'the sweep timer (NCRONTAB)' },
+    'start-minutes': { type: 'string', help: 'a start takes this long (default: derived, see the report)' },
+    models: { type: 'string', default: 'llama3.1:8b', help: 'comma-separated models (size the file share)' },
+  },
+  (v) => ({
+    seed: numberFlag(v, 'seed', 0, 2 ** 32 - 1, true),
+    weeks: numberFlag(v, 'weeks', 1, 52, true),
+    busyStart: numberFlag(v, 'busy-start', 0, 23, true),
+    busyHours: numberFlag(v, 'busy-hours', 0, 24),
+    visitsPerDay: numberFlag(v, 'visits-per-day', 0, 200),
+    visitMin: numberFlag(v, 'visit-min', 1, 24 * 60),
+    visitMax: numberFlag(v, 'visit-max', 1, 24 * 60),
+    idleMinutes: v['idle-minutes'] === undefined ? undefined : numberFlag(v, 'idle-minutes', 0, 1440, true),
+    schedule: String(v.schedule),
+    startMinutes: v['start-minutes'] === undefined ? undefined : numberFlag(v, 'start-minutes', 0, 600),
+    models: String(v.models)
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean),
+  }),
+);
+if (options.visitMax < options.visitMin) {
+  process.stderr.write('--visit-max must not be less than --visit-min\n');
+  process.exit(2);
+}
+
+/** The first read at or after an operation of `durationMs` ends, polling as `followOperation` does. */
+const followed = (durationMs: number, policy: PollPolicy) =>
+  observedMs(durationMs, (attempt) => nextWaitMs(policy, attempt), 1);
+
+async function main() {
+  // lifecycle.ts registers its orchestrations when loaded: with the host's stand-in installed first, as
+  // the sandbox does, that is silent.
+  installFunctionsCore();
+  const { START_AFTER_STOP_MS } = await import('../src/orchestrators/lifecycle.js');
+
+  // The platform: a create body with the schema's defaults (idleMinutes included) applied.
+  const validator = createRequestValidator({
+    allowedLocations: defaults.allowedLocations,
+    defaultIdleMinutes: defaults.defaultIdleMinutes,
+  });
+  const checked = validator.validateCreate({
+    prefix: 'costbench',
+    models: options.models,
+    ...(options.idleMinutes !== undefined ? { autoStop: { idleMinutes: options.idleMinutes } } : {}),
+  });
+  if (!checked.ok) throw new Error(`invalid platform: ${JSON.stringify(checked.errors)}`);
+  const spec: PlatformSpec = { ...checked.value, huggingFaceToken: false };
+  const idleMinutes = spec.autoStop.idleMinutes;
+  const cost = estimateCost(spec);
+  const gpuNodes = Math.max(1, spec.gpu.minNodes);
+
+  // Ollama's keep-alive, as the platform's manifest sets it.
+  const ollama = renderManifests(spec, derivePlatformNames(defaults.subscriptionId, spec.prefix)).find(
+    (o) => o.kind === 'StatefulSet' && o.metadata?.name === 'ollama',
+  ) as unknown as {
+    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
+  };
+  const keepAlive = ollama.spec.template.spec.containers[0]!.env?.find(
+    (e) => e.name === 'OLLAMA_KEEP_ALIVE',
+  )?.value;
+  if (!keepAlive) throw new Error('the Ollama manifest sets no OLLAMA_KEEP_ALIVE');
+  const keepAliveMs = parseKeepAlive(keepAlive);
+
+  // How long a stop and a start take, as the orchestrations observe them.
+  const aksStopMs = followed(DEFAULT_DURATIONS.aksStop, POLL.aksPower);
+  const stopFlowMs = aksStopMs + followed(DEFAULT_DURATIONS.pgStop, POLL.postgresPower);
+  const pgStartMs = followed(DEFAULT_DURATIONS.pgStart, POLL.postgresPower);
+  const aksStartMs = followed(DEFAULT_DURATIONS.aksStart, POLL.aksPower);
+  const workloadsAfterMs = 2 * DEFAULT_DELAYS.workloadReadyMs;
+  const readinessMs = observedMs(
+    Math.max(0, workloadsAfterMs - (aksStartMs - DEFAULT_DURATIONS.aksStart)),
+    (attempt) => nextWaitMs(POLL.kubernetes, attempt),
+    0,
+  );
+  const derivedStartMs = pgStartMs + aksStartMs + readinessMs;
+  const startFlowMs = options.startMinutes !== undefined ? options.startMinutes * MINUTE : derivedStartMs;
+
+  // The trace: whole weeks from a Monday.
+  const startMs = Date.parse('2026-01-05T00:00:00Z');
+  const days = options.weeks * 7;
+  const trace = usageTrace({
+    seed: options.seed,
+    startMs,
+    days,
+    busyStartHour: options.busyStart,
+    busyHours: options.busyHours,
+    visitsPerDay: options.visitsPerDay,
+    visitMinutes: [options.visitMin, options.visitMax],
+  });
+  const schedule = parseSchedule(options.schedule);
+  const run = (idle: number) =>
+    replay(trace.use, {
+      startMs,
+      endMs: startMs + days * DAY,
+      nextTick: (after) => schedule.next(after),
+      idleMinutes: idle,
+      keepAliveMs,
+      startFlowMs,
+      aksStopMs,
+      stopFlowMs,
+      startAfterStopMs: START_AFTER_STOP_MS,
+    });
+  const result = run(idleMinutes);
+
+  // Figures.
+  const hours = (ms: number) => ms / HOUR;
+  const spanH = hours(days * DAY);
+  const useH = hours(totalMs(trace.use));
+  const busyH = hours(totalMs(trace.busy));
+  const usd = (billedMs: number) =>
+    hours(billedMs) * cost.perHour.running + (spanH - hours(billedMs)) * cost.perHour.stopped;
+  const figures = (r: ReplayResult) => ({
+    gpuNodeHours: round(hours(r.billedMs) * gpuNodes, 1),
+    ratioToUse: round(hours(r.billedMs) / useH, 2),
+    ratioToBusy: round(hours(r.billedMs) / busyH, 2),
+    usd: round(usd(r.billedMs), 2),
+    gpuNodeHoursStrict: round(hours(r.billedStrictMs) * gpuNodes, 1),
+    ratioToUseStrict: round(hours(r.billedStrictMs) / useH, 2),
+    ratioToBusyStrict: round(hours(r.billedStrictMs) / busyH, 2),
+    usdStrict: round(usd(r.billedStrictMs), 2),
+  });
+  const autoStop = figures(result);
+  const alwaysOn = {
+    gpuNodeHours: round(spanH * gpuNodes, 1),
+    ratioToUse: round(spanH / useH, 2),
+    ratioToBusy: round(spanH / busyH, 2),
+    usd: round(spanH * cost.perHour.running, 2),
+  };
+  const sensitivity = [15, 30, 60, 120, 240, 0].map((idle) => {
+    const r = idle === idleMinutes ? result : run(idle);
+    return {
+      idleMinutes: idle,
+      ...figures(r),
+      starts: r.starts,
+      unservedPct: round((100 * r.unservedMs) / r.useMs, 1),
+    };
+  });
+  const minutes = (ms: number) => round(ms / MINUTE, 1);
+
+  const info = await machine();
+  const lines: string[] = [];
+  const say = (s = '') => lines.push(s);
+  say(`# bench:cost — auto-stop against always-on over ${options.weeks} weeks (seed ${options.seed})`);
+  say(
+    `machine: ${info.cpus} CPUs, node ${info.node}, ${info.date}, load average ${info.loadAverage.join(' / ')} (1 / 5 / 15 min)`,
+  );
+  say();
+  say('## Inputs');
+  say(
+    table([
+      ['sweep schedule (AUTO_STOP_SCHEDULE default)', options.schedule],
+      ['autoStop.idleMinutes (schema default)', idleMinutes],
+      ['Ollama keep-alive (manifest OLLAMA_KEEP_ALIVE)', `${keepAlive} = ${minutes(keepAliveMs)} min`],
+      ['wait after a stop before a start (START_AFTER_STOP_MS)', `${minutes(START_AFTER_STOP_MS)} min`],
+      [
+        'stop as observed: AKS + PostgreSQL',
+        `${minutes(aksStopMs)} + ${minutes(stopFlowMs - aksStopMs)} = ${minutes(stopFlowMs)} min`,
+      ],
+      [
+        'start as observed: PostgreSQL + AKS + workloads ready',
+        `${minutes(pgStartMs)} + ${minutes(aksStartMs)} + ${minutes(readinessMs)} = ${minutes(derivedStartMs)} min${options.startMinutes !== undefined ? ` (replaced by --start-minutes ${options.startMinutes})` : ''}`,
+      ],
+      [
+        'platform',
+        `${spec.gpu.vmSize}${spec.gpu.spot ? ' spot' : ''} × ${gpuNodes}, ${spec.webui.replicas} Open WebUI replicas, models ${spec.models.join(', ')}`,
+      ],
+      [
+        'cost per hour running / stopped (estimateCost)',
+        `$${cost.perHour.running} / $${cost.perHour.stopped}`,
+      ],
+      [
+        'trace',
+        `weekdays ${options.busyStart}:00 +${options.busyHours} h busy, ${options.visitsPerDay} visits/day of ${options.visitMin}–${options.visitMax} min otherwise`,
+      ],
+      [
+        'busy blocks / visits; hours of use (both merged) / busy-block hours',
+        `${trace.busy.length} / ${trace.visits.length}; ${round(useH, 1)} h / ${round(busyH, 1)} h`,
+      ],
+    ]),
+  );
+  say();
+  say(`## Billed GPU node-hours and money over ${round(spanH)} h`);
+  say(
+    table([
+      ['', 'GPU node-hours', '÷ hours of use', '÷ busy-block hours', `USD / ${options.weeks} weeks`],
+      ['always-on', alwaysOn.gpuNodeHours, alwaysOn.ratioToUse, alwaysOn.ratioToBusy, alwaysOn.usd],
+      [
+        'auto-stop (start delay billed, wait included)',
+        autoStop.gpuNodeHours,
+        autoStop.ratioToUse,
+        autoStop.ratioToBusy,
+        autoStop.usd,
+      ],
+      [
+        'auto-stop (the wait after a stop not billed)',
+        autoStop.gpuNodeHoursStrict,
+        autoStop.ratioToUseStrict,
+        autoStop.ratioToBusyStrict,
+        autoStop.usdStrict,
+      ],
+    ]),
+  );
+  say(
+    `auto-stop / always-on: ${round((100 * autoStop.gpuNodeHours) / alwaysOn.gpuNodeHours, 1)} % of the GPU node-hours, ${round((100 * autoStop.usd) / alwaysOn.usd, 1)} % of the money`,
+  );
+  say();
+  say('## What users and the sweep saw');
+  say(
+    table([
+      ['sweep ticks', result.ticks],
+      ['stops / starts', `${result.stops} / ${result.starts}`],
+      [
+        'wait from use to Ready at a start: median / max',
+        `${minutes(median(result.startWaitsMs))} / ${minutes(Math.max(0, ...result.startWaitsMs))} min`,
+      ],
+      [
+        'use not served (platform not Ready)',
+        `${round((100 * result.unservedMs) / result.useMs, 1)} % of ${round(useH, 1)} h`,
+      ],
+      [
+        'stop tick after stopsAt: median / max',
+        `${minutes(median(result.stopLagsMs))} / ${minutes(Math.max(0, ...result.stopLagsMs))} min`,
+      ],
+    ]),
+  );
+  say();
+  say('## Other idle limits on the same trace (0 = never stop)');
+  say(
+    table([
+      ['idleMinutes', 'GPU node-hours', '÷ use', '÷ busy blocks', 'USD', 'starts', 'use not served'],
+      ...sensitivity.map((s) => [
+        s.idleMinutes,
+        s.gpuNodeHours,
+        s.ratioToUse,
+        s.ratioToBusy,
+        s.usd,
+        s.starts,
+        `${s.unservedPct} %`,
+      ]),
+    ]),
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+  printResultLine({
+    bench: 'cost',
+    ...info,
+    seed: options.seed,
+    weeks: options.weeks,
+    idleMinutes,
+    schedule: options.schedule,
+    keepAliveMinutes: minutes(keepAliveMs),
+    startMinutes: minutes(startFlowMs),
+    stopMinutes: minutes(stopFlowMs),
+    usePerHour: cost.perHour,
+    hoursOfUse: round(useH, 2),
+    busyBlockHours: round(busyH, 2),
+    alwaysOn,
+    autoStop,
+    stops: result.stops,
+    starts: result.starts,
+    unservedPct: round((100 * result.unservedMs) / result.useMs, 2),
+    sensitivity,
+  });
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench:cost failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
