@@ -232,7 +232,7 @@ async function run(
   listen((event) => {
     const at = performance.now();
     if (event.type === 'activity-started' || event.type === 'activity-recorded' || event.type === 'episode')
-      if (event.instanceId === SWEEP_INSTANCE_ID) timeline.push({ at, event });
+      if (event.instanceId.startsWith(SWEEP_INSTANCE_ID)) timeline.push({ at, event });
     if (
       event.type === 'status' &&
       event.instanceId === SWEEP_INSTANCE_ID &&
@@ -313,7 +313,7 @@ async function run(
       [`ideal: ${n} × ${options.latencyMs} ms / ${SWEEP_CONCURRENCY}`, ms(idealMs)],
       ['wall / ideal', round(wallMs / idealMs, 2)],
       ['probe phases (first probe started → last probe answered, summed over batches)', ms(phases.probeMs)],
-      ['acting on decisions (recordProgress / requestPlatformStop, one after another)', ms(phases.actMs)],
+      ['acting on decisions (recordProgress / requestPlatformStop, together per batch)', ms(phases.actMs)],
       ['rest (listing candidates, replays between activities, start-up)', ms(phases.restMs)],
       [
         'probe activity duration p50 / p99 / max',
@@ -608,39 +608,39 @@ const roundCost = (c: OrchestratorCost) => ({
 });
 
 /**
- * Where the sweep's time went, from the driver's events for its instance: probe batches (from the first
- * probe of a batch starting to the last one answered), the activities that act on decisions (run one after
- * another), and the rest (candidate listing, the episodes in between).
+ * Where the sweep's time went, from the driver's events for its instances (the sweep and its chunks, which
+ * run one after another): probe phases (the first probe of a batch starting → the last one answered), act
+ * phases (the batch's writes and stops, started together → the last answered), and the rest (candidate
+ * listing, the episodes in between, starting the chunks).
  */
 function analyse(
   timeline: readonly { at: number; event: DriverEvent }[],
   startedAt: number,
   endedAt: number,
 ) {
-  const started = new Map<number, { at: number; name: string }>();
+  const started = new Map<string, { at: number; name: string }>();
   const probeDurations: number[] = [];
   const actDurations: number[] = [];
-  const batches: { first: number; last: number }[] = [];
-  let inBatch = false;
+  const phases: { kind: 'probe' | 'act'; first: number; last: number }[] = [];
+  const isProbe = (name: string) => name === 'probeOllama' || name === 'getPowerStates';
   for (const { at, event } of timeline) {
     if (event.type === 'activity-started') {
-      started.set(event.taskId, { at, name: event.name });
-      const probe = event.name === 'probeOllama' || event.name === 'getPowerStates';
-      if (probe && !inBatch) batches.push({ first: at, last: at });
-      inBatch = probe;
+      started.set(`${event.instanceId}#${event.taskId}`, { at, name: event.name });
+      const kind = isProbe(event.name) ? 'probe' : 'act';
+      if (phases.at(-1)?.kind !== kind) phases.push({ kind, first: at, last: at });
     } else if (event.type === 'activity-recorded') {
-      const s = started.get(event.taskId);
+      const s = started.get(`${event.instanceId}#${event.taskId}`);
       if (!s) continue;
       const d = at - s.at;
-      if (s.name === 'probeOllama' || s.name === 'getPowerStates') {
-        probeDurations.push(d);
-        batches[batches.length - 1]!.last = at;
-      } else if (s.name === 'recordProgress' || s.name === 'requestPlatformStop') actDurations.push(d);
+      if (isProbe(s.name)) probeDurations.push(d);
+      else if (s.name === 'recordProgress' || s.name === 'requestPlatformStop') actDurations.push(d);
+      const phase = phases.at(-1);
+      if (phase) phase.last = Math.max(phase.last, at);
     }
   }
-  const batchDurations = batches.map((b) => b.last - b.first);
+  const batchDurations = phases.filter((p) => p.kind === 'probe').map((b) => b.last - b.first);
   const probeMs = sum(batchDurations);
-  const actMs = sum(actDurations);
+  const actMs = sum(phases.filter((p) => p.kind === 'act').map((b) => b.last - b.first));
   return {
     probeMs,
     actMs,

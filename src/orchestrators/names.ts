@@ -15,6 +15,8 @@ export const ORCHESTRATORS = {
 
 /** The idle sweep is a singleton: its fixed id cannot be a platform id (prefixes have no `_`). */
 export const IDLE_SWEEP = 'idleSweep';
+/** One chunk of a sweep's platforms, as a sub-orchestration (its own, short history). */
+export const IDLE_SWEEP_CHUNK = 'idleSweepChunk';
 export const SWEEP_INSTANCE_ID = '_idle-sweep';
 
 export type OrchestratorName = (typeof ORCHESTRATORS)[Operation] | typeof IDLE_SWEEP;

@@ -73,6 +73,8 @@ export function stepDeadlineMs(step: string): number {
 
 /** Platforms probed at once by one idle sweep. */
 export const SWEEP_CONCURRENCY = 20;
+/** Platforms per sub-orchestration of a sweep: five batches, about twelve history events per platform. */
+export const SWEEP_CHUNK = 5 * SWEEP_CONCURRENCY;
 
 /** A retryable refusal (throttled, busy, transient) is retried this many times within one step. */
 export const MAX_RETRYABLE_REFUSALS = 12;

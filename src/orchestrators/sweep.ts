@@ -2,13 +2,18 @@
  * idleSweep: one pass over the Ready and Stopped platforms. Probes run in bounded batches; a platform idle
  * for its `autoStop.idleMinutes` is stopped through the same guarded path as POST /stop; a Stopped platform
  * whose PostgreSQL Azure restarted by itself is stopped again. A failed probe never stops anything.
+ *
+ * Scale. An orchestrator replays its whole history at every step, so one flow doing a thousand platforms'
+ * work one call at a time costs the square of that. The platforms are cut into chunks, each swept by a
+ * sub-orchestration (a short history of its own), and within a batch the probes run together and then the
+ * writes and stops run together: a chunk takes two steps per batch.
  */
 import * as df from 'durable-functions';
-import type { Result } from '../activities/contract.js';
+import type { ProgressUpdate, Result } from '../activities/contract.js';
 import { decide, type Decision, type Observation, type SweepCandidate } from '../platform/idle.js';
 import { call, type Context, type Flow } from './flow.js';
-import { IDLE_SWEEP } from './names.js';
-import { SWEEP_CONCURRENCY } from './policy.js';
+import { IDLE_SWEEP, IDLE_SWEEP_CHUNK } from './names.js';
+import { activityRetry, SWEEP_CHUNK, SWEEP_CONCURRENCY } from './policy.js';
 
 export interface SweepSummary {
   probed: number;
@@ -19,17 +24,38 @@ export interface SweepSummary {
   refused: string[];
 }
 
+const emptySummary = (): SweepSummary => ({
+  probed: 0,
+  active: 0,
+  stopped: [],
+  restopped: [],
+  probeFailures: [],
+  refused: [],
+});
+
 function* idleSweep(context: Context): Flow<SweepSummary> {
   const candidates = (yield* call(context, 'listSweepCandidates', null)) as SweepCandidate[];
-  const summary: SweepSummary = {
-    probed: 0,
-    active: 0,
-    stopped: [],
-    restopped: [],
-    probeFailures: [],
-    refused: [],
-  };
-  const now = context.df.currentUtcDateTime;
+  const summary = emptySummary();
+  // Child ids are unique per sweep: the sweep's own id is fixed (it is a singleton), its start time is not.
+  const run = context.df.currentUtcDateTime.getTime();
+  for (let i = 0, chunk = 0; i < candidates.length; i += SWEEP_CHUNK, chunk++) {
+    const part = (yield context.df.callSubOrchestrator(
+      IDLE_SWEEP_CHUNK,
+      candidates.slice(i, i + SWEEP_CHUNK),
+      `${context.df.instanceId}:${run}:${chunk}`,
+    )) as SweepSummary;
+    summary.probed += part.probed;
+    summary.active += part.active;
+    for (const key of ['stopped', 'restopped', 'probeFailures', 'refused'] as const)
+      summary[key].push(...part[key]);
+    context.df.setCustomStatus({ probed: summary.probed, of: candidates.length });
+  }
+  return summary;
+}
+
+function* idleSweepChunk(context: Context): Flow<SweepSummary> {
+  const candidates = context.df.getInput<SweepCandidate[]>();
+  const summary = emptySummary();
   for (let i = 0; i < candidates.length; i += SWEEP_CONCURRENCY) {
     const batch = candidates.slice(i, i + SWEEP_CONCURRENCY);
     const probes = batch.map((c) =>
@@ -40,13 +66,34 @@ function* idleSweep(context: Context): Flow<SweepSummary> {
     const results = (yield context.df.Task.all(probes)) as Result<
       { loadedModels: number } | { aks: string; postgres: string }
     >[];
+    // Decided on the time the probes answered (a long sweep must not judge its last batch by its start).
+    const now = context.df.currentUtcDateTime;
+    const writes: df.Task[] = [];
+    const stops: { platformId: string; decision: Decision }[] = [];
     for (const [j, candidate] of batch.entries()) {
       summary.probed++;
       const observation = observe(results[j]!);
-      yield* remember(context, candidate, observation);
-      yield* act(context, candidate, decide(candidate, observation, now), observation, summary);
+      const decision = decide(candidate, observation, now);
+      const update = progressUpdate(candidate, observation, decision, now);
+      if (update) writes.push(context.df.callActivityWithRetry('recordProgress', activityRetry(), update));
+      if (decision === 'markActive') summary.active++;
+      if (decision === 'probeFailed') summary.probeFailures.push(candidate.platformId);
+      if (decision === 'stop' || decision === 'restopPostgres')
+        stops.push({ platformId: candidate.platformId, decision });
     }
-    context.df.setCustomStatus({ probed: summary.probed, of: candidates.length });
+    const stopTasks = stops.map(({ platformId, decision }) =>
+      context.df.callActivityWithRetry('requestPlatformStop', activityRetry(), {
+        platformId,
+        restop: decision === 'restopPostgres',
+      }),
+    );
+    if (writes.length + stopTasks.length === 0) continue;
+    const answers = (yield context.df.Task.all([...stopTasks, ...writes])) as unknown[];
+    for (const [k, { platformId, decision }] of stops.entries()) {
+      // Refused means another operation got there first: it is left alone this time.
+      if (!(answers[k] as Result<{ phase: string }>).ok) summary.refused.push(platformId);
+      else (decision === 'stop' ? summary.stopped : summary.restopped).push(platformId);
+    }
   }
   return summary;
 }
@@ -58,64 +105,33 @@ function observe(result: Result<{ loadedModels: number } | { aks: string; postgr
     : { kind: 'power', aks: result.value.aks, postgres: result.value.postgres };
 }
 
-function* act(
-  context: Context,
+/**
+ * The one registry write a probe leads to, if any: activity seen (lastActiveAt), a failed probe (shown as a
+ * warning; a platform whose usage cannot be read is never auto-stopped), a probe that answers again, or a
+ * power state that changed.
+ */
+function progressUpdate(
   candidate: SweepCandidate,
-  decision: Decision,
   observation: Observation,
-  summary: SweepSummary,
-): Flow<void> {
-  const platformId = candidate.platformId;
-  switch (decision) {
-    case 'markActive':
-      summary.active++;
-      yield* call(context, 'recordProgress', {
-        platformId,
-        lastActiveAt: context.df.currentUtcDateTime.toISOString(),
-      });
-      return;
-    case 'stop':
-    case 'restopPostgres': {
-      const result = (yield* call(context, 'requestPlatformStop', {
-        platformId,
-        restop: decision === 'restopPostgres',
-      })) as Result<{ phase: string }>;
-      // Refused means another operation got there first: it is left alone this time.
-      if (!result.ok) summary.refused.push(platformId);
-      else (decision === 'stop' ? summary.stopped : summary.restopped).push(platformId);
-      return;
-    }
-    case 'probeFailed':
-      summary.probeFailures.push(platformId);
-      // Shown as a warning in the status: a platform whose usage cannot be read is never auto-stopped.
-      yield* call(context, 'recordProgress', {
-        platformId,
-        probeFailure: {
-          at: context.df.currentUtcDateTime.toISOString(),
-          reason: observation.kind === 'probeFailed' ? observation.reason : 'unknown',
-          consecutive: (candidate.probeFailures ?? 0) + 1,
-        },
-      });
-      return;
-    case 'keep':
-      return;
+  decision: Decision,
+  now: Date,
+): ProgressUpdate | undefined {
+  const update: ProgressUpdate = { platformId: candidate.platformId };
+  const at = now.toISOString();
+  if (observation.kind === 'probeFailed') {
+    update.probeFailure = {
+      at,
+      reason: observation.reason,
+      consecutive: (candidate.probeFailures ?? 0) + 1,
+    };
+  } else if (candidate.probeFailures) {
+    update.probeFailure = null;
   }
-}
-
-/** Writes what the probe learned when it differs from the record: a probe that answers again, a power change. */
-function* remember(context: Context, candidate: SweepCandidate, observation: Observation): Flow<void> {
-  const platformId = candidate.platformId;
-  if (observation.kind === 'probeFailed') return;
-  if (candidate.probeFailures) yield* call(context, 'recordProgress', { platformId, probeFailure: null });
+  if (decision === 'markActive') update.lastActiveAt = at;
   if (observation.kind === 'power' && observation.postgres !== candidate.postgres)
-    yield* call(context, 'recordProgress', {
-      platformId,
-      power: {
-        aks: observation.aks ?? 'Unknown',
-        postgres: observation.postgres,
-        observedAt: context.df.currentUtcDateTime.toISOString(),
-      },
-    });
+    update.power = { aks: observation.aks ?? 'Unknown', postgres: observation.postgres, observedAt: at };
+  return Object.keys(update).length > 1 ? update : undefined;
 }
 
 df.app.orchestration(IDLE_SWEEP, idleSweep);
+df.app.orchestration(IDLE_SWEEP_CHUNK, idleSweepChunk);
