@@ -36,7 +36,7 @@ import {
 } from './lib.js';
 
 const options = parseFlags(
-  'Usage: npm run bench:api -- [options]\n\nLoad on GET /platforms/{id}/status, GET /platforms and GET /health; see bench/RESULTS-a.md.',
+  'Usage: npm run bench:api -- [options]\n\nLoad on GET /platforms/{id}/status, GET /platforms and GET /health; see BENCHMARKS.md.',
   {
     platforms: { type: 'string', default: '100', help: 'platforms to register' },
     ready: {

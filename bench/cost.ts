@@ -42,7 +42,7 @@ const defaults = loadConfig({
 });
 
 const options = parseFlags(
-  'Usage: npm run bench:cost -- [options]\n\nAuto-stop against always-on over a usage trace; see bench/RESULTS-a.md.',
+  'Usage: npm run bench:cost -- [options]\n\nAuto-stop against always-on over a usage trace; see BENCHMARKS.md.',
   {
     seed: { type: 'string', default: '42', help: 'seed of the trace' },
     weeks: { type: 'string', default: '4', help: 'length of the trace' },

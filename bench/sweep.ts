@@ -108,7 +108,7 @@ function probePathRenderer(template: { spec: PlatformSpec; names: PlatformNames 
 }
 
 const options = parseFlags(
-  'Usage: npm run bench:sweep -- [options]\n\nOne idle sweep over seeded Ready platforms; see bench/RESULTS-a.md.',
+  'Usage: npm run bench:sweep -- [options]\n\nOne idle sweep over seeded Ready platforms; see BENCHMARKS.md.',
   {
     platforms: { type: 'string', default: '1000', help: 'Ready platforms to seed' },
     'latency-ms': { type: 'string', default: '200', help: 'real latency of each Ollama /api/ps answer' },

@@ -13,7 +13,6 @@ import { classifyAzureError } from '../azure/errors.js';
 import {
   aksClusterBody,
   fileShares,
-  OPENWEBUI_DATABASE,
   postgresServerBody,
   storageAccountBody,
 } from '../platform/azure-resources.js';
@@ -63,7 +62,6 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
     code: 'ResourceNotManaged',
     message: `${what} '${name}' exists but is not tagged as this platform's; it is never adopted. Delete or rename it, or choose another prefix.`,
   });
-  /** Runs `fn`, turning what Azure threw into a typed failure. */
   /** Sends a PATCH of the sku when a Ready server's differs from what the replicas need. */
   const resizeIfNeeded = async (
     server: Server,
@@ -71,6 +69,9 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
     names: PlatformRecord['names'],
   ): Promise<Result<ResourceState>> => {
     const sku = choosePostgresSku(spec.webui.replicas);
+    // A resize in flight (sent by an earlier execution whose answer was lost) is followed until it ends.
+    if (server.state === 'Updating')
+      return { ok: true, value: { provisioningState: 'Updating', mutated: false } };
     const state = postgresProvisioningState(server.state);
     if (server.sku?.name === sku.name || server.state !== 'Ready')
       return { ok: true, value: { provisioningState: state, mutated: false } };
@@ -86,6 +87,7 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
     return accepted(seen);
   };
 
+  /** Runs `fn`, turning what Azure threw into a typed failure. */
   const attempt = async <T>(fn: () => Promise<Result<T>>): Promise<Result<T>> => {
     try {
       return await fn();
@@ -316,13 +318,12 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
         const { names } = await load(platformId);
         const rg = names.resourceGroup;
         const server = names.postgresServer;
-        const db = await readOrUndefined(() =>
-          clients.postgres.databases.get(rg, server, OPENWEBUI_DATABASE),
-        );
+        const database = names.postgresDatabase;
+        const db = await readOrUndefined(() => clients.postgres.databases.get(rg, server, database));
         if (!db) return { ok: true, value: { provisioningState: 'Succeeded', mutated: false } };
         const { seen, onResponse, abortSignal, submit } = captureOperation();
         await submit(
-          clients.postgres.databases.beginDelete(rg, server, OPENWEBUI_DATABASE, { onResponse, abortSignal }),
+          clients.postgres.databases.beginDelete(rg, server, database, { onResponse, abortSignal }),
         );
         return accepted(seen);
       });
@@ -367,14 +368,26 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
           // Delete (soft) then purge, so the prefix can be used again at once. A 404 anywhere means another
           // execution of this activity (a replay after a crash) got there first: already gone is success.
           const live = await readOrUndefined(() => clients.secrets.getSecret(name));
-          if (live) await readOrUndefined(() => clients.secrets.beginDeleteSecret(name));
+          if (live) {
+            // The SDK's poller waits until Key Vault shows the deleted secret (seconds). Bounded: if another
+            // execution purged it meanwhile it never shows, and the next call finds nothing left to do.
+            const abortSignal = AbortSignal.timeout(SECRET_DELETE_WAIT_MS);
+            try {
+              await readOrUndefined(async () =>
+                (await clients.secrets.beginDeleteSecret(name, { abortSignal })).pollUntilDone({
+                  abortSignal,
+                }),
+              );
+            } catch (e) {
+              if (!abortSignal.aborted) throw e;
+              pending.push(name);
+              continue;
+            }
+          }
           const deleted = await readOrUndefined(() => clients.secrets.getDeletedSecret(name));
           if (deleted) {
             await readOrUndefined(() => clients.secrets.purgeDeletedSecret(name));
             purged.push(name);
-          } else if (live) {
-            // Key Vault shows a deleted secret a moment after the delete: come back for it.
-            pending.push(name);
           }
         }
         if (pending.length > 0)
@@ -607,6 +620,9 @@ function sameTags(a: Record<string, string> | undefined, b: Record<string, strin
  * 32 bytes from the CSPRNG, base64url: 43 characters with upper, lower and digits (PostgreSQL needs three
  * of four character classes; redrawn in the rare case one is missing).
  */
+/** How long the purge waits for Key Vault to show a secret it deleted before asking to be called again. */
+const SECRET_DELETE_WAIT_MS = 60_000;
+
 export function generateSecret(): string {
   for (;;) {
     const value = randomBytes(32).toString('base64url');

@@ -29,13 +29,13 @@ import type {
 } from './contract.js';
 
 export const OLLAMA = { namespace: 'llm', service: 'ollama', port: 11434 } as const;
-export const OPEN_WEBUI = { namespace: 'llm', deployment: 'open-webui' } as const;
+const OPEN_WEBUI = { namespace: 'llm', deployment: 'open-webui' } as const;
 
 /**
  * A Job's pod template is immutable, so a Job whose rendered spec changed (the preload Job after a models
  * change) is deleted and created again: the hash of the rendered spec, kept in this annotation, says when.
  */
-export const SPEC_HASH = 'llm-platforms-api/spec-hash';
+const SPEC_HASH = 'llm-platforms-api/spec-hash';
 
 /**
  * A bound claim and its static Azure Files volume are not re-applied: Kubernetes forbids changing a
@@ -44,7 +44,7 @@ export const SPEC_HASH = 'llm-platforms-api/spec-hash';
  */
 const CREATE_ONLY_KINDS = new Set(['PersistentVolume', 'PersistentVolumeClaim']);
 
-export function withSpecHash(object: KubernetesObject): KubernetesObject {
+function withSpecHash(object: KubernetesObject): KubernetesObject {
   if (object.kind !== 'Job') return object;
   const hash = createHash('sha256')
     .update(JSON.stringify((object as { spec?: unknown }).spec ?? null))

@@ -10,9 +10,9 @@
  */
 import * as df from 'durable-functions';
 import type { PostgresChild, Readiness, Result } from '../activities/contract.js';
-import { OPENWEBUI_DATABASE } from '../platform/azure-resources.js';
+import { OPENWEBUI_DATABASE } from '../platform/naming.js';
 import { choosePostgresSku } from '../platform/sizing.js';
-import type { PlatformSpec } from '../platform/types.js';
+import type { PlatformChange, PlatformSpec } from '../platform/types.js';
 import { applyManifests, followModels, waitUntilReady } from './configure.js';
 import { call, callUntilAnswered, ensureResource, Progress, type Context, type Flow } from './flow.js';
 import { ORCHESTRATORS, type LifecycleInput, type UpdateInput } from './names.js';
@@ -27,16 +27,9 @@ function* updatePlatform(context: Context) {
   const quick = POLL.storageAccount;
   const deadline = () => context.df.currentUtcDateTime.getTime() + quick.deadlineMs;
 
-  if (
-    change.replicas &&
-    choosePostgresSku(change.replicas.from).name !== choosePostgresSku(change.replicas.to).name
-  ) {
-    const resized = yield* progress.step(
-      'postgresResize',
-      ensureResource(context, 'beginPostgresServerResize', ref, POLL.postgresServer),
-    );
-    if (!resized.ok) return yield* progress.fail('postgresResize', resized);
-  }
+  // More replicas need the larger SKU before they start; fewer release it only once they are gone.
+  const resize = skuChange(change);
+  if (resize === 'grow') yield* resizePostgres(context, progress, platformId);
   if (change.addedModels.length > 0) {
     const shares = yield* progress.step(
       'fileShares',
@@ -58,10 +51,10 @@ function* updatePlatform(context: Context) {
     if (!removed.ok) return yield* progress.fail('modelsRemove', removed);
   }
 
-  const applied = yield* applyManifests(context, platformId, progress);
-  if (!applied.ok) return applied;
+  yield* applyManifests(context, platformId, progress);
   const ready = yield* progress.step('workloadsReady', waitUntilReady(context, platformId, 'workloads'));
   if (!ready.ok) return yield* progress.fail('workloadsReady', ready);
+  if (resize === 'shrink') yield* resizePostgres(context, progress, platformId);
 
   if (change.addedModels.length > 0) {
     // A model that cannot be pulled is a warning, as at provisioning: the platform serves the others.
@@ -69,6 +62,21 @@ function* updatePlatform(context: Context) {
   }
   yield* progress.setPhase('Ready');
   return { platformId, phase: 'Ready' };
+}
+
+function skuChange(change: PlatformChange): 'grow' | 'shrink' | undefined {
+  if (!change.replicas) return undefined;
+  const [from, to] = [choosePostgresSku(change.replicas.from), choosePostgresSku(change.replicas.to)];
+  if (from.name === to.name) return undefined;
+  return to.userConnections > from.userConnections ? 'grow' : 'shrink';
+}
+
+function* resizePostgres(context: Context, progress: Progress, platformId: string): Flow<void> {
+  const resized = yield* progress.step(
+    'postgresResize',
+    ensureResource(context, 'beginPostgresServerResize', { platformId }, POLL.postgresServer),
+  );
+  if (!resized.ok) yield* progress.fail('postgresResize', resized);
 }
 
 function* followNewModels(context: Context, spec: PlatformSpec): Flow<Result<null>> {
@@ -111,8 +119,7 @@ function* wipePlatform(context: Context) {
 
   // The setup Job creates the vector extension and grants in the new database, the migration its schema;
   // the last stage brings Open WebUI back with its replicas.
-  const applied = yield* applyManifests(context, platformId, progress, { rerunJobs: true });
-  if (!applied.ok) return applied;
+  yield* applyManifests(context, platformId, progress, { rerunJobs: true });
   const ready = yield* progress.step('workloadsReady', waitUntilReady(context, platformId, 'workloads'));
   if (!ready.ok) return yield* progress.fail('workloadsReady', ready);
   yield* progress.setPhase('Ready');

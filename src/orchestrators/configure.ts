@@ -71,13 +71,14 @@ export function* waitUntilReady(
 /**
  * Applies the manifests stage by stage: a stage that ends with a Job (database setup, then migrations) waits
  * for it to complete before the next. rerunJobs runs those Jobs again (after the wipe re-created the database).
+ * A failure fails the flow (Progress.fail throws).
  */
 export function* applyManifests(
   context: Context,
   platformId: string,
   progress: Progress,
   options: { rerunJobs?: boolean } = {},
-): Flow<Result<{ stages: number }>> {
+): Flow<void> {
   const policy = POLL.kubernetes;
   let stages = 1;
   for (let stage = 0; stage < stages; stage++) {
@@ -102,7 +103,6 @@ export function* applyManifests(
       if (!done.ok) return yield* progress.fail(jobStepName, done);
     }
   }
-  return { ok: true, value: { stages } };
 }
 
 export function* configurePlatform(context: Context, spec: PlatformSpec, progress: Progress): Flow<void> {

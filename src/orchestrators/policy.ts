@@ -46,6 +46,11 @@ export const POLL = {
 
 /** The policy whose deadline bounds each named step (a step not listed is a Kubernetes wait). */
 const STEP_POLICIES: Record<string, PollPolicy> = {
+  resourceGroup: POLL.storageAccount,
+  secrets: POLL.storageAccount,
+  fileShares: POLL.storageAccount,
+  modelsRemove: POLL.storageAccount,
+  webuiStop: POLL.postgresChild,
   aksCluster: POLL.aksCluster,
   postgresServer: POLL.postgresServer,
   postgresResize: POLL.postgresServer,

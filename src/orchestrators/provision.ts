@@ -6,7 +6,8 @@
  */
 import * as df from 'durable-functions';
 import type { PlatformRef, PostgresChild, ResourceState, Result } from '../activities/contract.js';
-import { firewallRules, OPENWEBUI_DATABASE, POSTGRES_CONFIGURATION } from '../platform/azure-resources.js';
+import { firewallRules, POSTGRES_CONFIGURATION } from '../platform/azure-resources.js';
+import { OPENWEBUI_DATABASE } from '../platform/naming.js';
 import type { PlatformSpec } from '../platform/types.js';
 import { call, callUntilAnswered, ensureResource, Progress, type Context, type Flow } from './flow.js';
 import { configurePlatform } from './configure.js';

@@ -113,9 +113,6 @@ export function postgresServerBody(spec: PlatformSpec, names: PlatformNames, adm
  * Server parameters, written once each as the full value. `azure.extensions` is a whole allow-list, not an
  * addition: writing it twice with different lists silently drops extensions (the seed's bug).
  */
-/** The database Open WebUI uses (created through ARM; the wipe drops and re-creates it). */
-export const OPENWEBUI_DATABASE = 'openwebui';
-
 export const POSTGRES_CONFIGURATION = [
   { name: 'azure.extensions', value: 'VECTOR' },
   { name: 'require_secure_transport', value: 'ON' },

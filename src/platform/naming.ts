@@ -52,6 +52,9 @@ export function nameHash(subscriptionId: string, prefix: string): string {
   return (digest.readBigUInt64BE(0) % 36n ** 8n).toString(36).padStart(8, '0');
 }
 
+/** The database Open WebUI uses (created through ARM; the wipe drops and re-creates it). */
+export const OPENWEBUI_DATABASE = 'openwebui';
+
 export function derivePlatformNames(subscriptionId: string, prefix: string): PlatformNames {
   if (!prefixRegExp.test(prefix)) throw new RangeError(`prefix must match ${PREFIX_PATTERN}`);
   const hash = nameHash(subscriptionId, prefix);
@@ -67,7 +70,7 @@ export function derivePlatformNames(subscriptionId: string, prefix: string): Pla
     postgresServer: `pg-${prefix}-${hash}`,
     // Azure refuses admin logins such as `admin`, `root`, `azure_superuser` or anything starting with `pg_`.
     postgresAdminLogin: 'llmadmin',
-    postgresDatabase: 'openwebui',
+    postgresDatabase: OPENWEBUI_DATABASE,
     storageAccount: `st${prefix}${hash}`,
     modelsFileShare: 'models',
     webuiFileShare: 'webui-data',

@@ -165,7 +165,11 @@ export class PlatformService {
   }
 
   async get(id: string) {
-    const r = await this.require(id);
+    return this.view(await this.require(id));
+  }
+
+  /** A platform as GET /platforms/{id} shows it. */
+  private view(r: PlatformRecord) {
     return {
       id: r.id,
       phase: r.phase,
@@ -218,25 +222,31 @@ export class PlatformService {
     };
   }
 
-  /** Runs provisioning again for a Failed platform; finished steps are found and skipped. */
+  /**
+   * Runs the failed flow again for a Failed platform: provisioning (finished steps are found and skipped),
+   * or the wipe when a wipe failed (its database may already be dropped: only the wipe runs the database
+   * Jobs again). A failed update is converged by provisioning, which applies the recorded spec.
+   */
   async retry(id: string, orchestrations: Orchestrations): Promise<Accepted> {
     const current = await this.require(id);
     if (current.phase !== 'Failed')
       throw new ApiError('conflict', `Platform '${id}' is ${current.phase}; retry is possible from Failed.`);
     await this.refuseIfActive(id, orchestrations);
+    let operation: 'provision' | 'wipe' = 'provision';
     const updated = await this.deps.registry.update(id, (r) => {
       if (r.phase !== 'Failed')
         throw new ApiError('conflict', `Platform '${id}' is ${r.phase}; retry is possible from Failed.`);
+      operation = r.operation === 'wipe' ? 'wipe' : 'provision';
       const next: PlatformRecord = {
         ...r,
-        phase: 'Pending',
-        operation: 'provision',
+        phase: operation === 'wipe' ? 'Updating' : 'Pending',
+        operation,
         updatedAt: this.deps.now().toISOString(),
       };
       delete next.lastError;
       return next;
     });
-    await this.startOrRevert(updated, 'provision', orchestrations, { phase: 'Failed' });
+    await this.startOrRevert(updated, operation, orchestrations, { phase: 'Failed' });
     return accepted(updated);
   }
 
@@ -305,27 +315,33 @@ export class PlatformService {
     body: unknown,
     orchestrations: Orchestrations,
   ): Promise<
-    | { status: 200; body: Awaited<ReturnType<PlatformService['get']>> }
+    | { status: 200; body: ReturnType<PlatformService['view']> }
     | { status: 202; body: Accepted & { change: PlatformChange } }
   > {
     const current = await this.require(id);
     if (current.phase === 'Deleted') throw new ApiError('not-found', `Platform '${id}' was deleted.`);
-    const result = this.deps.validator.validateUpdate(body, current.spec);
-    if (!result.ok) throw new ApiError('validation', 'The request body is invalid.', result.errors);
-    const { spec, change } = result.value;
-    const needsCluster = change.addedModels.length + change.removedModels.length > 0 || !!change.replicas;
+    // Validated against the record being written (inside the guarded update), so a concurrent change is
+    // merged with, never overwritten; the first check only answers early.
+    const validate = (spec: PlatformSpec) => {
+      const result = this.deps.validator.validateUpdate(body, spec);
+      if (!result.ok) throw new ApiError('validation', 'The request body is invalid.', result.errors);
+      const { change } = result.value;
+      const needsCluster = change.addedModels.length + change.removedModels.length > 0 || !!change.replicas;
+      return { ...result.value, needsCluster };
+    };
+    const { needsCluster } = validate(current.spec);
+    const changedMeanwhile = () =>
+      new ApiError('conflict', `Platform '${id}' changed meanwhile; send the request again.`);
 
     if (!needsCluster) {
-      await this.deps.registry.update(id, (r) => {
+      const updated = await this.deps.registry.update(id, (r) => {
         if (r.phase === 'Deleting' || r.phase === 'Deleted')
           throw new ApiError('conflict', `Platform '${id}' is ${r.phase}; it can no longer be changed.`);
-        return {
-          ...r,
-          spec: { ...r.spec, models: spec.models, autoStop: spec.autoStop },
-          models: modelStates(spec.models, r.models, []),
-        };
+        const fresh = validate(r.spec);
+        if (fresh.needsCluster) throw changedMeanwhile();
+        return { ...r, spec: fresh.spec, models: modelStates(fresh.spec.models, r.models, []) };
       });
-      return { status: 200, body: await this.get(id) };
+      return { status: 200, body: this.view(updated) };
     }
 
     const refuse = (phase: Phase) =>
@@ -335,21 +351,32 @@ export class PlatformService {
       );
     if (current.phase !== 'Ready') throw refuse(current.phase);
     await this.refuseIfActive(id, orchestrations);
-    const before = current.spec;
+    let before: Pick<PlatformRecord, 'spec' | 'models'> = current;
+    let change: PlatformChange | undefined;
     const updated = await this.deps.registry.update(id, (r) => {
       if (r.phase !== 'Ready') throw refuse(r.phase);
+      const fresh = validate(r.spec);
+      if (!fresh.needsCluster) throw changedMeanwhile();
+      before = { spec: r.spec, models: r.models };
+      change = fresh.change;
       return {
         ...r,
-        spec,
-        models: modelStates(spec.models, r.models, change.addedModels),
+        spec: fresh.spec,
+        models: modelStates(fresh.spec.models, r.models, fresh.change.addedModels),
         phase: 'Updating',
         operation: 'update',
         updatedAt: this.deps.now().toISOString(),
       };
     });
-    const input: UpdateInput = { platformId: id, change };
-    await this.startOrRevert(updated, 'update', orchestrations, { phase: 'Ready', spec: before }, input);
-    return { status: 202, body: { ...accepted(updated), change } };
+    const input: UpdateInput = { platformId: id, change: change! };
+    await this.startOrRevert(
+      updated,
+      'update',
+      orchestrations,
+      { phase: 'Ready', spec: before.spec, models: before.models },
+      input,
+    );
+    return { status: 202, body: { ...accepted(updated), change: change! } };
   }
 
   private async require(id: string): Promise<PlatformRecord> {
@@ -388,7 +415,7 @@ export class PlatformService {
     record: PlatformRecord,
     operation: Operation,
     orchestrations: Orchestrations,
-    revert: { phase: Phase; spec?: PlatformSpec },
+    revert: Partial<Pick<PlatformRecord, 'spec' | 'models'>> & { phase: Phase },
     input: LifecycleInput = { platformId: record.id },
   ) {
     try {
@@ -456,7 +483,9 @@ function warningsOf(r: PlatformRecord, now: Date): string[] {
     warnings.push(
       `The idle probe failed ${r.probeFailure.consecutive} time(s) in a row (last at ${r.probeFailure.at}: ${r.probeFailure.reason}); the platform is not auto-stopped while its usage cannot be read.`,
     );
-  for (const step of r.steps) {
+  // Steps left running by a flow a DELETE terminated are not overdue: only a running flow's steps count.
+  const flowRuns = !['Ready', 'Failed', 'Stopped', 'Deleted'].includes(r.phase);
+  for (const step of flowRuns ? r.steps : []) {
     if (step.state !== 'running' || !step.startedAt) continue;
     const deadline = stepDeadlineMs(step.name);
     const running = now.getTime() - Date.parse(step.startedAt);

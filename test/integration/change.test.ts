@@ -186,6 +186,20 @@ describe('PATCH /platforms/{id}', () => {
     });
   });
 
+  it('two PATCHes at once are both kept: neither overwrites the other', async () => {
+    await ready('pboth');
+    const [idle, models] = await Promise.all([
+      app.call('PATCH', '/platforms/pboth', { body: { autoStop: { idleMinutes: 90 } } }),
+      app.call('PATCH', '/platforms/pboth', { body: { models: ['phi3.5', 'mistral:7b'] } }),
+    ]);
+    expect([idle.status, models.status]).toEqual([200, 202]);
+    await run('pboth');
+    const r = await record('pboth');
+    expect(r.spec.autoStop.idleMinutes).toBe(90);
+    expect(r.spec.models).toEqual(['phi3.5', 'mistral:7b']);
+    expect(r.models).toEqual({ 'phi3.5': 'ready', 'mistral:7b': 'ready' });
+  });
+
   it('is refused with a reason while the platform is stopped', async () => {
     await ready('pstop');
     await app.call('POST', '/platforms/pstop/stop');
@@ -254,6 +268,28 @@ describe('POST /platforms/{id}/wipe', () => {
     await run('pwipe');
     expect((await record('pwipe')).phase).toBe('Ready');
     expect(uid('open-webui-data-wipe')).not.toBe((wipeJob!.metadata as { uid: string }).uid);
+  });
+});
+
+describe('a failed wipe', () => {
+  it('is retried as a wipe: the re-created database gets its setup and schema again', async () => {
+    await ready('pwfail');
+    const cluster = await clusterOf('pwfail');
+    const uid = (name: string) =>
+      (cluster.kube.get('batch/v1', 'Job', name, 'llm')?.metadata as { uid?: string } | undefined)?.uid;
+    const setup = uid('database-setup');
+    app.arm.faults.script('pg.db.put', [armFault.error(400, 'InvalidParameterValue')]);
+    expect((await app.call('POST', '/platforms/pwfail/wipe')).status).toBe(202);
+    await run('pwfail');
+    expect((await record('pwfail')).lastError).toMatchObject({ step: 'databaseCreate' });
+    expect((await record('pwfail')).phase).toBe('Failed');
+
+    const retry = await app.call('POST', '/platforms/pwfail/retry');
+    expect(retry.json).toMatchObject({ phase: 'Updating', operation: 'wipe' });
+    await run('pwfail');
+    expect((await record('pwfail')).phase).toBe('Ready');
+    expect(uid('database-setup')).not.toBe(setup);
+    expect(ofType('pwfail', PG)).toBeDefined();
   });
 });
 
