@@ -18,23 +18,12 @@
  *   while the cluster is stopped).
  */
 import { decide, stopsAt, type SweepCandidate } from '../src/platform/idle.js';
+import { seededRandom } from '../sandbox/azure/arm/faults.js';
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
 export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;
-
-/** A small, fast, seedable PRNG (mulberry32): the same seed gives the same trace on every machine. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 export interface Interval {
   start: number;
@@ -67,7 +56,8 @@ export interface Trace {
  * the busy blocks (arrivals inside a block are dropped), each lasting a uniform random length.
  */
 export function usageTrace(o: TraceOptions): Trace {
-  const random = mulberry32(o.seed);
+  // The sandbox's seedable PRNG (mulberry32): the same seed gives the same trace on every machine.
+  const random = seededRandom(o.seed);
   const endMs = o.startMs + o.days * DAY;
   const busy: Interval[] = [];
   for (let day = 0; day < o.days; day++) {

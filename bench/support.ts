@@ -146,25 +146,7 @@ export function tallyKube(requests: readonly KubeRequest[], topN = 8): RequestTa
   };
 }
 
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** Left-aligned text columns. */
-export function table(rows: readonly (readonly (string | number)[])[]): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, String(c).length)));
-  return rows
-    .map((row) =>
-      row
-        .map((c, i) => (i === row.length - 1 ? String(c) : String(c).padEnd(widths[i]!)))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
+export { median, table } from './lib.js';
 
 /** Parses a non-negative integer flag, or throws naming the flag. */
 export function intFlag(name: string, value: string | undefined, fallback: number, min = 0): number {

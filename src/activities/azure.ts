@@ -62,6 +62,12 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
     code: 'ResourceNotManaged',
     message: `${what} '${name}' exists but is not tagged as this platform's; it is never adopted. Delete or rename it, or choose another prefix.`,
   });
+  const missing = (what: string, name: string): Failure => ({
+    ok: false,
+    kind: 'notFound',
+    code: 'ResourceNotFound',
+    message: `${what} '${name}' does not exist.`,
+  });
   /** Sends a PATCH of the sku when a Ready server's differs from what the replicas need. */
   const resizeIfNeeded = async (
     server: Server,
@@ -239,13 +245,7 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
         const cluster = await readOrUndefined(() =>
           clients.aks.managedClusters.get(names.resourceGroup, names.aksCluster),
         );
-        if (!cluster)
-          return {
-            ok: false,
-            kind: 'notFound',
-            code: 'ResourceNotFound',
-            message: `AKS cluster '${names.aksCluster}' does not exist.`,
-          };
+        if (!cluster) return missing('AKS cluster', names.aksCluster);
         const target = action === 'stop' ? 'Stopped' : 'Running';
         const busy = cluster.provisioningState === 'Stopping' || cluster.provisioningState === 'Starting';
         // Already where we want it (or on its way there): nothing to send, the caller polls the state.
@@ -271,13 +271,7 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
         const server = await readOrUndefined(() =>
           clients.postgres.servers.get(names.resourceGroup, names.postgresServer),
         );
-        if (!server)
-          return {
-            ok: false,
-            kind: 'notFound',
-            code: 'ResourceNotFound',
-            message: `PostgreSQL server '${names.postgresServer}' does not exist.`,
-          };
+        if (!server) return missing('PostgreSQL server', names.postgresServer);
         const [target, transitional] = action === 'stop' ? ['Stopped', 'Stopping'] : ['Ready', 'Starting'];
         if (server.state === target)
           return { ok: true, value: { provisioningState: 'Succeeded', mutated: false } };
@@ -301,13 +295,7 @@ export function createAzureActivities({ clients, registry }: AzureActivityDeps) 
         const server = await readOrUndefined(() =>
           clients.postgres.servers.get(names.resourceGroup, names.postgresServer),
         );
-        if (!server)
-          return {
-            ok: false,
-            kind: 'notFound',
-            code: 'ResourceNotFound',
-            message: `PostgreSQL server '${names.postgresServer}' does not exist.`,
-          };
+        if (!server) return missing('PostgreSQL server', names.postgresServer);
         return resizeIfNeeded(server, spec, names);
       });
     },

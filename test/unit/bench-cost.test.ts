@@ -6,7 +6,6 @@ import {
   MINUTE,
   SECOND,
   merge,
-  mulberry32,
   observedMs,
   replay,
   totalMs,
@@ -14,6 +13,7 @@ import {
   type ReplayOptions,
 } from '../../bench/cost-model.js';
 import { parseSchedule } from '../../sandbox/timers.js';
+import { seededRandom } from '../../sandbox/azure/arm/faults.js';
 
 const MONDAY = Date.parse('2026-01-05T00:00:00Z');
 const at = (iso: string) => Date.parse(`2026-01-05T${iso}Z`);
@@ -44,7 +44,7 @@ describe('usage trace', () => {
   it('is the same for the same seed and differs for another', () => {
     expect(usageTrace(options)).toEqual(usageTrace(options));
     expect(usageTrace({ ...options, seed: 8 }).visits).not.toEqual(usageTrace(options).visits);
-    expect(mulberry32(1)()).toBe(mulberry32(1)());
+    expect(seededRandom(1)()).toBe(seededRandom(1)());
   });
 
   it('has an 8-hour block on each weekday only, and visits of 10–30 minutes starting outside the blocks', () => {
