@@ -15,23 +15,10 @@ beforeAll(async () => {
 });
 afterAll(() => app?.close());
 
-const { run, record, clusterOf } = platformFlows(() => app);
+const { run, record, clusterOf, tagged, sweep, recordAnswers } = platformFlows(() => app);
 const clock = () => app.clock as VirtualClock;
-const tagged = (id: string) => app.arm.inventory().filter((r) => r.tags['platform-id'] === id);
 const ofType = (id: string, type: string) => tagged(id).find((r) => r.type.toLowerCase() === type);
 const PG = 'microsoft.dbforpostgresql/flexibleservers';
-
-async function sweep() {
-  await app.host.fireTimer('idleSweepTimer');
-  await run('_idle-sweep');
-  return app.instances.instances.get('_idle-sweep')!.output as {
-    probed: number;
-    stopped: string[];
-    restopped: string[];
-    probeFailures: string[];
-    refused: string[];
-  };
-}
 
 /** Steps of the record that started at or after `since` (the ones the last flow ran). */
 async function stepsSince(id: string, since: number) {
@@ -353,13 +340,7 @@ describe('the idle sweep beside running flows', () => {
 
 describe('end to end', () => {
   it('create → Ready → idle → stopped by the sweep → start → PATCH → wipe → delete; nothing left, prefix reusable, no secret anywhere', async () => {
-    const answers: string[] = [];
-    const call = app.call.bind(app);
-    app.call = async (...args) => {
-      const reply = await call(...args);
-      answers.push(reply.text);
-      return reply;
-    };
+    const { answers, stop } = recordAnswers();
     try {
       await ready('e2e', { autoStop: { idleMinutes: 30 } });
       // Idle past the limit: the sweep stops it.
@@ -405,7 +386,7 @@ describe('end to end', () => {
         for (const text of [...answers, ...logs]) expect(text.includes(secret)).toBe(false);
       expect(answers.length).toBeGreaterThan(8);
     } finally {
-      app.call = call;
+      stop();
     }
   });
 });

@@ -12,8 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => app?.close());
 
-const { run, record } = platformFlows(() => app);
-const tagged = (id: string) => app.arm.inventory().filter((r) => r.tags['platform-id'] === id);
+const { run, record, tagged, recordAnswers } = platformFlows(() => app);
 const power = (id: string) => {
   const cluster = tagged(id).find(
     (r) => r.type.toLowerCase() === 'microsoft.containerservice/managedclusters',
@@ -28,13 +27,7 @@ const power = (id: string) => {
 describe('stop, start and delete', () => {
   it('create → Ready → stop → Stopped → start → Ready → delete → nothing left, and the prefix works again', async () => {
     // Every answer of the run is kept, to scan for secret values at the end.
-    const answers: string[] = [];
-    const call = app.call.bind(app);
-    app.call = async (...args) => {
-      const reply = await call(...args);
-      answers.push(reply.text);
-      return reply;
-    };
+    const { answers, stop } = recordAnswers();
     await app.call('POST', '/platforms', { body: { prefix: 'life', models: ['phi3.5'] } });
     await run('life');
     expect((await record('life')).phase).toBe('Ready');
@@ -81,7 +74,7 @@ describe('stop, start and delete', () => {
     expect((await getServices().registry.history('life')).map((r) => r.phase)).toEqual(['Deleted']);
 
     // No generated secret value in any response body or log line of the whole run.
-    app.call = call;
+    stop();
     const logs = app.host.logs.map((l) => l.message);
     for (const secret of secrets) {
       for (const text of [...answers, ...logs]) expect(text.includes(secret)).toBe(false);

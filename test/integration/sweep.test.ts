@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => app?.close());
 
-const { run, record, clusterOf } = platformFlows(() => app);
+const { run, record, clusterOf, sweep } = platformFlows(() => app);
 const clock = () => app.clock as VirtualClock;
 const server = (id: string) =>
   app.arm
@@ -22,17 +22,6 @@ const server = (id: string) =>
       (r) =>
         r.tags['platform-id'] === id && r.type.toLowerCase() === 'microsoft.dbforpostgresql/flexibleservers',
     );
-async function sweep() {
-  await app.host.fireTimer('idleSweepTimer');
-  await run('_idle-sweep');
-  return app.instances.instances.get('_idle-sweep')!.output as {
-    stopped: string[];
-    restopped: string[];
-    active: number;
-    probeFailures: string[];
-  };
-}
-
 describe('idle sweep', () => {
   it('stops a platform idle past its limit, keeps one in use, and re-stops a PostgreSQL restarted by Azure', async () => {
     await app.call('POST', '/platforms', {

@@ -2,6 +2,7 @@
 import { expect } from 'vitest';
 import { getServices } from '../../src/composition.js';
 import type { SimulatedCluster } from '../../sandbox/kube/fleet.js';
+import type { SweepSummary } from '../../src/orchestrators/sweep.js';
 import type { TestApp } from './harness.js';
 
 export const MINUTES = 60_000;
@@ -16,14 +17,36 @@ export function platformFlows(app: () => TestApp) {
     () =>
       instanceIds.every((id) => FINISHED.has(app().instances.instances.get(id)?.runtimeStatus ?? ''));
   const record = async (id: string) => (await getServices().registry.get(id))!;
+  /** Runs the durable runtime until every named instance has finished (at most 12 simulated hours). */
+  const run = async (...instanceIds: string[]) => {
+    expect(await app().driver.runUntil(finished(...instanceIds), { maxSimulatedMs: 12 * HOURS })).toBe(true);
+  };
   return {
     finished,
     record,
-    /** Runs the durable runtime until every named instance has finished (at most 12 simulated hours). */
-    async run(...instanceIds: string[]) {
-      expect(await app().driver.runUntil(finished(...instanceIds), { maxSimulatedMs: 12 * HOURS })).toBe(
-        true,
-      );
+    run,
+    /** The simulated Azure resources tagged with a platform's id. */
+    tagged(id: string) {
+      return app()
+        .arm.inventory()
+        .filter((r) => r.tags['platform-id'] === id);
+    },
+    /** Fires the idle-sweep timer and runs the sweep to its end; returns its summary. */
+    async sweep(): Promise<SweepSummary> {
+      await app().host.fireTimer('idleSweepTimer');
+      await run('_idle-sweep');
+      return app().instances.instances.get('_idle-sweep')!.output as SweepSummary;
+    },
+    /** Keeps the text of every answer `app.call` gives until `stop()`, to scan them for secret values. */
+    recordAnswers() {
+      const answers: string[] = [];
+      const call = app().call;
+      app().call = async (...args) => {
+        const reply = await call(...args);
+        answers.push(reply.text);
+        return reply;
+      };
+      return { answers, stop: () => void (app().call = call) };
     },
     /** The simulated cluster behind a platform's AKS cluster (created ahead of time if need be). */
     async clusterOf(id: string): Promise<SimulatedCluster> {
