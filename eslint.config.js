@@ -19,6 +19,34 @@ const nondeterministicImports = [
   'worker_threads',
 ].flatMap((m) => [m, `node:${m}`]);
 
+// The orchestration side of the activity contract: every call goes through flow.ts's typed helpers, and
+// nothing casts what the runtime hands back (a cast would hide a renamed field).
+const typedBoundary = [
+  {
+    selector: 'MemberExpression[property.name=/^(callActivity|callActivityWithRetry|callSubOrchestrator)$/]',
+    message: "Use flow.ts's call/task/child: they carry the contract's types.",
+  },
+  {
+    selector: 'TSAsExpression > YieldExpression',
+    message: 'Do not cast what a task yields: use the typed helpers of flow.ts.',
+  },
+];
+// Generators of flow.ts and the flows that are used as `yield*` steps.
+const FLOW_HELPERS = [
+  'call',
+  'sleep',
+  'poll',
+  'callUntilAnswered',
+  'ensureResource',
+  'waitUntilReady',
+  'recordPower',
+  'gate',
+  'applyManifests',
+  'followModels',
+  'all',
+  'awaited',
+].join('|');
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
   js.configs.recommended,
@@ -38,6 +66,27 @@ export default tseslint.config(
       'no-restricted-properties': [
         'error',
         { object: 'process', property: 'env', message: 'Read settings through src/config.ts.' },
+      ],
+    },
+  },
+  {
+    // Typed lint: a type assertion that changes nothing hides the next change of the type it restates.
+    files: ['src/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: { '@typescript-eslint/no-unnecessary-type-assertion': 'error' },
+  },
+  {
+    // The activity side of the contract: every factory states the ActivityHandlers<…> it implements, so
+    // the compiler checks each handler's input and output against the contract.
+    files: ['src/activities/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "FunctionDeclaration[id.name=/^create.*Activities$/]:not([returnType.typeAnnotation.typeName.name='ActivityHandlers'])",
+          message: 'An activity factory returns ActivityHandlers<…>: the contract checks its handlers.',
+        },
       ],
     },
   },
@@ -69,6 +118,12 @@ export default tseslint.config(
           selector: "NewExpression[callee.name='Date'][arguments.length=0]",
           message: 'new Date() reads the wall clock: use context.df.currentUtcDateTime.',
         },
+        ...typedBoundary,
+        {
+          // A flow helper that is not yielded does nothing at all.
+          selector: `ExpressionStatement > CallExpression[callee.name=/^(${FLOW_HELPERS})$/]`,
+          message: 'A flow helper does nothing unless it is yielded: `yield* helper(…)`.',
+        },
       ],
       'no-restricted-imports': [
         'error',
@@ -87,7 +142,24 @@ export default tseslint.config(
               group: ['**/activities/*', '!**/activities/contract*'],
               message: 'Import activity names and types from activities/contract only.',
             },
+            {
+              group: ['**/composition*', '**/registry/*', '**/services/*', '**/http/*', '**/functions/*'],
+              message: 'Orchestrators reach the world through activities only.',
+            },
           ],
+        },
+      ],
+    },
+  },
+  {
+    // flow.ts is the one place that turns the runtime's untyped tasks into the contract's types.
+    files: ['src/orchestrators/flow.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'new Date() reads the wall clock: use context.df.currentUtcDateTime.',
         },
       ],
     },

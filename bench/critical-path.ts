@@ -9,7 +9,8 @@
  *
  * Azure half (what each simulated operation needs first):
  *   resource group PUT, Key Vault secret writes: answered at once (no simulated time);
- *   AKS, PostgreSQL server, storage account: LROs of aksCreate, pgCreate, storageCreate, all after the secrets;
+ *   every resource of the table (AKS, PostgreSQL server, storage account): LROs of aksCreate, pgCreate,
+ *   storageCreate (CREATE_DURATION), all after the secrets;
  *   PostgreSQL writes, one at a time (the server answers ServerIsBusy to overlapping writes), pgChildWrite
  *   each: a server parameter whose value differs from the server's default, and the database, need only
  *   the server; each firewall rule also needs the cluster's egress IP, so it waits for AKS;
@@ -25,12 +26,25 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { applyStages } from '../src/activities/kubernetes.js';
-import { POSTGRES_CONFIGURATION } from '../src/platform/azure-resources.js';
+import {
+  AZURE_RESOURCE_NAMES,
+  AZURE_RESOURCES,
+  POSTGRES_CONFIGURATION,
+  type AzureResourceName,
+} from '../src/platform/azure-resources.js';
+import { APPLY_STAGES } from '../src/platform/steps.js';
 import { renderManifests } from '../src/platform/manifests.js';
 import type { PlatformNames } from '../src/platform/naming.js';
 import type { PlatformSpec } from '../src/platform/types.js';
 import type { Durations } from '../sandbox/azure/arm.js';
 import type { KubeDelays } from '../sandbox/kube/simulation.js';
+
+/** How long the simulated ARM takes to create each resource of the table (a new kind must say). */
+const CREATE_DURATION: Record<AzureResourceName, keyof Durations> = {
+  aksCluster: 'aksCreate',
+  postgresServer: 'pgCreate',
+  storageAccount: 'storageCreate',
+};
 
 export interface CriticalPathInput {
   spec: PlatformSpec;
@@ -91,9 +105,14 @@ export function criticalPath(input: CriticalPathInput): CriticalPath {
   // ---- Azure half
   end.resourceGroup = 0;
   end.secrets = end.resourceGroup;
-  end.aksCluster = end.secrets + d.aksCreate;
-  end.postgresServer = end.secrets + d.pgCreate;
-  end.storageAccount = end.secrets + d.storageCreate;
+  // Every resource of the table is created in parallel after the secrets.
+  const createdAt = (kind: AzureResourceName) => end.secrets! + d[CREATE_DURATION[kind]];
+  for (const kind of AZURE_RESOURCE_NAMES) end[AZURE_RESOURCES[kind].step] = createdAt(kind);
+  const [aksEnd, pgEnd, storageEnd] = [
+    createdAt('aksCluster'),
+    createdAt('postgresServer'),
+    createdAt('storageAccount'),
+  ];
   const pgWrites = [
     ...POSTGRES_CONFIGURATION.filter(
       (c) => (input.pgDefaults[c.name] ?? '').toLowerCase() !== c.value.toLowerCase(),
@@ -105,13 +124,13 @@ export function criticalPath(input: CriticalPathInput): CriticalPath {
     })),
   ];
   // One write at a time; those that need only the server go first (while AKS is still being created).
-  let pgClock = end.postgresServer;
+  let pgClock = pgEnd;
   pgClock += pgWrites.filter((w) => !w.needsAks).length * d.pgChildWrite;
   for (let i = pgWrites.filter((w) => w.needsAks).length; i > 0; i--)
-    pgClock = Math.max(pgClock, end.aksCluster) + d.pgChildWrite;
-  end.postgresSettings = Math.max(pgClock, end.aksCluster);
-  const flowOrderPgEnd = Math.max(end.aksCluster, end.postgresServer) + pgWrites.length * d.pgChildWrite;
-  end.fileShares = end.storageAccount;
+    pgClock = Math.max(pgClock, aksEnd) + d.pgChildWrite;
+  end.postgresSettings = Math.max(pgClock, aksEnd);
+  const flowOrderPgEnd = Math.max(aksEnd, pgEnd) + pgWrites.length * d.pgChildWrite;
+  end.fileShares = storageEnd;
   const azureDone = Math.max(end.postgresSettings, end.fileShares);
 
   // ---- In-cluster half, relative to the first apply
@@ -121,7 +140,7 @@ export function criticalPath(input: CriticalPathInput): CriticalPath {
   const allModelsMs = azureDone + inCluster.allModelsMs;
 
   // ---- The chain behind readyMs
-  const aksDecides = end.aksCluster >= end.postgresServer;
+  const aksDecides = aksEnd >= pgEnd;
   const afterAksWrites = pgWrites.filter((w) => w.needsAks || !aksDecides);
   const chain: Segment[] = [
     { step: 'resourceGroup', ms: 0, source: 'resource group PUT, answered at once' },
@@ -130,19 +149,25 @@ export function criticalPath(input: CriticalPathInput): CriticalPath {
       ? {
           step: 'aksCluster',
           ms: d.aksCreate,
-          source: `ARM durations.aksCreate (in parallel: postgresServer ${d.pgCreate / 1000} s = pgCreate, storageAccount ${d.storageCreate / 1000} s = storageCreate)`,
+          source: `ARM durations.aksCreate (in parallel: ${AZURE_RESOURCE_NAMES.filter(
+            (k) => k !== 'aksCluster',
+          )
+            .map((k) => `${k} ${d[CREATE_DURATION[k]] / 1000} s = ${CREATE_DURATION[k]}`)
+            .join(', ')})`,
         }
       : { step: 'postgresServer', ms: d.pgCreate, source: 'ARM durations.pgCreate' },
     {
       step: 'postgresSettings',
-      ms: end.postgresSettings - Math.max(end.aksCluster, aksDecides ? 0 : end.postgresServer),
+      ms: end.postgresSettings - Math.max(aksEnd, aksDecides ? 0 : pgEnd),
       source: `${afterAksWrites.length} × ARM durations.pgChildWrite after AKS (${afterAksWrites.map((w) => w.name).join(', ')}); ${pgWrites.length - afterAksWrites.length} more during AKS creation`,
     },
     ...inCluster.chain,
   ];
 
   // ---- A strictly sequential script: every operation after the previous one.
-  const sequentialAzure = d.aksCreate + d.pgCreate + d.storageCreate + pgWrites.length * d.pgChildWrite;
+  const sequentialAzure =
+    AZURE_RESOURCE_NAMES.reduce((sum, kind) => sum + d[CREATE_DURATION[kind]], 0) +
+    pgWrites.length * d.pgChildWrite;
   return {
     earliestEnd: end,
     readyMs,
@@ -171,15 +196,15 @@ function inClusterSchedule(input: CriticalPathInput): InCluster {
   const chain: Segment[] = [];
   let at = 0;
   stages.forEach((stage, i) => {
-    const applyStep = i === 0 ? 'kubernetesApply' : `kubernetesApply${i + 1}`;
-    end[applyStep] = at;
+    // The step names come from the catalogue's APPLY_STAGES, by the stage's name in the manifests.
+    const steps = APPLY_STAGES.find((s) => s.stage === stage.stage);
+    if (!steps) throw new Error(`the step catalogue has no apply stage '${stage.stage}'`);
+    end[steps.apply] = at;
     for (const o of stage.objects) applied.set(o, at);
     if (stage.waitFor) {
-      const step = stage.waitFor.name.startsWith('database-setup')
-        ? 'databaseSetup'
-        : stage.waitFor.name.includes('migrate')
-          ? 'databaseMigration'
-          : `job:${stage.waitFor.name}`;
+      if (!('job' in steps))
+        throw new Error(`apply stage '${stage.stage}' ends with a Job but has no job step`);
+      const step = steps.job;
       at += delays.jobCompleteMs;
       end[step] = at;
       chain.push({

@@ -27,9 +27,20 @@ import type {
 } from '../src/activities/contract.js';
 import { RETRYABLE_KINDS } from '../src/activities/contract.js';
 import { getServices } from '../src/composition.js';
-import { firewallRules, POSTGRES_CONFIGURATION } from '../src/platform/azure-resources.js';
 import type { PlatformRecord } from '../src/platform/types.js';
-import { POLL, type PollPolicy } from '../src/orchestrators/policy.js';
+import {
+  AZURE_RESOURCE_NAMES,
+  firewallRules,
+  POSTGRES_CONFIGURATION,
+} from '../src/platform/azure-resources.js';
+import {
+  APPLY_STAGES,
+  POLL,
+  PROVISION_GATES,
+  PROVISION_ORDER,
+  STEPS,
+  type PollPolicy,
+} from '../src/platform/steps.js';
 import type { Orchestrations } from '../src/services/orchestrations.js';
 import { DEFAULT_DURATIONS, PG_CONFIGURATIONS } from '../sandbox/azure/arm.js';
 import { getRegistrations } from '../sandbox/host.js';
@@ -63,32 +74,10 @@ Options:
   --poll <seconds>   poll interval of the sequential script (default 10)
   --quick            one run (for CI)
   --what-if <list>   an experiment: override fields of the orchestrations' polling policies
-                     (src/orchestrators/policy.ts POLL) in this process only, e.g.
+                     (src/platform/steps.ts POLL) in this process only, e.g.
                      aksCluster.maxMs=30000,kubernetes.initialMs=5000; the report says so
   -h, --help         this text
 `;
-
-/** The provisioning steps in the order the flow runs them (‖: in parallel). */
-const FLOW_ORDER: string[][] = [
-  ['resourceGroup'],
-  ['secrets'],
-  ['aksCluster', 'postgresServer', 'storageAccount'],
-  ['postgresSettings'],
-  ['fileShares'],
-  ['kubernetesApply'],
-  ['databaseSetup'],
-  ['kubernetesApply2'],
-  ['databaseMigration'],
-  ['kubernetesApply3'],
-  ['nodesReady'],
-  ['gpuNode'],
-  ['volumesBound'],
-  ['workloadsReady'],
-  ['endpoints'],
-  ['metricsApi'],
-  ['firstModel'],
-  ['smokeTest'],
-];
 
 const TARGET_RATIO = 1.05;
 const TARGET_SPEEDUP = 1.6;
@@ -305,9 +294,7 @@ async function provisionSequential(
   if (!rg.ok) fail('ensureResourceGroup', rg);
   const secrets = await answered('ensurePlatformSecrets', ref);
   if (!secrets.ok) fail('ensurePlatformSecrets', secrets);
-  await ensure('beginAksClusterCreate', ref);
-  await ensure('beginPostgresServerCreate', ref);
-  await ensure('beginStorageAccountCreate', ref);
+  for (const kind of AZURE_RESOURCE_NAMES) await ensure('beginAzureResource', { ...ref, kind });
   const ips = await answered('getAksOutboundIps', ref);
   if (!ips.ok) return fail('getAksOutboundIps', ips);
   for (const child of [
@@ -320,10 +307,9 @@ async function provisionSequential(
   if (!shares.ok) fail('ensureFileShares', shares);
 
   const notYet = new Set<Failure['kind']>([...RETRYABLE_KINDS, 'notFound']);
-  for (let stage = 0, stages = 1; stage < stages; stage++) {
+  for (const { stage } of APPLY_STAGES) {
     const applied = await answered('applyPlatformManifests', { ...ref, stage }, notYet);
     if (!applied.ok) return fail('applyPlatformManifests', applied);
-    stages = applied.value.stages;
     const job = applied.value.waitFor;
     while (job) {
       const done = await answered('checkPlatformReadiness', { ...ref, check: 'job', job }, notYet);
@@ -332,7 +318,7 @@ async function provisionSequential(
       sleep();
     }
   }
-  for (const check of ['nodes', 'gpu', 'volumes', 'workloads', 'endpoints', 'metricsApi'] as const) {
+  for (const check of PROVISION_GATES.map((gate) => STEPS[gate].check)) {
     for (;;) {
       const ready = await answered('checkPlatformReadiness', { ...ref, check }, notYet);
       if (!ready.ok) return fail(check, ready);
@@ -416,7 +402,7 @@ function printReport(
   let earliestSoFar = 0;
   let lateSoFar = 0;
   const rowsLate: (string | number)[][] = [];
-  for (const group of FLOW_ORDER) {
+  for (const group of PROVISION_ORDER) {
     const steps = group.map((n) => byName.get(n)).filter((x): x is StepTime => !!x);
     if (steps.length === 0) continue;
     const ended = Math.max(...steps.map((x) => x.endedMs));

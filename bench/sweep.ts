@@ -30,7 +30,7 @@ import { createAzureClients } from '../src/azure/clients.js';
 import { kubeClients } from '../src/kube/client.js';
 import { IDLE_SWEEP, SWEEP_INSTANCE_ID } from '../src/orchestrators/names.js';
 import { SWEEP_CONCURRENCY } from '../src/orchestrators/policy.js';
-import { aksClusterBody, postgresServerBody } from '../src/platform/azure-resources.js';
+import { armResourceId, AZURE_RESOURCES } from '../src/platform/azure-resources.js';
 import { renderManifests } from '../src/platform/manifests.js';
 import { derivePlatformNames, type PlatformNames } from '../src/platform/naming.js';
 import { platformTags } from '../src/platform/plan.js';
@@ -468,23 +468,23 @@ async function seedArm(app: SandboxApp, platforms: readonly Seeded[]): Promise<v
       location: spec.location,
       tags: platformTags(spec),
     });
-    // Sent and accepted, as the begin-activities do; the operations finish in simulated time.
-    await azure.aks.managedClusters
-      .createOrUpdate(names.resourceGroup, names.aksCluster, aksClusterBody(spec, names))
-      .submitted();
-    // A throwaway password: the simulated server keeps it, nothing reads it back. The old-style poller
-    // is stopped after the first answer, as beginPostgresServerCreate does.
+    // Sent and accepted, as the generic begin does (by resource id, the poller stopped after the first
+    // answer); the operations finish in simulated time. A throwaway password: the simulated server keeps
+    // it, nothing reads it back.
     const password = randomBytes(24).toString('base64url');
-    const accepted = new AbortController();
-    try {
-      await azure.postgres.servers.beginCreateOrUpdate(
-        names.resourceGroup,
-        names.postgresServer,
-        postgresServerBody(spec, names, password),
-        { onResponse: () => accepted.abort(), abortSignal: accepted.signal },
-      );
-    } catch (e) {
-      if (!(accepted.signal.aborted && (e as Error).name === 'AbortError')) throw e;
+    for (const kind of ['aksCluster', 'postgresServer'] as const) {
+      const resource = AZURE_RESOURCES[kind];
+      const accepted = new AbortController();
+      try {
+        await azure.resources.resources.beginCreateOrUpdateById(
+          armResourceId(app.config.subscriptionId, names, kind),
+          resource.apiVersion,
+          resource.body({ spec, names, secret: () => password }),
+          { onResponse: () => accepted.abort(), abortSignal: accepted.signal },
+        );
+      } catch (e) {
+        if (!(accepted.signal.aborted && (e as Error).name === 'AbortError')) throw e;
+      }
     }
   });
 }

@@ -8,14 +8,16 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { HttpClient } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential } from '@azure/identity';
 import { loadConfig, type Config } from './config.js';
+import type { ActivityHandlers, ActivityName } from './activities/contract.js';
 import { createAzureActivities } from './activities/azure.js';
 import { createKubernetesActivities } from './activities/kubernetes.js';
+import { createPostgresActivities } from './activities/postgres.js';
 import { createProgressActivities } from './activities/progress.js';
+import { createSecretActivities, SECRET_OPTIONS } from './activities/secrets.js';
 import { kubeClients } from './kube/client.js';
 import { createAzureClients } from './azure/clients.js';
 import { createRequestValidator } from './platform/schema.js';
 import { createTableRegistry, type Registry } from './registry/registry.js';
-import { MANAGED_BY } from './platform/plan.js';
 import { PlatformService, type SecretWriter } from './services/platforms.js';
 
 export interface CompositionOverrides {
@@ -31,9 +33,8 @@ export interface Services {
   config: Config;
   registry: Registry;
   platforms: PlatformService;
-  activities: ReturnType<typeof createAzureActivities> &
-    ReturnType<typeof createKubernetesActivities> &
-    ReturnType<typeof createProgressActivities>;
+  /** Every activity of the contract but the one that needs the durable client (registered on its own). */
+  activities: ActivityHandlers<Exclude<ActivityName, 'requestPlatformStop'>>;
 }
 
 let overrides: CompositionOverrides = {};
@@ -64,10 +65,7 @@ function compose(o: CompositionOverrides): Services {
   });
   const secrets: SecretWriter = {
     async set(name, value) {
-      await clients.secrets.setSecret(name, value, {
-        contentType: 'text/plain',
-        tags: { 'managed-by': MANAGED_BY },
-      });
+      await clients.secrets.setSecret(name, value, SECRET_OPTIONS);
     },
   };
   const validator = createRequestValidator({
@@ -75,8 +73,10 @@ function compose(o: CompositionOverrides): Services {
     defaultIdleMinutes: config.defaultIdleMinutes,
   });
   const platforms = new PlatformService({ config, registry, validator, secrets, now });
-  const activities = {
+  const activities: Services['activities'] = {
     ...createAzureActivities({ clients, registry }),
+    ...createPostgresActivities({ clients, registry }),
+    ...createSecretActivities({ clients, registry }),
     ...createKubernetesActivities({ clients, registry, kube: kubeClients, now }),
     ...createProgressActivities({ registry, now }),
   };

@@ -4,7 +4,9 @@
  * Orchestrators import this module only (never the activities' code), so a renamed field fails the
  * type-check instead of a production run.
  */
+import type { AzureResourceName } from '../platform/azure-resources.js';
 import type { SweepCandidate } from '../platform/idle.js';
+import type { ApplyStage, ReadinessCheck } from '../platform/steps.js';
 import type {
   ModelState,
   Phase,
@@ -79,8 +81,7 @@ export interface ProgressUpdate {
   probeFailure?: ProbeFailure | null;
 }
 
-export type ReadinessCheck =
-  'nodes' | 'gpu' | 'volumes' | 'job' | 'workloads' | 'endpoints' | 'metricsApi' | 'webuiStopped';
+export type { ReadinessCheck };
 
 /** A Job the apply must see complete before it continues (annotated `llm-platforms-api/wait-for-completion`). */
 export interface JobRef {
@@ -116,12 +117,11 @@ export interface Activities {
   getLastStopTime: { input: PlatformRef; output: string | null };
   ensureResourceGroup: { input: PlatformRef; output: Result<ResourceState> };
   ensurePlatformSecrets: { input: PlatformRef; output: Result<{ created: string[] }> };
-  beginAksClusterCreate: { input: PlatformRef; output: Result<ResourceState> };
+  /** Creates (or finds, or reconciles) one Azure resource of the platform, as its table entry describes it. */
+  beginAzureResource: { input: PlatformRef & { kind: AzureResourceName }; output: Result<ResourceState> };
   getArmOperationStatus: { input: { operationUrl: string }; output: Result<OperationStatus> };
   getAksOutboundIps: { input: PlatformRef; output: Result<{ ips: string[]; clusterId: string }> };
-  beginPostgresServerCreate: { input: PlatformRef; output: Result<ResourceState> };
   ensurePostgresChild: { input: PlatformRef & { child: PostgresChild }; output: Result<ResourceState> };
-  beginStorageAccountCreate: { input: PlatformRef; output: Result<ResourceState> };
   ensureFileShares: { input: PlatformRef; output: Result<{ mutated: boolean }> };
   beginAksClusterPower: { input: PlatformRef & { action: 'stop' | 'start' }; output: Result<ResourceState> };
   beginPostgresServerPower: {
@@ -136,8 +136,8 @@ export interface Activities {
   requestPlatformStop: { input: PlatformRef & { restop: boolean }; output: Result<{ phase: string }> };
   applyPlatformManifests: {
     /** rerunJobs: the stage's wait-for-completion Job is deleted and created again (after a wipe). */
-    input: PlatformRef & { stage: number; rerunJobs?: boolean };
-    output: Result<{ applied: number; stages: number; waitFor?: JobRef }>;
+    input: PlatformRef & { stage: ApplyStage; rerunJobs?: boolean };
+    output: Result<{ applied: number; waitFor?: JobRef }>;
   };
   checkPlatformReadiness: {
     input: PlatformRef & { check: ReadinessCheck; job?: JobRef };
@@ -148,7 +148,6 @@ export interface Activities {
   stopOpenWebui: { input: PlatformRef; output: Result<{ replicas: number }> };
   /** Starts the wipe's Job that removes Open WebUI's files from its share (a finished one is replaced). */
   startWebuiDataWipe: { input: PlatformRef; output: Result<JobRef> };
-  beginPostgresServerResize: { input: PlatformRef; output: Result<ResourceState> };
   beginPostgresDatabaseDelete: { input: PlatformRef; output: Result<ResourceState> };
   runSmokeTest: { input: PlatformRef & { model: string }; output: Result<SmokeReport> };
 }
@@ -162,3 +161,21 @@ export type PostgresChild =
 export type ActivityName = keyof Activities;
 export type ActivityInput<N extends ActivityName> = Activities[N]['input'];
 export type ActivityOutput<N extends ActivityName> = Activities[N]['output'];
+
+/**
+ * What implements an activity. Every factory states the names it implements as `ActivityHandlers<…>`, so a
+ * field renamed in this catalogue fails the type-check in the implementation as well as at every caller.
+ */
+export type ActivityHandler<N extends ActivityName> = (input: ActivityInput<N>) => Promise<ActivityOutput<N>>;
+export type ActivityHandlers<K extends ActivityName = ActivityName> = { [N in K]: ActivityHandler<N> };
+
+/** Activities that answer with a Result (the orchestrator decides on their failures). */
+export type ResultActivity = {
+  [N in ActivityName]: ActivityOutput<N> extends Result<unknown> ? N : never;
+}[ActivityName];
+/** What a Result activity answers when it succeeds. */
+export type Answer<N extends ResultActivity> = ActivityOutput<N> extends Result<infer T> ? T : never;
+/** Activities that start or find an Azure operation, followed by `ensureResource`. */
+export type BeginActivity = {
+  [N in ActivityName]: ActivityOutput<N> extends Result<ResourceState> ? N : never;
+}[ActivityName];

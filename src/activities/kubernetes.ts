@@ -17,16 +17,9 @@ import {
   WAIT_FOR_COMPLETION,
 } from '../platform/manifests.js';
 import type { PlatformRecord } from '../platform/types.js';
-import type { Registry } from '../registry/registry.js';
-import type {
-  Failure,
-  JobRef,
-  ModelReport,
-  Readiness,
-  ReadinessCheck,
-  Result,
-  SmokeReport,
-} from './contract.js';
+import { requireRecord, type Registry } from '../registry/registry.js';
+import type { ApplyStage } from '../platform/steps.js';
+import type { ActivityHandlers, Failure, JobRef, Readiness, ReadinessCheck, Result } from './contract.js';
 
 export const OLLAMA = { namespace: 'llm', service: 'ollama', port: 11434 } as const;
 const OPEN_WEBUI = { namespace: 'llm', deployment: 'open-webui' } as const;
@@ -65,26 +58,39 @@ export interface KubernetesActivityDeps {
 
 const CREDENTIAL_TTL_MS = 10 * 60_000;
 
+export interface ApplyStageObjects {
+  /** The Job's `llm-platforms-api/apply-stage` annotation; the stage after the last Job is `workloads`. */
+  stage: string;
+  objects: KubernetesObject[];
+  waitFor?: JobRef;
+}
+
 /**
  * The apply order cut into stages: each stage ends with a Job that must complete before anything after it
- * is applied (the database role before the migration, the migration before Open WebUI serves).
+ * is applied (the database role before the migration, the migration before Open WebUI serves). A stage is
+ * named by the Job that ends it (`llm-platforms-api/apply-stage`); the step catalogue's APPLY_STAGES must
+ * list the same names in the same order (a test keeps them equal).
  */
-export function applyStages(
-  objects: readonly KubernetesObject[],
-): { objects: KubernetesObject[]; waitFor?: JobRef }[] {
-  const stages: { objects: KubernetesObject[]; waitFor?: JobRef }[] = [{ objects: [] }];
+export function applyStages(objects: readonly KubernetesObject[]): ApplyStageObjects[] {
+  const stages: ApplyStageObjects[] = [{ stage: LAST_STAGE, objects: [] }];
   for (const object of objects) {
-    stages[stages.length - 1]!.objects.push(object);
+    const current = stages[stages.length - 1]!;
+    current.objects.push(object);
     if (object.kind === 'Job' && object.metadata?.annotations?.[WAIT_FOR_COMPLETION] === 'true') {
-      stages[stages.length - 1]!.waitFor = {
+      current.stage = object.metadata.annotations[APPLY_STAGE] ?? '';
+      current.waitFor = {
         namespace: object.metadata.namespace ?? 'default',
         name: object.metadata.name ?? '',
       };
-      stages.push({ objects: [] });
+      stages.push({ stage: LAST_STAGE, objects: [] });
     }
   }
   return stages.filter((s) => s.objects.length > 0);
 }
+
+/** The annotation that names the apply stage a wait-for-completion Job ends. */
+export const APPLY_STAGE = 'llm-platforms-api/apply-stage';
+const LAST_STAGE: ApplyStage = 'workloads';
 
 /**
  * Namespaces first, then the Secrets (built here from Key Vault values, never rendered), then the rendered
@@ -117,14 +123,22 @@ export async function platformObjects(
   ];
 }
 
-export function createKubernetesActivities(deps: KubernetesActivityDeps) {
+type KubernetesActivity =
+  | 'applyPlatformManifests'
+  | 'checkPlatformReadiness'
+  | 'getModelReport'
+  | 'deleteOllamaModels'
+  | 'stopOpenWebui'
+  | 'startWebuiDataWipe'
+  | 'probeOllama'
+  | 'runSmokeTest';
+
+export function createKubernetesActivities(
+  deps: KubernetesActivityDeps,
+): ActivityHandlers<KubernetesActivity> {
   const credentials = new Map<string, { kubeconfig: string; until: number }>();
 
-  const load = async (platformId: string) => {
-    const record = await deps.registry.get(platformId);
-    if (!record) throw new Error(`platform ${platformId} has no registry record`);
-    return record;
-  };
+  const load = (platformId: string) => requireRecord(deps.registry, platformId);
 
   /** Admin credentials of the platform's cluster; re-read after a start (the API server address can change). */
   const clusterFor = async (record: PlatformRecord, fresh = false): Promise<KubeClients> => {
@@ -159,15 +173,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
   };
 
   return {
-    async applyPlatformManifests({
-      platformId,
-      stage,
-      rerunJobs = false,
-    }: {
-      platformId: string;
-      stage: number;
-      rerunJobs?: boolean;
-    }): Promise<Result<{ applied: number; stages: number; waitFor?: JobRef }>> {
+    async applyPlatformManifests({ platformId, stage, rerunJobs = false }) {
       return withCluster(platformId, async (kube, record) => {
         const { names } = record;
         const secretValue = async (name: string) => (await deps.clients.secrets.getSecret(name)).value ?? '';
@@ -179,8 +185,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
           return keys.keys?.[0]?.value ?? '';
         };
         const stages = applyStages(await platformObjects(record, secretValue, storageKey));
-        const current = stages[stage];
-        if (!current) return { ok: true, value: { applied: 0, stages: stages.length } };
+        const current = stages.find((s) => s.stage === stage);
+        if (!current) throw new Error(`the rendered manifests have no apply stage '${stage}'`);
         // In order: namespaces before what lives in them; one at a time keeps conflicts attributable.
         for (const object of current.objects) {
           const waited = object.metadata?.annotations?.[WAIT_FOR_COMPLETION] === 'true';
@@ -190,26 +196,17 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
           ok: true,
           value: {
             applied: current.objects.length,
-            stages: stages.length,
             ...(current.waitFor ? { waitFor: current.waitFor } : {}),
           },
         };
       });
     },
 
-    async checkPlatformReadiness({
-      platformId,
-      check,
-      job,
-    }: {
-      platformId: string;
-      check: ReadinessCheck;
-      job?: JobRef;
-    }): Promise<Result<Readiness>> {
+    async checkPlatformReadiness({ platformId, check, job }) {
       return withCluster(platformId, (kube) => readiness(kube, check, job));
     },
 
-    async getModelReport({ platformId }: { platformId: string }): Promise<Result<ModelReport>> {
+    async getModelReport({ platformId }) {
       return withCluster(platformId, async (kube, record) => {
         const tags = (await kube.proxyGet(OLLAMA.namespace, OLLAMA.service, OLLAMA.port, 'api/tags')) as {
           models?: { name?: string; model?: string }[];
@@ -239,13 +236,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     },
 
     /** Removes models from Ollama (and so from the shared volume); one already gone counts as removed. */
-    async deleteOllamaModels({
-      platformId,
-      models,
-    }: {
-      platformId: string;
-      models: string[];
-    }): Promise<Result<{ deleted: string[] }>> {
+    async deleteOllamaModels({ platformId, models }) {
       return withCluster(platformId, async (kube) => {
         const deleted: string[] = [];
         for (const model of models) {
@@ -264,7 +255,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
      * Scales Open WebUI to zero by applying its rendered Deployment with no replicas (the same field manager
      * owns every field, so nothing else changes); the next apply of the manifests brings it back.
      */
-    async stopOpenWebui({ platformId }: { platformId: string }): Promise<Result<{ replicas: number }>> {
+    async stopOpenWebui({ platformId }) {
       return withCluster(platformId, async (kube, record) => {
         const deployment = (renderManifests(record.spec, record.names) as KubernetesObject[]).find(
           (o) => o.kind === 'Deployment' && o.metadata?.name === OPEN_WEBUI.deployment,
@@ -278,7 +269,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       });
     },
 
-    async startWebuiDataWipe({ platformId }: { platformId: string }): Promise<Result<JobRef>> {
+    async startWebuiDataWipe({ platformId }) {
       return withCluster(platformId, async (kube) => {
         const [job] = renderOnDemand(ON_DEMAND.webuiDataWipe) as KubernetesObject[];
         const ref = { namespace: job!.metadata?.namespace ?? 'default', name: job!.metadata?.name ?? '' };
@@ -289,7 +280,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     },
 
     /** Models loaded in Ollama's memory: non-empty means someone used the platform within its keep-alive. */
-    async probeOllama({ platformId }: { platformId: string }): Promise<Result<{ loadedModels: number }>> {
+    async probeOllama({ platformId }) {
       return withCluster(platformId, async (kube) => {
         const ps = (await kube.proxyGet(OLLAMA.namespace, OLLAMA.service, OLLAMA.port, 'api/ps')) as {
           models?: unknown[];
@@ -298,13 +289,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       });
     },
 
-    async runSmokeTest({
-      platformId,
-      model,
-    }: {
-      platformId: string;
-      model: string;
-    }): Promise<Result<SmokeReport>> {
+    async runSmokeTest({ platformId, model }) {
       return withCluster(platformId, async (kube) => {
         const generated = (await kube.proxyPost(
           OLLAMA.namespace,
@@ -497,13 +482,13 @@ async function readiness(
       );
     }
     case 'metricsApi': {
-      const apiService = (await kube.objects.read({
+      const apiService = await kube.objects.read<
+        KubernetesObject & { status?: { conditions?: { type: string; status: string }[] } }
+      >({
         apiVersion: 'apiregistration.k8s.io/v1',
         kind: 'APIService',
         metadata: { name: 'v1beta1.custom.metrics.k8s.io' },
-      })) as KubernetesObject & {
-        status?: { conditions?: { type: string; status: string }[] };
-      };
+      });
       const available = !!apiService.status?.conditions?.some(
         (c) => c.type === 'Available' && c.status === 'True',
       );

@@ -1,25 +1,33 @@
 /** The activity that writes a flow's progress to the registry (an ETag-guarded merge, safe to repeat). */
-import type { Registry } from '../registry/registry.js';
-import type { SweepCandidate } from '../platform/idle.js';
-import type { PlatformSpec } from '../platform/types.js';
-import type { PlatformRef, ProgressUpdate } from './contract.js';
+import { requireRecord, type Registry } from '../registry/registry.js';
+import type { StepName } from '../platform/steps.js';
+import type { ActivityHandlers } from './contract.js';
 
-export function createProgressActivities({ registry, now }: { registry: Registry; now: () => Date }) {
+/** The step whose end is when a platform's compute stopped: a start waits 15 minutes after it (AKS asks). */
+const CLUSTER_STOPPED: StepName = 'aksStop';
+
+export function createProgressActivities({
+  registry,
+  now,
+}: {
+  registry: Registry;
+  now: () => Date;
+}): ActivityHandlers<'getPlatformSpec' | 'getLastStopTime' | 'listSweepCandidates' | 'recordProgress'> {
   return {
-    async getPlatformSpec({ platformId }: PlatformRef): Promise<PlatformSpec> {
-      const record = await registry.get(platformId);
-      if (!record) throw new Error(`platform ${platformId} has no registry record`);
-      return record.spec;
+    async getPlatformSpec({ platformId }) {
+      return (await requireRecord(registry, platformId)).spec;
     },
 
-    /** When the last stop finished (the end of its aksStop step), if the platform was ever stopped. */
-    async getLastStopTime({ platformId }: PlatformRef): Promise<string | null> {
+    /** When the last stop finished (the end of its cluster stop step), if the platform was ever stopped. */
+    async getLastStopTime({ platformId }) {
       const record = await registry.get(platformId);
-      return record?.steps.find((s) => s.name === 'aksStop' && s.state === 'succeeded')?.endedAt ?? null;
+      return (
+        record?.steps.find((s) => s.name === CLUSTER_STOPPED && s.state === 'succeeded')?.endedAt ?? null
+      );
     },
 
     /** Ready and Stopped platforms: the only ones a sweep looks at (any other phase has a flow running). */
-    async listSweepCandidates(): Promise<SweepCandidate[]> {
+    async listSweepCandidates() {
       const records = await registry.list();
       return records
         .filter(
@@ -35,7 +43,7 @@ export function createProgressActivities({ registry, now }: { registry: Registry
         }));
     },
 
-    async recordProgress(update: ProgressUpdate): Promise<void> {
+    async recordProgress(update) {
       await registry.update(update.platformId, (r) => {
         const steps = update.step
           ? [...r.steps.filter((s) => s.name !== update.step!.name), update.step]

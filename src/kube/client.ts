@@ -63,17 +63,17 @@ export function kubeClients(kubeconfigYaml: string): KubeClients {
         name: `${service}:${port}`,
         namespace,
         path,
-      }) as Promise<unknown>,
+      }),
     proxyPost: (namespace, service, port, path, body) =>
       core.connectPostNamespacedServiceProxyWithPath(
         { name: `${service}:${port}`, namespace, path },
         { middleware: [jsonBody(body)], middlewareMergeStrategy: 'append' },
-      ) as Promise<unknown>,
+      ),
     proxyDelete: (namespace, service, port, path, body) =>
       core.connectDeleteNamespacedServiceProxyWithPath(
         { name: `${service}:${port}`, namespace, path },
         { middleware: [jsonBody(body)], middlewareMergeStrategy: 'append' },
-      ) as Promise<unknown>,
+      ),
   };
 }
 

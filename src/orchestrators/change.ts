@@ -12,54 +12,43 @@ import * as df from 'durable-functions';
 import type { PostgresChild, Readiness, Result } from '../activities/contract.js';
 import { OPENWEBUI_DATABASE } from '../platform/naming.js';
 import { choosePostgresSku } from '../platform/sizing.js';
-import type { PlatformChange, PlatformSpec } from '../platform/types.js';
-import { applyManifests, followModels, waitUntilReady } from './configure.js';
-import { call, callUntilAnswered, ensureResource, Progress, type Context, type Flow } from './flow.js';
+import type { PlatformChange } from '../platform/types.js';
+import { applyManifests, followModels, gate, waitUntilReady } from './configure.js';
+import {
+  call,
+  callUntilAnswered,
+  ensureResource,
+  Progress,
+  type Context,
+  type Flow,
+  type StepClock,
+} from './flow.js';
 import { ORCHESTRATORS, type LifecycleInput, type UpdateInput } from './names.js';
-import { POLL } from './policy.js';
 
 function* updatePlatform(context: Context) {
   const { platformId, change } = context.df.getInput<UpdateInput>();
   const ref = { platformId };
-  const spec = (yield* call(context, 'getPlatformSpec', ref)) as PlatformSpec;
+  const spec = yield* call(context, 'getPlatformSpec', ref);
   const progress = new Progress(context, platformId, 'Updating');
   yield* progress.setPhase('Updating');
-  const quick = POLL.storageAccount;
-  const deadline = () => context.df.currentUtcDateTime.getTime() + quick.deadlineMs;
 
   // More replicas need the larger SKU before they start; fewer release it only once they are gone.
   const resize = skuChange(change);
   if (resize === 'grow') yield* resizePostgres(context, progress, platformId);
-  if (change.addedModels.length > 0) {
-    const shares = yield* progress.step(
-      'fileShares',
-      callUntilAnswered(context, 'ensureFileShares', ref, quick, deadline()),
+  if (change.addedModels.length > 0)
+    yield* progress.run('fileShares', (step) => callUntilAnswered(context, step, 'ensureFileShares', ref));
+  if (change.removedModels.length > 0)
+    yield* progress.run('modelsRemove', (step) =>
+      callUntilAnswered(context, step, 'deleteOllamaModels', { platformId, models: change.removedModels }),
     );
-    if (!shares.ok) return yield* progress.fail('fileShares', shares);
-  }
-  if (change.removedModels.length > 0) {
-    const removed = yield* progress.step(
-      'modelsRemove',
-      callUntilAnswered(
-        context,
-        'deleteOllamaModels',
-        { platformId, models: change.removedModels },
-        POLL.kubernetes,
-        deadline(),
-      ),
-    );
-    if (!removed.ok) return yield* progress.fail('modelsRemove', removed);
-  }
 
   yield* applyManifests(context, platformId, progress);
-  const ready = yield* progress.step('workloadsReady', waitUntilReady(context, platformId, 'workloads'));
-  if (!ready.ok) return yield* progress.fail('workloadsReady', ready);
+  yield* gate(context, progress, platformId, 'workloadsReady');
   if (resize === 'shrink') yield* resizePostgres(context, progress, platformId);
 
-  if (change.addedModels.length > 0) {
-    // A model that cannot be pulled is a warning, as at provisioning: the platform serves the others.
-    yield* progress.step('models', followNewModels(context, spec));
-  }
+  // A model that cannot be pulled is a warning, as at provisioning: the platform serves the others.
+  if (change.addedModels.length > 0)
+    yield* progress.run('models', (step) => followModels(context, step, spec));
   yield* progress.setPhase('Ready');
   return { platformId, phase: 'Ready' };
 }
@@ -71,17 +60,11 @@ function skuChange(change: PlatformChange): 'grow' | 'shrink' | undefined {
   return to.userConnections > from.userConnections ? 'grow' : 'shrink';
 }
 
+/** The server converges to the spec's SKU (its table entry reconciles a Ready server on another SKU). */
 function* resizePostgres(context: Context, progress: Progress, platformId: string): Flow<void> {
-  const resized = yield* progress.step(
-    'postgresResize',
-    ensureResource(context, 'beginPostgresServerResize', { platformId }, POLL.postgresServer),
+  yield* progress.run('postgresResize', (step) =>
+    ensureResource(context, step, 'beginAzureResource', { platformId, kind: 'postgresServer' }),
   );
-  if (!resized.ok) yield* progress.fail('postgresResize', resized);
-}
-
-function* followNewModels(context: Context, spec: PlatformSpec): Flow<Result<null>> {
-  yield* followModels(context, spec);
-  return { ok: true, value: null };
 }
 
 function* wipePlatform(context: Context) {
@@ -89,54 +72,36 @@ function* wipePlatform(context: Context) {
   const ref = { platformId };
   const progress = new Progress(context, platformId, 'Updating');
   yield* progress.setPhase('Updating');
-  const policy = POLL.postgresChild;
-  const deadline = context.df.currentUtcDateTime.getTime() + policy.deadlineMs;
 
   // Nothing may write to the database while it is dropped, and nothing may serve a half-empty one.
-  const stop = yield* progress.step(
-    'webuiStop',
-    callUntilAnswered(context, 'stopOpenWebui', ref, POLL.kubernetes, deadline),
+  yield* progress.run('webuiStop', (step) => callUntilAnswered(context, step, 'stopOpenWebui', ref));
+  yield* progress.run('webuiStopped', (step) =>
+    waitUntilReady(context, { ...step, name: 'webuiStopped' }, platformId),
   );
-  if (!stop.ok) return yield* progress.fail('webuiStop', stop);
-  const stopped = yield* progress.step('webuiStopped', waitUntilReady(context, platformId, 'webuiStopped'));
-  if (!stopped.ok) return yield* progress.fail('webuiStopped', stopped);
 
   // Uploaded files and their caches live on Open WebUI's share, beside the database: a Job removes them.
-  const files = yield* progress.step('webuiDataWipe', wipeFiles(context, platformId));
-  if (!files.ok) return yield* progress.fail('webuiDataWipe', files);
+  yield* progress.run('webuiDataWipe', (step) => wipeFiles(context, step, platformId));
 
-  const dropped = yield* progress.step(
-    'databaseDrop',
-    ensureResource(context, 'beginPostgresDatabaseDelete', ref, policy),
+  yield* progress.run('databaseDrop', (step) =>
+    ensureResource(context, step, 'beginPostgresDatabaseDelete', ref),
   );
-  if (!dropped.ok) return yield* progress.fail('databaseDrop', dropped);
   const database: PostgresChild = { kind: 'database', name: OPENWEBUI_DATABASE };
-  const created = yield* progress.step(
-    'databaseCreate',
-    ensureResource(context, 'ensurePostgresChild', { platformId, child: database }, policy),
+  yield* progress.run('databaseCreate', (step) =>
+    ensureResource(context, step, 'ensurePostgresChild', { platformId, child: database }),
   );
-  if (!created.ok) return yield* progress.fail('databaseCreate', created);
 
   // The setup Job creates the vector extension and grants in the new database, the migration its schema;
   // the last stage brings Open WebUI back with its replicas.
   yield* applyManifests(context, platformId, progress, { rerunJobs: true });
-  const ready = yield* progress.step('workloadsReady', waitUntilReady(context, platformId, 'workloads'));
-  if (!ready.ok) return yield* progress.fail('workloadsReady', ready);
+  yield* gate(context, progress, platformId, 'workloadsReady');
   yield* progress.setPhase('Ready');
   return { platformId, phase: 'Ready' };
 }
 
-function* wipeFiles(context: Context, platformId: string): Flow<Result<Readiness>> {
-  const deadline = context.df.currentUtcDateTime.getTime() + POLL.kubernetes.deadlineMs;
-  const job = yield* callUntilAnswered(
-    context,
-    'startWebuiDataWipe',
-    { platformId },
-    POLL.kubernetes,
-    deadline,
-  );
+function* wipeFiles(context: Context, step: StepClock, platformId: string): Flow<Result<Readiness>> {
+  const job = yield* callUntilAnswered(context, step, 'startWebuiDataWipe', { platformId });
   if (!job.ok) return job;
-  return yield* waitUntilReady(context, platformId, 'job', job.value);
+  return yield* waitUntilReady(context, { ...step, name: 'webuiDataWipe' }, platformId, job.value);
 }
 
 df.app.orchestration(ORCHESTRATORS.update, updatePlatform);

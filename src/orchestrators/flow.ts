@@ -1,91 +1,178 @@
 /**
- * Building blocks shared by the orchestrations: typed activity calls, waiting out retryable refusals with
- * durable timers, polling an ARM operation, and recording steps. Pure generator code: time comes only
- * from `context.df.currentUtcDateTime`, waits only from `createTimer`.
+ * Building blocks shared by the orchestrations: typed activity calls, one poll loop (waits with durable
+ * timers, Retry-After honoured, bounded backoff, the step's deadline), following an ARM operation, and
+ * recording steps. Pure generator code: time comes only from `context.df.currentUtcDateTime`, waits only
+ * from `createTimer`. This is the only module that touches `callActivity`: everything else goes through
+ * the typed helpers below (a lint rule keeps it so).
  */
 import type * as df from 'durable-functions';
 import type {
   ActivityInput,
   ActivityName,
   ActivityOutput,
+  Answer,
+  BeginActivity,
   Failure,
-  OperationStatus,
   ResourceState,
   Result,
+  ResultActivity,
 } from '../activities/contract.js';
 import { RETRYABLE_KINDS } from '../activities/contract.js';
+import {
+  MAX_RETRYABLE_REFUSALS,
+  nextWaitMs,
+  stepPolicy,
+  STEPS,
+  type PollPolicy,
+  type StepName,
+} from '../platform/steps.js';
 import type { Phase, StepRecord } from '../platform/types.js';
-import { activityRetry, MAX_RETRYABLE_REFUSALS, nextWaitMs, type PollPolicy } from './policy.js';
+import { activityRetry } from './policy.js';
 
 export type Context = df.OrchestrationContext;
 // Generators that yield durable tasks and return T.
 export type Flow<T> = Generator<df.Task, T, unknown>;
+/** A durable task whose result has the type T (the runtime hands results back untyped). */
+export type TypedTask<T> = df.Task & { readonly __result?: T };
 
 const now = (context: Context) => context.df.currentUtcDateTime.getTime();
 
-/** One typed activity call; thrown faults are retried by the runtime with the named policy. */
+/** One typed activity task, not yet yielded (for fan-out); thrown faults are retried by the runtime. */
+export function task<N extends ActivityName>(
+  context: Context,
+  name: N,
+  input: ActivityInput<N>,
+): TypedTask<ActivityOutput<N>> {
+  return context.df.callActivityWithRetry(name, activityRetry(), input);
+}
+
+/** Yields tasks together and hands back their results, in order. */
+export function* all<T>(context: Context, tasks: TypedTask<T>[]): Flow<T[]> {
+  return (yield context.df.Task.all(tasks)) as T[];
+}
+
+/** Yields one task and hands back its result. */
+export function* awaited<T>(task: TypedTask<T>): Flow<T> {
+  return (yield task) as T;
+}
+
+/** A sub-orchestration's task, typed by what the child returns. */
+export function child<T>(context: Context, name: string, input: unknown, instanceId: string): TypedTask<T> {
+  return context.df.callSubOrchestrator(name, input, instanceId);
+}
+
+/** One typed activity call. */
 export function* call<N extends ActivityName>(
   context: Context,
   name: N,
   input: ActivityInput<N>,
 ): Flow<ActivityOutput<N>> {
-  return (yield context.df.callActivityWithRetry(name, activityRetry(), input)) as ActivityOutput<N>;
+  return (yield task(context, name, input)) as ActivityOutput<N>;
 }
 
 export function* sleep(context: Context, ms: number): Flow<void> {
   yield context.df.createTimer(new Date(now(context) + ms));
 }
 
+/** The clock of one running step: its name, how it is paced, and when it runs out. */
+export interface StepClock {
+  name: StepName;
+  policy: PollPolicy;
+  /** Epoch milliseconds (orchestration time) at which the step fails as a timeout. */
+  deadline: number;
+}
+
+export function stepClock(context: Context, name: StepName): StepClock {
+  const policy = stepPolicy(name);
+  return { name, policy, deadline: now(context) + policy.deadlineMs };
+}
+
 /**
- * Calls an activity until it answers with something other than a retryable refusal (throttled, busy,
- * transient), waiting between attempts as Azure asked (Retry-After) or with bounded backoff.
+ * One reading of whatever a poll waits for: done (with its value), not yet (with what is missing, Azure's
+ * Retry-After, and the failure to report should the wait run out), or a failure that ends the wait.
  */
-export function* callUntilAnswered<N extends ActivityName>(
+export type Probe<T> = { done: T } | { wait: string; retryAfterMs?: number; failure?: Failure } | Failure;
+
+/**
+ * The poll loop: probes until done or failed; between probes sleeps as long as Azure asked (Retry-After,
+ * never less) or the step's bounded backoff. Past the step's deadline (or `maxAttempts`), the wait ends
+ * with its last failure, or a timeout naming what was still missing.
+ */
+export function* poll<T>(
   context: Context,
+  step: StepClock,
+  probe: (attempt: number) => Flow<Probe<T>>,
+  options: { maxAttempts?: number; firstWaitMs?: number; firstAttempt?: number } = {},
+): Flow<Result<T>> {
+  if (options.firstWaitMs) yield* sleep(context, options.firstWaitMs);
+  for (let attempt = options.firstAttempt ?? 0; ; attempt++) {
+    const reading = yield* probe(attempt);
+    if ('done' in reading) return { ok: true, value: reading.done };
+    if ('ok' in reading) return reading;
+    const outOfAttempts =
+      options.maxAttempts !== undefined && attempt + 1 - (options.firstAttempt ?? 0) >= options.maxAttempts;
+    if (outOfAttempts || now(context) >= step.deadline) return reading.failure ?? timeout(step, reading.wait);
+    yield* sleep(context, nextWaitMs(step.policy, attempt, reading.retryAfterMs));
+  }
+}
+
+function timeout(step: StepClock, missing: string): Failure {
+  const minutes = Math.round(step.policy.deadlineMs / 60_000);
+  return {
+    ok: false,
+    kind: 'timeout',
+    code: 'StepDeadlineExceeded',
+    message: `${STEPS[step.name].title}: not done after ${minutes} minutes (${missing}).`,
+  };
+}
+
+/**
+ * Calls a Result activity until it answers with something other than a retryable refusal (throttled, busy,
+ * transient), at most MAX_RETRYABLE_REFUSALS times within the step; the last refusal is the answer then.
+ */
+export function* callUntilAnswered<N extends ResultActivity>(
+  context: Context,
+  step: StepClock,
   name: N,
   input: ActivityInput<N>,
-  policy: PollPolicy,
-  deadline: number,
-): Flow<ActivityOutput<N>> {
-  for (let attempt = 0; ; attempt++) {
-    const result = (yield* call(context, name, input)) as ActivityOutput<N>;
-    const failure = result as Partial<Failure> | undefined;
-    if (!failure || failure.ok !== false || !RETRYABLE_KINDS.has(failure.kind!)) return result;
-    if (attempt + 1 >= MAX_RETRYABLE_REFUSALS || now(context) >= deadline) return result;
-    yield* sleep(context, nextWaitMs(policy, attempt, failure.retryAfterMs));
-  }
+): Flow<Result<Answer<N>>> {
+  return yield* poll<Answer<N>>(
+    context,
+    step,
+    function* () {
+      // The runtime hands results back untyped; a Result activity answers a Result of its Answer.
+      const result = (yield* call(context, name, input)) as Result<Answer<N>>;
+      if (result.ok) return { done: result.value };
+      if (!RETRYABLE_KINDS.has(result.kind)) return result;
+      return {
+        wait: `${result.code}: ${result.message}`,
+        retryAfterMs: result.retryAfterMs,
+        failure: result,
+      };
+    },
+    { maxAttempts: MAX_RETRYABLE_REFUSALS },
+  );
 }
 
 /**
  * Starts (or finds) a resource with a begin-activity, then follows Azure's operation until it ends,
  * sleeping between reads as long as Retry-After asks (never less), within the step's deadline.
  */
-export function* ensureResource<N extends ActivityName>(
+export function* ensureResource<N extends BeginActivity>(
   context: Context,
+  step: StepClock,
   begin: N,
   input: ActivityInput<N>,
-  policy: PollPolicy,
 ): Flow<Result<ResourceState>> {
-  const deadline = now(context) + policy.deadlineMs;
-  const timeout = (): Failure => ({
-    ok: false,
-    kind: 'timeout',
-    code: 'StepDeadlineExceeded',
-    message: `Azure did not finish within ${Math.round(policy.deadlineMs / 60_000)} minutes.`,
-  });
-  for (let attempt = 0; ; attempt++) {
-    const started = (yield* callUntilAnswered(
-      context,
-      begin,
-      input,
-      policy,
-      deadline,
-    )) as Result<ResourceState>;
+  return yield* poll(context, step, function* (): Flow<Probe<ResourceState>> {
+    const started = yield* callUntilAnswered<BeginActivity>(context, step, begin, input);
     if (!started.ok) return started;
-    const { provisioningState, operationUrl, mutated } = started.value;
-    if (operationUrl)
-      return yield* followOperation(context, operationUrl, mutated, policy, deadline, timeout);
-    if (provisioningState === 'Succeeded') return started;
+    const { provisioningState, operationUrl, mutated, retryAfterMs } = started.value;
+    if (operationUrl) {
+      const followed = yield* followOperation(context, step, operationUrl, mutated, retryAfterMs);
+      return followed.ok ? { done: followed.value } : followed;
+    }
+    if (provisioningState === 'Succeeded') return { done: started.value };
     if (provisioningState === 'Failed' || provisioningState === 'Canceled') {
       return {
         ok: false,
@@ -96,45 +183,38 @@ export function* ensureResource<N extends ActivityName>(
     }
     // Found mid-operation (started by an earlier attempt whose answer was lost): the begin activity only reads
     // an existing resource, so calling it again is how its state is polled.
-    if (now(context) >= deadline) return timeout();
-    yield* sleep(context, nextWaitMs(policy, attempt));
-  }
+    return { wait: `provisioning state ${provisioningState}` };
+  });
 }
 
+/** Reads an ARM asynchronous operation until it ends; the first read waits for the accept's Retry-After. */
 function* followOperation(
   context: Context,
+  step: StepClock,
   operationUrl: string,
   mutated: boolean,
-  policy: PollPolicy,
-  deadline: number,
-  timeout: () => Failure,
+  acceptedRetryAfterMs: number | undefined,
 ): Flow<Result<ResourceState>> {
-  for (let attempt = 1; ; attempt++) {
-    if (now(context) >= deadline) return timeout();
-    const status = (yield* callUntilAnswered(
-      context,
-      'getArmOperationStatus',
-      { operationUrl },
-      policy,
-      deadline,
-    )) as Result<OperationStatus>;
-    if (!status.ok) return status;
-    if (status.value.status === 'Succeeded')
-      return { ok: true, value: { provisioningState: 'Succeeded', mutated } };
-    if (status.value.status === 'Failed' || status.value.status === 'Canceled') {
-      const error = status.value.error ?? {
-        code: `Operation${status.value.status}`,
-        message: `The Azure operation ended ${status.value.status}.`,
-      };
-      return {
-        ok: false,
-        kind: classifyOperationError(error.code),
-        code: error.code,
-        message: error.message,
-      };
-    }
-    yield* sleep(context, nextWaitMs(policy, attempt, status.value.retryAfterMs));
-  }
+  return yield* poll(
+    context,
+    step,
+    function* (): Flow<Probe<ResourceState>> {
+      const status = yield* callUntilAnswered(context, step, 'getArmOperationStatus', { operationUrl });
+      if (!status.ok) return status;
+      const { status: state, error, retryAfterMs } = status.value;
+      if (state === 'Succeeded') return { done: { provisioningState: 'Succeeded', mutated } };
+      if (state === 'Failed' || state === 'Canceled') {
+        const { code, message } = error ?? {
+          code: `Operation${state}`,
+          message: `The Azure operation ended ${state}.`,
+        };
+        return { ok: false, kind: classifyOperationError(code), code, message };
+      }
+      return { wait: `Azure operation ${state}`, ...(retryAfterMs ? { retryAfterMs } : {}) };
+    },
+    // Reads start right after the accept (or its Retry-After); the backoff between them starts one step up.
+    { firstAttempt: 1, ...(acceptedRetryAfterMs ? { firstWaitMs: acceptedRetryAfterMs } : {}) },
+  );
 }
 
 const QUOTA = /quota|allocation|capacity|SkuNotAvailable/i;
@@ -144,10 +224,7 @@ function classifyOperationError(code: string): Failure['kind'] {
 
 /** Reads AKS's and PostgreSQL's power state from Azure and records it for the status (never fails a flow). */
 export function* recordPower(context: Context, platformId: string): Flow<void> {
-  const power = (yield* call(context, 'getPowerStates', { platformId })) as Result<{
-    aks: string;
-    postgres: string;
-  }>;
+  const power = yield* call(context, 'getPowerStates', { platformId });
   if (power.ok)
     yield* call(context, 'recordProgress', {
       platformId,
@@ -177,12 +254,26 @@ export class Progress {
     });
   }
 
-  /** Runs one named step, recording running → succeeded/failed with Azure's error. */
-  *step<T>(name: string, body: Flow<Result<T>>): Flow<Result<T>> {
+  /**
+   * Runs one named step (paced and bounded by its catalogue policy), recording running → succeeded; a
+   * failure is recorded with Azure's error and fails the flow (with `hint` appended to the message).
+   */
+  *run<T>(
+    name: StepName,
+    body: (step: StepClock) => Flow<Result<T>>,
+    hint?: (failure: Failure) => string | undefined,
+  ): Flow<T> {
+    const result = yield* this.attempt(name, body);
+    if (!result.ok) return yield* this.fail(name, result, hint?.(result));
+    return result.value;
+  }
+
+  /** Runs one named step like `run`, but hands a failure back (recorded on the step) instead of failing. */
+  *attempt<T>(name: StepName, body: (step: StepClock) => Flow<Result<T>>): Flow<Result<T>> {
     const startedAt = this.context.df.currentUtcDateTime.toISOString();
     this.publish(name);
     yield* this.record({ name, state: 'running', startedAt });
-    const result = yield* body;
+    const result = yield* body(stepClock(this.context, name));
     const endedAt = this.context.df.currentUtcDateTime.toISOString();
     if (result.ok) {
       this.done.push(name);
@@ -200,7 +291,7 @@ export class Progress {
   }
 
   /** Marks the platform Failed at `step` with Azure's error; the orchestration then ends Failed. */
-  *fail(step: string, failure: Failure, hint?: string): Flow<never> {
+  *fail(step: StepName, failure: Failure, hint?: string): Flow<never> {
     const message = hint ? `${failure.message} ${hint}` : failure.message;
     this.phase = 'Failed';
     this.publish(step);

@@ -2,6 +2,7 @@
  * Orchestrator names and instance ids: what triggers need to start or find a flow, without importing the
  * flows themselves.
  */
+import { AZURE_RESOURCE_NAMES, type AzureResourceName } from '../platform/azure-resources.js';
 import type { Operation, PlatformChange } from '../platform/types.js';
 
 export const ORCHESTRATORS = {
@@ -35,10 +36,13 @@ export const lifecycleInstanceIds = (platformId: string) => [
   instanceIdFor(platformId, 'delete'),
 ];
 
-/** Sub-orchestrations provisioning starts (one per long Azure creation); a delete stops them too. */
-export const AZURE_RESOURCE_KINDS = ['aksCluster', 'postgresServer', 'storageAccount'] as const;
+/** The sub-orchestration that creates one Azure resource of the table (and follows it). */
+export const ENSURE_AZURE_RESOURCE = 'ensureAzureResource';
+export const azureResourceInstanceId = (platformId: string, kind: AzureResourceName) =>
+  `${platformId}:${kind}`;
+/** Sub-orchestrations provisioning starts (one per Azure resource of the table); a delete stops them too. */
 export const childInstanceIds = (platformId: string) =>
-  AZURE_RESOURCE_KINDS.map((kind) => `${platformId}:${kind}`);
+  AZURE_RESOURCE_NAMES.map((kind) => azureResourceInstanceId(platformId, kind));
 
 /** Input of every lifecycle orchestration: the id only; the flow reads the record (never a secret) itself. */
 export interface LifecycleInput {

@@ -1,51 +1,72 @@
 /**
- * provisionPlatform: resource group → secrets → (AKS ‖ PostgreSQL → its settings and database ‖ storage)
- * → the PostgreSQL firewall (which needs the cluster's egress IPs) → file shares → the in-cluster platform.
- * Every step is idempotent, so a retry (POST /platforms/{id}/retry, or the same POST again) runs the same
- * flow and skips what already exists.
+ * provisionPlatform: resource group → secrets → every Azure resource of the table in parallel (PostgreSQL
+ * followed by its settings and database) → the PostgreSQL firewall (which needs the cluster's egress IPs)
+ * → file shares → the in-cluster platform. Every step is idempotent, so a retry (POST /platforms/{id}/retry,
+ * or the same POST again) runs the same flow and skips what already exists.
  */
 import * as df from 'durable-functions';
 import type { PlatformRef, PostgresChild, ResourceState, Result } from '../activities/contract.js';
-import { firewallRules, POSTGRES_CONFIGURATION } from '../platform/azure-resources.js';
+import {
+  AZURE_RESOURCE_NAMES,
+  AZURE_RESOURCES,
+  firewallRules,
+  POSTGRES_CONFIGURATION,
+  type AzureResourceName,
+} from '../platform/azure-resources.js';
 import { OPENWEBUI_DATABASE } from '../platform/naming.js';
-import type { PlatformSpec } from '../platform/types.js';
-import { call, callUntilAnswered, ensureResource, Progress, type Context, type Flow } from './flow.js';
+import type { StepName } from '../platform/steps.js';
 import { configurePlatform } from './configure.js';
-import { ORCHESTRATORS, type LifecycleInput } from './names.js';
-import { POLL } from './policy.js';
-
-/** The three long Azure creations, each followed by its own durable poll loop in a sub-orchestration. */
-const RESOURCES = {
-  aksCluster: { step: 'aksCluster', begin: 'beginAksClusterCreate', policy: POLL.aksCluster },
-  postgresServer: { step: 'postgresServer', begin: 'beginPostgresServerCreate', policy: POLL.postgresServer },
-  storageAccount: { step: 'storageAccount', begin: 'beginStorageAccountCreate', policy: POLL.storageAccount },
-} as const;
-type ResourceKind = keyof typeof RESOURCES;
-export const ENSURE_AZURE_RESOURCE = 'ensureAzureResource';
+import {
+  all,
+  call,
+  callUntilAnswered,
+  child,
+  ensureResource,
+  Progress,
+  type Context,
+  type Flow,
+  type StepClock,
+} from './flow.js';
+import {
+  azureResourceInstanceId,
+  ENSURE_AZURE_RESOURCE,
+  ORCHESTRATORS,
+  type LifecycleInput,
+} from './names.js';
 
 interface EnsureResourceInput extends PlatformRef {
-  resource: ResourceKind;
+  kind: AzureResourceName;
 }
 
 /** What a resource's sub-orchestration reports: its result and, on failure, the step that failed. */
 interface EnsuredResource {
-  step: string;
+  step: StepName;
   result: Result<ResourceState>;
 }
 
+/** Steps that follow a resource in its own sub-orchestration, once it exists. */
+const FOLLOW_UPS: Partial<
+  Record<StepName, (context: Context, step: StepClock, platformId: string) => Flow<Result<ResourceState>>>
+> = {
+  // The server's parameters and the database need the server only: they are written while AKS is still being
+  // created. The firewall waits for the cluster's egress IPs.
+  postgresSettings: (context, step, platformId) =>
+    writePostgresChildren(context, step, platformId, serverChildren()),
+};
+
+/** One Azure resource of the table, created (or found) and followed until Azure is done with it. */
 function* ensureAzureResource(context: Context): Flow<EnsuredResource> {
-  const { platformId, resource } = context.df.getInput<EnsureResourceInput>();
-  const { step, begin, policy } = RESOURCES[resource];
+  const { platformId, kind } = context.df.getInput<EnsureResourceInput>();
+  const resource = AZURE_RESOURCES[kind];
   const progress = new Progress(context, platformId, 'Provisioning');
-  const result = yield* progress.step(step, ensureResource(context, begin, { platformId }, policy));
-  if (!result.ok || resource !== 'postgresServer') return { step, result };
-  // The server's parameters and the database need the server only: they are written while AKS is still
-  // being created. The firewall waits for the cluster's egress IPs.
-  const settings = yield* progress.step(
-    'postgresSettings',
-    writePostgresChildren(context, platformId, serverChildren()),
+  const result = yield* progress.attempt(resource.step, (step) =>
+    ensureResource(context, step, 'beginAzureResource', { platformId, kind }),
   );
-  return { step: 'postgresSettings', result: settings };
+  const then = 'then' in resource ? resource.then : undefined;
+  if (!result.ok || !then) return { step: resource.step, result };
+  const followUp = FOLLOW_UPS[then];
+  if (!followUp) throw new Error(`no follow-up flow for step ${then}`);
+  return { step: then, result: yield* progress.attempt(then, (step) => followUp(context, step, platformId)) };
 }
 
 const SPOT_HINT =
@@ -54,54 +75,41 @@ const SPOT_HINT =
 function* provisionPlatform(context: Context): Flow<{ platformId: string; phase: string }> {
   const { platformId } = context.df.getInput<LifecycleInput>();
   const ref = { platformId };
-  const spec = (yield* call(context, 'getPlatformSpec', ref)) as PlatformSpec;
+  const spec = yield* call(context, 'getPlatformSpec', ref);
   const progress = new Progress(context, platformId, 'Provisioning');
   yield* progress.setPhase('Provisioning');
-  const quick = POLL.storageAccount;
-  const deadline = () => context.df.currentUtcDateTime.getTime() + quick.deadlineMs;
 
-  const rg = yield* progress.step(
-    'resourceGroup',
-    callUntilAnswered(context, 'ensureResourceGroup', ref, quick, deadline()),
+  yield* progress.run('resourceGroup', (step) =>
+    callUntilAnswered(context, step, 'ensureResourceGroup', ref),
   );
-  if (!rg.ok) return yield* progress.fail('resourceGroup', rg);
-  const secrets = yield* progress.step(
-    'secrets',
-    callUntilAnswered(context, 'ensurePlatformSecrets', ref, quick, deadline()),
+  yield* progress.run('secrets', (step) => callUntilAnswered(context, step, 'ensurePlatformSecrets', ref));
+
+  // Every resource in parallel, as sub-orchestrations (each with its own durable poll loop). A durable task is
+  // scheduled only when yielded, so all go into one Task.all: storage (≈ 30 s) ends long before AKS (≈ 9 min),
+  // so the firewall, which needs the cluster's egress IP, waits for nothing else.
+  const ensured = yield* all(
+    context,
+    AZURE_RESOURCE_NAMES.map((kind) =>
+      child<EnsuredResource>(
+        context,
+        ENSURE_AZURE_RESOURCE,
+        { platformId, kind } satisfies EnsureResourceInput,
+        azureResourceInstanceId(platformId, kind),
+      ),
+    ),
   );
-  if (!secrets.ok) return yield* progress.fail('secrets', secrets);
+  // Failures are reported in the table's order: the cluster's (with the spot hint) before the others.
+  for (const { step, result } of ensured) {
+    if (!result.ok)
+      yield* progress.fail(
+        step,
+        result,
+        result.kind === 'quota' && spec.gpu.spot && step === 'aksCluster' ? SPOT_HINT : undefined,
+      );
+  }
 
-  // In parallel, as sub-orchestrations (each with its own durable poll loop).
-  const sub = (resource: ResourceKind) =>
-    context.df.callSubOrchestrator(
-      ENSURE_AZURE_RESOURCE,
-      { platformId, resource } satisfies EnsureResourceInput,
-      `${platformId}:${resource}`,
-    );
-  // A durable task is scheduled only when yielded, so all three go into one Task.all: storage (≈ 30 s) ends
-  // long before AKS (≈ 9 min), so the firewall, which needs the cluster's egress IP, waits for nothing else.
-  const [aks, pg, storage] = (yield context.df.Task.all([
-    sub('aksCluster'),
-    sub('postgresServer'),
-    sub('storageAccount'),
-  ])) as EnsuredResource[];
-  if (!aks!.result.ok)
-    return yield* progress.fail(
-      aks!.step,
-      aks!.result,
-      aks!.result.kind === 'quota' && spec.gpu.spot ? SPOT_HINT : undefined,
-    );
-  if (!pg!.result.ok) return yield* progress.fail(pg!.step, pg!.result);
-
-  const firewall = yield* progress.step('postgresFirewall', configureFirewall(context, platformId));
-  if (!firewall.ok) return yield* progress.fail('postgresFirewall', firewall);
-
-  if (!storage!.result.ok) return yield* progress.fail(storage!.step, storage!.result);
-  const shares = yield* progress.step(
-    'fileShares',
-    callUntilAnswered(context, 'ensureFileShares', ref, quick, deadline()),
-  );
-  if (!shares.ok) return yield* progress.fail('fileShares', shares);
+  yield* progress.run('postgresFirewall', (step) => configureFirewall(context, step, platformId));
+  yield* progress.run('fileShares', (step) => callUntilAnswered(context, step, 'ensureFileShares', ref));
 
   // The in-cluster half: manifests, database setup, readiness, first model and smoke test, then the rest.
   yield* configurePlatform(context, spec, progress);
@@ -117,25 +125,30 @@ function serverChildren(): PostgresChild[] {
 }
 
 /** The firewall admits the cluster's egress IPs only. */
-function* configureFirewall(context: Context, platformId: string): Flow<Result<ResourceState>> {
-  const policy = POLL.postgresChild;
-  const deadline = context.df.currentUtcDateTime.getTime() + policy.deadlineMs;
-  const ips = yield* callUntilAnswered(context, 'getAksOutboundIps', { platformId }, policy, deadline);
+function* configureFirewall(
+  context: Context,
+  step: StepClock,
+  platformId: string,
+): Flow<Result<ResourceState>> {
+  const ips = yield* callUntilAnswered(context, step, 'getAksOutboundIps', { platformId });
   if (!ips.ok) return ips;
   const rules = firewallRules(ips.value.ips).map((r) => ({ kind: 'firewallRule' as const, ...r }));
-  return yield* writePostgresChildren(context, platformId, rules);
+  return yield* writePostgresChildren(context, step, platformId, rules);
 }
 
 /** One write at a time: Azure answers ServerIsBusy to overlapping writes on one server. */
-function* writePostgresChildren(
+export function* writePostgresChildren(
   context: Context,
+  step: StepClock,
   platformId: string,
   children: PostgresChild[],
 ): Flow<Result<ResourceState>> {
-  const policy = POLL.postgresChild;
   let mutated = false;
-  for (const child of children) {
-    const result = yield* ensureResource(context, 'ensurePostgresChild', { platformId, child }, policy);
+  for (const postgresChild of children) {
+    const result = yield* ensureResource(context, step, 'ensurePostgresChild', {
+      platformId,
+      child: postgresChild,
+    });
     if (!result.ok) return result;
     mutated ||= result.value.mutated;
   }

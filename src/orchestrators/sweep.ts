@@ -9,11 +9,11 @@
  * writes and stops run together: a chunk takes two steps per batch.
  */
 import * as df from 'durable-functions';
-import type { ProgressUpdate, Result } from '../activities/contract.js';
+import type { ActivityOutput, ProgressUpdate } from '../activities/contract.js';
 import { decide, type Decision, type Observation, type SweepCandidate } from '../platform/idle.js';
-import { call, type Context, type Flow } from './flow.js';
+import { all, awaited, call, child, task, type Context, type Flow, type TypedTask } from './flow.js';
 import { IDLE_SWEEP, IDLE_SWEEP_CHUNK } from './names.js';
-import { activityRetry, SWEEP_CHUNK, SWEEP_CONCURRENCY } from './policy.js';
+import { SWEEP_CHUNK, SWEEP_CONCURRENCY } from './policy.js';
 
 export interface SweepSummary {
   probed: number;
@@ -34,16 +34,19 @@ const emptySummary = (): SweepSummary => ({
 });
 
 function* idleSweep(context: Context): Flow<SweepSummary> {
-  const candidates = (yield* call(context, 'listSweepCandidates', null)) as SweepCandidate[];
+  const candidates = yield* call(context, 'listSweepCandidates', null);
   const summary = emptySummary();
   // Child ids are unique per sweep: the sweep's own id is fixed (it is a singleton), its start time is not.
   const run = context.df.currentUtcDateTime.getTime();
   for (let i = 0, chunk = 0; i < candidates.length; i += SWEEP_CHUNK, chunk++) {
-    const part = (yield context.df.callSubOrchestrator(
-      IDLE_SWEEP_CHUNK,
-      candidates.slice(i, i + SWEEP_CHUNK),
-      `${context.df.instanceId}:${run}:${chunk}`,
-    )) as SweepSummary;
+    const part = yield* awaited(
+      child<SweepSummary>(
+        context,
+        IDLE_SWEEP_CHUNK,
+        candidates.slice(i, i + SWEEP_CHUNK),
+        `${context.df.instanceId}:${run}:${chunk}`,
+      ),
+    );
     summary.probed += part.probed;
     summary.active += part.active;
     for (const key of ['stopped', 'restopped', 'probeFailures', 'refused'] as const)
@@ -58,47 +61,48 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
   const summary = emptySummary();
   for (let i = 0; i < candidates.length; i += SWEEP_CONCURRENCY) {
     const batch = candidates.slice(i, i + SWEEP_CONCURRENCY);
-    const probes = batch.map((c) =>
+    const probes: TypedTask<Probed>[] = batch.map((c) =>
       c.phase === 'Ready'
-        ? context.df.callActivity('probeOllama', { platformId: c.platformId })
-        : context.df.callActivity('getPowerStates', { platformId: c.platformId }),
+        ? task(context, 'probeOllama', { platformId: c.platformId })
+        : task(context, 'getPowerStates', { platformId: c.platformId }),
     );
-    const results = (yield context.df.Task.all(probes)) as Result<
-      { loadedModels: number } | { aks: string; postgres: string }
-    >[];
+    const results = yield* all(context, probes);
     // Decided on the time the probes answered (a long sweep must not judge its last batch by its start).
     const now = context.df.currentUtcDateTime;
-    const writes: df.Task[] = [];
+    const writes: TypedTask<void>[] = [];
     const stops: { platformId: string; decision: Decision }[] = [];
     for (const [j, candidate] of batch.entries()) {
       summary.probed++;
       const observation = observe(results[j]!);
       const decision = decide(candidate, observation, now);
       const update = progressUpdate(candidate, observation, decision, now);
-      if (update) writes.push(context.df.callActivityWithRetry('recordProgress', activityRetry(), update));
+      if (update) writes.push(task(context, 'recordProgress', update));
       if (decision === 'markActive') summary.active++;
       if (decision === 'probeFailed') summary.probeFailures.push(candidate.platformId);
       if (decision === 'stop' || decision === 'restopPostgres')
         stops.push({ platformId: candidate.platformId, decision });
     }
     const stopTasks = stops.map(({ platformId, decision }) =>
-      context.df.callActivityWithRetry('requestPlatformStop', activityRetry(), {
-        platformId,
-        restop: decision === 'restopPostgres',
-      }),
+      task(context, 'requestPlatformStop', { platformId, restop: decision === 'restopPostgres' }),
     );
     if (writes.length + stopTasks.length === 0) continue;
-    const answers = (yield context.df.Task.all([...stopTasks, ...writes])) as unknown[];
+    const answers = yield* all<ActivityOutput<'requestPlatformStop'> | void>(context, [
+      ...stopTasks,
+      ...writes,
+    ]);
     for (const [k, { platformId, decision }] of stops.entries()) {
       // Refused means another operation got there first: it is left alone this time.
-      if (!(answers[k] as Result<{ phase: string }>).ok) summary.refused.push(platformId);
+      if (!answers[k]?.ok) summary.refused.push(platformId);
       else (decision === 'stop' ? summary.stopped : summary.restopped).push(platformId);
     }
   }
   return summary;
 }
 
-function observe(result: Result<{ loadedModels: number } | { aks: string; postgres: string }>): Observation {
+/** What a probe answers: Ollama's loaded models for a Ready platform, the power states for a Stopped one. */
+type Probed = ActivityOutput<'probeOllama'> | ActivityOutput<'getPowerStates'>;
+
+function observe(result: Probed): Observation {
   if (!result.ok) return { kind: 'probeFailed', reason: `${result.code}: ${result.message}` };
   return 'loadedModels' in result.value
     ? { kind: 'ollama', loadedModels: result.value.loadedModels }

@@ -1,14 +1,18 @@
 /**
- * The exact Azure resources a spec asks for, as SDK request bodies. Pure: the begin-activities send these,
- * the ensure logic compares live resources against them, and tests assert on them.
+ * The Azure resources a platform owns, as data: one entry per kind says which ARM type and api-version it
+ * is, its name, the body to PUT (in the REST API's own wire shape, as the api-version's specification
+ * defines it), how its state reads, what may be reconciled on a live one, how it is deleted and how the
+ * dry-run plan summarises it. One generic activity (`beginAzureResource`) reads, checks ownership and sends
+ * any kind by its resource id, and one sub-orchestration follows it; the plan, teardown's inventory and the
+ * provisioning benchmark are derived from this table (the style of Azure Service Operator's resource
+ * descriptions and its generic ARM reconciler). Pure: no clients, no I/O.
  */
-import type { ManagedCluster } from '@azure/arm-containerservice';
-import type { Server } from '@azure/arm-postgresql-flexible';
-import type { StorageAccountCreateParameters } from '@azure/arm-storage';
+import type { GenericResource } from '@azure/arm-resources';
 import { APPS_POOL, POSTGRES_STORAGE_GIB, SYSTEM_POOL } from './cost.js';
-import type { PlatformNames } from './naming.js';
+import type { PlatformNames, SecretKind } from './naming.js';
 import { platformTags } from './plan.js';
-import { choosePostgresSku, modelShareGiB, WEBUI_SHARE_GIB } from './sizing.js';
+import { choosePostgresSku, connectionsNeeded, modelShareGiB, WEBUI_SHARE_GIB } from './sizing.js';
+import type { StepName } from './steps.js';
 import type { PlatformSpec } from './types.js';
 
 /** Taint on the GPU pool so only GPU workloads land there (seed parity: `sku=gpu:NoSchedule`). */
@@ -17,96 +21,302 @@ export const GPU_TAINT = 'sku=gpu:NoSchedule';
 export const SPOT_TAINT = 'kubernetes.azure.com/scalesetpriority=spot:NoSchedule';
 export const GPU_NODE_LABELS = { workload: 'llm', gpu: 'true' } as const;
 export const APPS_POOL_NAME = 'apps';
+const SYSTEM_POOL_TAINT = 'CriticalAddonsOnly=true:NoSchedule';
+
+/** A resource body as ARM receives it (PUT) and returns it (GET), with its type's properties as they are. */
+export type ArmResource = GenericResource;
+
+/** A body to send: the location and our tags are always there. */
+export interface ArmBody extends GenericResource {
+  location: string;
+  tags: Record<string, string>;
+  properties: Record<string, unknown>;
+}
+
+/** What a body may need beyond the spec: secret values, read from Key Vault inside the activity only. */
+export interface BodyInputs {
+  spec: PlatformSpec;
+  names: PlatformNames;
+  secret: (kind: SecretKind) => string;
+}
+
+/** What a live resource of ours needs, besides nothing: a PATCH to send, or to wait while one runs. */
+export type Reconcile = { patch: Partial<ArmResource> } | { wait: string } | undefined;
+
+export interface AzureResourceKind {
+  /** For people: "AKS cluster". */
+  title: string;
+  /** The ARM resource type, and the api-version whose REST specification the body follows. */
+  type: string;
+  apiVersion: string;
+  name: (names: PlatformNames) => string;
+  /** The step that creates it (and runs as its own sub-orchestration, in parallel with the others). */
+  step: StepName;
+  /** A step that runs in the same sub-orchestration once it exists (PostgreSQL's settings and database). */
+  then?: StepName;
+  /** Secrets the body carries; the activity reads them from Key Vault, they never cross the orchestration. */
+  secrets?: readonly SecretKind[];
+  body: (inputs: BodyInputs) => ArmBody;
+  /** ARM's provisioningState, or the resource type's own notion of it. */
+  state?: (live: ArmResource) => string;
+  /** A settled resource of ours that differs from the spec where it may change in place. */
+  reconcile?: (live: ArmResource, spec: PlatformSpec) => Reconcile;
+  /** Deleting the resource group deletes it (AKS takes its node resource group with it). */
+  deletedWith: 'resourceGroup';
+  /** The dry-run plan's summary of the body. */
+  summary: (body: ArmBody, spec: PlatformSpec, names: PlatformNames) => Record<string, unknown>;
+}
 
 /**
  * AKS: a tainted system pool for critical add-ons, an autoscaled apps pool for Open WebUI, Redis and
  * monitoring (they tolerate neither taint), and the GPU pool. Spot settings exist only at creation time.
  */
-export function aksClusterBody(spec: PlatformSpec, names: PlatformNames): ManagedCluster {
-  return {
+const aksCluster: AzureResourceKind = {
+  title: 'AKS cluster',
+  type: 'Microsoft.ContainerService/managedClusters',
+  apiVersion: '2026-04-01',
+  name: (n) => n.aksCluster,
+  step: 'aksCluster',
+  deletedWith: 'resourceGroup',
+  body: ({ spec, names }) => ({
     location: spec.location,
     tags: platformTags(spec),
     sku: { name: 'Base', tier: 'Free' },
     identity: { type: 'SystemAssigned' },
-    dnsPrefix: names.aksDnsPrefix,
-    nodeResourceGroup: names.nodeResourceGroup,
-    enableRbac: true,
-    // Local accounts stay enabled: a serverless worker cannot run kubelogin's interactive flow, so the API
-    // reads the admin kubeconfig (listClusterAdminCredential) and keeps it in memory only.
-    disableLocalAccounts: false,
-    oidcIssuerProfile: { enabled: true },
-    securityProfile: { workloadIdentity: { enabled: true } },
-    networkProfile: {
-      networkPlugin: 'azure',
-      networkPluginMode: 'overlay',
-      loadBalancerSku: 'standard',
-      outboundType: 'loadBalancer',
+    properties: {
+      dnsPrefix: names.aksDnsPrefix,
+      nodeResourceGroup: names.nodeResourceGroup,
+      enableRBAC: true,
+      // Local accounts stay enabled: a serverless worker cannot run kubelogin's interactive flow, so the API
+      // reads the admin kubeconfig (listClusterAdminCredential) and keeps it in memory only.
+      disableLocalAccounts: false,
+      oidcIssuerProfile: { enabled: true },
+      securityProfile: { workloadIdentity: { enabled: true } },
+      networkProfile: {
+        networkPlugin: 'azure',
+        networkPluginMode: 'overlay',
+        loadBalancerSku: 'standard',
+        outboundType: 'loadBalancer',
+      },
+      storageProfile: { fileCSIDriver: { enabled: true }, diskCSIDriver: { enabled: true } },
+      autoUpgradeProfile: { upgradeChannel: 'patch', nodeOSUpgradeChannel: 'NodeImage' },
+      agentPoolProfiles: [
+        {
+          name: names.systemNodePool,
+          mode: 'System',
+          vmSize: SYSTEM_POOL.vmSize,
+          count: SYSTEM_POOL.count,
+          osType: 'Linux',
+          type: 'VirtualMachineScaleSets',
+          nodeTaints: [SYSTEM_POOL_TAINT],
+          nodeLabels: { workload: 'system' },
+        },
+        {
+          name: APPS_POOL_NAME,
+          mode: 'User',
+          vmSize: APPS_POOL.vmSize,
+          osType: 'Linux',
+          type: 'VirtualMachineScaleSets',
+          enableAutoScaling: true,
+          count: APPS_POOL.minCount,
+          minCount: APPS_POOL.minCount,
+          maxCount: APPS_POOL.maxCount,
+          nodeLabels: { workload: 'apps' },
+        },
+        {
+          name: names.gpuNodePool,
+          mode: 'User',
+          vmSize: spec.gpu.vmSize,
+          osType: 'Linux',
+          type: 'VirtualMachineScaleSets',
+          enableAutoScaling: true,
+          // Starting at the minimum lets an idle platform run without GPU nodes; Ollama's pending pod scales it up.
+          count: spec.gpu.minNodes,
+          minCount: spec.gpu.minNodes,
+          maxCount: spec.gpu.maxNodes,
+          scaleDownMode: 'Delete',
+          nodeTaints: [GPU_TAINT],
+          nodeLabels: { ...GPU_NODE_LABELS },
+          ...(spec.gpu.spot
+            ? // spotMaxPrice -1: pay up to the on-demand price, evicted only for capacity (AKS spot node pool docs).
+              { scaleSetPriority: 'Spot', scaleSetEvictionPolicy: 'Delete', spotMaxPrice: -1 }
+            : { scaleSetPriority: 'Regular' }),
+        },
+      ],
     },
-    storageProfile: { fileCSIDriver: { enabled: true }, diskCSIDriver: { enabled: true } },
-    autoUpgradeProfile: { upgradeChannel: 'patch', nodeOSUpgradeChannel: 'NodeImage' },
-    agentPoolProfiles: [
-      {
-        name: names.systemNodePool,
-        mode: 'System',
-        vmSize: SYSTEM_POOL.vmSize,
-        count: SYSTEM_POOL.count,
-        osType: 'Linux',
-        type: 'VirtualMachineScaleSets',
-        nodeTaints: ['CriticalAddonsOnly=true:NoSchedule'],
-        nodeLabels: { workload: 'system' },
-      },
-      {
-        name: APPS_POOL_NAME,
-        mode: 'User',
-        vmSize: APPS_POOL.vmSize,
-        osType: 'Linux',
-        type: 'VirtualMachineScaleSets',
-        enableAutoScaling: true,
-        count: APPS_POOL.minCount,
-        minCount: APPS_POOL.minCount,
-        maxCount: APPS_POOL.maxCount,
-        nodeLabels: { workload: 'apps' },
-      },
-      {
-        name: names.gpuNodePool,
-        mode: 'User',
-        vmSize: spec.gpu.vmSize,
-        osType: 'Linux',
-        type: 'VirtualMachineScaleSets',
-        enableAutoScaling: true,
-        // Starting at the minimum lets an idle platform run without GPU nodes; Ollama's pending pod scales it up.
-        count: spec.gpu.minNodes,
-        minCount: spec.gpu.minNodes,
-        maxCount: spec.gpu.maxNodes,
-        scaleDownMode: 'Delete',
-        nodeTaints: [GPU_TAINT],
-        nodeLabels: { ...GPU_NODE_LABELS },
-        ...(spec.gpu.spot
-          ? // spotMaxPrice -1: pay up to the on-demand price, evicted only for capacity (AKS spot node pool docs).
-            { scaleSetPriority: 'Spot', scaleSetEvictionPolicy: 'Delete', spotMaxPrice: -1 }
-          : { scaleSetPriority: 'Regular' }),
-      },
-    ],
+  }),
+  summary: (body) => {
+    const p = body.properties as {
+      agentPoolProfiles: AgentPool[];
+      networkProfile: { networkPluginMode: string };
+    };
+    return {
+      dnsPrefix: body.properties.dnsPrefix,
+      nodeResourceGroup: body.properties.nodeResourceGroup,
+      identity: body.identity?.type,
+      network: `Azure CNI ${p.networkProfile.networkPluginMode}`,
+      oidcIssuer: (body.properties.oidcIssuerProfile as { enabled: boolean }).enabled,
+      workloadIdentity: (body.properties.securityProfile as { workloadIdentity: { enabled: boolean } })
+        .workloadIdentity.enabled,
+      fileCsiDriver: (body.properties.storageProfile as { fileCSIDriver: { enabled: boolean } }).fileCSIDriver
+        .enabled,
+      agentPools: p.agentPoolProfiles.map(poolSummary),
+    };
+  },
+};
+
+interface AgentPool {
+  name: string;
+  mode: string;
+  vmSize: string;
+  count: number;
+  enableAutoScaling?: boolean;
+  minCount?: number;
+  maxCount?: number;
+  scaleSetPriority?: string;
+  scaleSetEvictionPolicy?: string;
+  spotMaxPrice?: number;
+  nodeTaints?: string[];
+  nodeLabels?: Record<string, string>;
+}
+
+function poolSummary(pool: AgentPool): Record<string, unknown> {
+  const autoscaled = pool.enableAutoScaling === true;
+  const user = pool.mode === 'User';
+  return {
+    name: pool.name,
+    mode: pool.mode,
+    vmSize: pool.vmSize,
+    ...(autoscaled ? { autoscale: { min: pool.minCount, max: pool.maxCount } } : { count: pool.count }),
+    ...(pool.scaleSetPriority ? { priority: pool.scaleSetPriority } : {}),
+    ...(pool.scaleSetPriority === 'Spot'
+      ? { evictionPolicy: pool.scaleSetEvictionPolicy, spotMaxPrice: pool.spotMaxPrice }
+      : {}),
+    ...(pool.nodeTaints ? { taints: pool.nodeTaints } : {}),
+    // The system and apps pools' labels only say what they are for; the GPU pool's select workloads.
+    ...(user && pool.nodeTaints && pool.nodeLabels ? { labels: pool.nodeLabels } : {}),
   };
 }
 
+/** PostgreSQL servers report `state`, not provisioningState. */
+function postgresState(live: ArmResource): string {
+  const state = live.properties?.state as string | undefined;
+  if (
+    state === 'Ready' ||
+    state === 'Stopped' ||
+    state === 'Starting' ||
+    state === 'Stopping' ||
+    state === 'Updating' ||
+    state === 'Restarting'
+  )
+    return 'Succeeded';
+  if (state === 'Disabled' || state === 'Dropping' || state === 'Inaccessible') return 'Failed';
+  return state ?? 'Provisioning';
+}
+
 /** PostgreSQL 16, SKU sized for the Open WebUI pools, TLS enforced by the server parameter below. */
-export function postgresServerBody(spec: PlatformSpec, names: PlatformNames, adminPassword: string): Server {
-  const sku = choosePostgresSku(spec.webui.replicas);
-  return {
+const postgresServer: AzureResourceKind = {
+  title: 'PostgreSQL server',
+  type: 'Microsoft.DBforPostgreSQL/flexibleServers',
+  apiVersion: '2025-08-01',
+  name: (n) => n.postgresServer,
+  step: 'postgresServer',
+  then: 'postgresSettings',
+  deletedWith: 'resourceGroup',
+  secrets: ['postgres-admin-password'],
+  body: ({ spec, names, secret }) => {
+    const sku = choosePostgresSku(spec.webui.replicas);
+    return {
+      location: spec.location,
+      tags: platformTags(spec),
+      sku: { name: sku.name, tier: sku.tier },
+      properties: {
+        version: '16',
+        administratorLogin: names.postgresAdminLogin,
+        administratorLoginPassword: secret('postgres-admin-password'),
+        storage: { storageSizeGB: POSTGRES_STORAGE_GIB, autoGrow: 'Disabled' },
+        backup: { backupRetentionDays: 7, geoRedundantBackup: 'Disabled' },
+        highAvailability: { mode: 'Disabled' },
+        network: { publicNetworkAccess: 'Enabled' },
+        authConfig: { passwordAuth: 'Enabled', activeDirectoryAuth: 'Disabled' },
+        createMode: 'Default',
+      },
+    };
+  },
+  state: postgresState,
+  // A Ready server on another SKU than the replicas need (a retry after a failed replicas change) is resized
+  // by a PATCH of the sku alone; a resize in flight (sent by an earlier execution whose answer was lost) is
+  // followed until it ends.
+  reconcile: (live, spec) => {
+    const state = live.properties?.state;
+    if (state === 'Updating') return { wait: 'Updating' };
+    const sku = choosePostgresSku(spec.webui.replicas);
+    if (state !== 'Ready' || live.sku?.name === sku.name) return undefined;
+    return { patch: { sku: { name: sku.name, tier: sku.tier } } };
+  },
+  summary: (body, spec, names) => {
+    const pg = choosePostgresSku(spec.webui.replicas);
+    const p = body.properties as {
+      storage: { storageSizeGB: number };
+      backup: { backupRetentionDays: number };
+    };
+    return {
+      version: body.properties.version,
+      sku: body.sku,
+      storageGiB: p.storage.storageSizeGB,
+      backupRetentionDays: p.backup.backupRetentionDays,
+      requireTls: POSTGRES_CONFIGURATION.some(
+        (c) => c.name === 'require_secure_transport' && c.value === 'ON',
+      ),
+      extensions: POSTGRES_CONFIGURATION.find((c) => c.name === 'azure.extensions')!.value.split(','),
+      database: names.postgresDatabase,
+      firewall: "the AKS cluster's outbound IP(s) only",
+      connectionsNeeded: connectionsNeeded(spec.webui.replicas),
+      userConnections: pg.userConnections,
+    };
+  },
+};
+
+const storageAccount: AzureResourceKind = {
+  title: 'Storage account',
+  type: 'Microsoft.Storage/storageAccounts',
+  apiVersion: '2025-08-01',
+  name: (n) => n.storageAccount,
+  step: 'storageAccount',
+  deletedWith: 'resourceGroup',
+  body: ({ spec }) => ({
     location: spec.location,
     tags: platformTags(spec),
-    sku: { name: sku.name, tier: sku.tier },
-    version: '16',
-    administratorLogin: names.postgresAdminLogin,
-    administratorLoginPassword: adminPassword,
-    storage: { storageSizeGB: POSTGRES_STORAGE_GIB, autoGrow: 'Disabled' },
-    backup: { backupRetentionDays: 7, geoRedundantBackup: 'Disabled' },
-    highAvailability: { mode: 'Disabled' },
-    network: { publicNetworkAccess: 'Enabled' },
-    authConfig: { passwordAuth: 'Enabled', activeDirectoryAuth: 'Disabled' },
-    createMode: 'Default',
-  };
+    kind: 'FileStorage',
+    sku: { name: 'Premium_LRS' },
+    properties: {
+      supportsHttpsTrafficOnly: true,
+      minimumTlsVersion: 'TLS1_2',
+      allowBlobPublicAccess: false,
+      allowSharedKeyAccess: true,
+    },
+  }),
+  summary: (body, spec, names) => ({
+    kind: body.kind,
+    sku: body.sku?.name,
+    httpsOnly: body.properties.supportsHttpsTrafficOnly,
+    minimumTlsVersion: body.properties.minimumTlsVersion,
+    allowBlobPublicAccess: body.properties.allowBlobPublicAccess,
+    fileShares: fileShares(spec, names),
+  }),
+};
+
+/** Every Azure resource a platform owns inside its resource group, in the order the plan lists them. */
+export const AZURE_RESOURCES = { aksCluster, postgresServer, storageAccount } as const satisfies Record<
+  string,
+  AzureResourceKind
+>;
+export type AzureResourceName = keyof typeof AZURE_RESOURCES;
+export const AZURE_RESOURCE_NAMES = Object.keys(AZURE_RESOURCES) as AzureResourceName[];
+
+export function armResourceId(subscriptionId: string, names: PlatformNames, kind: AzureResourceName): string {
+  const { type, name } = AZURE_RESOURCES[kind];
+  return `/subscriptions/${subscriptionId}/resourceGroups/${names.resourceGroup}/providers/${type}/${name(names)}`;
 }
 
 /**
@@ -123,19 +333,6 @@ export function firewallRules(ips: readonly string[]) {
   return [...ips]
     .sort()
     .map((ip, i) => ({ name: `aks-egress-${i + 1}`, startIpAddress: ip, endIpAddress: ip }));
-}
-
-export function storageAccountBody(spec: PlatformSpec): StorageAccountCreateParameters {
-  return {
-    location: spec.location,
-    tags: platformTags(spec),
-    kind: 'FileStorage',
-    sku: { name: 'Premium_LRS' },
-    enableHttpsTrafficOnly: true,
-    minimumTlsVersion: 'TLS1_2',
-    allowBlobPublicAccess: false,
-    allowSharedKeyAccess: true,
-  };
 }
 
 export function fileShares(spec: PlatformSpec, names: PlatformNames) {

@@ -3,7 +3,6 @@
  * (spot or not, VM size, replicas), not a bill: prices vary by region, spot prices move with demand, and
  * traffic is not counted. The assumptions travel with every estimate.
  */
-import type { T4VmSize } from './catalog.js';
 import { choosePostgresSku, modelShareGiB, WEBUI_SHARE_GIB } from './sizing.js';
 import type { PlatformSpec } from './types.js';
 
@@ -55,7 +54,7 @@ const round = (n: number) => Math.round(n * 10_000) / 10_000;
 
 export function estimateCost(spec: PlatformSpec): CostEstimate {
   const gpuNodes = Math.max(1, spec.gpu.minNodes);
-  const gpuPrice = PRICES.vm[spec.gpu.vmSize as T4VmSize] * (spec.gpu.spot ? PRICES.spotFactor : 1);
+  const gpuPrice = PRICES.vm[spec.gpu.vmSize] * (spec.gpu.spot ? PRICES.spotFactor : 1);
   const pg = choosePostgresSku(spec.webui.replicas);
   const shareGiB = modelShareGiB(spec.models) + WEBUI_SHARE_GIB;
   const perMonth = (gib: number, price: number) => (gib * price) / HOURS_PER_MONTH;

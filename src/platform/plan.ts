@@ -2,10 +2,10 @@
  * What a spec means in Azure and in the cluster, before anything is created: the dry-run answer of
  * `POST /platforms?dryRun=true`, and the reference the provisioning steps are built from.
  */
-import { estimateCost, APPS_POOL, POSTGRES_STORAGE_GIB, SYSTEM_POOL, type CostEstimate } from './cost.js';
+import { AZURE_RESOURCE_NAMES, AZURE_RESOURCES } from './azure-resources.js';
+import { estimateCost, type CostEstimate } from './cost.js';
 import { renderManifests } from './manifests.js';
 import { derivePlatformNames, platformSecretNames, type PlatformNames } from './naming.js';
-import { choosePostgresSku, connectionsNeeded, modelShareGiB, WEBUI_SHARE_GIB } from './sizing.js';
 import type { PlatformSpec } from './types.js';
 
 export const MANAGED_BY = 'llm-platforms-api';
@@ -39,7 +39,6 @@ export function platformTags(spec: PlatformSpec): Record<string, string> {
 
 export function planPlatform(spec: PlatformSpec, subscriptionId: string): PlatformPlan {
   const names = derivePlatformNames(subscriptionId, spec.prefix);
-  const pg = choosePostgresSku(spec.webui.replicas);
   return {
     id: spec.prefix,
     location: spec.location,
@@ -50,75 +49,16 @@ export function planPlatform(spec: PlatformSpec, subscriptionId: string): Platfo
         name: names.resourceGroup,
         properties: { location: spec.location },
       },
-      {
-        type: 'Microsoft.ContainerService/managedClusters',
-        name: names.aksCluster,
-        properties: {
-          dnsPrefix: names.aksDnsPrefix,
-          nodeResourceGroup: names.nodeResourceGroup,
-          identity: 'SystemAssigned',
-          network: 'Azure CNI overlay',
-          oidcIssuer: true,
-          workloadIdentity: true,
-          fileCsiDriver: true,
-          agentPools: [
-            {
-              name: names.systemNodePool,
-              mode: 'System',
-              vmSize: SYSTEM_POOL.vmSize,
-              count: SYSTEM_POOL.count,
-              taints: ['CriticalAddonsOnly=true:NoSchedule'],
-            },
-            {
-              name: 'apps',
-              mode: 'User',
-              vmSize: APPS_POOL.vmSize,
-              autoscale: { min: APPS_POOL.minCount, max: APPS_POOL.maxCount },
-            },
-            {
-              name: names.gpuNodePool,
-              mode: 'User',
-              vmSize: spec.gpu.vmSize,
-              autoscale: { min: spec.gpu.minNodes, max: spec.gpu.maxNodes },
-              priority: spec.gpu.spot ? 'Spot' : 'Regular',
-              ...(spec.gpu.spot ? { evictionPolicy: 'Delete', spotMaxPrice: -1 } : {}),
-              taints: ['sku=gpu:NoSchedule'],
-              labels: { workload: 'llm', gpu: 'true' },
-            },
-          ],
-        },
-      },
-      {
-        type: 'Microsoft.DBforPostgreSQL/flexibleServers',
-        name: names.postgresServer,
-        properties: {
-          version: '16',
-          sku: { name: pg.name, tier: pg.tier },
-          storageGiB: POSTGRES_STORAGE_GIB,
-          backupRetentionDays: 7,
-          requireTls: true,
-          extensions: ['VECTOR'],
-          database: names.postgresDatabase,
-          firewall: "the AKS cluster's outbound IP(s) only",
-          connectionsNeeded: connectionsNeeded(spec.webui.replicas),
-          userConnections: pg.userConnections,
-        },
-      },
-      {
-        type: 'Microsoft.Storage/storageAccounts',
-        name: names.storageAccount,
-        properties: {
-          kind: 'FileStorage',
-          sku: 'Premium_LRS',
-          httpsOnly: true,
-          minimumTlsVersion: 'TLS1_2',
-          allowBlobPublicAccess: false,
-          fileShares: [
-            { name: names.modelsFileShare, quotaGiB: modelShareGiB(spec.models) },
-            { name: names.webuiFileShare, quotaGiB: WEBUI_SHARE_GIB },
-          ],
-        },
-      },
+      // Each resource as its table entry summarises the body it would send (secrets never enter a plan).
+      ...AZURE_RESOURCE_NAMES.map((kind) => {
+        const resource = AZURE_RESOURCES[kind];
+        const body = resource.body({ spec, names, secret: (secret) => `<Key Vault: ${secret}>` });
+        return {
+          type: resource.type,
+          name: resource.name(names),
+          properties: resource.summary(body, spec, names),
+        };
+      }),
     ],
     kubernetes: plannedKubernetesObjects(spec, names),
     secrets: platformSecretNames(names, spec.huggingFaceToken),

@@ -5,7 +5,7 @@
  */
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { DEFAULT_GPU_VM_SIZE, T4_VM_SIZES, canonicalModel, knownModel, type T4VmSize } from './catalog.js';
+import { DEFAULT_GPU_VM_SIZE, T4_VM_SIZES, canonicalModel, knownModel } from './catalog.js';
 import { PREFIX_PATTERN } from './naming.js';
 import { IDLE_MINUTES, LIMITS } from './policy.js';
 import type { PlatformChange, PlatformSpec } from './types.js';
@@ -294,7 +294,7 @@ export function checkSpecRules(request: CreatePlatformRequest): FieldError[] {
       seen.set(canonical, i);
     }
     const known = knownModel(model);
-    const gpuMemory = T4_VM_SIZES[request.gpu.vmSize as T4VmSize].gpuMemoryGiB;
+    const gpuMemory = T4_VM_SIZES[request.gpu.vmSize].gpuMemoryGiB;
     if (known && known.gpuMemoryGiB > gpuMemory) {
       errors.push({
         pointer: `/models/${i}`,

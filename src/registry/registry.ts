@@ -272,3 +272,10 @@ function errorCode(error: unknown): string | undefined {
   } | null;
   return e?.details?.errorCode ?? e?.details?.odataError?.code ?? e?.code;
 }
+
+/** A platform's record, for a flow that must have one (a flow only runs for a registered platform). */
+export async function requireRecord(registry: Registry, platformId: string): Promise<PlatformRecord> {
+  const record = await registry.get(platformId);
+  if (!record) throw new Error(`platform ${platformId} has no registry record`);
+  return record;
+}

@@ -52,7 +52,7 @@ export function orchestrationsFromDurableClient(client: df.DurableClient): Orche
         return {
           instanceId: s.instanceId,
           name: s.name,
-          runtimeStatus: (s.runtimeStatus as RuntimeStatus | undefined) ?? 'Unknown',
+          runtimeStatus: s.runtimeStatus ?? 'Unknown',
           customStatus: s.customStatus,
           createdTime: toIso(s.createdTime),
           lastUpdatedTime: toIso(s.lastUpdatedTime),

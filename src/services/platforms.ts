@@ -12,7 +12,7 @@ import {
   type LifecycleInput,
   type UpdateInput,
 } from '../orchestrators/names.js';
-import { stepDeadlineMs } from '../orchestrators/policy.js';
+import { stepDeadlineMs } from '../platform/steps.js';
 import { estimateCost } from '../platform/cost.js';
 import { stopsAt } from '../platform/idle.js';
 import { derivePlatformNames, platformSecretNames } from '../platform/naming.js';

@@ -1,0 +1,185 @@
+/**
+ * The step catalogue: every step a flow records in a platform's timeline, with its title and the polling
+ * policy that paces it and bounds it (its deadline). Flows, the status (overdue warnings), the docs and the
+ * benchmarks read names, order and deadlines from here, so a step cannot be renamed in one place only.
+ * Pure: times only feed durable timers and the status.
+ */
+
+export interface PollPolicy {
+  /** First wait between two state reads. */
+  initialMs: number;
+  /** Backoff factor between waits, up to maxMs. */
+  factor: number;
+  maxMs: number;
+  /** The step fails as `timeout` when it has not converged this long after it started. */
+  deadlineMs: number;
+}
+
+const minutes = (n: number) => n * 60_000;
+
+export const POLL = {
+  // AKS creation takes 5–15 minutes (GPU pools longer); Azure asks clients to poll no faster than Retry-After.
+  // Reads are cheap beside a GPU node idling: a 30 s cap keeps the wait after the end short (Azure's
+  // Retry-After, when larger, still wins: nextWaitMs).
+  aksCluster: { initialMs: 30_000, factor: 1.5, maxMs: 30_000, deadlineMs: minutes(60) },
+  postgresServer: { initialMs: 20_000, factor: 1.5, maxMs: 90_000, deadlineMs: minutes(40) },
+  // Storage accounts, resource groups, secrets and file shares: seconds.
+  storageAccount: { initialMs: 5_000, factor: 2, maxMs: 30_000, deadlineMs: minutes(10) },
+  postgresChild: { initialMs: 2_500, factor: 2, maxMs: 30_000, deadlineMs: minutes(15) },
+  // AKS stop ≈ 4 min, start ≈ 6 min; PostgreSQL stop/start ≈ 2 min; a group delete takes what it holds.
+  aksPower: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(45) },
+  postgresPower: { initialMs: 15_000, factor: 1.5, maxMs: 60_000, deadlineMs: minutes(30) },
+  resourceGroupDelete: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(90) },
+  // Key Vault shows a deleted secret within seconds of the delete.
+  keyVault: { initialMs: 2_000, factor: 2, maxMs: 15_000, deadlineMs: minutes(10) },
+  // GPU nodes from zero, image pulls and the device plugin take minutes; spot capacity can take longer.
+  kubernetes: { initialMs: 5_000, factor: 1.5, maxMs: 15_000, deadlineMs: minutes(45) },
+  // Model pulls are gigabytes over the network onto Azure Files.
+  models: { initialMs: 10_000, factor: 1.5, maxMs: 30_000, deadlineMs: minutes(180) },
+  // AKS asks for 15–30 minutes between a stop and a start: a fixed durable timer, bounded by its upper end.
+  startAfterStop: { initialMs: minutes(15), factor: 1, maxMs: minutes(15), deadlineMs: minutes(30) },
+} as const satisfies Record<string, PollPolicy>;
+export type PolicyName = keyof typeof POLL;
+
+/** The in-cluster readiness checks a step can wait on (one activity, a named check). */
+export type ReadinessCheck =
+  'nodes' | 'gpu' | 'volumes' | 'job' | 'workloads' | 'endpoints' | 'metricsApi' | 'webuiStopped';
+
+export interface StepDefinition {
+  /** What the step does, for people (status readers, docs). */
+  title: string;
+  /** Paces the step's reads and bounds it (deadline). */
+  poll: PolicyName;
+  /** A readiness step: the check it waits on. */
+  check?: ReadinessCheck;
+}
+
+export const STEPS = {
+  // provisioning, Azure half
+  resourceGroup: { title: 'Create the resource group', poll: 'storageAccount' },
+  secrets: { title: 'Generate the platform secrets in Key Vault', poll: 'storageAccount' },
+  aksCluster: { title: 'Create the AKS cluster', poll: 'aksCluster' },
+  postgresServer: { title: 'Create the PostgreSQL flexible server', poll: 'postgresServer' },
+  postgresSettings: { title: 'Write the PostgreSQL parameters and database', poll: 'postgresChild' },
+  storageAccount: { title: 'Create the storage account', poll: 'storageAccount' },
+  postgresFirewall: { title: "Admit the cluster's egress IPs to PostgreSQL", poll: 'postgresChild' },
+  fileShares: { title: 'Create the model and Open WebUI file shares', poll: 'storageAccount' },
+  // provisioning, in-cluster half (the apply stages are named by what they apply: see APPLY_STAGES)
+  applyDatabase: {
+    title: 'Apply namespaces, GPU plugin, storage and the database setup Job',
+    poll: 'kubernetes',
+  },
+  databaseSetup: {
+    title: "Wait for the database setup Job (vector extension, Open WebUI's role)",
+    poll: 'kubernetes',
+    check: 'job',
+  },
+  applyMigration: { title: "Apply Ollama, Redis and Open WebUI's migration Job", poll: 'kubernetes' },
+  databaseMigration: {
+    title: "Wait for Open WebUI's database migration Job",
+    poll: 'kubernetes',
+    check: 'job',
+  },
+  applyWorkloads: {
+    title: 'Apply Open WebUI, monitoring, autoscaling and the model preload',
+    poll: 'kubernetes',
+  },
+  nodesReady: { title: 'Wait for every node to be Ready', poll: 'kubernetes', check: 'nodes' },
+  gpuNode: { title: 'Wait for a GPU node advertising nvidia.com/gpu', poll: 'kubernetes', check: 'gpu' },
+  volumesBound: { title: 'Wait for the volume claims to bind', poll: 'kubernetes', check: 'volumes' },
+  workloadsReady: { title: 'Wait for every workload to be ready', poll: 'kubernetes', check: 'workloads' },
+  endpoints: { title: 'Wait for the public endpoints', poll: 'kubernetes', check: 'endpoints' },
+  metricsApi: { title: 'Wait for the custom metrics API', poll: 'kubernetes', check: 'metricsApi' },
+  firstModel: { title: 'Wait for the first requested model', poll: 'models' },
+  smokeTest: { title: 'Chat with the first model through Ollama', poll: 'kubernetes' },
+  // change and wipe
+  postgresResize: { title: 'Resize PostgreSQL for the Open WebUI replicas', poll: 'postgresServer' },
+  modelsRemove: { title: 'Remove the dropped models from Ollama', poll: 'kubernetes' },
+  models: { title: 'Wait for the added models', poll: 'models' },
+  webuiStop: { title: 'Scale Open WebUI to zero', poll: 'kubernetes' },
+  webuiStopped: { title: 'Wait until no Open WebUI pod runs', poll: 'kubernetes', check: 'webuiStopped' },
+  webuiDataWipe: { title: "Remove Open WebUI's files from its share", poll: 'kubernetes', check: 'job' },
+  databaseDrop: { title: 'Drop the openwebui database', poll: 'postgresChild' },
+  databaseCreate: { title: 'Create the openwebui database again', poll: 'postgresChild' },
+  // stop, start, delete
+  aksStop: { title: 'Stop the AKS cluster', poll: 'aksPower' },
+  postgresStop: { title: 'Stop PostgreSQL', poll: 'postgresPower' },
+  waitAfterStop: { title: 'Wait the 15 minutes AKS asks between a stop and a start', poll: 'startAfterStop' },
+  postgresStart: { title: 'Start PostgreSQL', poll: 'postgresPower' },
+  aksStart: { title: 'Start the AKS cluster', poll: 'aksPower' },
+  resourceGroupDelete: {
+    title: 'Delete the resource group and everything in it',
+    poll: 'resourceGroupDelete',
+  },
+  secretsPurge: { title: "Delete and purge the platform's secrets", poll: 'keyVault' },
+} as const satisfies Record<string, StepDefinition>;
+
+export type StepName = keyof typeof STEPS;
+/** The steps that wait on a readiness check. */
+export type ReadinessStep = {
+  [S in StepName]: (typeof STEPS)[S] extends { check: string } ? S : never;
+}[StepName];
+
+export const stepPolicy = (step: StepName): PollPolicy => POLL[STEPS[step].poll];
+
+/**
+ * The manifests are applied in stages: each stage but the last ends with a Job annotated with the stage's
+ * name (`llm-platforms-api/apply-stage`), which must complete before the next stage is applied. Each stage
+ * has its apply step and, when it ends with a Job, the step that waits for that Job.
+ */
+export const APPLY_STAGES = [
+  { stage: 'database', apply: 'applyDatabase', job: 'databaseSetup' },
+  { stage: 'migration', apply: 'applyMigration', job: 'databaseMigration' },
+  { stage: 'workloads', apply: 'applyWorkloads' },
+] as const satisfies readonly { stage: string; apply: StepName; job?: ReadinessStep }[];
+export type ApplyStage = (typeof APPLY_STAGES)[number]['stage'];
+
+/** The readiness gates of provisioning, in the order they can be met. */
+export const PROVISION_GATES = [
+  'nodesReady',
+  'gpuNode',
+  'volumesBound',
+  'workloadsReady',
+  'endpoints',
+  'metricsApi',
+] as const satisfies readonly ReadinessStep[];
+
+/** What a start waits for: standalone pods are gone and nodes come back one by one. */
+export const START_GATES = [
+  'nodesReady',
+  'workloadsReady',
+  'endpoints',
+] as const satisfies readonly ReadinessStep[];
+
+/**
+ * Provisioning's steps in the order they run (a row's steps run in parallel). The flows follow it, the
+ * benchmarks and ARCHITECTURE.md read it (a test keeps the document equal to it).
+ */
+export const PROVISION_ORDER: readonly (readonly StepName[])[] = [
+  ['resourceGroup'],
+  ['secrets'],
+  ['aksCluster', 'postgresServer', 'storageAccount'],
+  ['postgresSettings'],
+  ['postgresFirewall'],
+  ['fileShares'],
+  ...APPLY_STAGES.flatMap((s): StepName[][] => ('job' in s ? [[s.apply], [s.job]] : [[s.apply]])),
+  ...PROVISION_GATES.map((g) => [g]),
+  ['firstModel'],
+  ['smokeTest'],
+];
+
+export const isStepName = (name: string): name is StepName => Object.hasOwn(STEPS, name);
+
+/** How long a step may run before it fails as a timeout (the status warns once it is past that). */
+export function stepDeadlineMs(step: string): number {
+  return isStepName(step) ? stepPolicy(step).deadlineMs : POLL.kubernetes.deadlineMs;
+}
+
+/** A retryable refusal (throttled, busy, transient) is retried this many times within one step. */
+export const MAX_RETRYABLE_REFUSALS = 12;
+
+/** The wait before the next poll: Azure's Retry-After when it gave one, else our backoff; never past maxMs. */
+export function nextWaitMs(policy: PollPolicy, attempt: number, retryAfterMs?: number): number {
+  const backoff = Math.min(policy.maxMs, policy.initialMs * policy.factor ** attempt);
+  return Math.min(Math.max(backoff, retryAfterMs ?? 0), Math.max(policy.maxMs, retryAfterMs ?? 0));
+}
