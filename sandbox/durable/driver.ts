@@ -17,8 +17,8 @@
  *   activity, timer and sub-orchestration the next sequence number (EventId) when it is scheduled, matches
  *   scheduling events already in history by that number (a mismatch is "Non-Deterministic workflow
  *   detected"), and whatever is left over becomes new TaskScheduled / TimerCreated /
- *   SubOrchestrationInstanceCreated events. `Replay` below is that state machine; it therefore processes the
- *   new tail of the actions without having to count them, and ids agree with durable-functions' own
+ *   SubOrchestrationInstanceCreated events. `Replay` (replay.ts) is that state machine; it therefore
+ *   processes the new tail of the actions without having to count them, and ids agree with durable-functions' own
  *   numbering (TaskOrchestrationExecutor.trackOpenTask), which is cross-checked after every episode
  *   (DriverEvent `protocol-drift`).
  * - callActivityWithRetry / callSubOrchestratorWithRetry follow DurableTask.Core's RetryInterceptor: each
@@ -73,124 +73,28 @@ import {
   type InstanceStoreHooks,
   type RuntimeStatus,
 } from './rpc.js';
+import {
+  ActionType,
+  DAY,
+  DEFAULT_HTTP_ASYNC_SLEEP_MS,
+  HistoryEventType,
+  LONG_RUNNING_TIMER_INTERVAL,
+  LONG_RUNNING_TIMER_INTERVAL_MS,
+  MAXIMUM_SHORT_TIMER,
+  MAXIMUM_SHORT_TIMER_MS,
+  OUT_OF_PROC_DATA,
+  OrchestrationStatus,
+  UPPER_SCHEMA_VERSION,
+  UPPER_SCHEMA_VERSION_NEW,
+  type HistoryEvent,
+  type OrchestratorReply,
+  type WireAction,
+} from './history.js';
+import { Replay, type Item } from './replay.js';
 
 // CommonJS: Node's ESM loader does not see InvocationContext as a named export (see sandbox/host.ts).
 const { InvocationContext } = functions;
 type InvocationContext = functions.InvocationContext;
-
-/** node_modules/durable-functions/lib/src/history/HistoryEventType.js (= DurableTask.Core EventType). */
-export const HistoryEventType = {
-  ExecutionStarted: 0,
-  ExecutionCompleted: 1,
-  ExecutionFailed: 2,
-  ExecutionTerminated: 3,
-  TaskScheduled: 4,
-  TaskCompleted: 5,
-  TaskFailed: 6,
-  SubOrchestrationInstanceCreated: 7,
-  SubOrchestrationInstanceCompleted: 8,
-  SubOrchestrationInstanceFailed: 9,
-  TimerCreated: 10,
-  TimerFired: 11,
-  OrchestratorStarted: 12,
-  OrchestratorCompleted: 13,
-  EventSent: 14,
-  EventRaised: 15,
-  ContinueAsNew: 16,
-  GenericEvent: 17,
-  HistoryState: 18,
-  ExecutionSuspended: 19,
-  ExecutionResumed: 20,
-} as const;
-
-/** node_modules/durable-functions/lib/src/actions/ActionType.js. */
-export const ActionType = {
-  CallActivity: 0,
-  CallActivityWithRetry: 1,
-  CallSubOrchestrator: 2,
-  CallSubOrchestratorWithRetry: 3,
-  ContinueAsNew: 4,
-  CreateTimer: 5,
-  WaitForExternalEvent: 6,
-  CallEntity: 7,
-  CallHttp: 8,
-  SignalEntity: 9,
-  WhenAny: 11,
-  WhenAll: 12,
-  LockEntities: 13,
-  ReleaseEntities: 14,
-} as const;
-
-/** DurableTask.Core OrchestrationStatus, as serialised into ExecutionCompleted.OrchestrationStatus. */
-export const OrchestrationStatus = {
-  Running: 0,
-  Completed: 1,
-  ContinuedAsNew: 2,
-  Failed: 3,
-  Canceled: 4,
-  Terminated: 5,
-  Pending: 6,
-} as const;
-
-export interface HistoryEvent {
-  EventType: number;
-  EventId: number;
-  IsPlayed: boolean;
-  /** ISO 8601, as the extension serialises it (durable-functions turns it into a Date). */
-  Timestamp: string;
-  Name?: string;
-  Version?: string;
-  /** Serialised JSON. */
-  Input?: string;
-  /** Serialised JSON. */
-  Result?: string;
-  Reason?: string;
-  Details?: string;
-  TaskScheduledId?: number;
-  TimerId?: number;
-  FireAt?: string;
-  InstanceId?: string;
-  OrchestrationStatus?: number;
-  OrchestrationInstance?: { InstanceId: string; ExecutionId: string };
-  ParentInstance?: {
-    Name: string;
-    OrchestrationInstance: { InstanceId: string; ExecutionId: string };
-    TaskScheduleId: number;
-  };
-}
-
-/** JSON form of durable-functions' retry options (RetryOptions.js + the optional fields the extension reads). */
-export interface WireRetryOptions {
-  firstRetryIntervalInMilliseconds: number;
-  maxNumberOfAttempts: number;
-  backoffCoefficient?: number;
-  maxRetryIntervalInMilliseconds?: number;
-  retryTimeoutInMilliseconds?: number;
-}
-
-/** An action as the worker sends it to the host (JSON). */
-export interface WireAction {
-  actionType: number;
-  functionName?: string;
-  input?: unknown;
-  retryOptions?: WireRetryOptions;
-  instanceId?: string;
-  fireAt?: string;
-  isCanceled?: boolean;
-  externalEventName?: string;
-  compoundActions?: WireAction[];
-}
-
-/** The orchestrator's reply (OrchestratorState.js) after the JSON round trip the worker performs. */
-export interface OrchestratorReply {
-  isDone: boolean;
-  /** Schema ≥ V2: one inner array holding every action scheduled so far, in order. */
-  actions: WireAction[][];
-  output?: unknown;
-  error?: string;
-  customStatus?: unknown;
-  schemaVersion: number;
-}
 
 export type DriverEvent =
   | {
@@ -249,19 +153,6 @@ export interface DurableDriverOptions {
   autoRun?: boolean;
 }
 
-// The values the Durable extension (Azure Storage provider) puts into every orchestration trigger.
-const UPPER_SCHEMA_VERSION = 1; // ReplaySchema.V2
-const UPPER_SCHEMA_VERSION_NEW = 2; // ReplaySchema.V3: long timers; V4 (entity locks) is not sent.
-const MAXIMUM_SHORT_TIMER = '6.00:00:00';
-const LONG_RUNNING_TIMER_INTERVAL = '3.00:00:00';
-const DEFAULT_HTTP_ASYNC_SLEEP_MS = 30_000;
-const DAY = 86_400_000;
-const MAXIMUM_SHORT_TIMER_MS = 6 * DAY;
-const LONG_RUNNING_TIMER_INTERVAL_MS = 3 * DAY;
-/** Extension RetryOptions.DefaultMaxRetryinterval. */
-const DEFAULT_MAX_RETRY_INTERVAL_MS = 6 * DAY;
-const OUT_OF_PROC_DATA = '\n\n$OutOfProcData$:';
-
 const H = HistoryEventType;
 const iso = (ms: number) => new Date(ms).toISOString();
 const json = (value: unknown) => JSON.stringify(value ?? null);
@@ -286,6 +177,30 @@ interface ParentLink {
   executionId: string;
   name: string;
   taskScheduledId: number;
+}
+
+interface OrchestratorOutcome {
+  state?: OrchestratorReply;
+  failed?: boolean;
+  message: string;
+  details?: string;
+  openTasks?: Record<string, { actionObj?: unknown }>;
+  /** Real ms inside the orchestrator function. */
+  handlerMs?: number;
+}
+
+type EpisodeEnding =
+  | { kind: 'failed'; reason: string; details: string }
+  | { kind: 'continuedAsNew'; input: unknown }
+  | { kind: 'completed'; output: unknown }
+  | { kind: 'running' };
+
+/** One episode's verdict: the reply, what it newly scheduled, the events it appends and how it ends. */
+interface Episode {
+  state?: OrchestratorReply;
+  scheduled: Item[];
+  appended: HistoryEvent[];
+  ending: EpisodeEnding;
 }
 
 interface Runtime {
@@ -613,96 +528,128 @@ export class DurableDriver {
       if (rt.generation !== generation || rt.finished) return; // crashed or terminated meanwhile
       this.progress++;
 
-      const state = outcome.state;
-      const actions = state ? topLevelActions(state) : [];
-      const replay = new Replay(
-        {
-          executionId: rt.executionId,
-          maxShortTimerMs: MAXIMUM_SHORT_TIMER_MS,
-          longIntervalMs: LONG_RUNNING_TIMER_INTERVAL_MS,
-        },
-        actions,
-      ).run([...past, ...newEvents]);
-      for (const message of replay.warnings)
-        this.emit({ type: 'warning', instanceId: rt.instanceId, message });
-      if (outcome.openTasks) this.checkDrift(rt, replay, outcome.openTasks);
-
-      const scheduled = replay.nondeterminism ? [] : replay.items.filter((i) => !i.matched);
-      const appended: HistoryEvent[] = [
-        ...newEvents,
-        ...scheduled.map((item) => this.schedulingEvent(rt, item, now)),
-      ];
-
-      let failure: string | undefined;
-      if (replay.nondeterminism) failure = `Non-Deterministic workflow detected: ${replay.nondeterminism}`;
-      else if (replay.unsupported) failure = replay.unsupported;
-      else if (!state || (outcome.failed && replay.walkDone))
-        failure = `Orchestrator function '${rt.name}' failed: ${outcome.message}`;
-      const completed = !failure && !outcome.failed && state?.isDone === true && replay.walkDone;
-
-      if (failure !== undefined)
-        appended.push({
-          ...this.event(H.ExecutionCompleted, now),
-          OrchestrationStatus: OrchestrationStatus.Failed,
-          Result: json(failure),
-          Details: outcome.details ?? '',
-        });
-      else if (completed && replay.continueAsNew)
-        appended.push({ ...this.event(H.ContinueAsNew, now), Result: json(replay.continueAsNew.input) });
-      else if (completed)
-        appended.push({
-          ...this.event(H.ExecutionCompleted, now),
-          OrchestrationStatus: OrchestrationStatus.Completed,
-          Result: json(state.output),
-        });
-      appended.push(this.event(H.OrchestratorCompleted, now));
-
-      // Commit: history, consumed messages, instance status; then dispatch what was scheduled.
-      for (const e of appended) e.IsPlayed = true;
-      rt.history.push(...appended);
-      rt.inbox.splice(0, batch.length);
-      if (state) rt.lastState = state;
-      this.consumePendingEvents(rt, batch);
-      this.emit({
-        type: 'episode',
-        instanceId: rt.instanceId,
-        executionId: rt.executionId,
-        newEvents: appended.map((e) => e.EventType),
-        isDone: state?.isDone ?? false,
-        error: failure,
-      });
-      const customStatus = state?.customStatus;
-      const change: Partial<Instance> = customStatus !== undefined ? { customStatus } : {};
-
-      if (failure !== undefined) {
-        this.finish(rt, 'Failed', failure, change);
-        this.notifyParent(rt, { ok: false, reason: failure, details: outcome.details ?? '' });
-      } else if (completed && replay.continueAsNew) {
-        const input = replay.continueAsNew.input;
-        this.abandon(rt);
-        this.setStatus(rt, 'ContinuedAsNew', { ...change, input, output: null });
-        // Messages that arrived after this episode's batch stay queued for the new execution.
-        this.beginExecution(rt, input, now);
-      } else if (completed) {
-        const output = state.output ?? null;
-        this.finish(rt, 'Completed', output, change);
-        this.notifyParent(rt, { ok: true, result: json(state.output) });
-      } else {
-        this.setStatus(rt, 'Running', change);
-        for (const item of scheduled) if (item.kind === 'sub') this.createSubOrchestration(rt, item);
-        this.reconcile(rt);
-        if (this.crashAfterEveryEpisode) this.crash(rt.instanceId);
-      }
+      const episode = this.decideEpisode(rt, outcome, past, newEvents, now);
+      this.commitEpisode(rt, batch, episode);
+      this.applyEnding(rt, episode, now);
     } finally {
       if (rt.busy === token) rt.busy = undefined;
-      const cost = this.costs.get(rt.name) ?? { episodes: 0, historyEvents: 0, handlerMs: 0, driverMs: 0 };
-      cost.episodes++;
-      cost.historyEvents += replayed;
-      cost.handlerMs += handlerMs;
-      cost.driverMs += performance.now() - startedAt - handlerMs;
-      this.costs.set(rt.name, cost);
+      this.recordCost(rt.name, replayed, handlerMs, performance.now() - startedAt - handlerMs);
     }
     this.kick(rt);
+  }
+
+  /**
+   * Runs the extension's side of the replay over the orchestrator's reply: which actions are new, and how
+   * the episode ends (the history events it appends, the ending it applies).
+   */
+  private decideEpisode(
+    rt: Runtime,
+    outcome: OrchestratorOutcome,
+    past: HistoryEvent[],
+    newEvents: HistoryEvent[],
+    now: number,
+  ): Episode {
+    const state = outcome.state;
+    const actions = state ? topLevelActions(state) : [];
+    const replay = new Replay(
+      {
+        executionId: rt.executionId,
+        maxShortTimerMs: MAXIMUM_SHORT_TIMER_MS,
+        longIntervalMs: LONG_RUNNING_TIMER_INTERVAL_MS,
+      },
+      actions,
+    ).run([...past, ...newEvents]);
+    for (const message of replay.warnings) this.emit({ type: 'warning', instanceId: rt.instanceId, message });
+    if (outcome.openTasks) this.checkDrift(rt, replay, outcome.openTasks);
+
+    const scheduled = replay.nondeterminism ? [] : replay.items.filter((i) => !i.matched);
+    const appended: HistoryEvent[] = [
+      ...newEvents,
+      ...scheduled.map((item) => this.schedulingEvent(rt, item, now)),
+    ];
+
+    let failure: string | undefined;
+    if (replay.nondeterminism) failure = `Non-Deterministic workflow detected: ${replay.nondeterminism}`;
+    else if (replay.unsupported) failure = replay.unsupported;
+    else if (!state || (outcome.failed && replay.walkDone))
+      failure = `Orchestrator function '${rt.name}' failed: ${outcome.message}`;
+    const completed = !failure && !outcome.failed && state?.isDone === true && replay.walkDone;
+
+    let ending: EpisodeEnding;
+    if (failure !== undefined) {
+      ending = { kind: 'failed', reason: failure, details: outcome.details ?? '' };
+      appended.push({
+        ...this.event(H.ExecutionCompleted, now),
+        OrchestrationStatus: OrchestrationStatus.Failed,
+        Result: json(failure),
+        Details: outcome.details ?? '',
+      });
+    } else if (completed && replay.continueAsNew) {
+      ending = { kind: 'continuedAsNew', input: replay.continueAsNew.input };
+      appended.push({ ...this.event(H.ContinueAsNew, now), Result: json(replay.continueAsNew.input) });
+    } else if (completed) {
+      ending = { kind: 'completed', output: state.output };
+      appended.push({
+        ...this.event(H.ExecutionCompleted, now),
+        OrchestrationStatus: OrchestrationStatus.Completed,
+        Result: json(state.output),
+      });
+    } else ending = { kind: 'running' };
+    appended.push(this.event(H.OrchestratorCompleted, now));
+    return { state, scheduled, appended, ending };
+  }
+
+  /** Commit: history, consumed messages, instance status; then dispatch what was scheduled. */
+  private commitEpisode(rt: Runtime, batch: HistoryEvent[], episode: Episode) {
+    const { state, appended, ending } = episode;
+    for (const e of appended) e.IsPlayed = true;
+    rt.history.push(...appended);
+    rt.inbox.splice(0, batch.length);
+    if (state) rt.lastState = state;
+    this.consumePendingEvents(rt, batch);
+    this.emit({
+      type: 'episode',
+      instanceId: rt.instanceId,
+      executionId: rt.executionId,
+      newEvents: appended.map((e) => e.EventType),
+      isDone: state?.isDone ?? false,
+      error: ending.kind === 'failed' ? ending.reason : undefined,
+    });
+  }
+
+  private applyEnding(rt: Runtime, episode: Episode, now: number) {
+    const { state, scheduled, ending } = episode;
+    const customStatus = state?.customStatus;
+    const change: Partial<Instance> = customStatus !== undefined ? { customStatus } : {};
+
+    if (ending.kind === 'failed') {
+      this.finish(rt, 'Failed', ending.reason, change);
+      this.notifyParent(rt, { ok: false, reason: ending.reason, details: ending.details });
+    } else if (ending.kind === 'continuedAsNew') {
+      const input = ending.input;
+      this.abandon(rt);
+      this.setStatus(rt, 'ContinuedAsNew', { ...change, input, output: null });
+      // Messages that arrived after this episode's batch stay queued for the new execution.
+      this.beginExecution(rt, input, now);
+    } else if (ending.kind === 'completed') {
+      const output = ending.output ?? null;
+      this.finish(rt, 'Completed', output, change);
+      this.notifyParent(rt, { ok: true, result: json(ending.output) });
+    } else {
+      this.setStatus(rt, 'Running', change);
+      for (const item of scheduled) if (item.kind === 'sub') this.createSubOrchestration(rt, item);
+      this.reconcile(rt);
+      if (this.crashAfterEveryEpisode) this.crash(rt.instanceId);
+    }
+  }
+
+  private recordCost(name: string, historyEvents: number, handlerMs: number, driverMs: number) {
+    const cost = this.costs.get(name) ?? { episodes: 0, historyEvents: 0, handlerMs: 0, driverMs: 0 };
+    cost.episodes++;
+    cost.historyEvents += historyEvents;
+    cost.handlerMs += handlerMs;
+    cost.driverMs += driverMs;
+    this.costs.set(name, cost);
   }
 
   private async invokeOrchestrator(
@@ -710,15 +657,7 @@ export class DurableDriver {
     registration: Registration,
     history: HistoryEvent[],
     replayOnly: boolean,
-  ): Promise<{
-    state?: OrchestratorReply;
-    failed?: boolean;
-    message: string;
-    details?: string;
-    openTasks?: Record<string, { actionObj?: unknown }>;
-    /** Real ms inside the orchestrator function. */
-    handlerMs?: number;
-  }> {
+  ): Promise<OrchestratorOutcome> {
     const started = history.find((e) => e.EventType === H.ExecutionStarted);
     const trigger = {
       history: copy(history),
@@ -1076,298 +1015,4 @@ function defaultContext(registration: Registration): InvocationContext {
     logHandler: () => {},
     options: { trigger: registration.trigger as never, extraInputs: extraInputs as never, extraOutputs: [] },
   });
-}
-
-// ---------------------------------------------------------------- the extension's side of the replay
-
-interface Item {
-  id: number;
-  kind: 'activity' | 'timer' | 'sub';
-  name?: string;
-  input?: unknown;
-  fireAt?: number;
-  instanceId?: string;
-  matched: boolean;
-}
-
-type Settled = { ok: true; value?: unknown } | { ok: false; value?: unknown };
-
-/** A .NET Task as DurableTask.Core runs it: continuations execute synchronously when it settles. */
-class MTask {
-  outcome?: Settled;
-  private continuations: (() => void)[] = [];
-
-  static done(): MTask {
-    const t = new MTask();
-    t.settle({ ok: true });
-    return t;
-  }
-
-  static whenAll(tasks: MTask[]): MTask {
-    const all = new MTask();
-    let left = tasks.length;
-    const check = () => {
-      if (--left > 0) return;
-      const failed = tasks.find((t) => !t.outcome!.ok);
-      all.settle(failed ? { ok: false, value: failed.outcome!.value } : { ok: true });
-    };
-    if (left === 0) all.settle({ ok: true });
-    for (const t of tasks) t.then(check);
-    return all;
-  }
-
-  static whenAny(tasks: MTask[]): MTask {
-    const any = new MTask();
-    for (const t of tasks) t.then(() => any.settle({ ok: true, value: t }));
-    return any;
-  }
-
-  get pending() {
-    return this.outcome === undefined;
-  }
-
-  then(fn: () => void) {
-    if (this.outcome) fn();
-    else this.continuations.push(fn);
-  }
-
-  settle(outcome: Settled) {
-    if (this.outcome) return;
-    this.outcome = outcome;
-    const continuations = this.continuations;
-    this.continuations = [];
-    for (const fn of continuations) fn();
-  }
-}
-
-/**
- * Mirrors what the Durable extension + DurableTask.Core do with the worker's actions on one episode:
- * the shim (re)issues every action in order, awaiting each, while the history is replayed event by event.
- */
-class Replay {
-  readonly items: Item[] = [];
-  readonly warnings: string[] = [];
-  walkDone = false;
-  continueAsNew?: { input: unknown };
-  nondeterminism?: string;
-  unsupported?: string;
-  private nextId = 0;
-  private now = 0;
-  private readonly open = new Map<number, MTask>();
-  private readonly waiters = new Map<string, MTask[]>();
-  private readonly buffered = new Map<string, string[]>();
-
-  constructor(
-    private readonly options: { executionId: string; maxShortTimerMs: number; longIntervalMs: number },
-    private readonly actions: WireAction[],
-  ) {}
-
-  run(events: HistoryEvent[]): this {
-    for (const e of events) {
-      if (this.nondeterminism || this.unsupported) break;
-      this.process(e);
-    }
-    return this;
-  }
-
-  private process(e: HistoryEvent) {
-    switch (e.EventType) {
-      case H.OrchestratorStarted:
-        this.now = Date.parse(e.Timestamp);
-        break;
-      case H.ExecutionStarted:
-        this.walk(0);
-        break;
-      case H.TaskScheduled:
-        this.match(e, 'activity', 'TaskScheduledEvent');
-        break;
-      case H.TimerCreated:
-        this.match(e, 'timer', 'TimerCreatedEvent');
-        break;
-      case H.SubOrchestrationInstanceCreated:
-        this.match(e, 'sub', 'SubOrchestrationInstanceCreatedEvent');
-        break;
-      case H.TaskCompleted:
-      case H.SubOrchestrationInstanceCompleted:
-        this.complete(e.TaskScheduledId!, { ok: true, value: e.Result });
-        break;
-      case H.TaskFailed:
-      case H.SubOrchestrationInstanceFailed:
-        this.complete(e.TaskScheduledId!, { ok: false, value: e.Reason });
-        break;
-      case H.TimerFired:
-        this.complete(e.TimerId!, { ok: true });
-        break;
-      case H.EventRaised: {
-        const waiting = this.waiters.get(e.Name!);
-        const waiter = waiting?.shift();
-        if (waiter) waiter.settle({ ok: true, value: e.Input });
-        else this.buffered.set(e.Name!, [...(this.buffered.get(e.Name!) ?? []), e.Input ?? 'null']);
-        break;
-      }
-      default:
-        break;
-    }
-  }
-
-  private match(e: HistoryEvent, kind: Item['kind'], label: string) {
-    const item = this.items[e.EventId];
-    if (!item || item.kind !== kind || (e.Name !== undefined && item.name !== e.Name) || item.matched) {
-      this.nondeterminism =
-        `${label}: ${e.EventId} ${e.Name ?? ''} is in the history but the orchestrator now schedules ` +
-        (item ? `${item.kind} ${item.name ?? ''}`.trim() : 'nothing') +
-        ` with that id`;
-      return;
-    }
-    item.matched = true;
-  }
-
-  private complete(id: number, outcome: Settled) {
-    const task = this.open.get(id);
-    if (!task) return; // e.g. a cancelled timer firing
-    this.open.delete(id);
-    task.settle(outcome);
-  }
-
-  /** ProcessAsyncActionsV2: `foreach (action) { try { await InvokeAPIFromAction(action); } catch { } }`. */
-  private walk(from: number) {
-    for (let i = from; i < this.actions.length; i++) {
-      const task = this.invoke(this.actions[i]!);
-      if (this.unsupported) return;
-      if (task.pending) {
-        task.then(() => this.walk(i + 1));
-        return;
-      }
-    }
-    this.walkDone = true;
-  }
-
-  private invoke(action: WireAction): MTask {
-    switch (action.actionType) {
-      case ActionType.CallActivity:
-        return this.scheduleTask(action);
-      case ActionType.CallActivityWithRetry:
-        return this.withRetry(action, () => this.scheduleTask(action));
-      case ActionType.CallSubOrchestrator:
-        return this.createSubOrchestration(action);
-      case ActionType.CallSubOrchestratorWithRetry:
-        return this.withRetry(action, () => this.createSubOrchestration(action));
-      case ActionType.ContinueAsNew:
-        this.continueAsNew = { input: action.input };
-        return MTask.done();
-      case ActionType.CreateTimer:
-        return this.createTimer(Date.parse(action.fireAt!), action.isCanceled === true);
-      case ActionType.WaitForExternalEvent:
-        return this.waitForExternalEvent(action.externalEventName!);
-      case ActionType.WhenAll:
-        return MTask.whenAll((action.compoundActions ?? []).map((a) => this.invoke(a)));
-      case ActionType.WhenAny:
-        return MTask.whenAny((action.compoundActions ?? []).map((a) => this.invoke(a)));
-      default:
-        this.unsupported = `The sandbox durable driver does not support action type ${action.actionType} (entities, callHttp).`;
-        return MTask.done();
-    }
-  }
-
-  private allocate(item: Omit<Item, 'id' | 'matched'>): { id: number; task: MTask } {
-    const id = this.nextId++;
-    this.items[id] = { ...item, id, matched: false };
-    const task = new MTask();
-    this.open.set(id, task);
-    return { id, task };
-  }
-
-  private scheduleTask(action: WireAction): MTask {
-    return this.allocate({ kind: 'activity', name: action.functionName, input: action.input }).task;
-  }
-
-  private createSubOrchestration(action: WireAction): MTask {
-    const { id, task } = this.allocate({ kind: 'sub', name: action.functionName, input: action.input });
-    // TaskOrchestrationContext.CreateSubOrchestrationInstanceCore: default id "<executionId>:<taskId>".
-    this.items[id]!.instanceId = action.instanceId || `${this.options.executionId}:${id}`;
-    return task;
-  }
-
-  /** DurableTask.Core TaskOrchestrationContext.CreateTimer: one timer, one id; a cancelled one still exists. */
-  private createTimerCore(fireAt: number, cancelled = false): MTask {
-    const { id, task } = this.allocate({ kind: 'timer', fireAt });
-    if (cancelled) {
-      this.open.delete(id);
-      task.settle({ ok: false, value: 'TaskCanceledException' });
-    }
-    return task;
-  }
-
-  /** The extension's IDurableOrchestrationContext.CreateTimer<T>, long timers included. */
-  private createTimer(fireAt: number, cancelled: boolean): MTask {
-    if (!(fireAt - this.now > this.options.maxShortTimerMs)) return this.createTimerCore(fireAt, cancelled);
-    const result = new MTask();
-    const interval = this.options.longIntervalMs;
-    let intervalFireAt = this.now + interval;
-    const loop = () => {
-      if (!(this.now < fireAt)) return result.settle({ ok: true });
-      const timer = this.createTimerCore(intervalFireAt, cancelled);
-      timer.then(() => {
-        if (!timer.outcome!.ok) return result.settle(timer.outcome!);
-        const remaining = fireAt - this.now;
-        if (remaining <= 0) return result.settle({ ok: true });
-        intervalFireAt = this.now + (remaining < interval ? remaining : interval);
-        loop();
-      });
-    };
-    loop();
-    return result;
-  }
-
-  /** DurableTask.Core RetryInterceptor.Invoke + ComputeNextDelay. */
-  private withRetry(action: WireAction, call: () => MTask): MTask {
-    const options = action.retryOptions!;
-    const result = new MTask();
-    const firstAttempt = this.now;
-    let retryCount = 0;
-    const attempt = () => {
-      const task = call();
-      task.then(() => {
-        if (task.outcome!.ok) return result.settle(task.outcome!);
-        const delay = this.nextRetryDelay(options, retryCount, firstAttempt);
-        if (delay <= 0) {
-          this.warnings.push(
-            `retryTimeout of ${action.functionName} expired: the extension throws without a retry timer, but ` +
-              `durable-functions' RetryableTask waits for one, so the orchestrator will not resume (as in Azure)`,
-          );
-          return result.settle(task.outcome!);
-        }
-        const timer = this.createTimerCore(this.now + delay);
-        timer.then(() => {
-          retryCount++;
-          if (retryCount < options.maxNumberOfAttempts) attempt();
-          else result.settle(task.outcome!);
-        });
-      });
-    };
-    if (options.maxNumberOfAttempts > 0) attempt();
-    else result.settle({ ok: false });
-    return result;
-  }
-
-  private nextRetryDelay(options: WireRetryOptions, attempt: number, firstAttempt: number): number {
-    const timeout = options.retryTimeoutInMilliseconds;
-    if (timeout !== undefined && !(this.now < firstAttempt + timeout)) return 0;
-    const delay =
-      options.firstRetryIntervalInMilliseconds * Math.pow(options.backoffCoefficient ?? 1, attempt);
-    const max = options.maxRetryIntervalInMilliseconds ?? DEFAULT_MAX_RETRY_INTERVAL_MS;
-    return delay < max ? delay : max;
-  }
-
-  private waitForExternalEvent(name: string): MTask {
-    const task = new MTask();
-    const queue = this.buffered.get(name);
-    const input = queue?.shift();
-    if (input !== undefined) {
-      task.settle({ ok: true, value: input });
-      return task;
-    }
-    this.waiters.set(name, [...(this.waiters.get(name) ?? []), task]);
-    return task;
-  }
 }

@@ -11,9 +11,15 @@
  * - A pod is ready `workloadReadyMs` after it could start; Jobs finish `jobCompleteMs` after their pod
  *   started. Rollouts keep the old pods' readiness (RollingUpdate) and controllers report the new
  *   generation only `controllerObserveMs` after a spec change.
+ *
+ * Each kind's status is a function of this snapshot in status/*.ts (STATUS_BY_KIND).
  */
 import { arr, hashInt, isObject, k8sTime, num, obj, safeHash, str, strMap, type JsonObject } from './json.js';
-import { gpuRequest, matchesLabelSelector, nodeMismatch, type Taint } from './selectors.js';
+import { gpuRequest, nodeMismatch, type Taint } from './selectors.js';
+import { NEVER } from './status/common.js';
+import { STATUS_BY_KIND } from './status/index.js';
+import { podStatus } from './status/pod.js';
+import { formatQuantity, quantity } from './status/quota.js';
 import type { Entry } from './store.js';
 
 export interface KubeDelays {
@@ -118,39 +124,6 @@ export interface PodView {
 }
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job']);
-const NEVER = Number.POSITIVE_INFINITY;
-
-/** Quantity ("500m", "16Gi", "2") to a number in base units. */
-export function quantity(value: unknown): number {
-  const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(String(value ?? '').trim());
-  if (!m) return 0;
-  const factor: Record<string, number> = {
-    '': 1,
-    m: 1e-3,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    T: 1e12,
-    Ki: 1024,
-    Mi: 1024 ** 2,
-    Gi: 1024 ** 3,
-    Ti: 1024 ** 4,
-  };
-  return Number(m[1]) * (factor[m[2]!] ?? 1);
-}
-
-function formatQuantity(resource: string, value: number): string {
-  if (/cpu$/.test(resource)) return Number.isInteger(value) ? String(value) : `${Math.round(value * 1000)}m`;
-  if (/memory$|storage$/.test(resource)) {
-    for (const [suffix, f] of [
-      ['Gi', 1024 ** 3],
-      ['Mi', 1024 ** 2],
-      ['Ki', 1024],
-    ] as const)
-      if (value >= f && value % f === 0) return `${value / f}${suffix}`;
-  }
-  return String(value);
-}
 
 export class Snapshot {
   readonly nodes: NodeView[];
@@ -158,11 +131,11 @@ export class Snapshot {
   private readonly byKind = new Map<string, Entry[]>();
   private readonly podsByOwner = new Map<string, PodView[]>();
   private readonly createErrors = new Map<string, string>();
-  private readonly now: number;
+  readonly now: number;
 
   constructor(
     entries: readonly Entry[],
-    private readonly config: SimulationConfig,
+    readonly config: SimulationConfig,
   ) {
     this.now = config.now;
     for (const e of entries) {
@@ -186,6 +159,11 @@ export class Snapshot {
 
   podsOf(entry: Entry): PodView[] {
     return this.podsByOwner.get(entry.uid) ?? [];
+  }
+
+  /** Why the workload's controller cannot create its pods (FailedCreate), if it cannot. */
+  createError(entry: Entry): string | undefined {
+    return this.createErrors.get(entry.uid);
   }
 
   private readyDelay(kind: string, namespace: string | undefined, name: string): number {
@@ -732,429 +710,10 @@ export class Snapshot {
       entry.revisionMs >= this.config.clusterStartedMs
     )
       return entry.prev.status;
-    switch (kind) {
-      case 'Deployment':
-        return this.deploymentStatus(entry);
-      case 'StatefulSet':
-        return this.statefulSetStatus(entry);
-      case 'DaemonSet':
-        return this.daemonSetStatus(entry);
-      case 'Job':
-        return this.jobStatus(entry);
-      case 'Pod':
-        return this.podStatus(this.podsOf(entry)[0]);
-      case 'Node':
-        return this.nodeStatus(entry);
-      case 'Service':
-        return this.serviceStatus(entry);
-      case 'PersistentVolumeClaim': {
-        const b = this.pvcBinding(entry);
-        return b.bound
-          ? {
-              phase: 'Bound',
-              accessModes: arr(entry.content, 'spec', 'accessModes'),
-              ...(b.capacity ? { capacity: { storage: b.capacity } } : {}),
-            }
-          : { phase: 'Pending' };
-      }
-      case 'PersistentVolume': {
-        const claimed = this.ofKind('PersistentVolumeClaim').some(
-          (pvc) =>
-            str(pvc.content, 'spec', 'volumeName') === entry.name ||
-            (str(entry.content, 'spec', 'claimRef', 'name') === pvc.name &&
-              str(entry.content, 'spec', 'claimRef', 'namespace') === pvc.namespace),
-        );
-        return { phase: claimed ? 'Bound' : 'Available', lastPhaseTransitionTime: k8sTime(entry.createdMs) };
-      }
-      case 'Namespace':
-        return { phase: entry.deletingSinceMs === undefined ? 'Active' : 'Terminating' };
-      case 'APIService':
-        return this.apiServiceStatus(entry);
-      case 'CustomResourceDefinition':
-        return this.crdStatus(entry);
-      case 'HorizontalPodAutoscaler':
-        return this.hpaStatus(entry);
-      case 'PodDisruptionBudget':
-        return this.pdbStatus(entry);
-      case 'ResourceQuota':
-        return this.quotaStatus(entry);
-      default:
-        // Built-in kinds with a status subresource report one; custom resources only what was stored.
-        return entry.type.builtin && entry.type.hasStatus ? (entry.status ?? {}) : entry.status;
-    }
-  }
-
-  private condition(
-    type: string,
-    status: boolean,
-    reason: string,
-    message: string,
-    at: number,
-    extra = false,
-  ) {
-    return {
-      type,
-      status: status ? 'True' : 'False',
-      ...(extra ? { lastUpdateTime: k8sTime(Math.min(at, this.now)) } : {}),
-      lastTransitionTime: k8sTime(Math.min(at, this.now)),
-      reason,
-      message,
-    };
-  }
-
-  /** Ready pods now, plus old pods still serving during a rolling update. */
-  private rollout(
-    entry: Entry,
-    replicas: number,
-    newReady: number,
-    surge: 'rolling' | 'recreate' | 'one-by-one',
-  ) {
-    const prev = entry.prev;
-    const oldReady =
-      prev && prev.ready && prev.templateChanged && entry.revisionMs >= this.config.clusterStartedMs
-        ? Math.min(prev.replicas, replicas)
-        : 0;
-    if (newReady >= replicas || oldReady === 0) return { ready: newReady, old: 0 };
-    if (surge === 'recreate') return { ready: newReady, old: 0 };
-    if (surge === 'one-by-one')
-      return { ready: Math.max(newReady, oldReady - 1), old: Math.max(0, oldReady - 1 - newReady) };
-    return { ready: Math.max(newReady, oldReady), old: Math.max(0, oldReady - newReady) };
-  }
-
-  private deploymentStatus(entry: Entry): JsonObject {
-    const spec = obj(entry.content, 'spec');
-    const replicas = num(spec, 'replicas') ?? 1;
-    const pods = this.podsOf(entry);
-    const readyPods = pods.filter((p) => p.readyMs <= this.now);
-    const strategy = str(spec, 'strategy', 'type') === 'Recreate' ? 'recreate' : 'rolling';
-    const { ready, old } = this.rollout(entry, replicas, readyPods.length, strategy);
-    const complete = readyPods.length >= replicas;
-    const rs = `${entry.name}-${safeHash(JSON.stringify(obj(spec, 'template')), 10)}`;
-    const readyAt = complete
-      ? Math.max(entry.revisionMs, ...readyPods.map((p) => p.readyMs))
-      : entry.revisionMs;
-    const deadlineMs = (num(spec, 'progressDeadlineSeconds') ?? 600) * 1000;
-    const maxUnavailable = Math.floor(replicas * 0.25);
-    const available = ready >= replicas - (strategy === 'rolling' ? maxUnavailable : 0);
-    const createError = this.createErrors.get(entry.uid);
-    const conditions = [
-      this.condition(
-        'Available',
-        available,
-        available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
-        available ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.',
-        available ? readyAt : entry.createdMs,
-        true,
-      ),
-      complete
-        ? this.condition(
-            'Progressing',
-            true,
-            'NewReplicaSetAvailable',
-            `ReplicaSet "${rs}" has successfully progressed.`,
-            readyAt,
-            true,
-          )
-        : this.now > entry.revisionMs + deadlineMs
-          ? this.condition(
-              'Progressing',
-              false,
-              'ProgressDeadlineExceeded',
-              `ReplicaSet "${rs}" has timed out progressing.`,
-              entry.revisionMs + deadlineMs,
-              true,
-            )
-          : this.condition(
-              'Progressing',
-              true,
-              'ReplicaSetUpdated',
-              `ReplicaSet "${rs}" is progressing.`,
-              entry.revisionMs,
-              true,
-            ),
-      ...(createError
-        ? [this.condition('ReplicaFailure', true, 'FailedCreate', createError, entry.revisionMs, true)]
-        : []),
-    ];
-    return omitZero({
-      observedGeneration: entry.generation,
-      replicas: pods.length + old,
-      updatedReplicas: pods.length,
-      readyReplicas: ready,
-      availableReplicas: ready,
-      unavailableReplicas: Math.max(0, replicas - ready),
-      conditions,
-    });
-  }
-
-  private statefulSetStatus(entry: Entry): JsonObject {
-    const spec = obj(entry.content, 'spec');
-    const replicas = num(spec, 'replicas') ?? 1;
-    const pods = this.podsOf(entry);
-    const newReady = pods.filter((p) => p.readyMs <= this.now).length;
-    const { ready } = this.rollout(entry, replicas, newReady, 'one-by-one');
-    const revision = `${entry.name}-${safeHash(JSON.stringify(obj(spec, 'template')), 10)}`;
-    return {
-      observedGeneration: entry.generation,
-      replicas: Math.max(pods.length, ready),
-      ...omitZero({
-        readyReplicas: ready,
-        currentReplicas: newReady >= replicas ? pods.length : ready,
-        updatedReplicas: pods.length,
-      }),
-      availableReplicas: ready,
-      currentRevision: revision,
-      updateRevision: revision,
-      collisionCount: 0,
-    };
-  }
-
-  private daemonSetStatus(entry: Entry): JsonObject {
-    const pods = this.podsOf(entry);
-    const desired = pods.length;
-    const newReady = pods.filter((p) => p.readyMs <= this.now).length;
-    const { ready } = this.rollout(entry, desired, newReady, 'one-by-one');
-    return {
-      currentNumberScheduled: pods.filter((p) => p.nodeName).length,
-      desiredNumberScheduled: desired,
-      numberMisscheduled: 0,
-      numberReady: ready,
-      observedGeneration: entry.generation,
-      ...omitZero({
-        updatedNumberScheduled: desired,
-        numberAvailable: ready,
-        numberUnavailable: desired - ready,
-      }),
-    };
-  }
-
-  private jobStatus(entry: Entry): JsonObject {
-    const pod = this.podsOf(entry)[0];
-    const createError = this.createErrors.get(entry.uid);
-    if (!pod) return createError ? { active: 0 } : {};
-    const base = { startTime: k8sTime(pod.createdMs), terminating: 0, uncountedTerminatedPods: {} };
-    if (pod.finishMs !== undefined && pod.finishMs <= this.now) {
-      if (pod.outcome === 'Failed') {
-        const backoffLimit = num(entry.content, 'spec', 'backoffLimit') ?? 6;
-        const msg = 'Job has reached the specified backoff limit';
-        return {
-          ...base,
-          failed: backoffLimit + 1,
-          ready: 0,
-          conditions: [
-            this.condition('FailureTarget', true, 'BackoffLimitExceeded', msg, pod.finishMs),
-            this.condition('Failed', true, 'BackoffLimitExceeded', msg, pod.finishMs),
-          ].map(probe),
-        };
-      }
-      return {
-        ...base,
-        completionTime: k8sTime(pod.finishMs),
-        succeeded: 1,
-        ready: 0,
-        conditions: [
-          this.condition(
-            'SuccessCriteriaMet',
-            true,
-            'CompletionsReached',
-            'Reached expected number of succeeded pods',
-            pod.finishMs,
-          ),
-          this.condition(
-            'Complete',
-            true,
-            'CompletionsReached',
-            'Reached expected number of succeeded pods',
-            pod.finishMs,
-          ),
-        ].map(probe),
-      };
-    }
-    return { ...base, active: 1, ready: pod.readyMs <= this.now ? 1 : 0 };
-  }
-
-  podStatus(pod: PodView | undefined): JsonObject {
-    if (!pod) return { phase: 'Pending' };
-    const t = (ms: number) => k8sTime(ms);
-    const containers = arr(pod.spec, 'containers').filter(isObject);
-    if (pod.unschedulable || pod.scheduledMs === undefined || pod.nodeName === undefined) {
-      return {
-        phase: 'Pending',
-        conditions: [
-          {
-            type: 'PodScheduled',
-            status: 'False',
-            lastProbeTime: null,
-            lastTransitionTime: t(pod.createdMs),
-            reason: 'Unschedulable',
-            message: pod.unschedulable ?? 'waiting for a node',
-          },
-        ],
-        qosClass: 'Burstable',
-      };
-    }
-    const node = this.nodes.find((n) => n.name === pod.nodeName);
-    const finished = pod.finishMs !== undefined && pod.finishMs <= this.now;
-    const ready = !finished && pod.readyMs <= this.now;
-    const running = ready || (pod.readyMs !== NEVER && !pod.waiting && pod.readyMs - this.now <= 30_000);
-    const phase = finished
-      ? pod.outcome!
-      : running || pod.waiting?.reason === 'CrashLoopBackOff'
-        ? 'Running'
-        : 'Pending';
-    const state = (image: string): JsonObject => {
-      if (finished)
-        return {
-          terminated: {
-            exitCode: pod.outcome === 'Failed' ? 1 : 0,
-            reason: pod.outcome === 'Failed' ? 'Error' : 'Completed',
-            ...(pod.failureMessage ? { message: pod.failureMessage } : {}),
-            startedAt: t(pod.scheduledMs!),
-            finishedAt: t(pod.finishMs!),
-            containerID: `containerd://${safeHash(`${pod.name}/${image}`, 20)}`,
-          },
-        };
-      if (pod.waiting)
-        return {
-          waiting: {
-            reason: pod.waiting.reason,
-            ...(pod.waiting.message ? { message: pod.waiting.message } : {}),
-          },
-        };
-      if (running) return { running: { startedAt: t(Math.max(pod.scheduledMs!, pod.readyMs - 30_000)) } };
-      return { waiting: { reason: 'ContainerCreating' } };
-    };
-    return {
-      phase,
-      conditions: [
-        {
-          type: 'PodReadyToStartContainers',
-          status: running || finished ? 'True' : 'False',
-          lastProbeTime: null,
-          lastTransitionTime: t(pod.scheduledMs),
-        },
-        { type: 'Initialized', status: 'True', lastProbeTime: null, lastTransitionTime: t(pod.scheduledMs) },
-        {
-          type: 'Ready',
-          status: ready ? 'True' : 'False',
-          lastProbeTime: null,
-          lastTransitionTime: t(ready ? pod.readyMs : pod.scheduledMs),
-          ...(ready ? {} : { reason: finished ? 'PodCompleted' : 'ContainersNotReady' }),
-        },
-        {
-          type: 'ContainersReady',
-          status: ready ? 'True' : 'False',
-          lastProbeTime: null,
-          lastTransitionTime: t(ready ? pod.readyMs : pod.scheduledMs),
-          ...(ready ? {} : { reason: finished ? 'PodCompleted' : 'ContainersNotReady' }),
-        },
-        { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: t(pod.scheduledMs) },
-      ],
-      hostIP: node?.ip ?? '10.224.0.4',
-      podIP: pod.ip,
-      podIPs: [{ ip: pod.ip }],
-      startTime: t(pod.scheduledMs),
-      containerStatuses: containers.map((c) => ({
-        name: str(c, 'name') ?? 'main',
-        image: str(c, 'image') ?? '',
-        imageID: '',
-        ready,
-        started: running && !finished,
-        restartCount: pod.restarts,
-        state: state(str(c, 'image') ?? ''),
-      })),
-      qosClass: 'Burstable',
-    };
-  }
-
-  private nodeStatus(entry: Entry): JsonObject {
-    const view = this.nodes.find((n) => n.entry === entry);
-    const stored = entry.status ?? {};
-    const capacity: JsonObject = { ...obj(stored, 'capacity') };
-    const allocatable: JsonObject = { ...obj(stored, 'allocatable') };
-    if (view && view.gpus > 0 && view.gpuAt <= this.now) {
-      capacity['nvidia.com/gpu'] = String(view.gpus);
-      allocatable['nvidia.com/gpu'] = String(view.gpus);
-    }
-    const ready = view?.ready ?? true;
-    const since = k8sTime(view?.joinedMs ?? entry.createdMs);
-    const c = (type: string, status: string, reason: string, message: string) => ({
-      type,
-      status,
-      lastHeartbeatTime: k8sTime(this.now),
-      lastTransitionTime: since,
-      reason,
-      message,
-    });
-    return {
-      ...stored,
-      capacity,
-      allocatable,
-      conditions: [
-        c('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
-        c('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
-        c('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
-        ready
-          ? c('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status')
-          : c('Ready', 'Unknown', 'NodeStatusUnknown', 'Kubelet stopped posting node status.'),
-      ],
-      addresses: [
-        { type: 'InternalIP', address: view?.ip ?? '10.224.0.4' },
-        { type: 'Hostname', address: entry.name },
-      ],
-    };
-  }
-
-  private serviceStatus(entry: Entry): JsonObject {
-    if (str(entry.content, 'spec', 'type') !== 'LoadBalancer') return { loadBalancer: {} };
-    if (this.now < entry.createdMs + this.config.delays.loadBalancerIpMs) return { loadBalancer: {} };
-    return { loadBalancer: { ingress: [{ ip: this.loadBalancerIp(entry), ipMode: 'VIP' }] } };
-  }
-
-  private apiServiceStatus(entry: Entry): JsonObject {
-    const { at, reason, message } = this.apiServiceAvailableAt(entry);
-    const ok = at <= this.now;
-    return {
-      conditions: [
-        ok
-          ? this.condition(
-              'Available',
-              true,
-              reason === 'Local' ? 'Local' : 'Passed',
-              reason === 'Local' ? message : 'all checks passed',
-              at,
-            )
-          : this.condition('Available', false, reason, message, entry.revisionMs),
-      ],
-    };
-  }
-
-  private crdStatus(entry: Entry): JsonObject {
-    const established = this.now >= entry.revisionMs + this.config.delays.crdEstablishedMs;
-    const spec = obj(entry.content, 'spec');
-    const storage = arr(spec, 'versions').find((v) => isObject(v) && v.storage === true);
-    return {
-      acceptedNames: obj(spec, 'names'),
-      conditions: [
-        this.condition('NamesAccepted', true, 'NoConflicts', 'no conflicts found', entry.createdMs),
-        established
-          ? this.condition(
-              'Established',
-              true,
-              'InitialNamesAccepted',
-              'the initial names have been accepted',
-              entry.revisionMs + this.config.delays.crdEstablishedMs,
-            )
-          : this.condition(
-              'Established',
-              false,
-              'Installing',
-              'the initial names have not been accepted',
-              entry.createdMs,
-            ),
-      ],
-      storedVersions: storage ? [str(storage, 'name') ?? 'v1'] : [],
-    };
+    const statusOf = STATUS_BY_KIND.get(kind);
+    if (statusOf) return statusOf(this, entry);
+    // Built-in kinds with a status subresource report one; custom resources only what was stored.
+    return entry.type.builtin && entry.type.hasStatus ? (entry.status ?? {}) : entry.status;
   }
 
   crdEstablished(entry: Entry): boolean {
@@ -1166,126 +725,8 @@ export class Snapshot {
     return svc !== undefined && this.apiServiceAvailable(svc);
   }
 
-  private hpaStatus(entry: Entry): JsonObject {
-    const spec = obj(entry.content, 'spec');
-    const ref = obj(spec, 'scaleTargetRef');
-    const targetKind = str(ref, 'kind') ?? '';
-    const target = this.find(targetKind, entry.namespace, str(ref, 'name') ?? '');
-    const min = num(spec, 'minReplicas') ?? 1;
-    const max = num(spec, 'maxReplicas') ?? min;
-    const current = target ? (num(target.content, 'spec', 'replicas') ?? 1) : 0;
-    const metrics = arr(spec, 'metrics');
-    const custom = metrics.filter((m) => ['Pods', 'Object', 'External'].includes(str(m, 'type') ?? ''));
-    const metricName = (m: unknown) =>
-      str(m, 'pods', 'metric', 'name') ??
-      str(m, 'object', 'metric', 'name') ??
-      str(m, 'external', 'metric', 'name') ??
-      '';
-    const active = custom.length === 0 || this.customMetricsAvailable();
-    const group = targetKind === 'Deployment' || targetKind === 'StatefulSet' ? '.apps' : '';
-    return {
-      currentReplicas: current,
-      desiredReplicas: target ? Math.min(max, Math.max(min, current)) : 0,
-      conditions: [
-        target
-          ? this.condition(
-              'AbleToScale',
-              true,
-              'ReadyForNewScale',
-              'recommended size matches current size',
-              entry.createdMs,
-            )
-          : this.condition(
-              'AbleToScale',
-              false,
-              'FailedGetScale',
-              `the HPA controller was unable to get the target's current scale: ${targetKind.toLowerCase()}s${group} "${str(ref, 'name')}" not found`,
-              entry.createdMs,
-            ),
-        active
-          ? this.condition(
-              'ScalingActive',
-              true,
-              'ValidMetricFound',
-              'the HPA was able to successfully calculate a replica count',
-              entry.createdMs,
-            )
-          : this.condition(
-              'ScalingActive',
-              false,
-              custom[0] && str(custom[0], 'type') === 'Pods'
-                ? 'FailedGetPodsMetric'
-                : 'FailedGetObjectMetric',
-              `the HPA was unable to compute the replica count: unable to get metric ${metricName(custom[0])}: unable to fetch metrics from custom metrics API: the server could not find the requested resource (get pods.custom.metrics.k8s.io *)`,
-              entry.createdMs,
-            ),
-      ],
-    };
-  }
-
-  private pdbStatus(entry: Entry): JsonObject {
-    const spec = obj(entry.content, 'spec');
-    const selector = spec.selector;
-    const pods = this.pods.filter(
-      (p) =>
-        p.namespace === entry.namespace &&
-        p.finishMs === undefined &&
-        matchesLabelSelector(p.labels, selector ?? undefined),
-    );
-    const healthy = pods.filter((p) => p.readyMs <= this.now).length;
-    const resolve = (v: unknown) =>
-      typeof v === 'string' && v.endsWith('%')
-        ? Math.ceil((pods.length * Number(v.slice(0, -1))) / 100)
-        : Number(v ?? 0);
-    const desired =
-      spec.minAvailable !== undefined
-        ? resolve(spec.minAvailable)
-        : spec.maxUnavailable !== undefined
-          ? Math.max(0, pods.length - resolve(spec.maxUnavailable))
-          : 0;
-    const allowed = Math.max(0, healthy - desired);
-    return {
-      observedGeneration: entry.generation,
-      currentHealthy: healthy,
-      desiredHealthy: desired,
-      expectedPods: pods.length,
-      disruptionsAllowed: allowed,
-      conditions: [
-        this.condition(
-          'DisruptionAllowed',
-          allowed > 0,
-          allowed > 0 ? 'SufficientPods' : 'InsufficientPods',
-          '',
-          entry.createdMs,
-        ),
-      ],
-    };
-  }
-
-  private quotaStatus(entry: Entry): JsonObject {
-    const hard = obj(entry.content, 'spec', 'hard');
-    const used: JsonObject = {};
-    const pods = this.pods.filter(
-      (p) => p.namespace === entry.namespace && !(p.finishMs !== undefined && p.finishMs <= this.now),
-    );
-    for (const key of Object.keys(hard)) {
-      const k = key === 'cpu' || key === 'memory' ? `requests.${key}` : key;
-      let total = 0;
-      for (const p of pods) {
-        if (k === 'pods') total += 1;
-        else {
-          const [scope, res] = [k.slice(0, k.indexOf('.')), k.slice(k.indexOf('.') + 1)];
-          for (const c of arr(p.spec, 'containers')) {
-            const v =
-              obj(c, 'resources', scope)[res] ??
-              (scope === 'requests' ? obj(c, 'resources', 'limits')[res] : undefined);
-            total += quantity(v);
-          }
-        }
-      }
-      used[key] = formatQuantity(k, total);
-    }
-    return { hard, used };
+  podStatus(pod: PodView | undefined): JsonObject {
+    return podStatus(this, pod);
   }
 
   /** A Pod object for a virtual pod (workload-created) or a stored one. */
@@ -1307,16 +748,4 @@ export class Snapshot {
       status: this.podStatus(pod),
     };
   }
-}
-
-/** `metav1.Condition`-style probe fields for Job conditions. */
-function probe<T extends JsonObject>(c: T): T {
-  return { ...c, lastProbeTime: c.lastTransitionTime } as T;
-}
-
-/** Drops zero counts, as `omitempty` does on a real server. */
-function omitZero(o: Record<string, JsonObject[keyof JsonObject]>): JsonObject {
-  const out: JsonObject = {};
-  for (const [k, v] of Object.entries(o)) if (v !== 0 && v !== undefined) out[k] = v;
-  return out;
 }

@@ -7,14 +7,13 @@ import { app } from '@azure/functions';
 import * as df from 'durable-functions';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { VirtualClock } from '../../sandbox/clock.js';
+import { DurableDriver, type DriverEvent } from '../../sandbox/durable/driver.js';
 import {
   ActionType,
-  DurableDriver,
   HistoryEventType as H,
   OrchestrationStatus,
-  type DriverEvent,
   type HistoryEvent,
-} from '../../sandbox/durable/driver.js';
+} from '../../sandbox/durable/history.js';
 import { DurableRpcServer, InstanceStore } from '../../sandbox/durable/rpc.js';
 import { FunctionsHost, getRegistrations, installFunctionsCore } from '../../sandbox/host.js';
 import { ScaledClock } from '../../sandbox/clock.js';

@@ -1,0 +1,585 @@
+/**
+ * The simulated cluster's state behind the API server: the object store, resourceVersions and uids, the
+ * test rules (failing Jobs and workloads, ready delays, custom metric values), and how stored entries are
+ * committed, deleted and rendered with the status computed from the clock (see simulation.ts).
+ */
+import type { Clock } from '../clock.js';
+import {
+  clone,
+  deepEqual,
+  fieldsV1,
+  isObject,
+  k8sTime,
+  num,
+  obj,
+  safeHash,
+  str,
+  type JsonObject,
+} from './json.js';
+import type { SimulatedOllama } from './ollama.js';
+import { BUILTIN_TYPES, crdTypes, groupVersionOf, type ResourceType } from './resources.js';
+import type { Taint } from './selectors.js';
+import {
+  DEFAULT_DELAYS,
+  Snapshot,
+  ruleMatches,
+  type JobEffect,
+  type KubeDelays,
+  type NameRule,
+  type PodView,
+} from './simulation.js';
+import type { KubeRequest } from './http.js';
+import type { Candidate, Entry } from './store.js';
+
+export interface NodeSpec {
+  name: string;
+  /** Agent pool name (labels `agentpool`, `kubernetes.azure.com/agentpool`). */
+  pool: string;
+  vmSize?: string;
+  mode?: 'System' | 'User';
+  labels?: Record<string, string>;
+  /** `key=value:Effect` strings or taint objects. */
+  taints?: (string | Taint)[];
+  /** Physical GPUs (advertised as `nvidia.com/gpu` only once the device plugin runs on the node). */
+  gpus?: number;
+  ready?: boolean;
+}
+
+export interface SimulatedKubernetesOptions {
+  clock: Clock;
+  /** Bearer token every request must carry (none: no authentication). */
+  token?: string;
+  delays?: Partial<KubeDelays>;
+  /** Backend for the Ollama Service's proxy. */
+  ollama?: SimulatedOllama;
+  /** What Jobs' pods do when they run (duration, outcome, side effects such as model pulls). */
+  jobEffect?: JobEffect;
+  /** Services (in any namespace) whose proxy reaches `ollama`; default 'ollama'. */
+  ollamaService?: string;
+  /** Initial nodes; default: 2 system, 1 apps, 1 spot T4 GPU node, as the platform's AKS pools. */
+  nodes?: NodeSpec[];
+  clusterName?: string;
+  /** Answer the service proxy only when the Service has ready endpoints (503 otherwise); default true. */
+  proxyRequiresReadyEndpoints?: boolean;
+  /** Jobs matching a rule fail (BackoffLimitExceeded) instead of succeeding. */
+  jobFailures?: (NameRule & { message?: string })[];
+  /** Metric names served by custom.metrics.k8s.io (pods/<name>) once available. */
+  customMetrics?: string[];
+  kubernetesVersion?: string;
+}
+
+const VM_SIZES: Record<string, { cpu: number; memoryGiB: number; gpus: number }> = {
+  Standard_D2s_v5: { cpu: 2, memoryGiB: 8, gpus: 0 },
+  Standard_D4s_v5: { cpu: 4, memoryGiB: 16, gpus: 0 },
+  Standard_D8s_v5: { cpu: 8, memoryGiB: 32, gpus: 0 },
+  Standard_NC4as_T4_v3: { cpu: 4, memoryGiB: 28, gpus: 1 },
+  Standard_NC8as_T4_v3: { cpu: 8, memoryGiB: 56, gpus: 1 },
+  Standard_NC16as_T4_v3: { cpu: 16, memoryGiB: 110, gpus: 1 },
+  Standard_NC64as_T4_v3: { cpu: 64, memoryGiB: 440, gpus: 4 },
+};
+
+export const DEFAULT_NODES: readonly NodeSpec[] = [
+  {
+    name: 'aks-system-31415926-vmss000000',
+    pool: 'system',
+    vmSize: 'Standard_D2s_v5',
+    mode: 'System',
+    taints: ['CriticalAddonsOnly=true:NoSchedule'],
+    labels: { workload: 'system' },
+  },
+  {
+    name: 'aks-system-31415926-vmss000001',
+    pool: 'system',
+    vmSize: 'Standard_D2s_v5',
+    mode: 'System',
+    taints: ['CriticalAddonsOnly=true:NoSchedule'],
+    labels: { workload: 'system' },
+  },
+  // Labels as the platform's agent pools set them (src/platform/azure-resources.ts).
+  {
+    name: 'aks-apps-27182818-vmss000000',
+    pool: 'apps',
+    vmSize: 'Standard_D4s_v5',
+    mode: 'User',
+    labels: { workload: 'apps' },
+  },
+  {
+    name: 'aks-gput4-16180339-vmss000000',
+    pool: 'gput4',
+    vmSize: 'Standard_NC4as_T4_v3',
+    mode: 'User',
+    labels: {
+      workload: 'llm',
+      gpu: 'true',
+      'kubernetes.azure.com/scalesetpriority': 'spot',
+      'kubernetes.azure.com/accelerator': 'nvidia',
+    },
+    // AKS adds the spot taint to every spot pool; the platform's GPU pool adds sku=gpu.
+    taints: ['sku=gpu:NoSchedule', 'kubernetes.azure.com/scalesetpriority=spot:NoSchedule'],
+    gpus: 1,
+  },
+];
+
+const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+const STORAGE_CLASSES: [string, string, string, boolean][] = [
+  ['default', 'disk.csi.azure.com', 'StandardSSD_LRS', true],
+  ['managed-csi', 'disk.csi.azure.com', 'StandardSSD_LRS', false],
+  ['managed-csi-premium', 'disk.csi.azure.com', 'Premium_LRS', false],
+  ['azurefile-csi', 'file.csi.azure.com', 'Standard_LRS', false],
+  ['azurefile-csi-premium', 'file.csi.azure.com', 'Premium_LRS', false],
+];
+
+export const CUSTOM_METRICS_GROUP = 'custom.metrics.k8s.io';
+export const CUSTOM_METRICS_APISERVICE = 'v1beta1.custom.metrics.k8s.io';
+
+function parseTaint(t: string | Taint): Taint {
+  if (typeof t !== 'string') return t;
+  const m = /^([^=:]+)(?:=([^:]*))?:(\w+)$/.exec(t);
+  if (!m) throw new Error(`invalid taint ${t}`);
+  return { key: m[1]!, ...(m[2] !== undefined ? { value: m[2] } : {}), effect: m[3]! };
+}
+
+export class Cluster {
+  readonly requests: KubeRequest[] = [];
+  readonly clusterName: string;
+  readonly clock: Clock;
+  readonly token?: string;
+  readonly delays: KubeDelays;
+  readonly ollama?: SimulatedOllama;
+  readonly jobEffect?: JobEffect;
+  readonly ollamaService: string;
+  readonly proxyRequiresEndpoints: boolean;
+  readonly initialNodes: readonly NodeSpec[];
+  readonly kubernetesVersion: string;
+  customMetricNames: Set<string>;
+  readonly customMetricValues = new Map<string, string>();
+  readonly store = new Map<string, Entry>();
+  jobFailureRules: (NameRule & { message?: string })[];
+  readonly readyDelays: { rule: NameRule; ms: number }[] = [];
+  readonly workloadFailures: { rule: NameRule; reason: string; message: string }[] = [];
+  resourceVersion = 1000;
+  uidCounter = 0;
+  epoch = 0;
+  cached?: { epoch: number; now: number; snapshot: Snapshot };
+  clusterStartedMs: number;
+  stopped = false;
+  frozenNow?: number;
+
+  constructor(options: SimulatedKubernetesOptions) {
+    this.clock = options.clock;
+    this.token = options.token;
+    this.delays = { ...DEFAULT_DELAYS, ...options.delays };
+    this.ollama = options.ollama;
+    this.jobEffect = options.jobEffect;
+    this.ollamaService = options.ollamaService ?? 'ollama';
+    this.proxyRequiresEndpoints = options.proxyRequiresReadyEndpoints ?? true;
+    this.initialNodes = options.nodes ?? DEFAULT_NODES;
+    this.clusterName = options.clusterName ?? 'aks-sandbox';
+    this.kubernetesVersion = options.kubernetesVersion ?? 'v1.32.6';
+    this.customMetricNames = new Set(options.customMetrics ?? ['gpu_memory_utilization']);
+    this.jobFailureRules = [...(options.jobFailures ?? [])];
+    this.clusterStartedMs = this.now();
+    this.seed();
+  }
+
+  now(): number {
+    return this.frozenNow ?? this.clock.now();
+  }
+
+  addNode(spec: NodeSpec): void {
+    const size = VM_SIZES[spec.vmSize ?? ''] ?? { cpu: 4, memoryGiB: 16, gpus: 0 };
+    const gpus = spec.gpus ?? size.gpus;
+    const mode = spec.mode ?? 'User';
+    const labels: Record<string, string> = {
+      agentpool: spec.pool,
+      'beta.kubernetes.io/arch': 'amd64',
+      'beta.kubernetes.io/instance-type': spec.vmSize ?? 'Standard_D4s_v5',
+      'beta.kubernetes.io/os': 'linux',
+      'kubernetes.azure.com/agentpool': spec.pool,
+      'kubernetes.azure.com/cluster': `MC_sandbox_${this.clusterName}_westeurope`,
+      'kubernetes.azure.com/mode': mode.toLowerCase(),
+      'kubernetes.azure.com/role': 'agent',
+      'kubernetes.io/arch': 'amd64',
+      'kubernetes.io/hostname': spec.name,
+      'kubernetes.io/os': 'linux',
+      'kubernetes.io/role': 'agent',
+      'node.kubernetes.io/instance-type': spec.vmSize ?? 'Standard_D4s_v5',
+      'topology.kubernetes.io/region': 'westeurope',
+      'topology.kubernetes.io/zone': '0',
+      ...spec.labels,
+    };
+    const taints = (spec.taints ?? []).map(parseTaint);
+    const memKi = size.memoryGiB * 1024 * 1024;
+    const type = this.builtin('', 'Node');
+    const entry = this.newEntry(type, spec.name, undefined, {
+      metadata: { labels },
+      spec: {
+        providerID: `azure:///subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/mc_sandbox/providers/Microsoft.Compute/virtualMachineScaleSets/aks-${spec.pool}/virtualMachines/0`,
+        ...(taints.length
+          ? {
+              taints: taints.map((t) => ({
+                key: t.key,
+                ...(t.value !== undefined ? { value: t.value } : {}),
+                effect: t.effect,
+              })),
+            }
+          : {}),
+      },
+    });
+    entry.system = true;
+    entry.node = { pool: spec.pool, gpus, ready: spec.ready ?? true, joinedMs: this.now() };
+    entry.status = {
+      capacity: {
+        cpu: String(size.cpu),
+        memory: `${memKi}Ki`,
+        pods: '110',
+        'ephemeral-storage': '129886128Ki',
+      },
+      allocatable: {
+        cpu: `${size.cpu * 1000 - 140}m`,
+        memory: `${Math.floor(memKi * 0.78)}Ki`,
+        pods: '110',
+        'ephemeral-storage': '119703055367',
+      },
+      nodeInfo: {
+        architecture: 'amd64',
+        containerRuntimeVersion: 'containerd://1.7.27-1',
+        kernelVersion: '5.15.0-1089-azure',
+        kubeProxyVersion: this.kubernetesVersion,
+        kubeletVersion: this.kubernetesVersion,
+        operatingSystem: 'linux',
+        osImage: 'Ubuntu 22.04.5 LTS',
+      },
+    };
+    this.store.set(this.key(type, undefined, spec.name), entry);
+    this.touch();
+  }
+
+  seed(): void {
+    for (const name of SYSTEM_NAMESPACES) {
+      const type = this.builtin('', 'Namespace');
+      const e = this.newEntry(type, name, undefined, {
+        metadata: { labels: { 'kubernetes.io/metadata.name': name } },
+      });
+      e.system = true;
+      this.store.set(this.key(type, undefined, name), e);
+    }
+    for (const [name, provisioner, sku, isDefault] of STORAGE_CLASSES) {
+      const type = this.builtin('storage.k8s.io', 'StorageClass');
+      const e = this.newEntry(type, name, undefined, {
+        metadata: {
+          labels: {
+            'addonmanager.kubernetes.io/mode': 'EnsureExists',
+            'kubernetes.io/cluster-service': 'true',
+          },
+          ...(isDefault ? { annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } } : {}),
+        },
+        provisioner,
+        parameters: { skuName: sku },
+        reclaimPolicy: 'Delete',
+        volumeBindingMode: provisioner === 'disk.csi.azure.com' ? 'WaitForFirstConsumer' : 'Immediate',
+        allowVolumeExpansion: true,
+      });
+      e.system = true;
+      this.store.set(this.key(type, undefined, name), e);
+    }
+    for (const node of this.initialNodes) this.addNode(node);
+  }
+
+  builtin(group: string, kind: string): ResourceType {
+    const type = BUILTIN_TYPES.find((t) => t.group === group && t.kind === kind);
+    if (!type) throw new Error(`no built-in ${group}/${kind}`);
+    return type;
+  }
+
+  key(type: ResourceType, namespace: string | undefined, name: string): string {
+    return `${type.group}|${type.plural}|${type.namespaced ? (namespace ?? '') : ''}|${name}`;
+  }
+
+  newEntry(type: ResourceType, name: string, namespace: string | undefined, content: JsonObject): Entry {
+    const now = this.now();
+    const n = ++this.uidCounter;
+    return {
+      type,
+      name,
+      ...(type.namespaced ? { namespace } : {}),
+      // Deterministic (stable across runs), unique within this simulator.
+      uid: `${safeHash(`${this.clusterName}/${n}`, 8).replace(/[^0-9a-f]/g, (c) => (c.charCodeAt(0) % 16).toString(16))}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`,
+      resourceVersion: ++this.resourceVersion,
+      generation: 1,
+      createdMs: now,
+      revisionMs: now,
+      content,
+      managers: [],
+    };
+  }
+
+  touch(): void {
+    this.epoch++;
+  }
+
+  snapshot(): Snapshot {
+    const now = this.now();
+    if (this.cached && this.cached.epoch === this.epoch && this.cached.now === now)
+      return this.cached.snapshot;
+    const snapshot = new Snapshot([...this.store.values()], {
+      now,
+      delays: this.delays,
+      clusterStartedMs: this.clusterStartedMs,
+      readyDelays: this.readyDelays,
+      workloadFailures: this.workloadFailures,
+      ...(this.jobEffect ? { jobEffect: this.jobEffect } : {}),
+    });
+    this.cached = { epoch: this.epoch, now, snapshot };
+    return snapshot;
+  }
+
+  /** Finishes namespace deletions and Jobs' ttlSecondsAfterFinished, as controllers would have by now. */
+  sweep(): void {
+    const now = this.now();
+    for (const [key, e] of this.store) {
+      if (e.deletingSinceMs !== undefined && now >= e.deletingSinceMs + this.delays.namespaceTerminationMs) {
+        this.store.delete(key);
+        this.touch();
+      }
+    }
+    const withTtl = [...this.store.values()].filter(
+      (e) =>
+        e.type.builtin &&
+        e.type.kind === 'Job' &&
+        num(e.content, 'spec', 'ttlSecondsAfterFinished') !== undefined,
+    );
+    if (withTtl.length === 0) return;
+    const snapshot = this.snapshot();
+    for (const job of withTtl) {
+      const finished = snapshot.jobFinishedMs(job);
+      if (
+        finished !== undefined &&
+        now >= finished + num(job.content, 'spec', 'ttlSecondsAfterFinished')! * 1000
+      ) {
+        this.store.delete(this.key(job.type, job.namespace, job.name));
+        this.touch();
+      }
+    }
+  }
+
+  /** Resource types served for a group/version now (built-ins, established CRDs). */
+  typesFor(group: string, version: string): ResourceType[] {
+    const builtins = BUILTIN_TYPES.filter((t) => t.group === group && t.version === version);
+    const snapshot = this.snapshot();
+    const custom = [...this.store.values()]
+      .filter(
+        (e) =>
+          e.type.kind === 'CustomResourceDefinition' &&
+          e.deletingSinceMs === undefined &&
+          snapshot.crdEstablished(e),
+      )
+      .flatMap((e) => crdTypes(e.content))
+      .filter((t) => t.group === group && t.version === version);
+    return [...builtins, ...custom];
+  }
+
+  allGroupVersions(): Map<string, string[]> {
+    const groups = new Map<string, string[]>();
+    const add = (group: string, version: string) => {
+      const list = groups.get(group) ?? [];
+      if (!list.includes(version)) list.push(version);
+      groups.set(group, list);
+    };
+    for (const t of BUILTIN_TYPES) if (t.group) add(t.group, t.version);
+    const snapshot = this.snapshot();
+    for (const e of this.store.values()) {
+      if (e.type.kind === 'CustomResourceDefinition' && snapshot.crdEstablished(e))
+        for (const t of crdTypes(e.content)) add(t.group, t.version);
+    }
+    if (
+      this.store.has(
+        this.key(this.builtin('apiregistration.k8s.io', 'APIService'), undefined, CUSTOM_METRICS_APISERVICE),
+      )
+    )
+      add(CUSTOM_METRICS_GROUP, 'v1beta1');
+    return groups;
+  }
+
+  render(
+    entry: Entry,
+    apiVersion?: string,
+    options: { managedFields?: boolean; status?: boolean; defaults?: boolean; snapshot?: Snapshot } = {},
+  ): JsonObject {
+    const { metadata: userMetadata, ...rest } = entry.content;
+    const metadata: JsonObject = {
+      name: entry.name,
+      ...(entry.namespace !== undefined ? { namespace: entry.namespace } : {}),
+      uid: entry.uid,
+      resourceVersion: String(entry.resourceVersion),
+      generation: entry.generation,
+      creationTimestamp: k8sTime(entry.createdMs),
+      ...(entry.deletingSinceMs !== undefined
+        ? { deletionTimestamp: k8sTime(entry.deletingSinceMs), deletionGracePeriodSeconds: 0 }
+        : {}),
+      ...(isObject(userMetadata) ? clone(userMetadata) : {}),
+    };
+    if (options.managedFields !== false && entry.managers.length)
+      metadata.managedFields = entry.managers.map((m) => ({
+        manager: m.manager,
+        operation: m.operation,
+        apiVersion: m.apiVersion,
+        time: m.time,
+        fieldsType: 'FieldsV1',
+        fieldsV1: fieldsV1(m.paths),
+        ...(m.subresource ? { subresource: m.subresource } : {}),
+      }));
+    const body: JsonObject = clone(rest);
+    // Fields the API server defaults (not owned by any manager) appear on reads only.
+    const defaults = options.defaults !== false && entry.type.builtin;
+    if (defaults && entry.type.kind === 'Namespace')
+      body.spec = { finalizers: ['kubernetes'], ...obj(body, 'spec') };
+    if (defaults && entry.type.kind === 'Service')
+      body.spec = this.serviceDefaults(entry, obj(body, 'spec'), options.snapshot);
+    const status = options.status === false ? undefined : (options.snapshot ?? this.snapshot()).status(entry);
+    return {
+      apiVersion: apiVersion ?? groupVersionOf(entry.type),
+      kind: entry.type.kind,
+      metadata,
+      ...body,
+      ...(status !== undefined ? { status } : {}),
+    };
+  }
+
+  serviceDefaults(entry: Entry, spec: JsonObject, snapshot = this.snapshot()): JsonObject {
+    const type = str(spec, 'type') ?? 'ClusterIP';
+    const headless = str(spec, 'clusterIP') === 'None';
+    const ip = type === 'ExternalName' ? undefined : headless ? 'None' : snapshot.clusterIp(entry);
+    return {
+      ...spec,
+      type,
+      ...(ip ? { clusterIP: ip, clusterIPs: [ip], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack' } : {}),
+      sessionAffinity: str(spec, 'sessionAffinity') ?? 'None',
+      internalTrafficPolicy: str(spec, 'internalTrafficPolicy') ?? 'Cluster',
+      ports: (Array.isArray(spec.ports) ? spec.ports : []).map((p) =>
+        isObject(p)
+          ? {
+              protocol: 'TCP',
+              targetPort: p.port ?? null,
+              ...(type === 'LoadBalancer' || type === 'NodePort'
+                ? { nodePort: 30000 + ((Number(p.port ?? 0) * 7 + entry.name.length * 131) % 2767) }
+                : {}),
+              ...p,
+            }
+          : p,
+      ),
+    };
+  }
+
+  renderPod(pod: PodView, snapshot: Snapshot): JsonObject {
+    if (pod.entry) {
+      const rendered = this.render(pod.entry, 'v1', { snapshot });
+      return {
+        ...rendered,
+        spec: { ...obj(rendered, 'spec'), ...(pod.nodeName ? { nodeName: pod.nodeName } : {}) },
+      };
+    }
+    return snapshot.renderPod(pod);
+  }
+
+  /**
+   * Commits a candidate (from apply or update) to `existing`, or creates the entry. Returns the entry and
+   * whether anything changed; nothing moves (not even resourceVersion) for a no-op.
+   */
+  commit(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    existing: Entry | undefined,
+    candidate: Candidate,
+    dryRun: boolean,
+  ): { entry: Entry; changed: boolean; created: boolean } {
+    const now = this.now();
+    if (!existing) {
+      const entry = this.newEntry(type, name, namespace, candidate.content);
+      entry.managers = candidate.managers;
+      if (type.builtin && (type.kind === 'Deployment' || type.kind === 'StatefulSet'))
+        entry.podTimes = Array.from({ length: num(candidate.content, 'spec', 'replicas') ?? 1 }, () => now);
+      if (type.builtin && type.kind === 'Job') {
+        const rule = this.jobFailureRules.find((r) => ruleMatches(r, 'Job', namespace, name));
+        if (rule) entry.jobOutcome = { failed: true, message: rule.message ?? 'simulated job failure' };
+      }
+      if (!dryRun) {
+        this.store.set(this.key(type, namespace, name), entry);
+        this.touch();
+      } else this.resourceVersion--;
+      return { entry, changed: true, created: true };
+    }
+    const contentChanged = !deepEqual(existing.content, candidate.content);
+    const strip = (ms: Entry['managers']) => ms.map(({ time: _time, ...m }) => m);
+    const managersChanged = !deepEqual(strip(existing.managers), strip(candidate.managers));
+    if (!contentChanged && !managersChanged) return { entry: existing, changed: false, created: false };
+    const target: Entry = dryRun ? { ...existing } : existing;
+    const { metadata: _a, ...beforeSpec } = existing.content;
+    const { metadata: _b, ...afterSpec } = candidate.content;
+    if (!deepEqual(beforeSpec, afterSpec)) {
+      const snapshot = this.snapshot();
+      const templateBefore = obj(existing.content, 'spec', 'template');
+      const templateAfter = obj(candidate.content, 'spec', 'template');
+      const templateChanged = !deepEqual(templateBefore, templateAfter);
+      const replicasBefore = num(existing.content, 'spec', 'replicas') ?? 1;
+      target.prev = {
+        status: snapshot.status(existing),
+        ready: snapshot.workloadReady(existing),
+        replicas: type.kind === 'DaemonSet' ? snapshot.podsOf(existing).length : replicasBefore,
+        templateChanged,
+      };
+      if (type.builtin && (type.kind === 'Deployment' || type.kind === 'StatefulSet')) {
+        const replicas = num(candidate.content, 'spec', 'replicas') ?? 1;
+        const old = existing.podTimes ?? [];
+        target.podTimes = Array.from({ length: replicas }, (_, i) =>
+          templateChanged ? now : (old[i] ?? now),
+        );
+      }
+      target.generation = existing.generation + 1;
+      target.revisionMs = now;
+    }
+    target.content = candidate.content;
+    target.managers = candidate.managers;
+    target.resourceVersion = dryRun ? existing.resourceVersion : ++this.resourceVersion;
+    if (!dryRun) this.touch();
+    return { entry: target, changed: true, created: false };
+  }
+
+  deleteEntry(entry: Entry): JsonObject {
+    const now = this.now();
+    const key = this.key(entry.type, entry.namespace, entry.name);
+    if (entry.type.builtin && entry.type.kind === 'Namespace') {
+      for (const [k, e] of this.store)
+        if (e.type.namespaced && e.namespace === entry.name) this.store.delete(k);
+      if (entry.deletingSinceMs === undefined) {
+        entry.deletingSinceMs = now;
+        entry.resourceVersion = ++this.resourceVersion;
+      }
+      if (this.delays.namespaceTerminationMs <= 0) this.store.delete(key);
+      this.touch();
+      return this.render(entry);
+    }
+    this.store.delete(key);
+    if (entry.type.builtin && entry.type.kind === 'CustomResourceDefinition') {
+      const group = str(entry.content, 'spec', 'group');
+      const plural = str(entry.content, 'spec', 'names', 'plural');
+      for (const [k, e] of this.store)
+        if (!e.type.builtin && e.type.group === group && e.type.plural === plural) this.store.delete(k);
+    }
+    this.touch();
+    return {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Success',
+      details: {
+        name: entry.name,
+        ...(entry.type.group ? { group: entry.type.group } : {}),
+        kind: entry.type.plural,
+        uid: entry.uid,
+      },
+    };
+  }
+}
