@@ -10,7 +10,7 @@
  * Azure half (what each simulated operation needs first):
  *   resource group PUT, Key Vault secret writes: answered at once (no simulated time);
  *   every resource of the table (AKS, PostgreSQL server, storage account): LROs of aksCreate, pgCreate,
- *   storageCreate (CREATE_DURATION), all after the secrets;
+ *   storageCreate (the sandbox's creationMs by resource type), all after the secrets;
  *   PostgreSQL writes, one at a time (the server answers ServerIsBusy to overlapping writes), pgChildWrite
  *   each: a server parameter whose value differs from the server's default, and the database, need only
  *   the server; each firewall rule also needs the cluster's egress IP, so it waits for AKS;
@@ -36,15 +36,8 @@ import { APPLY_STAGES } from '../src/platform/steps.js';
 import { renderManifests } from '../src/platform/manifests.js';
 import type { PlatformNames } from '../src/platform/naming.js';
 import type { PlatformSpec } from '../src/platform/types.js';
-import type { Durations } from '../sandbox/azure/arm.js';
+import { creationMs, type Durations } from '../sandbox/azure/arm.js';
 import type { KubeDelays } from '../sandbox/kube/simulation.js';
-
-/** How long the simulated ARM takes to create each resource of the table (a new kind must say). */
-const CREATE_DURATION: Record<AzureResourceName, keyof Durations> = {
-  aksCluster: 'aksCreate',
-  postgresServer: 'pgCreate',
-  storageAccount: 'storageCreate',
-};
 
 export interface CriticalPathInput {
   spec: PlatformSpec;
@@ -106,7 +99,9 @@ export function criticalPath(input: CriticalPathInput): CriticalPath {
   end.resourceGroup = 0;
   end.secrets = end.resourceGroup;
   // Every resource of the table is created in parallel after the secrets.
-  const createdAt = (kind: AzureResourceName) => end.secrets! + d[CREATE_DURATION[kind]];
+  // How long the simulated ARM takes to create each resource of the table, by its type.
+  const creation = (kind: AzureResourceName) => creationMs(d, AZURE_RESOURCES[kind].type);
+  const createdAt = (kind: AzureResourceName) => end.secrets! + creation(kind);
   for (const kind of AZURE_RESOURCE_NAMES) end[AZURE_RESOURCES[kind].step] = createdAt(kind);
   const [aksEnd, pgEnd, storageEnd] = [
     createdAt('aksCluster'),
@@ -152,7 +147,7 @@ export function criticalPath(input: CriticalPathInput): CriticalPath {
           source: `ARM durations.aksCreate (in parallel: ${AZURE_RESOURCE_NAMES.filter(
             (k) => k !== 'aksCluster',
           )
-            .map((k) => `${k} ${d[CREATE_DURATION[k]] / 1000} s = ${CREATE_DURATION[k]}`)
+            .map((k) => `${k} ${creation(k) / 1000} s`)
             .join(', ')})`,
         }
       : { step: 'postgresServer', ms: d.pgCreate, source: 'ARM durations.pgCreate' },
@@ -166,8 +161,7 @@ export function criticalPath(input: CriticalPathInput): CriticalPath {
 
   // ---- A strictly sequential script: every operation after the previous one.
   const sequentialAzure =
-    AZURE_RESOURCE_NAMES.reduce((sum, kind) => sum + d[CREATE_DURATION[kind]], 0) +
-    pgWrites.length * d.pgChildWrite;
+    AZURE_RESOURCE_NAMES.reduce((sum, kind) => sum + creation(kind), 0) + pgWrites.length * d.pgChildWrite;
   return {
     earliestEnd: end,
     readyMs,

@@ -20,10 +20,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.js';
-import { aksRoute } from './arm/aks.js';
+import { AKS_TYPE, aksRoute } from './arm/aks.js';
 import { ArmFaults, type ArmOperationName, type Fault } from './arm/faults.js';
 import { publicIpRoute } from './arm/network.js';
-import { pgRoute, registerPgAutoStart } from './arm/postgres.js';
+import { PLAIN_TYPES, plainRoute } from './arm/plain.js';
+import { PG_TYPE, pgRoute, registerPgAutoStart } from './arm/postgres.js';
 import {
   assertGroupWritable,
   resourceGroupNotFound,
@@ -31,7 +32,7 @@ import {
   resourceGroupsRoute,
 } from './arm/resource-groups.js';
 import type { ProviderRequest, RequestContext, Route } from './arm/route.js';
-import { storageRoute } from './arm/storage.js';
+import { STORAGE_TYPE, storageRoute } from './arm/storage.js';
 import {
   ArmError,
   DEFAULT_DURATIONS,
@@ -118,7 +119,24 @@ const PROVIDERS: Record<string, (ctx: ProviderRequest) => Route> = {
   'microsoft.dbforpostgresql/flexibleservers': pgRoute,
   'microsoft.storage/storageaccounts': storageRoute,
   'microsoft.network/publicipaddresses': publicIpRoute,
+  ...Object.fromEntries(Object.keys(PLAIN_TYPES).map((type) => [type.toLowerCase(), plainRoute(type)])),
 };
+
+/**
+ * How long the simulated ARM takes to create a resource of a type (what a benchmark's lower bound needs):
+ * the long-running creations their duration setting, the types created within the request none.
+ */
+export function creationMs(durations: Durations, type: string): number {
+  const lro: Record<string, keyof Durations> = {
+    [AKS_TYPE.toLowerCase()]: 'aksCreate',
+    [PG_TYPE.toLowerCase()]: 'pgCreate',
+    [STORAGE_TYPE.toLowerCase()]: 'storageCreate',
+  };
+  const setting = lro[type.toLowerCase()];
+  if (setting) return durations[setting];
+  if (Object.keys(PLAIN_TYPES).some((t) => t.toLowerCase() === type.toLowerCase())) return 0;
+  throw new Error(`the sandbox ARM does not create resources of type ${type}`);
+}
 
 const STATUS_SEGMENTS = new Set(['operations', 'azureasyncoperation', 'operationstatuses']);
 const RESULT_SEGMENTS = new Set(['operationresults', 'asyncoperations']);

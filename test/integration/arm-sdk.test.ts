@@ -598,6 +598,44 @@ describe('storage accounts (modular client, Location style)', () => {
   });
 });
 
+describe('resources ARM creates within the request (generic client, by id)', () => {
+  const identityId = `/subscriptions/${SUB}/resourceGroups/rg-acme/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-acme`;
+
+  it('a user-assigned identity: PUT answers 201 Succeeded with its principal, GET reads it, the group takes it', async () => {
+    await createGroup();
+    const created = await clients.resources.resources.beginCreateOrUpdateByIdAndWait(
+      identityId,
+      '2023-01-31',
+      {
+        location: 'eastus',
+        tags: { team: 'a' },
+      },
+    );
+    expect(
+      arm.requests.find((r) => r.method === 'PUT' && r.path.includes('userAssignedIdentities'))?.status,
+    ).toBe(201);
+    expect(created.properties).toMatchObject({
+      provisioningState: 'Succeeded',
+      principalId: expect.any(String),
+    });
+    expect((await clients.resources.resources.getById(identityId, '2023-01-31')).tags).toEqual({ team: 'a' });
+    await drive(clients.resources.resourceGroups.beginDeleteAndWait('rg-acme', LRO));
+    await expect(clients.resources.resources.getById(identityId, '2023-01-31')).rejects.toMatchObject({
+      statusCode: 404,
+    });
+  });
+
+  it('a type ARM does not know is 404 InvalidResourceType', async () => {
+    await createGroup();
+    await expect(
+      clients.resources.resources.getById(
+        `/subscriptions/${SUB}/resourceGroups/rg-acme/providers/Microsoft.Nothing/things/x`,
+        '2024-01-01',
+      ),
+    ).rejects.toMatchObject({ statusCode: 404, code: 'InvalidResourceType' });
+  });
+});
+
 describe('faults', () => {
   it('a 429 with Retry-After: 1 is retried by the SDK after about a second', async () => {
     await createGroup();

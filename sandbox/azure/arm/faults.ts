@@ -53,6 +53,9 @@ export type ArmOperationName =
   | 'storage.share.delete'
   | 'storage.share.list'
   | 'network.publicIp.get'
+  | 'plain.put'
+  | 'plain.get'
+  | 'plain.delete'
   /** Any GET on an Azure-AsyncOperation or Location polling URL. */
   | 'poll';
 
