@@ -102,7 +102,7 @@ export function criticalPath(input: CriticalPathInput): CriticalPath {
   // How long the simulated ARM takes to create each resource of the table, by its type.
   const creation = (kind: AzureResourceName) => creationMs(d, AZURE_RESOURCES[kind].type);
   const createdAt = (kind: AzureResourceName) => end.secrets! + creation(kind);
-  for (const kind of AZURE_RESOURCE_NAMES) end[AZURE_RESOURCES[kind].step] = createdAt(kind);
+  for (const kind of AZURE_RESOURCE_NAMES) end[kind] = createdAt(kind);
   const [aksEnd, pgEnd, storageEnd] = [
     createdAt('aksCluster'),
     createdAt('postgresServer'),

@@ -59,11 +59,11 @@ function* ensureAzureResource(context: Context): Flow<EnsuredResource> {
   const { platformId, kind } = context.df.getInput<EnsureResourceInput>();
   const resource = AZURE_RESOURCES[kind];
   const progress = new Progress(context, platformId, 'Provisioning');
-  const result = yield* progress.attempt(resource.step, (step) =>
+  const result = yield* progress.attempt(kind, (step) =>
     ensureResource(context, step, 'beginAzureResource', { platformId, kind }),
   );
   const then = 'then' in resource ? resource.then : undefined;
-  if (!result.ok || !then) return { step: resource.step, result };
+  if (!result.ok || !then) return { step: kind, result };
   const followUp = FOLLOW_UPS[then];
   if (!followUp) throw new Error(`no follow-up flow for step ${then}`);
   return { step: then, result: yield* progress.attempt(then, (step) => followUp(context, step, platformId)) };

@@ -12,7 +12,7 @@ import { APPS_POOL, POSTGRES_STORAGE_GIB, SYSTEM_POOL } from './cost.js';
 import type { PlatformNames, SecretKind } from './naming.js';
 import { platformTags } from './plan.js';
 import { choosePostgresSku, connectionsNeeded, modelShareGiB, WEBUI_SHARE_GIB } from './sizing.js';
-import type { StepName } from './steps.js';
+import type { PolicyName, StepName } from './steps.js';
 import type { PlatformSpec } from './types.js';
 
 /** Taint on the GPU pool so only GPU workloads land there (seed parity: `sku=gpu:NoSchedule`). */
@@ -50,8 +50,11 @@ export interface AzureResourceKind {
   type: string;
   apiVersion: string;
   name: (names: PlatformNames) => string;
-  /** The step that creates it (and runs as its own sub-orchestration, in parallel with the others). */
-  step: StepName;
+  /**
+   * How its creation is paced and bounded. The step that creates it is named after its key in the table
+   * and runs as its own sub-orchestration, in parallel with the others.
+   */
+  poll: PolicyName;
   /** A step that runs in the same sub-orchestration once it exists (PostgreSQL's settings and database). */
   then?: StepName;
   /** Secrets the body carries; the activity reads them from Key Vault, they never cross the orchestration. */
@@ -76,7 +79,7 @@ const aksCluster: AzureResourceKind = {
   type: 'Microsoft.ContainerService/managedClusters',
   apiVersion: '2026-04-01',
   name: (n) => n.aksCluster,
-  step: 'aksCluster',
+  poll: 'aksCluster',
   deletedWith: 'resourceGroup',
   body: ({ spec, names }) => ({
     location: spec.location,
@@ -220,7 +223,7 @@ const postgresServer: AzureResourceKind = {
   type: 'Microsoft.DBforPostgreSQL/flexibleServers',
   apiVersion: '2025-08-01',
   name: (n) => n.postgresServer,
-  step: 'postgresServer',
+  poll: 'postgresServer',
   then: 'postgresSettings',
   deletedWith: 'resourceGroup',
   secrets: ['postgres-admin-password'],
@@ -282,7 +285,7 @@ const storageAccount: AzureResourceKind = {
   type: 'Microsoft.Storage/storageAccounts',
   apiVersion: '2025-08-01',
   name: (n) => n.storageAccount,
-  step: 'storageAccount',
+  poll: 'storageAccount',
   deletedWith: 'resourceGroup',
   body: ({ spec }) => ({
     location: spec.location,

@@ -4,6 +4,7 @@
  * benchmarks read names, order and deadlines from here, so a step cannot be renamed in one place only.
  * Pure: times only feed durable timers and the status.
  */
+import { AZURE_RESOURCE_NAMES, AZURE_RESOURCES, type AzureResourceName } from './azure-resources.js';
 
 export interface PollPolicy {
   /** First wait between two state reads. */
@@ -54,14 +55,20 @@ export interface StepDefinition {
   check?: ReadinessCheck;
 }
 
+/** Each resource of the table is created by a step named after it, paced by its entry's policy. */
+const RESOURCE_STEPS = Object.fromEntries(
+  AZURE_RESOURCE_NAMES.map((kind) => {
+    const { title, poll } = AZURE_RESOURCES[kind];
+    return [kind, { title: `Create the ${title}`, poll }];
+  }),
+) as { [K in AzureResourceName]: StepDefinition };
+
 export const STEPS = {
   // provisioning, Azure half
   resourceGroup: { title: 'Create the resource group', poll: 'storageAccount' },
   secrets: { title: 'Generate the platform secrets in Key Vault', poll: 'storageAccount' },
-  aksCluster: { title: 'Create the AKS cluster', poll: 'aksCluster' },
-  postgresServer: { title: 'Create the PostgreSQL flexible server', poll: 'postgresServer' },
+  ...RESOURCE_STEPS,
   postgresSettings: { title: 'Write the PostgreSQL parameters and database', poll: 'postgresChild' },
-  storageAccount: { title: 'Create the storage account', poll: 'storageAccount' },
   postgresFirewall: { title: "Admit the cluster's egress IPs to PostgreSQL", poll: 'postgresChild' },
   fileShares: { title: 'Create the model and Open WebUI file shares', poll: 'storageAccount' },
   // provisioning, in-cluster half (the apply stages are named by what they apply: see APPLY_STAGES)
@@ -158,7 +165,7 @@ export const START_GATES = [
 export const PROVISION_ORDER: readonly (readonly StepName[])[] = [
   ['resourceGroup'],
   ['secrets'],
-  ['aksCluster', 'postgresServer', 'storageAccount'],
+  AZURE_RESOURCE_NAMES,
   ['postgresSettings'],
   ['postgresFirewall'],
   ['fileShares'],
