@@ -17,7 +17,7 @@ import { estimateCost } from '../platform/cost.js';
 import { stopsAt } from '../platform/idle.js';
 import { derivePlatformNames, platformSecretNames } from '../platform/naming.js';
 import { planPlatform, type PlatformPlan } from '../platform/plan.js';
-import type { FieldError, RequestValidator } from '../platform/schema.js';
+import type { RequestValidator } from '../platform/schema.js';
 import { canonicalModel } from '../platform/catalog.js';
 import type {
   ModelState,
@@ -28,21 +28,8 @@ import type {
   PlatformSpec,
 } from '../platform/types.js';
 import { RegistryConflictError, type Registry } from '../registry/registry.js';
-import type { ProblemType } from '../http/problem.js';
+import { ApiError } from './errors.js';
 import { ACTIVE_STATUSES, type OrchestrationState, type Orchestrations } from './orchestrations.js';
-
-/** A refusal the caller can act on; the HTTP layer turns it into problem+json. */
-export class ApiError extends Error {
-  constructor(
-    readonly type: ProblemType,
-    message: string,
-    readonly errors?: FieldError[],
-    cause?: unknown,
-  ) {
-    super(message, { cause });
-    this.name = 'ApiError';
-  }
-}
 
 /** Where a request-supplied secret goes; production writes Key Vault. Never logs or returns the value. */
 export interface SecretWriter {
