@@ -2,7 +2,7 @@
  * Classifies what Azure (through the SDK) threw into the typed failure the orchestrator decides on.
  * Codes are ARM's (`error.code` of the response body); see "Troubleshoot common Azure deployment errors".
  */
-import type { Failure, FailureKind } from '../activities/contract.js';
+import type { Failure, FailureKind } from '../platform/result.js';
 
 const QUOTA_CODES = new Set([
   'QuotaExceeded',
