@@ -1,6 +1,7 @@
 /** The activity that writes a flow's progress to the registry (an ETag-guarded merge, safe to repeat). */
 import type { Registry } from '../registry/registry.js';
 import type { SweepCandidate } from '../platform/idle.js';
+import { isSwept, type SweptPhase } from '../platform/phases.js';
 import type { PlatformSpec } from '../platform/types.js';
 import type { PlatformRef, ProgressUpdate } from './contract.js';
 
@@ -22,9 +23,7 @@ export function createProgressActivities({ registry, now }: { registry: Registry
     async listSweepCandidates(): Promise<SweepCandidate[]> {
       const records = await registry.list();
       return records
-        .filter(
-          (r): r is typeof r & { phase: 'Ready' | 'Stopped' } => r.phase === 'Ready' || r.phase === 'Stopped',
-        )
+        .filter((r): r is typeof r & { phase: SweptPhase } => isSwept(r.phase))
         .map((r) => ({
           platformId: r.id,
           phase: r.phase,

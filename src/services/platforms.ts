@@ -16,6 +16,7 @@ import { stepDeadlineMs } from '../orchestrators/policy.js';
 import { estimateCost } from '../platform/cost.js';
 import { stopsAt } from '../platform/idle.js';
 import { derivePlatformNames, platformSecretNames } from '../platform/naming.js';
+import { DELETION_PHASES, RESTOP, SETTLED_PHASES, TRANSITIONS, type Transition } from '../platform/phases.js';
 import { planPlatform, type PlatformPlan } from '../platform/plan.js';
 import type { RequestValidator } from '../platform/schema.js';
 import { canonicalModel } from '../platform/catalog.js';
@@ -52,38 +53,6 @@ export interface Accepted {
   operation: Operation;
   links: ReturnType<typeof links>;
 }
-
-/** Operations a bare POST (or DELETE) starts; provision and update carry a body. */
-type Transition = Exclude<Operation, 'provision' | 'update'>;
-
-/** Which phases each operation may start from; `idempotent` phases answer 202 without starting anything. */
-const TRANSITIONS: Record<Transition, { from: readonly Phase[]; to: Phase; idempotent: readonly Phase[] }> = {
-  stop: { from: ['Ready'], to: 'Stopping', idempotent: ['Stopping', 'Stopped'] },
-  start: { from: ['Stopped'], to: 'Starting', idempotent: ['Starting', 'Ready'] },
-  // Wiping twice in a row is two wipes, not one: a second request while one runs is refused.
-  wipe: { from: ['Ready'], to: 'Updating', idempotent: [] },
-  delete: {
-    from: [
-      'Pending',
-      'Provisioning',
-      'Configuring',
-      'Ready',
-      'Failed',
-      'Stopping',
-      'Stopped',
-      'Starting',
-      'Updating',
-    ],
-    to: 'Deleting',
-    idempotent: ['Deleting', 'Deleted'],
-  },
-};
-
-const RESTOP = {
-  from: ['Stopped'] as readonly Phase[],
-  to: 'Stopping' as Phase,
-  idempotent: ['Stopping'] as readonly Phase[],
-};
 
 export class PlatformService {
   constructor(private readonly deps: PlatformServiceDeps) {}
@@ -244,7 +213,6 @@ export class PlatformService {
     orchestrations: Orchestrations,
     options: { restop?: boolean } = {},
   ): Promise<Accepted> {
-    // The idle sweep stops a Stopped platform again when Azure restarted its PostgreSQL server by itself.
     const rule = options.restop && operation === 'stop' ? RESTOP : TRANSITIONS[operation];
     const current = await this.require(id);
     if (current.phase === 'Deleted' && operation !== 'delete') {
@@ -322,7 +290,7 @@ export class PlatformService {
 
     if (!needsCluster) {
       const updated = await this.deps.registry.update(id, (r) => {
-        if (r.phase === 'Deleting' || r.phase === 'Deleted')
+        if (DELETION_PHASES.includes(r.phase))
           throw new ApiError('conflict', `Platform '${id}' is ${r.phase}; it can no longer be changed.`);
         const fresh = validate(r.spec);
         if (fresh.needsCluster) throw changedMeanwhile();
@@ -471,7 +439,7 @@ function warningsOf(r: PlatformRecord, now: Date): string[] {
       `The idle probe failed ${r.probeFailure.consecutive} time(s) in a row (last at ${r.probeFailure.at}: ${r.probeFailure.reason}); the platform is not auto-stopped while its usage cannot be read.`,
     );
   // Steps left running by a flow a DELETE terminated are not overdue: only a running flow's steps count.
-  const flowRuns = !['Ready', 'Failed', 'Stopped', 'Deleted'].includes(r.phase);
+  const flowRuns = !SETTLED_PHASES.includes(r.phase);
   for (const step of flowRuns ? r.steps : []) {
     if (step.state !== 'running' || !step.startedAt) continue;
     const deadline = stepDeadlineMs(step.name);
