@@ -1,5 +1,6 @@
 /** Turning service results and failures into HTTP responses, the same way for every route. */
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { RegistryStaleError } from '../registry/registry.js';
 import { ApiError, type Refusal } from '../services/errors.js';
 import { problem, type ProblemType } from './problem.js';
 
@@ -44,6 +45,11 @@ export function handle(
       }
       const dependency = isDependencyFailure(e);
       context.error(`${request.method} ${new URL(request.url).pathname} failed: ${describeCause(e)}`);
+      // The registry write kept losing to concurrent writers (bounded retries): the same request later succeeds.
+      if (e instanceof RegistryStaleError)
+        return problem('unavailable', 'The platform record kept changing meanwhile; try again later.', {
+          headers: { 'retry-after': '5' },
+        });
       return dependency
         ? problem('unavailable', 'A storage or orchestration dependency did not answer; try again later.', {
             headers: { 'retry-after': '5' },
