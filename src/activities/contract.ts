@@ -16,29 +16,9 @@ import type {
   StepRecord,
 } from '../platform/types.js';
 
-/**
- * Why an operation did not succeed, as far as the orchestrator cares:
- * - throttled: wait `retryAfterMs` and retry;  busy: the resource is in another operation, wait and retry;
- * - transient: a 5xx or a dropped connection, retry with backoff;
- * - conflict: a resource with our name that is not ours, or a state that forbids the operation;
- * - quota: subscription quota or regional capacity (spot included) refused;  invalid: Azure rejected the request;
- * - notFound: the resource (or its parent) does not exist;  timeout: a step passed its deadline.
- */
-export type FailureKind =
-  'throttled' | 'busy' | 'transient' | 'conflict' | 'quota' | 'invalid' | 'notFound' | 'timeout';
-
-export interface Failure {
-  ok: false;
-  kind: FailureKind;
-  /** Azure's error code (e.g. QuotaExceeded), or ours for local decisions. */
-  code: string;
-  message: string;
-  retryAfterMs?: number;
-}
-
-export type Result<T> = { ok: true; value: T } | Failure;
-
-export const RETRYABLE_KINDS: ReadonlySet<FailureKind> = new Set(['throttled', 'busy', 'transient']);
+// Orchestrators may import this module only, so the domain's result types are offered here too.
+import type { Result } from '../platform/result.js';
+export { RETRYABLE_KINDS, type Failure, type FailureKind, type Result } from '../platform/result.js';
 
 export interface PlatformRef {
   platformId: string;

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { AzureClients } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
 import { kubeStatus, type KubeClients } from '../kube/client.js';
+import { classifyKube } from '../kube/errors.js';
 import { canonicalModel } from '../platform/catalog.js';
 import {
   buildSecrets,
@@ -19,7 +20,7 @@ import {
 import type { PlatformRecord } from '../platform/types.js';
 import { requireRecord, type Registry } from '../registry/registry.js';
 import type { ApplyStage } from '../platform/steps.js';
-import type { ActivityHandlers, Failure, JobRef, Readiness, ReadinessCheck, Result } from './contract.js';
+import type { ActivityHandlers, JobRef, Readiness, ReadinessCheck, Result } from './contract.js';
 
 export const OLLAMA = { namespace: 'llm', service: 'ollama', port: 11434 } as const;
 const OPEN_WEBUI = { namespace: 'llm', deployment: 'open-webui' } as const;
@@ -498,16 +499,4 @@ async function readiness(
       );
     }
   }
-}
-
-function classifyKube(status: { code: number; reason: string; message: string }): Failure {
-  const base = {
-    ok: false as const,
-    code: status.reason,
-    message: status.message.split('\n')[0]!.slice(0, 1000),
-  };
-  if (status.code === 409) return { ...base, kind: 'conflict' };
-  if (status.code === 404) return { ...base, kind: 'notFound' };
-  if (status.code === 429 || status.code >= 500 || status.code === 401) return { ...base, kind: 'transient' };
-  return { ...base, kind: 'invalid' };
 }

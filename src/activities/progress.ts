@@ -1,5 +1,6 @@
 /** The activity that writes a flow's progress to the registry (an ETag-guarded merge, safe to repeat). */
 import { requireRecord, type Registry } from '../registry/registry.js';
+import { isSwept, type SweptPhase } from '../platform/phases.js';
 import type { StepName } from '../platform/steps.js';
 import type { ActivityHandlers } from './contract.js';
 
@@ -30,9 +31,7 @@ export function createProgressActivities({
     async listSweepCandidates() {
       const records = await registry.list();
       return records
-        .filter(
-          (r): r is typeof r & { phase: 'Ready' | 'Stopped' } => r.phase === 'Ready' || r.phase === 'Stopped',
-        )
+        .filter((r): r is typeof r & { phase: SweptPhase } => isSwept(r.phase))
         .map((r) => ({
           platformId: r.id,
           phase: r.phase,

@@ -5,7 +5,7 @@
 import * as df from 'durable-functions';
 import { getServices, type Services } from '../composition.js';
 import type { InvocationContext } from '@azure/functions';
-import { ApiError } from '../services/platforms.js';
+import { ApiError } from '../services/errors.js';
 import { orchestrationsFromDurableClient } from '../services/orchestrations.js';
 import type { ActivityInput, ActivityOutput } from './contract.js';
 

@@ -2,7 +2,7 @@
  * Classifies what Azure (through the SDK) threw into the typed failure the orchestrator decides on.
  * Codes are ARM's (`error.code` of the response body); see "Troubleshoot common Azure deployment errors".
  */
-import type { Failure, FailureKind } from '../activities/contract.js';
+import type { Failure, FailureKind } from '../platform/result.js';
 
 const QUOTA_CODES = new Set([
   'QuotaExceeded',
@@ -24,15 +24,6 @@ const BUSY_CODES = new Set([
   'RetryableErrorDueToAnotherOperation',
   'Conflict.AnotherOperationInProgress',
 ]);
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'REQUEST_SEND_ERROR',
-  'UND_ERR_SOCKET',
-]);
-
 interface RestErrorLike {
   name?: string;
   code?: string;
@@ -63,7 +54,7 @@ export function classifyAzureError(e: unknown): Failure {
   if (status === 409) return fail('conflict');
   if (status !== undefined && status >= 500) return fail('transient', { retryAfterMs: retryAfterMs(err) });
   if (status !== undefined && status >= 400) return fail('invalid');
-  if (NETWORK_CODES.has(code) || err.name === 'AbortError') return fail('transient');
+  // No status: a dropped connection, an abort or something unknown; every activity is idempotent, so retry.
   return fail('transient');
 }
 

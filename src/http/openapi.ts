@@ -4,7 +4,7 @@
  */
 import { PREFIX_PATTERN } from '../platform/naming.js';
 import { createPlatformSchema, updatePlatformSchema, type SchemaOptions } from '../platform/schema.js';
-import { PHASES } from '../platform/types.js';
+import { PHASES } from '../platform/phases.js';
 import { PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, problemTypeUri } from './problem.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });

@@ -43,10 +43,3 @@ export function problem(
   if (extra.errors) body.errors = extra.errors;
   return { status, jsonBody: body, headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...extra.headers } };
 }
-
-export const validationProblem = (errors: FieldError[]) =>
-  problem(
-    'validation',
-    errors.map((e) => `${e.parameter ?? (e.pointer || '(body)')} ${e.message}`).join('; '),
-    { errors },
-  );

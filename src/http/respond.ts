@@ -1,7 +1,8 @@
 /** Turning service results and failures into HTTP responses, the same way for every route. */
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { ApiError } from '../services/platforms.js';
-import { problem } from './problem.js';
+import { RegistryStaleError } from '../registry/registry.js';
+import { ApiError, type Refusal } from '../services/errors.js';
+import { problem, type ProblemType } from './problem.js';
 
 export const json = (
   status: number,
@@ -12,6 +13,14 @@ export const json = (
   jsonBody: body,
   headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
 });
+
+/** The problem type of each refusal; a new refusal without one fails the type-check. */
+const REFUSAL_PROBLEMS: Record<Refusal, ProblemType> = {
+  validation: 'validation',
+  'not-found': 'not-found',
+  conflict: 'conflict',
+  unavailable: 'unavailable',
+};
 
 /**
  * Every handler runs inside this: a refusal becomes its problem+json, anything unexpected becomes a
@@ -26,7 +35,7 @@ export function handle(
       return await fn(request, context);
     } catch (e) {
       if (e instanceof ApiError) {
-        const response = problem(e.type, e.message, e.errors ? { errors: e.errors } : {});
+        const response = problem(REFUSAL_PROBLEMS[e.type], e.message, e.errors ? { errors: e.errors } : {});
         if (e.type === 'unavailable')
           context.warn(
             `${request.method} ${new URL(request.url).pathname}: ${e.message}`,
@@ -36,6 +45,11 @@ export function handle(
       }
       const dependency = isDependencyFailure(e);
       context.error(`${request.method} ${new URL(request.url).pathname} failed: ${describeCause(e)}`);
+      // The registry write kept losing to concurrent writers (bounded retries): the same request later succeeds.
+      if (e instanceof RegistryStaleError)
+        return problem('unavailable', 'The platform record kept changing meanwhile; try again later.', {
+          headers: { 'retry-after': '5' },
+        });
       return dependency
         ? problem('unavailable', 'A storage or orchestration dependency did not answer; try again later.', {
             headers: { 'retry-after': '5' },

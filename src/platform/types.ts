@@ -1,6 +1,10 @@
 /** The domain's shared vocabulary: what a platform is, as requested and as recorded. Pure types only. */
 import type { T4VmSize } from './catalog.js';
 import type { PlatformNames } from './naming.js';
+import type { Operation, Phase } from './phases.js';
+
+// Declared with the lifecycle rules; every module that reads a record finds them here too.
+export type { Operation, Phase } from './phases.js';
 
 /** A validated create request with every default applied. Contains no secret. */
 export interface PlatformSpec {
@@ -16,21 +20,6 @@ export interface PlatformSpec {
   huggingFaceToken: boolean;
 }
 
-export const PHASES = [
-  'Pending',
-  'Provisioning',
-  'Configuring',
-  'Ready',
-  'Failed',
-  'Stopping',
-  'Stopped',
-  'Starting',
-  'Updating',
-  'Deleting',
-  'Deleted',
-] as const;
-export type Phase = (typeof PHASES)[number];
-
 export type StepState = 'pending' | 'running' | 'succeeded' | 'failed';
 
 export interface StepRecord {
@@ -43,9 +32,6 @@ export interface StepRecord {
 }
 
 export type ModelState = 'pending' | 'pulling' | 'ready' | 'failed';
-
-/** The flows that run as orchestrations, one at a time per platform. */
-export type Operation = 'provision' | 'stop' | 'start' | 'update' | 'wipe' | 'delete';
 
 /** What a PATCH changes that needs the cluster (an autoStop change alone is recorded, no flow runs). */
 export interface PlatformChange {

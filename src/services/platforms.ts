@@ -13,36 +13,15 @@ import {
   type UpdateInput,
 } from '../orchestrators/names.js';
 import { stepDeadlineMs } from '../platform/steps.js';
-import { estimateCost } from '../platform/cost.js';
-import { stopsAt } from '../platform/idle.js';
-import { derivePlatformNames, platformSecretNames } from '../platform/naming.js';
+import { derivePlatformNames } from '../platform/naming.js';
+import { DELETION_PHASES, RESTOP, TRANSITIONS, type Transition } from '../platform/phases.js';
 import { planPlatform, type PlatformPlan } from '../platform/plan.js';
-import type { FieldError, RequestValidator } from '../platform/schema.js';
-import { canonicalModel } from '../platform/catalog.js';
-import type {
-  ModelState,
-  Operation,
-  Phase,
-  PlatformChange,
-  PlatformRecord,
-  PlatformSpec,
-} from '../platform/types.js';
+import type { RequestValidator } from '../platform/schema.js';
+import { carryModelStates, links, platformStatus, platformView } from '../platform/status.js';
+import type { Operation, Phase, PlatformChange, PlatformRecord, PlatformSpec } from '../platform/types.js';
 import { RegistryConflictError, type Registry } from '../registry/registry.js';
-import type { ProblemType } from '../http/problem.js';
+import { ApiError } from './errors.js';
 import { ACTIVE_STATUSES, type OrchestrationState, type Orchestrations } from './orchestrations.js';
-
-/** A refusal the caller can act on; the HTTP layer turns it into problem+json. */
-export class ApiError extends Error {
-  constructor(
-    readonly type: ProblemType,
-    message: string,
-    readonly errors?: FieldError[],
-    cause?: unknown,
-  ) {
-    super(message, { cause });
-    this.name = 'ApiError';
-  }
-}
 
 /** Where a request-supplied secret goes; production writes Key Vault. Never logs or returns the value. */
 export interface SecretWriter {
@@ -57,46 +36,12 @@ export interface PlatformServiceDeps {
   now: () => Date;
 }
 
-export const links = (id: string) => ({ self: `/platforms/${id}`, status: `/platforms/${id}/status` });
-
 export interface Accepted {
   id: string;
   phase: Phase;
   operation: Operation;
   links: ReturnType<typeof links>;
 }
-
-/** Operations a bare POST (or DELETE) starts; provision and update carry a body. */
-type Transition = Exclude<Operation, 'provision' | 'update'>;
-
-/** Which phases each operation may start from; `idempotent` phases answer 202 without starting anything. */
-const TRANSITIONS: Record<Transition, { from: readonly Phase[]; to: Phase; idempotent: readonly Phase[] }> = {
-  stop: { from: ['Ready'], to: 'Stopping', idempotent: ['Stopping', 'Stopped'] },
-  start: { from: ['Stopped'], to: 'Starting', idempotent: ['Starting', 'Ready'] },
-  // Wiping twice in a row is two wipes, not one: a second request while one runs is refused.
-  wipe: { from: ['Ready'], to: 'Updating', idempotent: [] },
-  delete: {
-    from: [
-      'Pending',
-      'Provisioning',
-      'Configuring',
-      'Ready',
-      'Failed',
-      'Stopping',
-      'Stopped',
-      'Starting',
-      'Updating',
-    ],
-    to: 'Deleting',
-    idempotent: ['Deleting', 'Deleted'],
-  },
-};
-
-const RESTOP = {
-  from: ['Stopped'] as readonly Phase[],
-  to: 'Stopping' as Phase,
-  idempotent: ['Stopping'] as readonly Phase[],
-};
 
 export class PlatformService {
   constructor(private readonly deps: PlatformServiceDeps) {}
@@ -165,61 +110,13 @@ export class PlatformService {
   }
 
   async get(id: string) {
-    return this.view(await this.require(id));
-  }
-
-  /** A platform as GET /platforms/{id} shows it. */
-  private view(r: PlatformRecord) {
-    return {
-      id: r.id,
-      phase: r.phase,
-      operation: r.operation,
-      spec: r.spec,
-      names: publicNames(r),
-      endpoints: r.endpoints,
-      createdAt: r.createdAt,
-      updatedAt: r.updatedAt,
-      links: links(r.id),
-    };
+    return platformView(await this.require(id));
   }
 
   async status(id: string, orchestrations: Orchestrations) {
     const r = await this.require(id);
     const instance = await this.activeOrLatest(id, orchestrations);
-    const cost = estimateCost(r.spec).perHour;
-    const idleMinutes = r.spec.autoStop.idleMinutes;
-    return {
-      id: r.id,
-      phase: r.phase,
-      operation: r.operation,
-      orchestration: instance
-        ? {
-            instanceId: instance.instanceId,
-            name: instance.name,
-            runtimeStatus: instance.runtimeStatus,
-            customStatus: instance.customStatus ?? null,
-            lastUpdatedTime: instance.lastUpdatedTime,
-          }
-        : null,
-      steps: r.steps,
-      models: r.models,
-      endpoints: r.endpoints,
-      credentials: { keyVaultSecrets: platformSecretNames(r.names, r.spec.huggingFaceToken) },
-      lastError: r.lastError ?? null,
-      warnings: warningsOf(r, this.deps.now()),
-      power: r.power ?? null,
-      smokeTest: r.smokeTest ?? null,
-      lastActiveAt: r.lastActiveAt ?? null,
-      autoStop: {
-        idleMinutes,
-        // When the idle sweep will stop it if nobody uses it meanwhile (the same rule the sweep applies).
-        stopsAt:
-          r.phase === 'Ready' ? stopsAt({ idleMinutes, lastActiveAt: r.lastActiveAt ?? r.updatedAt }) : null,
-      },
-      costPerHour: { currency: 'USD', ...cost },
-      updatedAt: r.updatedAt,
-      links: links(r.id),
-    };
+    return platformStatus(r, instance, this.deps.now(), stepDeadlineMs);
   }
 
   /**
@@ -257,7 +154,6 @@ export class PlatformService {
     orchestrations: Orchestrations,
     options: { restop?: boolean } = {},
   ): Promise<Accepted> {
-    // The idle sweep stops a Stopped platform again when Azure restarted its PostgreSQL server by itself.
     const rule = options.restop && operation === 'stop' ? RESTOP : TRANSITIONS[operation];
     const current = await this.require(id);
     if (current.phase === 'Deleted' && operation !== 'delete') {
@@ -315,7 +211,7 @@ export class PlatformService {
     body: unknown,
     orchestrations: Orchestrations,
   ): Promise<
-    | { status: 200; body: ReturnType<PlatformService['view']> }
+    | { status: 200; body: ReturnType<typeof platformView> }
     | { status: 202; body: Accepted & { change: PlatformChange } }
   > {
     const current = await this.require(id);
@@ -335,13 +231,13 @@ export class PlatformService {
 
     if (!needsCluster) {
       const updated = await this.deps.registry.update(id, (r) => {
-        if (r.phase === 'Deleting' || r.phase === 'Deleted')
+        if (DELETION_PHASES.includes(r.phase))
           throw new ApiError('conflict', `Platform '${id}' is ${r.phase}; it can no longer be changed.`);
         const fresh = validate(r.spec);
         if (fresh.needsCluster) throw changedMeanwhile();
-        return { ...r, spec: fresh.spec, models: modelStates(fresh.spec.models, r.models, []) };
+        return { ...r, spec: fresh.spec, models: carryModelStates(fresh.spec.models, r.models, []) };
       });
-      return { status: 200, body: this.view(updated) };
+      return { status: 200, body: platformView(updated) };
     }
 
     const refuse = (phase: Phase) =>
@@ -362,7 +258,7 @@ export class PlatformService {
       return {
         ...r,
         spec: fresh.spec,
-        models: modelStates(fresh.spec.models, r.models, fresh.change.addedModels),
+        models: carryModelStates(fresh.spec.models, r.models, fresh.change.addedModels),
         phase: 'Updating',
         operation: 'update',
         updatedAt: this.deps.now().toISOString(),
@@ -457,47 +353,3 @@ const accepted = (r: PlatformRecord): Accepted => ({
   operation: r.operation,
   links: links(r.id),
 });
-
-/** Each model of the new list keeps its state (matched by canonical name); added ones start pending. */
-function modelStates(
-  models: readonly string[],
-  states: Record<string, ModelState>,
-  added: readonly string[],
-): Record<string, ModelState> {
-  const byCanonical = new Map(Object.entries(states).map(([m, state]) => [canonicalModel(m), state]));
-  return Object.fromEntries(
-    models.map((m) => [m, added.includes(m) ? 'pending' : (byCanonical.get(canonicalModel(m)) ?? 'pending')]),
-  );
-}
-
-/**
- * What works but not as it should: the flows' own warnings (a model on the CPU), failed model pulls, the
- * idle probe failing (the platform is then never auto-stopped), and a step running past its deadline.
- */
-function warningsOf(r: PlatformRecord, now: Date): string[] {
-  const warnings = [...(r.warnings ?? [])];
-  for (const [model, state] of Object.entries(r.models))
-    if (state === 'failed')
-      warnings.push(`Model ${model} could not be pulled; the platform serves the others.`);
-  if (r.probeFailure && r.phase === 'Ready')
-    warnings.push(
-      `The idle probe failed ${r.probeFailure.consecutive} time(s) in a row (last at ${r.probeFailure.at}: ${r.probeFailure.reason}); the platform is not auto-stopped while its usage cannot be read.`,
-    );
-  // Steps left running by a flow a DELETE terminated are not overdue: only a running flow's steps count.
-  const flowRuns = !['Ready', 'Failed', 'Stopped', 'Deleted'].includes(r.phase);
-  for (const step of flowRuns ? r.steps : []) {
-    if (step.state !== 'running' || !step.startedAt) continue;
-    const deadline = stepDeadlineMs(step.name);
-    const running = now.getTime() - Date.parse(step.startedAt);
-    if (running > deadline)
-      warnings.push(
-        `Step ${step.name} has been running for ${Math.round(running / 60_000)} minutes, past its ${Math.round(deadline / 60_000)}-minute deadline.`,
-      );
-  }
-  return warnings;
-}
-
-function publicNames(r: PlatformRecord) {
-  const { secrets: _secrets, ...names } = r.names;
-  return names;
-}

@@ -1,0 +1,127 @@
+/**
+ * What GET /platforms/{id} and its /status show, computed from the registry record, the orchestration
+ * instance and the time alone: the service does the reads, this decides what they mean.
+ */
+import { canonicalModel } from './catalog.js';
+import { estimateCost } from './cost.js';
+import { stopsAt } from './idle.js';
+import { platformSecretNames } from './naming.js';
+import { SETTLED_PHASES } from './phases.js';
+import type { ModelState, PlatformRecord } from './types.js';
+
+export const links = (id: string) => ({ self: `/platforms/${id}`, status: `/platforms/${id}/status` });
+
+/** The orchestration instance the status names: the one running, else the latest. */
+export interface FlowInstance {
+  instanceId: string;
+  name: string;
+  runtimeStatus: string;
+  customStatus?: unknown;
+  lastUpdatedTime?: string;
+}
+
+/** How long the named step may run before it fails as a timeout. */
+export type StepDeadline = (step: string) => number;
+
+/** A platform as GET /platforms/{id} shows it. */
+export function platformView(r: PlatformRecord) {
+  return {
+    id: r.id,
+    phase: r.phase,
+    operation: r.operation,
+    spec: r.spec,
+    names: publicNames(r),
+    endpoints: r.endpoints,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    links: links(r.id),
+  };
+}
+
+/** A platform as GET /platforms/{id}/status shows it. */
+export function platformStatus(
+  r: PlatformRecord,
+  instance: FlowInstance | undefined,
+  now: Date,
+  stepDeadlineMs: StepDeadline,
+) {
+  const cost = estimateCost(r.spec).perHour;
+  const idleMinutes = r.spec.autoStop.idleMinutes;
+  return {
+    id: r.id,
+    phase: r.phase,
+    operation: r.operation,
+    orchestration: instance
+      ? {
+          instanceId: instance.instanceId,
+          name: instance.name,
+          runtimeStatus: instance.runtimeStatus,
+          customStatus: instance.customStatus ?? null,
+          lastUpdatedTime: instance.lastUpdatedTime,
+        }
+      : null,
+    steps: r.steps,
+    models: r.models,
+    endpoints: r.endpoints,
+    credentials: { keyVaultSecrets: platformSecretNames(r.names, r.spec.huggingFaceToken) },
+    lastError: r.lastError ?? null,
+    warnings: warningsOf(r, now, stepDeadlineMs),
+    power: r.power ?? null,
+    smokeTest: r.smokeTest ?? null,
+    lastActiveAt: r.lastActiveAt ?? null,
+    autoStop: {
+      idleMinutes,
+      // When the idle sweep will stop it if nobody uses it meanwhile (the same rule the sweep applies).
+      stopsAt:
+        r.phase === 'Ready' ? stopsAt({ idleMinutes, lastActiveAt: r.lastActiveAt ?? r.updatedAt }) : null,
+    },
+    costPerHour: { currency: 'USD', ...cost },
+    updatedAt: r.updatedAt,
+    links: links(r.id),
+  };
+}
+
+/** Each model of the new list keeps its state (matched by canonical name); added ones start pending. */
+export function carryModelStates(
+  models: readonly string[],
+  states: Record<string, ModelState>,
+  added: readonly string[],
+): Record<string, ModelState> {
+  const byCanonical = new Map(Object.entries(states).map(([m, state]) => [canonicalModel(m), state]));
+  return Object.fromEntries(
+    models.map((m) => [m, added.includes(m) ? 'pending' : (byCanonical.get(canonicalModel(m)) ?? 'pending')]),
+  );
+}
+
+/**
+ * What works but not as it should: the flows' own warnings (a model on the CPU), failed model pulls, the
+ * idle probe failing (the platform is then never auto-stopped), and a step running past its deadline.
+ */
+export function warningsOf(r: PlatformRecord, now: Date, stepDeadlineMs: StepDeadline): string[] {
+  const warnings = [...(r.warnings ?? [])];
+  for (const [model, state] of Object.entries(r.models))
+    if (state === 'failed')
+      warnings.push(`Model ${model} could not be pulled; the platform serves the others.`);
+  if (r.probeFailure && r.phase === 'Ready')
+    warnings.push(
+      `The idle probe failed ${r.probeFailure.consecutive} time(s) in a row (last at ${r.probeFailure.at}: ${r.probeFailure.reason}); the platform is not auto-stopped while its usage cannot be read.`,
+    );
+  // Steps left running by a flow a DELETE terminated are not overdue: only a running flow's steps count.
+  const flowRuns = !SETTLED_PHASES.includes(r.phase);
+  for (const step of flowRuns ? r.steps : []) {
+    if (step.state !== 'running' || !step.startedAt) continue;
+    const deadline = stepDeadlineMs(step.name);
+    const running = now.getTime() - Date.parse(step.startedAt);
+    if (running > deadline)
+      warnings.push(
+        `Step ${step.name} has been running for ${Math.round(running / 60_000)} minutes, past its ${Math.round(deadline / 60_000)}-minute deadline.`,
+      );
+  }
+  return warnings;
+}
+
+/** The derived names a client may see: secret names appear only as the status's credentials. */
+export function publicNames(r: PlatformRecord) {
+  const { secrets: _secrets, ...names } = r.names;
+  return names;
+}

@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import { estimateCost } from '../../src/platform/cost.js';
+import { SETTLED_PHASES } from '../../src/platform/phases.js';
+import {
+  carryModelStates,
+  platformStatus,
+  platformView,
+  publicNames,
+  warningsOf,
+  type FlowInstance,
+} from '../../src/platform/status.js';
+import type { PlatformRecord, StepRecord } from '../../src/platform/types.js';
+import { makeRecord } from '../support/records.js';
+
+const now = new Date('2026-01-05T12:00:00Z');
+const minutesAgo = (n: number) => new Date(now.getTime() - n * 60_000).toISOString();
+const tenMinutes = () => 10 * 60_000;
+const record = (overrides: Partial<PlatformRecord> = {}) =>
+  makeRecord('alpha', { updatedAt: minutesAgo(5), ...overrides });
+const running = (name: string, startedMinutesAgo: number): StepRecord => ({
+  name,
+  state: 'running',
+  startedAt: minutesAgo(startedMinutesAgo),
+});
+const status = (r: PlatformRecord, instance?: FlowInstance) => platformStatus(r, instance, now, tenMinutes);
+
+describe('platform view', () => {
+  it('names the platform resources but not its secrets', () => {
+    const view = platformView(record());
+    expect(view.names).toMatchObject({ aksCluster: 'aks-alpha' });
+    expect(view.names).not.toHaveProperty('secrets');
+  });
+
+  it('links to the platform and its status', () => {
+    expect(platformView(record()).links).toEqual({
+      self: '/platforms/alpha',
+      status: '/platforms/alpha/status',
+    });
+  });
+
+  it('public names are every derived name except the secret names', () => {
+    const { secrets: _secrets, ...rest } = record().names;
+    expect(publicNames(record())).toEqual(rest);
+  });
+});
+
+describe('platform status', () => {
+  it('shows no orchestration when none ever ran', () => {
+    expect(status(record()).orchestration).toBeNull();
+  });
+
+  it('shows the orchestration it is given, a missing custom status as null', () => {
+    const instance: FlowInstance = {
+      instanceId: 'alpha',
+      name: 'provisionPlatform',
+      runtimeStatus: 'Running',
+      lastUpdatedTime: minutesAgo(1),
+    };
+    expect(status(record(), instance).orchestration).toEqual({ ...instance, customStatus: null });
+  });
+
+  it('lists the Key Vault secret names, the Hugging Face token only when the request carried one', () => {
+    const without = record();
+    const withToken = record({ spec: { ...without.spec, huggingFaceToken: true } });
+    const secrets = without.names.secrets;
+    expect(status(without).credentials.keyVaultSecrets).not.toContain(secrets['huggingface-token']);
+    expect(status(withToken).credentials.keyVaultSecrets).toContain(secrets['huggingface-token']);
+  });
+
+  it('a Ready platform says when the idle sweep stops it: its idle minutes after its last use', () => {
+    const r = record({ phase: 'Ready', lastActiveAt: minutesAgo(20) });
+    expect(status(r).autoStop).toEqual({ idleMinutes: 60, stopsAt: '2026-01-05T12:40:00.000Z' });
+  });
+
+  it('a Ready platform never used counts from its last update', () => {
+    expect(status(record({ phase: 'Ready' })).autoStop.stopsAt).toBe('2026-01-05T12:55:00.000Z');
+  });
+
+  it('a platform that is not Ready has no stop time', () => {
+    expect(status(record({ phase: 'Stopped', lastActiveAt: minutesAgo(20) })).autoStop.stopsAt).toBeNull();
+  });
+
+  it('what was never recorded shows as null', () => {
+    expect(status(record())).toMatchObject({
+      lastError: null,
+      power: null,
+      smokeTest: null,
+      lastActiveAt: null,
+    });
+  });
+
+  it("the cost per hour is the estimate's, running and stopped, in US dollars", () => {
+    const r = record();
+    expect(status(r).costPerHour).toEqual({ currency: 'USD', ...estimateCost(r.spec).perHour });
+  });
+
+  it('carries the warnings', () => {
+    const r = record({ models: { 'llama3.1:8b': 'failed' } });
+    expect(status(r).warnings).toEqual(warningsOf(r, now, tenMinutes));
+  });
+});
+
+describe('warnings', () => {
+  it('a platform without trouble has none', () => {
+    expect(warningsOf(record({ phase: 'Ready' }), now, tenMinutes)).toEqual([]);
+  });
+
+  it("the flows' own warnings are kept, first", () => {
+    const r = record({ warnings: ['Model x runs on the CPU.'], models: { 'llama3.1:8b': 'failed' } });
+    expect(warningsOf(r, now, tenMinutes)[0]).toBe('Model x runs on the CPU.');
+  });
+
+  it('a model that failed becomes a warning naming it', () => {
+    const r = record({ models: { 'llama3.1:8b': 'failed', 'qwen2.5:7b': 'ready' } });
+    expect(warningsOf(r, now, tenMinutes)).toEqual([
+      'Model llama3.1:8b could not be pulled; the platform serves the others.',
+    ]);
+  });
+
+  it('a failing idle probe is a warning while the platform is Ready', () => {
+    const probeFailure = { at: minutesAgo(3), reason: 'timeout', consecutive: 2 };
+    expect(warningsOf(record({ phase: 'Ready', probeFailure }), now, tenMinutes)).toEqual([
+      expect.stringMatching(/^The idle probe failed 2 time\(s\) in a row .*timeout/),
+    ]);
+  });
+
+  it('a failing idle probe is no warning once the platform is not Ready', () => {
+    const probeFailure = { at: minutesAgo(3), reason: 'timeout', consecutive: 2 };
+    expect(warningsOf(record({ phase: 'Stopping', probeFailure }), now, tenMinutes)).toEqual([]);
+  });
+
+  it('a step running past its deadline is a warning while a flow runs', () => {
+    const r = record({ phase: 'Provisioning', steps: [running('aksCluster', 25)] });
+    expect(warningsOf(r, now, tenMinutes)).toEqual([
+      'Step aksCluster has been running for 25 minutes, past its 10-minute deadline.',
+    ]);
+  });
+
+  it.each(SETTLED_PHASES)('a step left running is no warning in %s, where no flow runs', (phase) => {
+    expect(warningsOf(record({ phase, steps: [running('aksCluster', 25)] }), now, tenMinutes)).toEqual([]);
+  });
+
+  it('a step within its deadline is no warning', () => {
+    const r = record({ phase: 'Provisioning', steps: [running('aksCluster', 9)] });
+    expect(warningsOf(r, now, tenMinutes)).toEqual([]);
+  });
+
+  it('a finished step is never overdue', () => {
+    const step: StepRecord = { ...running('aksCluster', 25), state: 'succeeded', endedAt: minutesAgo(1) };
+    expect(warningsOf(record({ phase: 'Provisioning', steps: [step] }), now, tenMinutes)).toEqual([]);
+  });
+
+  it('each step is held to its own deadline', () => {
+    const deadlines: Record<string, number> = { aksCluster: 60 * 60_000, secrets: 5 * 60_000 };
+    const r = record({ phase: 'Provisioning', steps: [running('aksCluster', 25), running('secrets', 25)] });
+    expect(warningsOf(r, now, (step) => deadlines[step]!)).toEqual([
+      'Step secrets has been running for 25 minutes, past its 5-minute deadline.',
+    ]);
+  });
+});
+
+describe('model states carried over a change', () => {
+  it('a model kept in the list keeps its state', () => {
+    expect(carryModelStates(['llama3.1:8b'], { 'llama3.1:8b': 'ready' }, [])).toEqual({
+      'llama3.1:8b': 'ready',
+    });
+  });
+
+  it('a model is recognised under another spelling of the same reference', () => {
+    expect(carryModelStates(['library/mistral'], { 'mistral:latest': 'ready' }, [])).toEqual({
+      'library/mistral': 'ready',
+    });
+  });
+
+  it('an added model starts pending whatever an earlier state says', () => {
+    expect(carryModelStates(['mistral'], { mistral: 'failed' }, ['mistral'])).toEqual({ mistral: 'pending' });
+  });
+
+  it('a model without an earlier state starts pending', () => {
+    expect(carryModelStates(['mistral'], {}, [])).toEqual({ mistral: 'pending' });
+  });
+
+  it('a removed model is dropped', () => {
+    expect(carryModelStates(['mistral'], { mistral: 'ready', 'llama3.1:8b': 'ready' }, [])).toEqual({
+      mistral: 'ready',
+    });
+  });
+});
