@@ -1,19 +1,11 @@
 /**
  * The Kubernetes objects of a platform, rendered from the YAML templates in `manifests/` (and the Grafana
- * dashboards in `dashboards/`). Pure apart from reading those files, which ship with the app: same spec,
- * same output, byte for byte.
+ * dashboards in `dashboards/`) by the placeholder engine (`templates.ts`) with the values built by
+ * `templateValues` below. Pure apart from reading those files, which ship with the app: same spec, same
+ * output, byte for byte.
  *
  * Templates. `manifests/NN-name.yaml`, multi-document, applied in file-name order and document order. The
  * SQL of the database-setup Job is `manifests/sql/database-setup.sql`, embedded in a ConfigMap.
- *
- * Placeholders. Templates are parsed as YAML first, then every string scalar is searched for `${a.b.c}`, a
- * dotted path into the values built by `templateValues` below; text never becomes YAML structure, so a
- * value cannot inject a key or a document. A scalar that is exactly one placeholder takes the value's own
- * type (number, string, list, map) unless it is quoted in the template, which makes it a string; a
- * placeholder inside a longer string is interpolated (primitives only). `$${` writes a literal `${` (none of
- * our templates needs one: shell snippets use `$name`, Prometheus relabelling uses `$1`). An unknown or
- * malformed placeholder, a placeholder in a key, or a value no template uses is an error, so templates and
- * values cannot drift apart silently.
  *
  * Secrets. No template holds a secret value: pods read them through `secretKeyRef` (and the Azure Files CSI
  * driver through `nodeStageSecretRef`) from the Secrets named in `SECRETS`, which the apply step builds
@@ -26,7 +18,6 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Scalar, parseAllDocuments, visit, type Document } from 'yaml';
 import { T4_VM_SIZES, knownModel, type T4VmSize } from './catalog.js';
 import type { PlatformNames } from './naming.js';
 import { LIMITS } from './policy.js';
@@ -38,19 +29,15 @@ import {
   connectionsNeeded,
   modelShareGiB,
 } from './sizing.js';
+import {
+  renderDocuments,
+  renderTemplates,
+  type KubernetesObject,
+  type Rendered,
+  type TemplateFile,
+  type TemplateValues,
+} from './templates.js';
 import type { PlatformSpec } from './types.js';
-
-export interface KubernetesObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  [field: string]: unknown;
-}
 
 /** Values from outside the spec; each overrides the spec's own. */
 export interface RenderOptions {
@@ -318,28 +305,11 @@ export function renderManifestsYaml(
 // ---------------------------------------------------------------------------------------------------------
 // Rendering
 
-interface Rendered {
-  document: Document;
-  object: KubernetesObject;
-}
-
-export type TemplateValue =
-  string | number | boolean | readonly TemplateValue[] | { [key: string]: TemplateValue };
-export type TemplateValues = { [key: string]: TemplateValue };
-
 function render(spec: PlatformSpec, names: PlatformNames, options: RenderOptions): Rendered[] {
   // The quota is computed from the workloads it must admit, so they are rendered first with an empty one.
-  const draft = renderWith(loadTemplates(), templateValues(spec, names, options, {}));
+  const draft = renderDocuments(loadTemplates(), templateValues(spec, names, options, {}));
   const hard = quotaFor(draft.map((r) => r.object));
-  return renderWith(loadTemplates(), templateValues(spec, names, options, hard));
-}
-
-/** The placeholder contract on its own (exported for its tests): templates in, objects out. */
-export function renderTemplates(
-  templates: readonly { file: string; text: string }[],
-  values: TemplateValues,
-): KubernetesObject[] {
-  return renderWith(templates, values).map(({ object }) => object);
+  return renderDocuments(loadTemplates(), templateValues(spec, names, options, hard));
 }
 
 function templateValues(
@@ -399,98 +369,6 @@ function templateValues(
     },
     quota: { hard: quotaHard },
   };
-}
-
-const PLACEHOLDER = /\$(\$?)\{([^}]*)\}/g;
-const PATH = /^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)*$/;
-
-function renderWith(
-  templates: readonly { file: string; text: string }[],
-  values: TemplateValues,
-): Rendered[] {
-  const used = new Set<string>();
-  const out: Rendered[] = [];
-  for (const template of templates) {
-    const documents = parseAllDocuments(template.text);
-    if (!Array.isArray(documents)) throw new Error(`${template.file}: not a YAML stream`);
-    documents.forEach((document, index) => {
-      const where = `${template.file} document ${index + 1}`;
-      if (document.errors.length > 0) throw new Error(`${where}: ${document.errors[0]!.message}`);
-      substitute(document, values, used, where);
-      const object = document.toJS() as unknown;
-      if (object === null || object === undefined) return;
-      out.push({ document, object: asKubernetesObject(object, where) });
-    });
-  }
-  const unused = leafPaths(values).filter((path) => !isCovered(path, used));
-  if (unused.length > 0) throw new Error(`values no template uses: ${unused.join(', ')}`);
-  return out;
-}
-
-function substitute(document: Document, values: TemplateValues, used: Set<string>, where: string): void {
-  visit(document, {
-    Scalar(key, node) {
-      if (typeof node.value !== 'string' || !node.value.includes('${')) return undefined;
-      if (key === 'key') throw new Error(`${where}: placeholder in a key: ${node.value}`);
-      const text = node.value;
-      const whole = /^\$\{([^}]*)\}$/.exec(text);
-      if (whole) {
-        const value = lookup(values, whole[1]!, used, where);
-        const quoted = node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE;
-        if (quoted || typeof value !== 'object') {
-          node.value = quoted ? primitive(value, whole[1]!, where) : value;
-          return undefined;
-        }
-        return document.createNode(value);
-      }
-      node.value = text.replace(PLACEHOLDER, (_match, escape: string, path: string) =>
-        escape ? `\${${path}}` : primitive(lookup(values, path, used, where), path, where),
-      );
-      return undefined;
-    },
-  });
-}
-
-function lookup(values: TemplateValues, path: string, used: Set<string>, where: string): TemplateValue {
-  if (!PATH.test(path)) throw new Error(`${where}: malformed placeholder \${${path}}`);
-  let current: TemplateValue = values;
-  for (const segment of path.split('.')) {
-    const next: TemplateValue | undefined =
-      typeof current === 'object' && !Array.isArray(current) && Object.hasOwn(current, segment)
-        ? (current as { [key: string]: TemplateValue })[segment]
-        : undefined;
-    if (next === undefined) throw new Error(`${where}: unknown placeholder \${${path}}`);
-    current = next;
-  }
-  used.add(path);
-  return current;
-}
-
-function primitive(value: TemplateValue, path: string, where: string): string {
-  if (typeof value === 'object') throw new Error(`${where}: \${${path}} is not a single value`);
-  return String(value);
-}
-
-function leafPaths(value: TemplateValue, prefix = ''): string[] {
-  if (typeof value !== 'object' || Array.isArray(value)) return [prefix];
-  const entries = Object.entries(value);
-  if (entries.length === 0) return prefix ? [prefix] : [];
-  return entries.flatMap(([key, v]) => leafPaths(v, prefix ? `${prefix}.${key}` : key));
-}
-
-const isCovered = (path: string, used: Set<string>) =>
-  [...used].some((u) => path === u || path.startsWith(`${u}.`));
-
-function asKubernetesObject(value: unknown, where: string): KubernetesObject {
-  const o = value as Partial<KubernetesObject>;
-  if (
-    typeof o !== 'object' ||
-    typeof o.apiVersion !== 'string' ||
-    typeof o.kind !== 'string' ||
-    typeof o.metadata?.name !== 'string'
-  )
-    throw new Error(`${where}: not a Kubernetes object (apiVersion, kind, metadata.name)`);
-  return o as KubernetesObject;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -638,7 +516,7 @@ function readText(path: string): string {
   return text;
 }
 
-function loadTemplates(): { file: string; text: string }[] {
+function loadTemplates(): TemplateFile[] {
   const dir = templateRoot().manifests;
   return readdirSync(dir)
     .filter((file) => TEMPLATE_FILE.test(file))

@@ -1,6 +1,6 @@
 /** Specs and small readers shared by the manifest, dashboard and CLI tests. */
 import { derivePlatformNames } from '../../src/platform/naming.js';
-import type { KubernetesObject } from '../../src/platform/manifests.js';
+import type { KubernetesObject } from '../../src/platform/templates.js';
 import type { PlatformSpec } from '../../src/platform/types.js';
 
 export const SUBSCRIPTION = '00000000-0000-0000-0000-000000000000';

@@ -17,8 +17,8 @@ import {
   SCRAPED_METRICS,
   kubeStateMetricsResource,
   renderManifests,
-  type KubernetesObject,
 } from '../../src/platform/manifests.js';
+import type { KubernetesObject } from '../../src/platform/templates.js';
 import { SPECS, containersOf, find, namesOf, podSpecOf } from '../support/manifests.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
