@@ -10,14 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { parser } from '@prometheus-io/lezer-promql';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { renderManifests } from '../../src/platform/manifests.js';
 import {
   DASHBOARDS,
   GPU_MEMORY_METRIC,
   GRAFANA_DATASOURCE_UID,
   SCRAPED_METRICS,
   kubeStateMetricsResource,
-  renderManifests,
-} from '../../src/platform/manifests.js';
+} from '../../src/platform/observability.js';
 import type { KubernetesObject } from '../../src/platform/templates.js';
 import { SPECS, containersOf, find, namesOf, podSpecOf } from '../support/manifests.js';
 

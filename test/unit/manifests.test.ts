@@ -27,7 +27,6 @@ import { parse, parseAllDocuments } from 'yaml';
 import { GPU_TAINT, SPOT_TAINT } from '../../src/platform/azure-resources.js';
 import { T4_VM_SIZES } from '../../src/platform/catalog.js';
 import {
-  GPU_MEMORY_METRIC,
   OPENWEBUI_DB_ROLE,
   SECRETS,
   WAIT_FOR_COMPLETION,
@@ -40,6 +39,7 @@ import {
   type SecretMaterial,
 } from '../../src/platform/manifests.js';
 import { planPlatform } from '../../src/platform/plan.js';
+import { GPU_MEMORY_METRIC } from '../../src/platform/observability.js';
 import type { KubernetesObject } from '../../src/platform/templates.js';
 import { WEBUI_POOL, choosePostgresSku, connectionsNeeded } from '../../src/platform/sizing.js';
 import {
