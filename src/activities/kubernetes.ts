@@ -9,13 +9,8 @@ import type { AzureClients } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
 import { kubeStatus, type KubeClients } from '../kube/client.js';
 import { canonicalModel } from '../platform/catalog.js';
-import {
-  buildSecrets,
-  ON_DEMAND,
-  renderManifests,
-  renderOnDemand,
-  WAIT_FOR_COMPLETION,
-} from '../platform/manifests.js';
+import { ON_DEMAND, renderManifests, renderOnDemand, WAIT_FOR_COMPLETION } from '../platform/manifests.js';
+import { buildSecrets } from '../platform/secrets.js';
 import type { PlatformRecord } from '../platform/types.js';
 import type { Registry } from '../registry/registry.js';
 import type {

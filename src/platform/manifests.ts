@@ -9,7 +9,7 @@
  *
  * Secrets. No template holds a secret value: pods read them through `secretKeyRef` (and the Azure Files CSI
  * driver through `nodeStageSecretRef`) from the Secrets named in `SECRETS`, which the apply step builds
- * from Key Vault with `buildSecrets` just before applying the rendered objects.
+ * from Key Vault with `buildSecrets` (`secrets.ts`) just before applying the rendered objects.
  *
  * Apply order. Objects come in apply order. A Job annotated `WAIT_FOR_COMPLETION` must complete before
  * anything after it is applied: PostgreSQL setup, then the Open WebUI schema migration, then Open WebUI.
@@ -95,59 +95,8 @@ export function postgresHost(names: PlatformNames): string {
   return `${names.postgresServer}.postgres.database.azure.com`;
 }
 
-/** DATABASE_URL and PGVECTOR_DB_URL of Open WebUI: the application role, TLS required. */
-export function openWebuiDatabaseUrl(names: PlatformNames, password: string): string {
-  const user = encodeURIComponent(OPENWEBUI_DB_ROLE);
-  return `postgresql://${user}:${encodeURIComponent(password)}@${postgresHost(names)}:5432/${names.postgresDatabase}?sslmode=require`;
-}
-
 export function defaultAdminEmail(prefix: string): string {
   return `admin@${prefix}.local`;
-}
-
-/** The secret values the apply step reads from Key Vault (and the storage account key from Azure). */
-export interface SecretMaterial {
-  postgresAdminPassword: string;
-  openWebuiDbPassword: string;
-  webuiSecretKey: string;
-  webuiAdminPassword: string;
-  grafanaAdminPassword: string;
-  storageAccountKey: string;
-}
-
-/** The Secrets the rendered objects reference, to be applied before them. Never logged or rendered. */
-export function buildSecrets(names: PlatformNames, material: SecretMaterial): KubernetesObject[] {
-  const secret = (
-    ref: { name: string; namespace: string },
-    stringData: Record<string, string>,
-  ): KubernetesObject => ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name: ref.name,
-      namespace: ref.namespace,
-      labels: { 'app.kubernetes.io/part-of': 'llm-platform' },
-    },
-    type: 'Opaque',
-    stringData,
-  });
-  const { openWebui, databaseSetup, grafana, azureFiles } = SECRETS;
-  return [
-    secret(azureFiles, {
-      [azureFiles.keys.accountName]: names.storageAccount,
-      [azureFiles.keys.accountKey]: material.storageAccountKey,
-    }),
-    secret(databaseSetup, {
-      [databaseSetup.keys.adminPassword]: material.postgresAdminPassword,
-      [databaseSetup.keys.appPassword]: material.openWebuiDbPassword,
-    }),
-    secret(openWebui, {
-      [openWebui.keys.databaseUrl]: openWebuiDatabaseUrl(names, material.openWebuiDbPassword),
-      [openWebui.keys.secretKey]: material.webuiSecretKey,
-      [openWebui.keys.adminPassword]: material.webuiAdminPassword,
-    }),
-    secret(grafana, { [grafana.keys.adminPassword]: material.grafanaAdminPassword }),
-  ];
 }
 
 /** The platform's objects in apply order, as plain objects. */

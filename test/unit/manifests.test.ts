@@ -30,18 +30,17 @@ import {
   OPENWEBUI_DB_ROLE,
   SECRETS,
   WAIT_FOR_COMPLETION,
-  buildSecrets,
   defaultAdminEmail,
   renderManifests,
   renderManifestsYaml,
   renderOnDemand,
   ON_DEMAND,
-  type SecretMaterial,
 } from '../../src/platform/manifests.js';
-import { planPlatform } from '../../src/platform/plan.js';
 import { GPU_MEMORY_METRIC } from '../../src/platform/observability.js';
-import type { KubernetesObject } from '../../src/platform/templates.js';
+import { planPlatform } from '../../src/platform/plan.js';
+import { buildSecrets, type SecretMaterial } from '../../src/platform/secrets.js';
 import { WEBUI_POOL, choosePostgresSku, connectionsNeeded } from '../../src/platform/sizing.js';
+import type { KubernetesObject } from '../../src/platform/templates.js';
 import {
   SPECS,
   SUBSCRIPTION,
