@@ -33,8 +33,8 @@ import { SWEEP_CONCURRENCY } from '../src/orchestrators/policy.js';
 import { aksClusterBody, postgresServerBody } from '../src/platform/azure-resources.js';
 import { renderManifests } from '../src/platform/manifests.js';
 import { derivePlatformNames, type PlatformNames } from '../src/platform/naming.js';
-import { platformTags } from '../src/platform/plan.js';
 import { createRequestValidator } from '../src/platform/schema.js';
+import { platformTags } from '../src/platform/tags.js';
 import type { PlatformSpec } from '../src/platform/types.js';
 import { createTableRegistry } from '../src/registry/registry.js';
 import {

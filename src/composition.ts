@@ -15,7 +15,7 @@ import { kubeClients } from './kube/client.js';
 import { createAzureClients } from './azure/clients.js';
 import { createRequestValidator } from './platform/schema.js';
 import { createTableRegistry, type Registry } from './registry/registry.js';
-import { MANAGED_BY } from './platform/plan.js';
+import { MANAGED_BY } from './platform/tags.js';
 import { PlatformService, type SecretWriter } from './services/platforms.js';
 
 export interface CompositionOverrides {

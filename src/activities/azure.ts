@@ -17,7 +17,7 @@ import {
   storageAccountBody,
 } from '../platform/azure-resources.js';
 import { choosePostgresSku } from '../platform/sizing.js';
-import { MANAGED_BY, platformTags } from '../platform/plan.js';
+import { MANAGED_BY, platformTags } from '../platform/tags.js';
 import type { SecretKind } from '../platform/naming.js';
 import type { PlatformRecord } from '../platform/types.js';
 import type { Registry } from '../registry/registry.js';

@@ -7,8 +7,8 @@ import type { Server } from '@azure/arm-postgresql-flexible';
 import type { StorageAccountCreateParameters } from '@azure/arm-storage';
 import { APPS_POOL, POSTGRES_STORAGE_GIB, SYSTEM_POOL } from './cost.js';
 import type { PlatformNames } from './naming.js';
-import { platformTags } from './plan.js';
 import { choosePostgresSku, modelShareGiB, WEBUI_SHARE_GIB } from './sizing.js';
+import { platformTags } from './tags.js';
 import type { PlatformSpec } from './types.js';
 
 /** Taint on the GPU pool so only GPU workloads land there (seed parity: `sku=gpu:NoSchedule`). */

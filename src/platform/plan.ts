@@ -6,9 +6,8 @@ import { estimateCost, APPS_POOL, POSTGRES_STORAGE_GIB, SYSTEM_POOL, type CostEs
 import { renderManifests } from './manifests.js';
 import { derivePlatformNames, platformSecretNames, type PlatformNames } from './naming.js';
 import { choosePostgresSku, connectionsNeeded, modelShareGiB, WEBUI_SHARE_GIB } from './sizing.js';
+import { platformTags } from './tags.js';
 import type { PlatformSpec } from './types.js';
-
-export const MANAGED_BY = 'llm-platforms-api';
 
 export interface PlannedAzureResource {
   type: string;
@@ -30,11 +29,6 @@ export interface PlatformPlan {
   kubernetes: PlannedKubernetesObject[];
   secrets: string[];
   cost: CostEstimate;
-}
-
-/** Our tags go last so a request can never overwrite them (the schema also refuses these names). */
-export function platformTags(spec: PlatformSpec): Record<string, string> {
-  return { ...spec.tags, 'managed-by': MANAGED_BY, 'platform-id': spec.prefix };
 }
 
 export function planPlatform(spec: PlatformSpec, subscriptionId: string): PlatformPlan {
