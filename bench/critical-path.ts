@@ -24,7 +24,7 @@
  *   smoke test itself takes no simulated time).
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { applyStages } from '../src/activities/kubernetes.js';
+import { applyStages } from '../src/platform/apply.js';
 import { POSTGRES_CONFIGURATION } from '../src/platform/azure-resources.js';
 import { renderManifests } from '../src/platform/manifests.js';
 import type { PlatformNames } from '../src/platform/naming.js';

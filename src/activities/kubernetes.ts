@@ -4,13 +4,12 @@
  * comes from AKS (listClusterAdminCredential) and lives in this process's memory for a few minutes only.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { createHash } from 'node:crypto';
 import type { AzureClients } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
 import { kubeStatus, type KubeClients } from '../kube/client.js';
+import { applyStages, platformApplyObjects, SPEC_HASH, withSpecHash } from '../platform/apply.js';
 import { canonicalModel } from '../platform/catalog.js';
 import { ON_DEMAND, renderManifests, renderOnDemand, WAIT_FOR_COMPLETION } from '../platform/manifests.js';
-import { buildSecrets } from '../platform/secrets.js';
 import type { PlatformRecord } from '../platform/types.js';
 import type { Registry } from '../registry/registry.js';
 import type {
@@ -27,29 +26,11 @@ export const OLLAMA = { namespace: 'llm', service: 'ollama', port: 11434 } as co
 const OPEN_WEBUI = { namespace: 'llm', deployment: 'open-webui' } as const;
 
 /**
- * A Job's pod template is immutable, so a Job whose rendered spec changed (the preload Job after a models
- * change) is deleted and created again: the hash of the rendered spec, kept in this annotation, says when.
- */
-const SPEC_HASH = 'llm-platforms-api/spec-hash';
-
-/**
  * A bound claim and its static Azure Files volume are not re-applied: Kubernetes forbids changing a
  * volume's source, and a claim can grow only through an expandable storage class. For a static Azure Files
  * volume the capacity is a label; the share's quota in Azure is the real limit (ensureFileShares grows it).
  */
 const CREATE_ONLY_KINDS = new Set(['PersistentVolume', 'PersistentVolumeClaim']);
-
-function withSpecHash(object: KubernetesObject): KubernetesObject {
-  if (object.kind !== 'Job') return object;
-  const hash = createHash('sha256')
-    .update(JSON.stringify((object as { spec?: unknown }).spec ?? null))
-    .digest('hex')
-    .slice(0, 16);
-  return {
-    ...object,
-    metadata: { ...object.metadata, annotations: { ...object.metadata?.annotations, [SPEC_HASH]: hash } },
-  };
-}
 
 export interface KubernetesActivityDeps {
   clients: AzureClients;
@@ -60,31 +41,7 @@ export interface KubernetesActivityDeps {
 
 const CREDENTIAL_TTL_MS = 10 * 60_000;
 
-/**
- * The apply order cut into stages: each stage ends with a Job that must complete before anything after it
- * is applied (the database role before the migration, the migration before Open WebUI serves).
- */
-export function applyStages(
-  objects: readonly KubernetesObject[],
-): { objects: KubernetesObject[]; waitFor?: JobRef }[] {
-  const stages: { objects: KubernetesObject[]; waitFor?: JobRef }[] = [{ objects: [] }];
-  for (const object of objects) {
-    stages[stages.length - 1]!.objects.push(object);
-    if (object.kind === 'Job' && object.metadata?.annotations?.[WAIT_FOR_COMPLETION] === 'true') {
-      stages[stages.length - 1]!.waitFor = {
-        namespace: object.metadata.namespace ?? 'default',
-        name: object.metadata.name ?? '',
-      };
-      stages.push({ objects: [] });
-    }
-  }
-  return stages.filter((s) => s.objects.length > 0);
-}
-
-/**
- * Namespaces first, then the Secrets (built here from Key Vault values, never rendered), then the rendered
- * objects in their apply order.
- */
+/** The objects to apply (`platformApplyObjects`), with the secret values read from Key Vault and Azure. */
 export async function platformObjects(
   record: PlatformRecord,
   secretValue: (name: string) => Promise<string>,
@@ -99,17 +56,7 @@ export async function platformObjects(
     grafanaAdminPassword: await secretValue(s['grafana-admin-password']),
     storageAccountKey: await storageKey(),
   };
-  const rendered = renderManifests(
-    record.spec,
-    record.names,
-    record.spec.webui.adminEmail ? { adminEmail: record.spec.webui.adminEmail } : {},
-  ) as KubernetesObject[];
-  const namespaces = rendered.filter((o) => o.kind === 'Namespace');
-  return [
-    ...namespaces,
-    ...(buildSecrets(record.names, material) as KubernetesObject[]),
-    ...rendered.filter((o) => o.kind !== 'Namespace'),
-  ];
+  return platformApplyObjects(record.spec, record.names, material) as KubernetesObject[];
 }
 
 export function createKubernetesActivities(deps: KubernetesActivityDeps) {

@@ -1,0 +1,74 @@
+/**
+ * What the apply step sends, and in which order, decided without a cluster: the rendered objects with the
+ * Secrets in front of them, cut into stages at each Job that must complete first, each Job marked with the
+ * hash of its spec. The activity only reads the secret values and talks to the API server.
+ */
+import { createHash } from 'node:crypto';
+import { WAIT_FOR_COMPLETION, renderManifests } from './manifests.js';
+import type { PlatformNames } from './naming.js';
+import { buildSecrets, type SecretMaterial } from './secrets.js';
+import type { KubernetesObject } from './templates.js';
+import type { PlatformSpec } from './types.js';
+
+/** The fields the apply order reads: the API client's object type and ours both have them. */
+interface Applicable {
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> };
+}
+
+/**
+ * A Job's pod template is immutable, so a Job whose rendered spec changed (the preload Job after a models
+ * change) is deleted and created again: the hash of the rendered spec, kept in this annotation, says when.
+ */
+export const SPEC_HASH = 'llm-platforms-api/spec-hash';
+
+export function withSpecHash<T extends Applicable>(object: T): T {
+  if (object.kind !== 'Job') return object;
+  const hash = createHash('sha256')
+    .update(JSON.stringify((object as { spec?: unknown }).spec ?? null))
+    .digest('hex')
+    .slice(0, 16);
+  return {
+    ...object,
+    metadata: { ...object.metadata, annotations: { ...object.metadata?.annotations, [SPEC_HASH]: hash } },
+  };
+}
+
+/**
+ * The apply order cut into stages: each stage ends with a Job that must complete before anything after it
+ * is applied (the database role before the migration, the migration before Open WebUI serves).
+ */
+export function applyStages<T extends Applicable>(
+  objects: readonly T[],
+): { objects: T[]; waitFor?: { namespace: string; name: string } }[] {
+  const stages: { objects: T[]; waitFor?: { namespace: string; name: string } }[] = [{ objects: [] }];
+  for (const object of objects) {
+    stages[stages.length - 1]!.objects.push(object);
+    if (object.kind === 'Job' && object.metadata?.annotations?.[WAIT_FOR_COMPLETION] === 'true') {
+      stages[stages.length - 1]!.waitFor = {
+        namespace: object.metadata.namespace ?? 'default',
+        name: object.metadata.name ?? '',
+      };
+      stages.push({ objects: [] });
+    }
+  }
+  return stages.filter((s) => s.objects.length > 0);
+}
+
+/**
+ * Namespaces first, then the Secrets (built from the values read from Key Vault, never rendered), then the
+ * rendered objects in their apply order.
+ */
+export function platformApplyObjects(
+  spec: PlatformSpec,
+  names: PlatformNames,
+  material: SecretMaterial,
+): KubernetesObject[] {
+  const rendered = renderManifests(
+    spec,
+    names,
+    spec.webui.adminEmail ? { adminEmail: spec.webui.adminEmail } : {},
+  );
+  const namespaces = rendered.filter((o) => o.kind === 'Namespace');
+  return [...namespaces, ...buildSecrets(names, material), ...rendered.filter((o) => o.kind !== 'Namespace')];
+}
