@@ -24,6 +24,7 @@
  *   smoke test itself takes no simulated time).
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { loadTemplateSource } from '../src/manifest-files.js';
 import { applyStages } from '../src/platform/apply.js';
 import { POSTGRES_CONFIGURATION } from '../src/platform/azure-resources.js';
 import { renderManifests } from '../src/platform/manifests.js';
@@ -162,9 +163,11 @@ interface InCluster {
   chain: Segment[];
 }
 
+const templates = loadTemplateSource();
+
 function inClusterSchedule(input: CriticalPathInput): InCluster {
   const { delays, pullMs, spec } = input;
-  const objects = renderManifests(spec, input.names) as KubernetesObject[];
+  const objects = renderManifests(spec, input.names, templates) as KubernetesObject[];
   const stages = applyStages(objects);
   const end: Record<string, number> = {};
   const applied = new Map<KubernetesObject, number>();

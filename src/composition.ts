@@ -12,6 +12,7 @@ import { createAzureActivities } from './activities/azure.js';
 import { createKubernetesActivities } from './activities/kubernetes.js';
 import { createProgressActivities } from './activities/progress.js';
 import { kubeClients } from './kube/client.js';
+import { loadTemplateSource } from './manifest-files.js';
 import { createAzureClients } from './azure/clients.js';
 import { createRequestValidator } from './platform/schema.js';
 import { createTableRegistry, type Registry } from './registry/registry.js';
@@ -74,10 +75,11 @@ function compose(o: CompositionOverrides): Services {
     allowedLocations: config.allowedLocations,
     defaultIdleMinutes: config.defaultIdleMinutes,
   });
-  const platforms = new PlatformService({ config, registry, validator, secrets, now });
+  const templates = loadTemplateSource();
+  const platforms = new PlatformService({ config, registry, validator, secrets, now, templates });
   const activities = {
     ...createAzureActivities({ clients, registry }),
-    ...createKubernetesActivities({ clients, registry, kube: kubeClients, now }),
+    ...createKubernetesActivities({ clients, registry, kube: kubeClients, now, templates }),
     ...createProgressActivities({ registry, now }),
   };
   return { config, registry, platforms, activities };

@@ -9,7 +9,13 @@ import { classifyAzureError } from '../azure/errors.js';
 import { kubeStatus, type KubeClients } from '../kube/client.js';
 import { applyStages, platformApplyObjects, SPEC_HASH, withSpecHash } from '../platform/apply.js';
 import { canonicalModel } from '../platform/catalog.js';
-import { ON_DEMAND, renderManifests, renderOnDemand, WAIT_FOR_COMPLETION } from '../platform/manifests.js';
+import {
+  ON_DEMAND,
+  renderManifests,
+  renderOnDemand,
+  WAIT_FOR_COMPLETION,
+  type TemplateSource,
+} from '../platform/manifests.js';
 import type { PlatformRecord } from '../platform/types.js';
 import type { Registry } from '../registry/registry.js';
 import type {
@@ -37,6 +43,7 @@ export interface KubernetesActivityDeps {
   registry: Registry;
   kube: (kubeconfig: string) => KubeClients;
   now: () => Date;
+  templates: TemplateSource;
 }
 
 const CREDENTIAL_TTL_MS = 10 * 60_000;
@@ -46,6 +53,7 @@ export async function platformObjects(
   record: PlatformRecord,
   secretValue: (name: string) => Promise<string>,
   storageKey: () => Promise<string>,
+  templates: TemplateSource,
 ): Promise<KubernetesObject[]> {
   const s = record.names.secrets;
   const material = {
@@ -56,7 +64,7 @@ export async function platformObjects(
     grafanaAdminPassword: await secretValue(s['grafana-admin-password']),
     storageAccountKey: await storageKey(),
   };
-  return platformApplyObjects(record.spec, record.names, material) as KubernetesObject[];
+  return platformApplyObjects(record.spec, record.names, material, templates) as KubernetesObject[];
 }
 
 export function createKubernetesActivities(deps: KubernetesActivityDeps) {
@@ -120,7 +128,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
           );
           return keys.keys?.[0]?.value ?? '';
         };
-        const stages = applyStages(await platformObjects(record, secretValue, storageKey));
+        const stages = applyStages(await platformObjects(record, secretValue, storageKey, deps.templates));
         const current = stages[stage];
         if (!current) return { ok: true, value: { applied: 0, stages: stages.length } };
         // In order: namespaces before what lives in them; one at a time keeps conflicts attributable.
@@ -208,9 +216,9 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
      */
     async stopOpenWebui({ platformId }: { platformId: string }): Promise<Result<{ replicas: number }>> {
       return withCluster(platformId, async (kube, record) => {
-        const deployment = (renderManifests(record.spec, record.names) as KubernetesObject[]).find(
-          (o) => o.kind === 'Deployment' && o.metadata?.name === OPEN_WEBUI.deployment,
-        );
+        const deployment = (
+          renderManifests(record.spec, record.names, deps.templates) as KubernetesObject[]
+        ).find((o) => o.kind === 'Deployment' && o.metadata?.name === OPEN_WEBUI.deployment);
         if (!deployment) throw new Error('the rendered manifests have no Open WebUI Deployment');
         await kube.apply({
           ...deployment,
@@ -222,7 +230,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
 
     async startWebuiDataWipe({ platformId }: { platformId: string }): Promise<Result<JobRef>> {
       return withCluster(platformId, async (kube) => {
-        const [job] = renderOnDemand(ON_DEMAND.webuiDataWipe) as KubernetesObject[];
+        const [job] = renderOnDemand(ON_DEMAND.webuiDataWipe, deps.templates) as KubernetesObject[];
         const ref = { namespace: job!.metadata?.namespace ?? 'default', name: job!.metadata?.name ?? '' };
         // Each wipe runs it anew: an earlier run (kept an hour by its TTL) is replaced.
         await applyOne(kube, withSpecHash(job!), true);

@@ -4,7 +4,7 @@
  * hash of its spec. The activity only reads the secret values and talks to the API server.
  */
 import { createHash } from 'node:crypto';
-import { WAIT_FOR_COMPLETION, renderManifests } from './manifests.js';
+import { WAIT_FOR_COMPLETION, renderManifests, type TemplateSource } from './manifests.js';
 import type { PlatformNames } from './naming.js';
 import { buildSecrets, type SecretMaterial } from './secrets.js';
 import type { KubernetesObject } from './templates.js';
@@ -63,10 +63,12 @@ export function platformApplyObjects(
   spec: PlatformSpec,
   names: PlatformNames,
   material: SecretMaterial,
+  templates: TemplateSource,
 ): KubernetesObject[] {
   const rendered = renderManifests(
     spec,
     names,
+    templates,
     spec.webui.adminEmail ? { adminEmail: spec.webui.adminEmail } : {},
   );
   const namespaces = rendered.filter((o) => o.kind === 'Namespace');

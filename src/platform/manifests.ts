@@ -1,8 +1,8 @@
 /**
  * The Kubernetes objects of a platform, rendered from the YAML templates in `manifests/` (and the Grafana
  * dashboards in `dashboards/`) by the placeholder engine (`templates.ts`) with the values built by
- * `templateValues` below. Pure apart from reading those files, which ship with the app: same spec, same
- * output, byte for byte.
+ * `templateValues` below. Pure: the files come in as a `TemplateSource`, read once by the composition root
+ * (`src/manifest-files.ts`); same spec, same output, byte for byte.
  *
  * Templates. `manifests/NN-name.yaml`, multi-document, applied in file-name order and document order. The
  * SQL of the database-setup Job is `manifests/sql/database-setup.sql`, embedded in a ConfigMap.
@@ -15,12 +15,9 @@
  * anything after it is applied: PostgreSQL setup, then the Open WebUI schema migration, then Open WebUI.
  * Jobs are immutable: re-running one with a changed template means deleting it first.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { PlatformNames } from './naming.js';
 import {
-  DASHBOARDS,
+  type DASHBOARDS,
   GPU_MEMORY_METRIC,
   GRAFANA_DATASOURCE_UID,
   SCRAPED_METRICS,
@@ -46,6 +43,21 @@ import {
   type TemplateValues,
 } from './templates.js';
 import type { PlatformSpec } from './types.js';
+
+/**
+ * The files the renderer reads. They ship with the app and do not change while it runs, so the edge reads
+ * them once (`loadTemplateSource` in `src/manifest-files.ts`) and passes them in.
+ */
+export interface TemplateSource {
+  /** `manifests/NN-name.yaml`, in file-name order. */
+  manifests: readonly TemplateFile[];
+  /** `manifests/on-demand/<name>.yaml`, by name. */
+  onDemand: Readonly<Record<OnDemandName, TemplateFile>>;
+  /** The text of each of `DASHBOARDS`. */
+  dashboards: Readonly<Record<keyof typeof DASHBOARDS, string>>;
+  /** `manifests/sql/database-setup.sql`. */
+  databaseSetupSql: string;
+}
 
 /** Values from outside the spec; each overrides the spec's own. */
 export interface RenderOptions {
@@ -103,9 +115,10 @@ export function defaultAdminEmail(prefix: string): string {
 export function renderManifests(
   spec: PlatformSpec,
   names: PlatformNames,
+  templates: TemplateSource,
   options: RenderOptions = {},
 ): KubernetesObject[] {
-  return render(spec, names, options).map(({ object }) => object);
+  return render(spec, names, templates, options).map(({ object }) => object);
 }
 
 /**
@@ -113,19 +126,20 @@ export function renderManifests(
  * placeholders (the same parser, so the same guarantees). The wipe's data Job is the one there is.
  */
 export const ON_DEMAND = { webuiDataWipe: 'open-webui-data-wipe' } as const;
+export type OnDemandName = (typeof ON_DEMAND)[keyof typeof ON_DEMAND];
 
-export function renderOnDemand(name: (typeof ON_DEMAND)[keyof typeof ON_DEMAND]): KubernetesObject[] {
-  const file = join(templateRoot().manifests, 'on-demand', `${name}.yaml`);
-  return renderTemplates([{ file: `on-demand/${name}.yaml`, text: readText(file) }], {});
+export function renderOnDemand(name: OnDemandName, templates: TemplateSource): KubernetesObject[] {
+  return renderTemplates([templates.onDemand[name]], {});
 }
 
 /** The same objects as one multi-document YAML text (template comments kept). */
 export function renderManifestsYaml(
   spec: PlatformSpec,
   names: PlatformNames,
+  templates: TemplateSource,
   options: RenderOptions = {},
 ): string {
-  return render(spec, names, options)
+  return render(spec, names, templates, options)
     .map(({ document }) => document.toString({ lineWidth: 0, directives: false }))
     .join('---\n');
 }
@@ -133,19 +147,25 @@ export function renderManifestsYaml(
 // ---------------------------------------------------------------------------------------------------------
 // Rendering
 
-function render(spec: PlatformSpec, names: PlatformNames, options: RenderOptions): Rendered[] {
+function render(
+  spec: PlatformSpec,
+  names: PlatformNames,
+  templates: TemplateSource,
+  options: RenderOptions,
+): Rendered[] {
   // The quota is computed from the workloads it must admit, so they are rendered first with an empty one.
-  const draft = renderDocuments(loadTemplates(), templateValues(spec, names, options, {}));
+  const draft = renderDocuments(templates.manifests, templateValues(spec, names, templates, options, {}));
   const hard = quotaFor(
     draft.map((r) => r.object),
     NAMESPACES.llm,
   );
-  return renderDocuments(loadTemplates(), templateValues(spec, names, options, hard));
+  return renderDocuments(templates.manifests, templateValues(spec, names, templates, options, hard));
 }
 
 function templateValues(
   spec: PlatformSpec,
   names: PlatformNames,
+  templates: TemplateSource,
   options: RenderOptions,
   quotaHard: Record<string, string>,
 ): TemplateValues {
@@ -177,7 +197,7 @@ function templateValues(
       adminLogin: names.postgresAdminLogin,
       appRole: OPENWEBUI_DB_ROLE,
     },
-    databaseSetupSql: readText(join(templateRoot().manifests, 'sql', 'database-setup.sql')),
+    databaseSetupSql: templates.databaseSetupSql,
     ollama: { ...ollamaResources(spec.gpu.vmSize), maxReplicas: ollamaMaxReplicas(spec) },
     webui: {
       replicas: spec.webui.replicas,
@@ -190,8 +210,8 @@ function templateValues(
     grafana: {
       datasourceUid: GRAFANA_DATASOURCE_UID,
       dashboards: {
-        gpuMonitoring: readText(join(templateRoot().dashboards, DASHBOARDS.gpuMonitoring.file)),
-        platformOverview: readText(join(templateRoot().dashboards, DASHBOARDS.platformOverview.file)),
+        gpuMonitoring: templates.dashboards.gpuMonitoring,
+        platformOverview: templates.dashboards.platformOverview,
       },
     },
     preload: {
@@ -200,43 +220,4 @@ function templateValues(
     },
     quota: { hard: quotaHard },
   };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Template files
-
-/**
- * The package root: the nearest ancestor of this module holding package.json and manifests/. Works from
- * src/platform (tests), dist/src/platform (the built app) and the deployed package alike.
- */
-function templateRoot(): { manifests: string; dashboards: string } {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'manifests')))
-      return { manifests: join(dir, 'manifests'), dashboards: join(dir, 'dashboards') };
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('manifests/ not found above the module; is it shipped with the app?');
-    dir = parent;
-  }
-}
-
-const TEMPLATE_FILE = /^\d{2}-[a-z0-9-]+\.yaml$/;
-const cache = new Map<string, string>();
-
-/** Files are read once per process: they ship with the app and do not change while it runs. */
-function readText(path: string): string {
-  let text = cache.get(path);
-  if (text === undefined) {
-    text = readFileSync(path, 'utf8');
-    cache.set(path, text);
-  }
-  return text;
-}
-
-function loadTemplates(): TemplateFile[] {
-  const dir = templateRoot().manifests;
-  return readdirSync(dir)
-    .filter((file) => TEMPLATE_FILE.test(file))
-    .sort()
-    .map((file) => ({ file, text: readText(join(dir, file)) }));
 }

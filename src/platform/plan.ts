@@ -3,7 +3,7 @@
  * `POST /platforms?dryRun=true`, and the reference the provisioning steps are built from.
  */
 import { estimateCost, APPS_POOL, POSTGRES_STORAGE_GIB, SYSTEM_POOL, type CostEstimate } from './cost.js';
-import { renderManifests } from './manifests.js';
+import { renderManifests, type TemplateSource } from './manifests.js';
 import { derivePlatformNames, platformSecretNames, type PlatformNames } from './naming.js';
 import { choosePostgresSku, connectionsNeeded, modelShareGiB, WEBUI_SHARE_GIB } from './sizing.js';
 import { platformTags } from './tags.js';
@@ -31,7 +31,11 @@ export interface PlatformPlan {
   cost: CostEstimate;
 }
 
-export function planPlatform(spec: PlatformSpec, subscriptionId: string): PlatformPlan {
+export function planPlatform(
+  spec: PlatformSpec,
+  subscriptionId: string,
+  templates: TemplateSource,
+): PlatformPlan {
   const names = derivePlatformNames(subscriptionId, spec.prefix);
   const pg = choosePostgresSku(spec.webui.replicas);
   return {
@@ -114,7 +118,7 @@ export function planPlatform(spec: PlatformSpec, subscriptionId: string): Platfo
         },
       },
     ],
-    kubernetes: plannedKubernetesObjects(spec, names),
+    kubernetes: plannedKubernetesObjects(spec, names, templates),
     secrets: platformSecretNames(names, spec.huggingFaceToken),
     cost: estimateCost(spec),
   };
@@ -124,8 +128,12 @@ export function planPlatform(spec: PlatformSpec, subscriptionId: string): Platfo
  * The in-cluster objects, in apply order: exactly what `renderManifests` produces for this spec (the Secrets
  * the apply step builds from Key Vault come on top; their Key Vault sources are `secrets`).
  */
-function plannedKubernetesObjects(spec: PlatformSpec, names: PlatformNames): PlannedKubernetesObject[] {
-  return renderManifests(spec, names).map(({ kind, metadata }) => ({
+function plannedKubernetesObjects(
+  spec: PlatformSpec,
+  names: PlatformNames,
+  templates: TemplateSource,
+): PlannedKubernetesObject[] {
+  return renderManifests(spec, names, templates).map(({ kind, metadata }) => ({
     kind,
     ...(metadata.namespace !== undefined ? { namespace: metadata.namespace } : {}),
     name: metadata.name,

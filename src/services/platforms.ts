@@ -16,6 +16,7 @@ import { stepDeadlineMs } from '../orchestrators/policy.js';
 import { estimateCost } from '../platform/cost.js';
 import { stopsAt } from '../platform/idle.js';
 import { derivePlatformNames, platformSecretNames } from '../platform/naming.js';
+import type { TemplateSource } from '../platform/manifests.js';
 import { planPlatform, type PlatformPlan } from '../platform/plan.js';
 import type { FieldError, RequestValidator } from '../platform/schema.js';
 import { canonicalModel } from '../platform/catalog.js';
@@ -55,6 +56,7 @@ export interface PlatformServiceDeps {
   validator: RequestValidator;
   secrets: SecretWriter;
   now: () => Date;
+  templates: TemplateSource;
 }
 
 export const links = (id: string) => ({ self: `/platforms/${id}`, status: `/platforms/${id}/status` });
@@ -111,7 +113,7 @@ export class PlatformService {
     if (!result.ok) throw new ApiError('validation', 'The request body is invalid.', result.errors);
     const { huggingFaceToken, ...rest } = result.value;
     const spec: PlatformSpec = { ...rest, huggingFaceToken: huggingFaceToken !== undefined };
-    if (options.dryRun) return planPlatform(spec, this.deps.config.subscriptionId);
+    if (options.dryRun) return planPlatform(spec, this.deps.config.subscriptionId, this.deps.templates);
 
     const id = spec.prefix;
     const existing = await this.deps.registry.get(id);

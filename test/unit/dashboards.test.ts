@@ -19,11 +19,11 @@ import {
   kubeStateMetricsResource,
 } from '../../src/platform/observability.js';
 import type { KubernetesObject } from '../../src/platform/templates.js';
-import { SPECS, containersOf, find, namesOf, podSpecOf } from '../support/manifests.js';
+import { SPECS, TEMPLATES, containersOf, find, namesOf, podSpecOf } from '../support/manifests.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const spec = SPECS.defaults!;
-const objects = renderManifests(spec, namesOf(spec));
+const objects = renderManifests(spec, namesOf(spec), TEMPLATES);
 
 interface Target {
   expr: string;

@@ -44,6 +44,7 @@ import type { KubernetesObject } from '../../src/platform/templates.js';
 import {
   SPECS,
   SUBSCRIPTION,
+  TEMPLATES,
   containersOf,
   envOf,
   find,
@@ -98,7 +99,7 @@ function quantity(q: string | number | undefined): number {
 }
 
 const rendered = Object.fromEntries(
-  Object.entries(SPECS).map(([label, spec]) => [label, renderManifests(spec, namesOf(spec))]),
+  Object.entries(SPECS).map(([label, spec]) => [label, renderManifests(spec, namesOf(spec), TEMPLATES)]),
 );
 const cases = Object.entries(rendered);
 const defaults = rendered.defaults!;
@@ -126,13 +127,15 @@ describe('renderManifests', () => {
 
   it('renders the same objects and the same text every time', () => {
     const spec = SPECS.defaults!;
-    expect(renderManifests(spec, namesOf(spec))).toEqual(defaults);
-    expect(renderManifestsYaml(spec, namesOf(spec))).toBe(renderManifestsYaml(spec, namesOf(spec)));
+    expect(renderManifests(spec, namesOf(spec), TEMPLATES)).toEqual(defaults);
+    expect(renderManifestsYaml(spec, namesOf(spec), TEMPLATES)).toBe(
+      renderManifestsYaml(spec, namesOf(spec), TEMPLATES),
+    );
   });
 
   it('gives YAML text that parses back to exactly the rendered objects', () => {
     const spec = SPECS.defaults!;
-    const docs = parseAllDocuments(renderManifestsYaml(spec, namesOf(spec)));
+    const docs = parseAllDocuments(renderManifestsYaml(spec, namesOf(spec), TEMPLATES));
     expect(Array.isArray(docs)).toBe(true);
     expect((docs as unknown as { toJS(): unknown }[]).map((d) => d.toJS())).toEqual(defaults);
   });
@@ -146,7 +149,7 @@ describe('renderManifests', () => {
 
   it('is what the dry-run plan lists, in the same order', () => {
     const spec = SPECS.defaults!;
-    const plan = planPlatform(spec, SUBSCRIPTION);
+    const plan = planPlatform(spec, SUBSCRIPTION, TEMPLATES);
     expect(plan.kubernetes).toEqual(
       defaults.map((o) => ({
         kind: o.kind,
@@ -529,13 +532,13 @@ describe('Open WebUI', () => {
       DEFAULT_USER_ROLE: 'pending',
     });
     expect(defaultAdminEmail(spec.prefix)).toBe('admin@team42.local');
-    const custom = renderManifests(spec, namesOf(spec), { adminEmail: 'ops@example.com' });
+    const custom = renderManifests(spec, namesOf(spec), TEMPLATES, { adminEmail: 'ops@example.com' });
     expect(envOf(container(custom)).WEBUI_ADMIN_EMAIL).toBe('ops@example.com');
     const fromSpec = { ...spec, webui: { ...spec.webui, adminEmail: 'owner@example.org' } };
-    expect(envOf(container(renderManifests(fromSpec, namesOf(spec)))).WEBUI_ADMIN_EMAIL).toBe(
+    expect(envOf(container(renderManifests(fromSpec, namesOf(spec), TEMPLATES))).WEBUI_ADMIN_EMAIL).toBe(
       'owner@example.org',
     );
-    expect(() => renderManifests(spec, namesOf(spec), { adminEmail: 'not an address' })).toThrow(
+    expect(() => renderManifests(spec, namesOf(spec), TEMPLATES, { adminEmail: 'not an address' })).toThrow(
       /adminEmail/,
     );
   });
@@ -702,7 +705,7 @@ describe('apply order', () => {
 describe('model preload', () => {
   it('pulls every requested model through the Ollama API, with a time bound per model and retries', () => {
     const spec = specOf({ models: ['llama3.1:8b', 'acme/custom:q4', 'phi3.5'] });
-    const job = find(renderManifests(spec, namesOf(spec)), 'Job', 'model-preload', 'llm');
+    const job = find(renderManifests(spec, namesOf(spec), TEMPLATES), 'Job', 'model-preload', 'llm');
     const c = containersOf(job)[0]!;
     const args = c.args!;
     expect(args.filter((_, i) => i % 2 === 0)).toEqual(spec.models);
@@ -722,7 +725,7 @@ describe('model preload', () => {
 });
 
 describe("the wipe's data Job (applied on demand only)", () => {
-  const [job, ...rest] = renderOnDemand(ON_DEMAND.webuiDataWipe);
+  const [job, ...rest] = renderOnDemand(ON_DEMAND.webuiDataWipe, TEMPLATES);
   const pod = podSpecOf(job!)!;
 
   it('is one valid Job, never part of the regular apply', () => {
