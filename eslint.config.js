@@ -91,6 +91,21 @@ export default tseslint.config(
     },
   },
   {
+    // The platform domain is pure and every layer imports it (orchestrators included): files are read at
+    // the edge (src/manifest-files.ts) and passed in.
+    files: ['src/platform/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['fs', 'fs/promises', 'path', 'url']
+            .flatMap((m) => [m, `node:${m}`])
+            .map((name) => ({ name, message: 'src/platform does no I/O: take the content as a parameter.' })),
+        },
+      ],
+    },
+  },
+  {
     files: ['src/orchestrators/**/*.ts'],
     rules: {
       'no-restricted-globals': [

@@ -11,6 +11,7 @@
  * cluster is back: the GPU device plugin, then the GPU pods). `--start-minutes` replaces the start time.
  */
 import { loadConfig } from '../src/config.js';
+import { loadTemplateSource } from '../src/manifest-files.js';
 import { POLL, nextWaitMs, type PollPolicy } from '../src/platform/steps.js';
 import { estimateCost } from '../src/platform/cost.js';
 import { renderManifests } from '../src/platform/manifests.js';
@@ -105,9 +106,11 @@ async function main() {
   const gpuNodes = Math.max(1, spec.gpu.minNodes);
 
   // Ollama's keep-alive, as the platform's manifest sets it.
-  const ollama = renderManifests(spec, derivePlatformNames(defaults.subscriptionId, spec.prefix)).find(
-    (o) => o.kind === 'StatefulSet' && o.metadata?.name === 'ollama',
-  ) as unknown as {
+  const ollama = renderManifests(
+    spec,
+    derivePlatformNames(defaults.subscriptionId, spec.prefix),
+    loadTemplateSource(),
+  ).find((o) => o.kind === 'StatefulSet' && o.metadata?.name === 'ollama') as unknown as {
     spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
   };
   const keepAlive = ollama.spec.template.spec.containers[0]!.env?.find(

@@ -25,7 +25,8 @@
  *   smoke test itself takes no simulated time).
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { applyStages } from '../src/activities/kubernetes.js';
+import { loadTemplateSource } from '../src/manifest-files.js';
+import { applyStages } from '../src/platform/apply.js';
 import {
   AZURE_RESOURCE_NAMES,
   AZURE_RESOURCES,
@@ -181,9 +182,11 @@ interface InCluster {
   chain: Segment[];
 }
 
+const templates = loadTemplateSource();
+
 function inClusterSchedule(input: CriticalPathInput): InCluster {
   const { delays, pullMs, spec } = input;
-  const objects = renderManifests(spec, input.names) as KubernetesObject[];
+  const objects = renderManifests(spec, input.names, templates) as KubernetesObject[];
   const stages = applyStages(objects);
   const end: Record<string, number> = {};
   const applied = new Map<KubernetesObject, number>();

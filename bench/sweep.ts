@@ -28,13 +28,14 @@ import type { DriverEvent, OrchestratorCost } from '../sandbox/durable/driver.js
 import type { SimulatedCluster } from '../sandbox/kube/fleet.js';
 import { createAzureClients } from '../src/azure/clients.js';
 import { kubeClients } from '../src/kube/client.js';
+import { loadTemplateSource } from '../src/manifest-files.js';
 import { IDLE_SWEEP, SWEEP_INSTANCE_ID } from '../src/orchestrators/names.js';
 import { SWEEP_CONCURRENCY } from '../src/orchestrators/policy.js';
 import { armResourceId, AZURE_RESOURCES } from '../src/platform/azure-resources.js';
 import { renderManifests } from '../src/platform/manifests.js';
 import { derivePlatformNames, type PlatformNames } from '../src/platform/naming.js';
-import { platformTags } from '../src/platform/plan.js';
 import { createRequestValidator } from '../src/platform/schema.js';
+import { platformTags } from '../src/platform/tags.js';
 import type { PlatformSpec } from '../src/platform/types.js';
 import { createTableRegistry } from '../src/registry/registry.js';
 import {
@@ -75,15 +76,17 @@ const PROBE_PATH_OBJECTS = new Set([
   'StatefulSet/ollama',
 ]);
 
+const templates = loadTemplateSource();
+
 /** The probe path's objects for a platform, rendered by the app's own manifest renderer. */
 function probePathObjects(spec: PlatformSpec, names: PlatformNames): KubernetesObject[] {
-  return renderManifests(spec, names).filter((o) =>
+  return renderManifests(spec, names, templates).filter((o) =>
     PROBE_PATH_OBJECTS.has(`${o.kind}/${(o.metadata?.name ?? '').replace(spec.prefix, '{prefix}')}`),
   );
 }
 
 /**
- * Rendering takes about 0.1 s per platform (every template file is read and parsed again), so the objects
+ * Rendering takes about 0.1 s per platform (every template is parsed again), so the objects
  * are rendered once for a template platform and its derived names replaced by each platform's; the result
  * is checked against a real rendering for the first platform.
  */

@@ -1,6 +1,6 @@
 /** Types of scripts/manifests.mjs, for the tests that call it. */
 import type { DEFAULT_ALLOWED_LOCATIONS } from '../src/platform/catalog.js';
-import type { renderManifestsYaml } from '../src/platform/manifests.js';
+import type { renderManifestsYaml, TemplateSource } from '../src/platform/manifests.js';
 import type { derivePlatformNames } from '../src/platform/naming.js';
 import type { createRequestValidator } from '../src/platform/schema.js';
 
@@ -9,6 +9,7 @@ export interface ManifestsLibrary {
   allowedLocations: typeof DEFAULT_ALLOWED_LOCATIONS;
   derivePlatformNames: typeof derivePlatformNames;
   renderManifestsYaml: typeof renderManifestsYaml;
+  templates: TemplateSource;
 }
 
 export interface Output {

@@ -19,17 +19,19 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The compiled domain modules this script needs. */
 export async function loadLibrary() {
-  const [schema, catalog, naming, manifests] = await Promise.all([
+  const [schema, catalog, naming, manifests, files] = await Promise.all([
     import('../dist/src/platform/schema.js'),
     import('../dist/src/platform/catalog.js'),
     import('../dist/src/platform/naming.js'),
     import('../dist/src/platform/manifests.js'),
+    import('../dist/src/manifest-files.js'),
   ]);
   return {
     createRequestValidator: schema.createRequestValidator,
     allowedLocations: catalog.DEFAULT_ALLOWED_LOCATIONS,
     derivePlatformNames: naming.derivePlatformNames,
     renderManifestsYaml: manifests.renderManifestsYaml,
+    templates: files.loadTemplateSource(),
   };
 }
 
@@ -105,6 +107,7 @@ export async function main(argv, io = { stdout: process.stdout, stderr: process.
     const yaml = lib.renderManifestsYaml(
       spec,
       names,
+      lib.templates,
       options.adminEmail === undefined ? {} : { adminEmail: options.adminEmail },
     );
     io.stdout.write(yaml);

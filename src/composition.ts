@@ -15,6 +15,7 @@ import { createPostgresActivities } from './activities/postgres.js';
 import { createProgressActivities } from './activities/progress.js';
 import { createSecretActivities, SECRET_OPTIONS } from './activities/secrets.js';
 import { kubeClients } from './kube/client.js';
+import { loadTemplateSource } from './manifest-files.js';
 import { createAzureClients } from './azure/clients.js';
 import { createRequestValidator } from './platform/schema.js';
 import { createTableRegistry, type Registry } from './registry/registry.js';
@@ -72,12 +73,13 @@ function compose(o: CompositionOverrides): Services {
     allowedLocations: config.allowedLocations,
     defaultIdleMinutes: config.defaultIdleMinutes,
   });
-  const platforms = new PlatformService({ config, registry, validator, secrets, now });
+  const templates = loadTemplateSource();
+  const platforms = new PlatformService({ config, registry, validator, secrets, now, templates });
   const activities: Services['activities'] = {
     ...createAzureActivities({ clients, registry }),
     ...createPostgresActivities({ clients, registry }),
     ...createSecretActivities({ clients, registry }),
-    ...createKubernetesActivities({ clients, registry, kube: kubeClients, now }),
+    ...createKubernetesActivities({ clients, registry, kube: kubeClients, now, templates }),
     ...createProgressActivities({ registry, now }),
   };
   return { config, registry, platforms, activities };

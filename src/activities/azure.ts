@@ -23,7 +23,7 @@ import {
   type ArmResource,
   type AzureResourceKind,
 } from '../platform/azure-resources.js';
-import { MANAGED_BY, platformTags } from '../platform/plan.js';
+import { MANAGED_BY, platformTags } from '../platform/tags.js';
 import type { PlatformRecord } from '../platform/types.js';
 import { requireRecord, type Registry } from '../registry/registry.js';
 import type { ActivityHandlers, Failure, ResourceState, Result } from './contract.js';

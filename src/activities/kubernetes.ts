@@ -4,32 +4,25 @@
  * comes from AKS (listClusterAdminCredential) and lives in this process's memory for a few minutes only.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { createHash } from 'node:crypto';
 import type { AzureClients } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
 import { kubeStatus, type KubeClients } from '../kube/client.js';
 import { classifyKube } from '../kube/errors.js';
+import { applyStages, platformApplyObjects, SPEC_HASH, withSpecHash } from '../platform/apply.js';
 import { canonicalModel } from '../platform/catalog.js';
 import {
-  buildSecrets,
   ON_DEMAND,
   renderManifests,
   renderOnDemand,
   WAIT_FOR_COMPLETION,
+  type TemplateSource,
 } from '../platform/manifests.js';
 import type { PlatformRecord } from '../platform/types.js';
 import { requireRecord, type Registry } from '../registry/registry.js';
-import type { ApplyStage } from '../platform/steps.js';
 import type { ActivityHandlers, JobRef, Readiness, ReadinessCheck, Result } from './contract.js';
 
 export const OLLAMA = { namespace: 'llm', service: 'ollama', port: 11434 } as const;
 const OPEN_WEBUI = { namespace: 'llm', deployment: 'open-webui' } as const;
-
-/**
- * A Job's pod template is immutable, so a Job whose rendered spec changed (the preload Job after a models
- * change) is deleted and created again: the hash of the rendered spec, kept in this annotation, says when.
- */
-const SPEC_HASH = 'llm-platforms-api/spec-hash';
 
 /**
  * A bound claim and its static Azure Files volume are not re-applied: Kubernetes forbids changing a
@@ -38,69 +31,22 @@ const SPEC_HASH = 'llm-platforms-api/spec-hash';
  */
 const CREATE_ONLY_KINDS = new Set(['PersistentVolume', 'PersistentVolumeClaim']);
 
-function withSpecHash(object: KubernetesObject): KubernetesObject {
-  if (object.kind !== 'Job') return object;
-  const hash = createHash('sha256')
-    .update(JSON.stringify((object as { spec?: unknown }).spec ?? null))
-    .digest('hex')
-    .slice(0, 16);
-  return {
-    ...object,
-    metadata: { ...object.metadata, annotations: { ...object.metadata?.annotations, [SPEC_HASH]: hash } },
-  };
-}
-
 export interface KubernetesActivityDeps {
   clients: AzureClients;
   registry: Registry;
   kube: (kubeconfig: string) => KubeClients;
   now: () => Date;
+  templates: TemplateSource;
 }
 
 const CREDENTIAL_TTL_MS = 10 * 60_000;
 
-export interface ApplyStageObjects {
-  /** The Job's `llm-platforms-api/apply-stage` annotation; the stage after the last Job is `workloads`. */
-  stage: string;
-  objects: KubernetesObject[];
-  waitFor?: JobRef;
-}
-
-/**
- * The apply order cut into stages: each stage ends with a Job that must complete before anything after it
- * is applied (the database role before the migration, the migration before Open WebUI serves). A stage is
- * named by the Job that ends it (`llm-platforms-api/apply-stage`); the step catalogue's APPLY_STAGES must
- * list the same names in the same order (a test keeps them equal).
- */
-export function applyStages(objects: readonly KubernetesObject[]): ApplyStageObjects[] {
-  const stages: ApplyStageObjects[] = [{ stage: LAST_STAGE, objects: [] }];
-  for (const object of objects) {
-    const current = stages[stages.length - 1]!;
-    current.objects.push(object);
-    if (object.kind === 'Job' && object.metadata?.annotations?.[WAIT_FOR_COMPLETION] === 'true') {
-      current.stage = object.metadata.annotations[APPLY_STAGE] ?? '';
-      current.waitFor = {
-        namespace: object.metadata.namespace ?? 'default',
-        name: object.metadata.name ?? '',
-      };
-      stages.push({ stage: LAST_STAGE, objects: [] });
-    }
-  }
-  return stages.filter((s) => s.objects.length > 0);
-}
-
-/** The annotation that names the apply stage a wait-for-completion Job ends. */
-export const APPLY_STAGE = 'llm-platforms-api/apply-stage';
-const LAST_STAGE: ApplyStage = 'workloads';
-
-/**
- * Namespaces first, then the Secrets (built here from Key Vault values, never rendered), then the rendered
- * objects in their apply order.
- */
+/** The objects to apply (`platformApplyObjects`), with the secret values read from Key Vault and Azure. */
 export async function platformObjects(
   record: PlatformRecord,
   secretValue: (name: string) => Promise<string>,
   storageKey: () => Promise<string>,
+  templates: TemplateSource,
 ): Promise<KubernetesObject[]> {
   const s = record.names.secrets;
   const material = {
@@ -111,17 +57,7 @@ export async function platformObjects(
     grafanaAdminPassword: await secretValue(s['grafana-admin-password']),
     storageAccountKey: await storageKey(),
   };
-  const rendered = renderManifests(
-    record.spec,
-    record.names,
-    record.spec.webui.adminEmail ? { adminEmail: record.spec.webui.adminEmail } : {},
-  ) as KubernetesObject[];
-  const namespaces = rendered.filter((o) => o.kind === 'Namespace');
-  return [
-    ...namespaces,
-    ...(buildSecrets(record.names, material) as KubernetesObject[]),
-    ...rendered.filter((o) => o.kind !== 'Namespace'),
-  ];
+  return platformApplyObjects(record.spec, record.names, material, templates);
 }
 
 type KubernetesActivity =
@@ -185,7 +121,7 @@ export function createKubernetesActivities(
           );
           return keys.keys?.[0]?.value ?? '';
         };
-        const stages = applyStages(await platformObjects(record, secretValue, storageKey));
+        const stages = applyStages(await platformObjects(record, secretValue, storageKey, deps.templates));
         const current = stages.find((s) => s.stage === stage);
         if (!current) throw new Error(`the rendered manifests have no apply stage '${stage}'`);
         // In order: namespaces before what lives in them; one at a time keeps conflicts attributable.
@@ -258,9 +194,9 @@ export function createKubernetesActivities(
      */
     async stopOpenWebui({ platformId }) {
       return withCluster(platformId, async (kube, record) => {
-        const deployment = (renderManifests(record.spec, record.names) as KubernetesObject[]).find(
-          (o) => o.kind === 'Deployment' && o.metadata?.name === OPEN_WEBUI.deployment,
-        );
+        const deployment = (
+          renderManifests(record.spec, record.names, deps.templates) as KubernetesObject[]
+        ).find((o) => o.kind === 'Deployment' && o.metadata?.name === OPEN_WEBUI.deployment);
         if (!deployment) throw new Error('the rendered manifests have no Open WebUI Deployment');
         await kube.apply({
           ...deployment,
@@ -272,7 +208,7 @@ export function createKubernetesActivities(
 
     async startWebuiDataWipe({ platformId }) {
       return withCluster(platformId, async (kube) => {
-        const [job] = renderOnDemand(ON_DEMAND.webuiDataWipe) as KubernetesObject[];
+        const [job] = renderOnDemand(ON_DEMAND.webuiDataWipe, deps.templates) as KubernetesObject[];
         const ref = { namespace: job!.metadata?.namespace ?? 'default', name: job!.metadata?.name ?? '' };
         // Each wipe runs it anew: an earlier run (kept an hour by its TTL) is replaced.
         await applyOne(kube, withSpecHash(job!), true);

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { AzureClients } from '../azure/clients.js';
 import { attempt, readOrUndefined } from '../azure/lro.js';
 import type { SecretKind } from '../platform/naming.js';
-import { MANAGED_BY } from '../platform/plan.js';
+import { MANAGED_BY } from '../platform/tags.js';
 import { requireRecord, type Registry } from '../registry/registry.js';
 import type { ActivityHandlers } from './contract.js';
 

@@ -10,9 +10,9 @@
 import type { GenericResource } from '@azure/arm-resources';
 import { APPS_POOL, POSTGRES_STORAGE_GIB, SYSTEM_POOL } from './cost.js';
 import type { PlatformNames, SecretKind } from './naming.js';
-import { platformTags } from './plan.js';
 import { choosePostgresSku, connectionsNeeded, modelShareGiB, WEBUI_SHARE_GIB } from './sizing.js';
 import type { PolicyName, StepName } from './steps.js';
+import { platformTags } from './tags.js';
 import type { PlatformSpec } from './types.js';
 
 /** Taint on the GPU pool so only GPU workloads land there (seed parity: `sku=gpu:NoSchedule`). */

@@ -1,55 +1,62 @@
 /**
  * The Kubernetes objects of a platform, rendered from the YAML templates in `manifests/` (and the Grafana
- * dashboards in `dashboards/`). Pure apart from reading those files, which ship with the app: same spec,
- * same output, byte for byte.
+ * dashboards in `dashboards/`) by the placeholder engine (`templates.ts`) with the values built by
+ * `templateValues` below. Pure: the files come in as a `TemplateSource`, read once by the composition root
+ * (`src/manifest-files.ts`); same spec, same output, byte for byte.
  *
  * Templates. `manifests/NN-name.yaml`, multi-document, applied in file-name order and document order. The
  * SQL of the database-setup Job is `manifests/sql/database-setup.sql`, embedded in a ConfigMap.
  *
- * Placeholders. Templates are parsed as YAML first, then every string scalar is searched for `${a.b.c}`, a
- * dotted path into the values built by `templateValues` below; text never becomes YAML structure, so a
- * value cannot inject a key or a document. A scalar that is exactly one placeholder takes the value's own
- * type (number, string, list, map) unless it is quoted in the template, which makes it a string; a
- * placeholder inside a longer string is interpolated (primitives only). `$${` writes a literal `${` (none of
- * our templates needs one: shell snippets use `$name`, Prometheus relabelling uses `$1`). An unknown or
- * malformed placeholder, a placeholder in a key, or a value no template uses is an error, so templates and
- * values cannot drift apart silently.
- *
  * Secrets. No template holds a secret value: pods read them through `secretKeyRef` (and the Azure Files CSI
  * driver through `nodeStageSecretRef`) from the Secrets named in `SECRETS`, which the apply step builds
- * from Key Vault with `buildSecrets` just before applying the rendered objects.
+ * from Key Vault with `buildSecrets` (`secrets.ts`) just before applying the rendered objects.
  *
  * Apply order. Objects come in apply order. A Job annotated `WAIT_FOR_COMPLETION` must complete before
  * anything after it is applied: PostgreSQL setup, then the Open WebUI schema migration, then Open WebUI.
  * Jobs are immutable: re-running one with a changed template means deleting it first.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Scalar, parseAllDocuments, visit, type Document } from 'yaml';
-import { T4_VM_SIZES, knownModel, type T4VmSize } from './catalog.js';
 import type { PlatformNames } from './naming.js';
-import { LIMITS } from './policy.js';
+import {
+  type DASHBOARDS,
+  GPU_MEMORY_METRIC,
+  GRAFANA_DATASOURCE_UID,
+  SCRAPED_METRICS,
+  kubeStateMetricsResource,
+} from './observability.js';
+import { quotaFor } from './quota.js';
 import {
   WEBUI_POOL,
   WEBUI_SHARE_GIB,
-  UNKNOWN_MODEL_GIB,
-  choosePostgresSku,
-  connectionsNeeded,
   modelShareGiB,
+  ollamaMaxReplicas,
+  ollamaResources,
+  preloadDeadlineSeconds,
+  pullTimeoutSeconds,
+  webuiMaxReplicas,
 } from './sizing.js';
+import {
+  renderDocuments,
+  renderTemplates,
+  type KubernetesObject,
+  type Rendered,
+  type TemplateFile,
+  type TemplateValues,
+} from './templates.js';
 import type { PlatformSpec } from './types.js';
 
-export interface KubernetesObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  [field: string]: unknown;
+/**
+ * The files the renderer reads. They ship with the app and do not change while it runs, so the edge reads
+ * them once (`loadTemplateSource` in `src/manifest-files.ts`) and passes them in.
+ */
+export interface TemplateSource {
+  /** `manifests/NN-name.yaml`, in file-name order. */
+  manifests: readonly TemplateFile[];
+  /** `manifests/on-demand/<name>.yaml`, by name. */
+  onDemand: Readonly<Record<OnDemandName, TemplateFile>>;
+  /** The text of each of `DASHBOARDS`. */
+  dashboards: Readonly<Record<keyof typeof DASHBOARDS, string>>;
+  /** `manifests/sql/database-setup.sql`. */
+  databaseSetupSql: string;
 }
 
 /** Values from outside the spec; each overrides the spec's own. */
@@ -62,17 +69,6 @@ export interface RenderOptions {
 }
 
 export const NAMESPACES = { llm: 'llm', monitoring: 'monitoring' } as const;
-
-/** The custom metric the Ollama HPA scales on, as prometheus-adapter exposes it. */
-export const GPU_MEMORY_METRIC = 'gpu_memory_utilization';
-
-/** uid of the provisioned Prometheus datasource; the dashboards reference it. */
-export const GRAFANA_DATASOURCE_UID = 'prometheus';
-
-export const DASHBOARDS = {
-  gpuMonitoring: { file: 'gpu-monitoring.json', uid: 'gpu-llm-platform' },
-  platformOverview: { file: 'platform-overview.json', uid: 'llm-platform-overview' },
-} as const;
 
 /** The PostgreSQL role Open WebUI connects as (created by the database-setup Job; never the admin). */
 export const OPENWEBUI_DB_ROLE = 'openwebui';
@@ -107,190 +103,22 @@ export const SECRETS = {
   },
 } as const;
 
-/**
- * Every metric name Prometheus gets, by scrape job (the `job_name`s of the Prometheus ConfigMap). Dashboards
- * and adapter rules may use these and nothing else.
- * - dcgm-exporter: the exporter's default counters (etc/default-counters.csv of the pinned 4.4.2-4.7.1);
- *   FB_* are MiB.
- * - kubelet-cadvisor: only these series are kept (metric_relabel_configs).
- * - kube-state-metrics: it only builds metrics for the kinds it watches; `--resources` is derived from
- *   this list.
- */
-export const SCRAPED_METRICS = {
-  'dcgm-exporter': [
-    'DCGM_FI_DEV_SM_CLOCK',
-    'DCGM_FI_DEV_MEM_CLOCK',
-    'DCGM_FI_DEV_MEMORY_TEMP',
-    'DCGM_FI_DEV_GPU_TEMP',
-    'DCGM_FI_DEV_POWER_USAGE',
-    'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION',
-    'DCGM_FI_DEV_PCIE_REPLAY_COUNTER',
-    'DCGM_FI_DEV_GPU_UTIL',
-    'DCGM_FI_DEV_MEM_COPY_UTIL',
-    'DCGM_FI_DEV_ENC_UTIL',
-    'DCGM_FI_DEV_DEC_UTIL',
-    'DCGM_FI_DEV_XID_ERRORS',
-    'DCGM_FI_DEV_FB_FREE',
-    'DCGM_FI_DEV_FB_USED',
-    'DCGM_FI_DEV_FB_RESERVED',
-    'DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL',
-    'DCGM_FI_DEV_VGPU_LICENSE_STATUS',
-    'DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS',
-    'DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS',
-    'DCGM_FI_DEV_ROW_REMAP_FAILURE',
-    'DCGM_FI_PROF_GR_ENGINE_ACTIVE',
-    'DCGM_FI_PROF_PIPE_TENSOR_ACTIVE',
-    'DCGM_FI_PROF_DRAM_ACTIVE',
-    'DCGM_FI_PROF_PCIE_TX_BYTES',
-    'DCGM_FI_PROF_PCIE_RX_BYTES',
-  ],
-  'kubelet-cadvisor': ['container_cpu_usage_seconds_total', 'container_memory_working_set_bytes'],
-  'kube-state-metrics': [
-    'kube_deployment_spec_replicas',
-    'kube_deployment_status_replicas_available',
-    'kube_horizontalpodautoscaler_spec_max_replicas',
-    'kube_horizontalpodautoscaler_status_current_replicas',
-    'kube_job_status_failed',
-    'kube_job_status_succeeded',
-    'kube_node_status_condition',
-    'kube_statefulset_replicas',
-    'kube_statefulset_status_replicas_ready',
-  ],
-} as const satisfies Record<string, readonly string[]>;
-
-/** The kube-state-metrics resource (a `--resources` entry) each metric family comes from. */
-export const KUBE_STATE_METRICS_RESOURCES: Readonly<Record<string, string>> = {
-  kube_deployment_: 'deployments',
-  kube_horizontalpodautoscaler_: 'horizontalpodautoscalers',
-  kube_job_: 'jobs',
-  kube_node_: 'nodes',
-  kube_statefulset_: 'statefulsets',
-};
-
-export function kubeStateMetricsResource(metric: string): string {
-  const prefix = Object.keys(KUBE_STATE_METRICS_RESOURCES).find((p) => metric.startsWith(p));
-  if (!prefix) throw new RangeError(`no kube-state-metrics resource known for ${metric}`);
-  return KUBE_STATE_METRICS_RESOURCES[prefix]!;
-}
-
-/**
- * Kept free on every GPU node for what is not Ollama: AKS's own reservation (kube-reserved CPU is 140m on 4
- * cores and 740m on 64; memory min(20 MiB × max pods + 50 MiB, 25 %) with 250 pods under Azure CNI overlay,
- * plus the 100 Mi eviction threshold; AKS "Node resource reservations"), AKS's system DaemonSets, and ours
- * (device plugin, DCGM exporter).
- */
-export const GPU_NODE_HEADROOM = { cpuMillis: 1500, memoryMiB: 7 * 1024 } as const;
-
-/**
- * Ollama's requests: what a GPU node has left after the headroom, split among its GPUs (one Ollama replica
- * per GPU). The seed asked for 4 CPUs, more than an NC4as_T4_v3 can allocate. Memory limit = request: a
- * model spilling into host memory is killed rather than starving the node.
- */
-export function ollamaResources(vmSize: T4VmSize) {
-  const { vcpus, memoryGiB, gpus } = T4_VM_SIZES[vmSize];
-  const cpuMillis = Math.floor((vcpus * 1000 - GPU_NODE_HEADROOM.cpuMillis) / gpus / 100) * 100;
-  const memoryGiBPerPod = Math.floor((memoryGiB * 1024 - GPU_NODE_HEADROOM.memoryMiB) / gpus / 1024);
-  return {
-    cpuRequest: `${cpuMillis}m`,
-    memoryRequest: `${memoryGiBPerPod}Gi`,
-    cpuLimit: String(vcpus / gpus),
-    memoryLimit: `${memoryGiBPerPod}Gi`,
-  };
-}
-
-/** One Ollama replica per GPU the pool can ever have. */
-export function ollamaMaxReplicas(spec: PlatformSpec): number {
-  return spec.gpu.maxNodes * T4_VM_SIZES[spec.gpu.vmSize].gpus;
-}
-
-/**
- * The Open WebUI HPA may add replicas only while every replica's connection pools still fit the PostgreSQL
- * SKU chosen for the requested count (B1ms fits exactly one).
- */
-export function webuiMaxReplicas(replicas: number): number {
-  const sku = choosePostgresSku(replicas);
-  let max = replicas;
-  while (max < LIMITS.webuiReplicas.max && connectionsNeeded(max + 1) <= sku.userConnections) max += 1;
-  return max;
-}
-
-/** Seconds one pull attempt of a model may take: 10 minutes plus 3 minutes per GiB to download. */
-export function pullTimeoutSeconds(model: string): number {
-  return 600 + Math.ceil(180 * (knownModel(model)?.downloadGiB ?? UNKNOWN_MODEL_GIB));
-}
-
-/** The preload Job's deadline: the wait for Ollama plus 3 attempts (and their pauses) per model, twice. */
-export function preloadDeadlineSeconds(models: readonly string[]): number {
-  const onePass = 1200 + models.reduce((sum, m) => sum + 3 * (pullTimeoutSeconds(m) + 90), 0);
-  return 2 * onePass;
-}
-
 export function postgresHost(names: PlatformNames): string {
   return `${names.postgresServer}.postgres.database.azure.com`;
-}
-
-/** DATABASE_URL and PGVECTOR_DB_URL of Open WebUI: the application role, TLS required. */
-export function openWebuiDatabaseUrl(names: PlatformNames, password: string): string {
-  const user = encodeURIComponent(OPENWEBUI_DB_ROLE);
-  return `postgresql://${user}:${encodeURIComponent(password)}@${postgresHost(names)}:5432/${names.postgresDatabase}?sslmode=require`;
 }
 
 export function defaultAdminEmail(prefix: string): string {
   return `admin@${prefix}.local`;
 }
 
-/** The secret values the apply step reads from Key Vault (and the storage account key from Azure). */
-export interface SecretMaterial {
-  postgresAdminPassword: string;
-  openWebuiDbPassword: string;
-  webuiSecretKey: string;
-  webuiAdminPassword: string;
-  grafanaAdminPassword: string;
-  storageAccountKey: string;
-}
-
-/** The Secrets the rendered objects reference, to be applied before them. Never logged or rendered. */
-export function buildSecrets(names: PlatformNames, material: SecretMaterial): KubernetesObject[] {
-  const secret = (
-    ref: { name: string; namespace: string },
-    stringData: Record<string, string>,
-  ): KubernetesObject => ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name: ref.name,
-      namespace: ref.namespace,
-      labels: { 'app.kubernetes.io/part-of': 'llm-platform' },
-    },
-    type: 'Opaque',
-    stringData,
-  });
-  const { openWebui, databaseSetup, grafana, azureFiles } = SECRETS;
-  return [
-    secret(azureFiles, {
-      [azureFiles.keys.accountName]: names.storageAccount,
-      [azureFiles.keys.accountKey]: material.storageAccountKey,
-    }),
-    secret(databaseSetup, {
-      [databaseSetup.keys.adminPassword]: material.postgresAdminPassword,
-      [databaseSetup.keys.appPassword]: material.openWebuiDbPassword,
-    }),
-    secret(openWebui, {
-      [openWebui.keys.databaseUrl]: openWebuiDatabaseUrl(names, material.openWebuiDbPassword),
-      [openWebui.keys.secretKey]: material.webuiSecretKey,
-      [openWebui.keys.adminPassword]: material.webuiAdminPassword,
-    }),
-    secret(grafana, { [grafana.keys.adminPassword]: material.grafanaAdminPassword }),
-  ];
-}
-
 /** The platform's objects in apply order, as plain objects. */
 export function renderManifests(
   spec: PlatformSpec,
   names: PlatformNames,
+  templates: TemplateSource,
   options: RenderOptions = {},
 ): KubernetesObject[] {
-  return render(spec, names, options).map(({ object }) => object);
+  return render(spec, names, templates, options).map(({ object }) => object);
 }
 
 /**
@@ -298,19 +126,20 @@ export function renderManifests(
  * placeholders (the same parser, so the same guarantees). The wipe's data Job is the one there is.
  */
 export const ON_DEMAND = { webuiDataWipe: 'open-webui-data-wipe' } as const;
+export type OnDemandName = (typeof ON_DEMAND)[keyof typeof ON_DEMAND];
 
-export function renderOnDemand(name: (typeof ON_DEMAND)[keyof typeof ON_DEMAND]): KubernetesObject[] {
-  const file = join(templateRoot().manifests, 'on-demand', `${name}.yaml`);
-  return renderTemplates([{ file: `on-demand/${name}.yaml`, text: readText(file) }], {});
+export function renderOnDemand(name: OnDemandName, templates: TemplateSource): KubernetesObject[] {
+  return renderTemplates([templates.onDemand[name]], {});
 }
 
 /** The same objects as one multi-document YAML text (template comments kept). */
 export function renderManifestsYaml(
   spec: PlatformSpec,
   names: PlatformNames,
+  templates: TemplateSource,
   options: RenderOptions = {},
 ): string {
-  return render(spec, names, options)
+  return render(spec, names, templates, options)
     .map(({ document }) => document.toString({ lineWidth: 0, directives: false }))
     .join('---\n');
 }
@@ -318,33 +147,25 @@ export function renderManifestsYaml(
 // ---------------------------------------------------------------------------------------------------------
 // Rendering
 
-interface Rendered {
-  document: Document;
-  object: KubernetesObject;
-}
-
-export type TemplateValue =
-  string | number | boolean | readonly TemplateValue[] | { [key: string]: TemplateValue };
-export type TemplateValues = { [key: string]: TemplateValue };
-
-function render(spec: PlatformSpec, names: PlatformNames, options: RenderOptions): Rendered[] {
+function render(
+  spec: PlatformSpec,
+  names: PlatformNames,
+  templates: TemplateSource,
+  options: RenderOptions,
+): Rendered[] {
   // The quota is computed from the workloads it must admit, so they are rendered first with an empty one.
-  const draft = renderWith(loadTemplates(), templateValues(spec, names, options, {}));
-  const hard = quotaFor(draft.map((r) => r.object));
-  return renderWith(loadTemplates(), templateValues(spec, names, options, hard));
-}
-
-/** The placeholder contract on its own (exported for its tests): templates in, objects out. */
-export function renderTemplates(
-  templates: readonly { file: string; text: string }[],
-  values: TemplateValues,
-): KubernetesObject[] {
-  return renderWith(templates, values).map(({ object }) => object);
+  const draft = renderDocuments(templates.manifests, templateValues(spec, names, templates, options, {}));
+  const hard = quotaFor(
+    draft.map((r) => r.object),
+    NAMESPACES.llm,
+  );
+  return renderDocuments(templates.manifests, templateValues(spec, names, templates, options, hard));
 }
 
 function templateValues(
   spec: PlatformSpec,
   names: PlatformNames,
+  templates: TemplateSource,
   options: RenderOptions,
   quotaHard: Record<string, string>,
 ): TemplateValues {
@@ -376,7 +197,7 @@ function templateValues(
       adminLogin: names.postgresAdminLogin,
       appRole: OPENWEBUI_DB_ROLE,
     },
-    databaseSetupSql: readText(join(templateRoot().manifests, 'sql', 'database-setup.sql')),
+    databaseSetupSql: templates.databaseSetupSql,
     ollama: { ...ollamaResources(spec.gpu.vmSize), maxReplicas: ollamaMaxReplicas(spec) },
     webui: {
       replicas: spec.webui.replicas,
@@ -389,8 +210,8 @@ function templateValues(
     grafana: {
       datasourceUid: GRAFANA_DATASOURCE_UID,
       dashboards: {
-        gpuMonitoring: readText(join(templateRoot().dashboards, DASHBOARDS.gpuMonitoring.file)),
-        platformOverview: readText(join(templateRoot().dashboards, DASHBOARDS.platformOverview.file)),
+        gpuMonitoring: templates.dashboards.gpuMonitoring,
+        platformOverview: templates.dashboards.platformOverview,
       },
     },
     preload: {
@@ -399,249 +220,4 @@ function templateValues(
     },
     quota: { hard: quotaHard },
   };
-}
-
-const PLACEHOLDER = /\$(\$?)\{([^}]*)\}/g;
-const PATH = /^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)*$/;
-
-function renderWith(
-  templates: readonly { file: string; text: string }[],
-  values: TemplateValues,
-): Rendered[] {
-  const used = new Set<string>();
-  const out: Rendered[] = [];
-  for (const template of templates) {
-    const documents = parseAllDocuments(template.text);
-    if (!Array.isArray(documents)) throw new Error(`${template.file}: not a YAML stream`);
-    documents.forEach((document, index) => {
-      const where = `${template.file} document ${index + 1}`;
-      if (document.errors.length > 0) throw new Error(`${where}: ${document.errors[0]!.message}`);
-      substitute(document, values, used, where);
-      const object = document.toJS() as unknown;
-      if (object === null || object === undefined) return;
-      out.push({ document, object: asKubernetesObject(object, where) });
-    });
-  }
-  const unused = leafPaths(values).filter((path) => !isCovered(path, used));
-  if (unused.length > 0) throw new Error(`values no template uses: ${unused.join(', ')}`);
-  return out;
-}
-
-function substitute(document: Document, values: TemplateValues, used: Set<string>, where: string): void {
-  visit(document, {
-    Scalar(key, node) {
-      if (typeof node.value !== 'string' || !node.value.includes('${')) return undefined;
-      if (key === 'key') throw new Error(`${where}: placeholder in a key: ${node.value}`);
-      const text = node.value;
-      const whole = /^\$\{([^}]*)\}$/.exec(text);
-      if (whole) {
-        const value = lookup(values, whole[1]!, used, where);
-        const quoted = node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE;
-        if (quoted || typeof value !== 'object') {
-          node.value = quoted ? primitive(value, whole[1]!, where) : value;
-          return undefined;
-        }
-        return document.createNode(value);
-      }
-      node.value = text.replace(PLACEHOLDER, (_match, escape: string, path: string) =>
-        escape ? `\${${path}}` : primitive(lookup(values, path, used, where), path, where),
-      );
-      return undefined;
-    },
-  });
-}
-
-function lookup(values: TemplateValues, path: string, used: Set<string>, where: string): TemplateValue {
-  if (!PATH.test(path)) throw new Error(`${where}: malformed placeholder \${${path}}`);
-  let current: TemplateValue = values;
-  for (const segment of path.split('.')) {
-    const next: TemplateValue | undefined =
-      typeof current === 'object' && !Array.isArray(current) && Object.hasOwn(current, segment)
-        ? (current as { [key: string]: TemplateValue })[segment]
-        : undefined;
-    if (next === undefined) throw new Error(`${where}: unknown placeholder \${${path}}`);
-    current = next;
-  }
-  used.add(path);
-  return current;
-}
-
-function primitive(value: TemplateValue, path: string, where: string): string {
-  if (typeof value === 'object') throw new Error(`${where}: \${${path}} is not a single value`);
-  return String(value);
-}
-
-function leafPaths(value: TemplateValue, prefix = ''): string[] {
-  if (typeof value !== 'object' || Array.isArray(value)) return [prefix];
-  const entries = Object.entries(value);
-  if (entries.length === 0) return prefix ? [prefix] : [];
-  return entries.flatMap(([key, v]) => leafPaths(v, prefix ? `${prefix}.${key}` : key));
-}
-
-const isCovered = (path: string, used: Set<string>) =>
-  [...used].some((u) => path === u || path.startsWith(`${u}.`));
-
-function asKubernetesObject(value: unknown, where: string): KubernetesObject {
-  const o = value as Partial<KubernetesObject>;
-  if (
-    typeof o !== 'object' ||
-    typeof o.apiVersion !== 'string' ||
-    typeof o.kind !== 'string' ||
-    typeof o.metadata?.name !== 'string'
-  )
-    throw new Error(`${where}: not a Kubernetes object (apiVersion, kind, metadata.name)`);
-  return o as KubernetesObject;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The quota of namespace llm, from the workloads it must admit
-
-const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'Job']);
-
-interface PodSpec {
-  containers?: {
-    resources?: { requests?: Record<string, string | number>; limits?: Record<string, string | number> };
-  }[];
-  initContainers?: PodSpec['containers'];
-}
-
-/**
- * Every workload of `llm` at its largest: a Deployment or StatefulSet at its HPA's maxReplicas (else its
- * replicas), every Job's pods at once. A pod counts max(sum of its containers, largest init container),
- * as Kubernetes does. Updates add no pods: Open WebUI and Redis use Recreate, a StatefulSet replaces one
- * pod at a time, and failed Job pods no longer count.
- */
-export function quotaFor(objects: readonly KubernetesObject[]): Record<string, string> {
-  const inLlm = objects.filter((o) => o.metadata.namespace === NAMESPACES.llm);
-  const hpaMax = new Map<string, number>();
-  for (const o of inLlm.filter((o) => o.kind === 'HorizontalPodAutoscaler')) {
-    const spec = o.spec as { scaleTargetRef: { kind: string; name: string }; maxReplicas: number };
-    hpaMax.set(`${spec.scaleTargetRef.kind}/${spec.scaleTargetRef.name}`, spec.maxReplicas);
-  }
-  const total = { pods: 0, cpuReq: 0, cpuLim: 0, memReq: 0, memLim: 0, gpu: 0 };
-  for (const o of inLlm) {
-    if (o.kind === 'DaemonSet' || o.kind === 'Pod' || o.kind === 'ReplicaSet' || o.kind === 'CronJob')
-      throw new Error(`quota: ${o.kind} ${o.metadata.name} in llm is not accounted for`);
-    if (!WORKLOAD_KINDS.has(o.kind)) continue;
-    const spec = o.spec as {
-      replicas?: number;
-      parallelism?: number;
-      template: { spec: PodSpec };
-    };
-    const count =
-      o.kind === 'Job'
-        ? (spec.parallelism ?? 1)
-        : (hpaMax.get(`${o.kind}/${o.metadata.name}`) ?? spec.replicas ?? 1);
-    const pod = podResources(spec.template.spec);
-    total.pods += count;
-    total.cpuReq += count * pod.requests.cpu;
-    total.cpuLim += count * pod.limits.cpu;
-    total.memReq += count * pod.requests.memory;
-    total.memLim += count * pod.limits.memory;
-    total.gpu += count * pod.requests['nvidia.com/gpu'];
-  }
-  const pvcs = inLlm.filter((o) => o.kind === 'PersistentVolumeClaim');
-  const storage = pvcs.reduce(
-    (sum, o) =>
-      sum +
-      parseQuantity((o.spec as { resources: { requests: { storage: string } } }).resources.requests.storage),
-    0,
-  );
-  const services = inLlm.filter((o) => o.kind === 'Service');
-  const loadBalancers = services.filter((o) => (o.spec as { type?: string }).type === 'LoadBalancer');
-  const mi = (bytes: number) => `${Math.ceil(bytes / 2 ** 20)}Mi`;
-  const millis = (cores: number) => `${Math.ceil(Math.round(cores * 1e6) / 1e3)}m`;
-  return {
-    pods: String(total.pods),
-    'requests.cpu': millis(total.cpuReq),
-    'limits.cpu': millis(total.cpuLim),
-    'requests.memory': mi(total.memReq),
-    'limits.memory': mi(total.memLim),
-    'requests.nvidia.com/gpu': String(total.gpu),
-    persistentvolumeclaims: String(pvcs.length),
-    'requests.storage': `${Math.ceil(storage / 2 ** 30)}Gi`,
-    services: String(services.length),
-    'services.loadbalancers': String(loadBalancers.length),
-  };
-}
-
-const RESOURCES = ['cpu', 'memory', 'nvidia.com/gpu'] as const;
-type Amounts = Record<(typeof RESOURCES)[number], number>;
-
-/** Effective requests and limits of a pod (a missing request defaults to the limit, as in Kubernetes). */
-export function podResources(spec: PodSpec): { requests: Amounts; limits: Amounts } {
-  const amounts = (scope: 'requests' | 'limits', c: NonNullable<PodSpec['containers']>[number]): Amounts => {
-    const own = c.resources?.[scope] ?? {};
-    const fallback = scope === 'requests' ? (c.resources?.limits ?? {}) : {};
-    return Object.fromEntries(
-      RESOURCES.map((r) => [r, parseQuantity(own[r] ?? fallback[r] ?? 0)]),
-    ) as Amounts;
-  };
-  const effective = (scope: 'requests' | 'limits'): Amounts => {
-    const sum = Object.fromEntries(RESOURCES.map((r) => [r, 0])) as Amounts;
-    for (const c of spec.containers ?? []) for (const r of RESOURCES) sum[r] += amounts(scope, c)[r];
-    for (const c of spec.initContainers ?? [])
-      for (const r of RESOURCES) sum[r] = Math.max(sum[r], amounts(scope, c)[r]);
-    return sum;
-  };
-  return { requests: effective('requests'), limits: effective('limits') };
-}
-
-const SUFFIX: Record<string, number> = {
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-};
-
-/** A Kubernetes quantity in base units (cores, bytes, devices): `250m` → 0.25, `2Gi` → 2147483648. */
-export function parseQuantity(quantity: string | number): number {
-  if (typeof quantity === 'number') return quantity;
-  const m = /^(\d+(?:\.\d+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(quantity);
-  if (!m) throw new RangeError(`unsupported quantity "${quantity}"`);
-  return Number(m[1]) * (m[2] ? SUFFIX[m[2]]! : 1);
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Template files
-
-/**
- * The package root: the nearest ancestor of this module holding package.json and manifests/. Works from
- * src/platform (tests), dist/src/platform (the built app) and the deployed package alike.
- */
-function templateRoot(): { manifests: string; dashboards: string } {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'manifests')))
-      return { manifests: join(dir, 'manifests'), dashboards: join(dir, 'dashboards') };
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('manifests/ not found above the module; is it shipped with the app?');
-    dir = parent;
-  }
-}
-
-const TEMPLATE_FILE = /^\d{2}-[a-z0-9-]+\.yaml$/;
-const cache = new Map<string, string>();
-
-/** Files are read once per process: they ship with the app and do not change while it runs. */
-function readText(path: string): string {
-  let text = cache.get(path);
-  if (text === undefined) {
-    text = readFileSync(path, 'utf8');
-    cache.set(path, text);
-  }
-  return text;
-}
-
-function loadTemplates(): { file: string; text: string }[] {
-  const dir = templateRoot().manifests;
-  return readdirSync(dir)
-    .filter((file) => TEMPLATE_FILE.test(file))
-    .sort()
-    .map((file) => ({ file, text: readText(join(dir, file)) }));
 }

@@ -4,11 +4,10 @@
  */
 import { AZURE_RESOURCE_NAMES, AZURE_RESOURCES } from './azure-resources.js';
 import { estimateCost, type CostEstimate } from './cost.js';
-import { renderManifests } from './manifests.js';
+import { renderManifests, type TemplateSource } from './manifests.js';
 import { derivePlatformNames, platformSecretNames, type PlatformNames } from './naming.js';
+import { platformTags } from './tags.js';
 import type { PlatformSpec } from './types.js';
-
-export const MANAGED_BY = 'llm-platforms-api';
 
 export interface PlannedAzureResource {
   type: string;
@@ -32,12 +31,11 @@ export interface PlatformPlan {
   cost: CostEstimate;
 }
 
-/** Our tags go last so a request can never overwrite them (the schema also refuses these names). */
-export function platformTags(spec: PlatformSpec): Record<string, string> {
-  return { ...spec.tags, 'managed-by': MANAGED_BY, 'platform-id': spec.prefix };
-}
-
-export function planPlatform(spec: PlatformSpec, subscriptionId: string): PlatformPlan {
+export function planPlatform(
+  spec: PlatformSpec,
+  subscriptionId: string,
+  templates: TemplateSource,
+): PlatformPlan {
   const names = derivePlatformNames(subscriptionId, spec.prefix);
   return {
     id: spec.prefix,
@@ -60,7 +58,7 @@ export function planPlatform(spec: PlatformSpec, subscriptionId: string): Platfo
         };
       }),
     ],
-    kubernetes: plannedKubernetesObjects(spec, names),
+    kubernetes: plannedKubernetesObjects(spec, names, templates),
     secrets: platformSecretNames(names, spec.huggingFaceToken),
     cost: estimateCost(spec),
   };
@@ -70,8 +68,12 @@ export function planPlatform(spec: PlatformSpec, subscriptionId: string): Platfo
  * The in-cluster objects, in apply order: exactly what `renderManifests` produces for this spec (the Secrets
  * the apply step builds from Key Vault come on top; their Key Vault sources are `secrets`).
  */
-function plannedKubernetesObjects(spec: PlatformSpec, names: PlatformNames): PlannedKubernetesObject[] {
-  return renderManifests(spec, names).map(({ kind, metadata }) => ({
+function plannedKubernetesObjects(
+  spec: PlatformSpec,
+  names: PlatformNames,
+  templates: TemplateSource,
+): PlannedKubernetesObject[] {
+  return renderManifests(spec, names, templates).map(({ kind, metadata }) => ({
     kind,
     ...(metadata.namespace !== undefined ? { namespace: metadata.namespace } : {}),
     name: metadata.name,

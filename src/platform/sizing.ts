@@ -1,8 +1,11 @@
 /**
  * Sizes that follow from a spec: the PostgreSQL SKU and the Open WebUI connection pools that must fit in
- * it, and the model share. Pure, so the plan, the provisioning and the manifests agree on one answer.
+ * it, the model share, Ollama's resources and replicas, and the model pulls' time bounds. Pure, so the
+ * plan, the provisioning and the manifests agree on one answer.
  */
-import { knownModel } from './catalog.js';
+import { T4_VM_SIZES, knownModel, type T4VmSize } from './catalog.js';
+import { LIMITS } from './policy.js';
+import type { PlatformSpec } from './types.js';
 
 export interface PostgresSku {
   name: string;
@@ -54,3 +57,55 @@ export function modelShareGiB(models: readonly string[]): number {
 }
 
 export const WEBUI_SHARE_GIB = PREMIUM_SHARE_MIN_GIB;
+
+/**
+ * Kept free on every GPU node for what is not Ollama: AKS's own reservation (kube-reserved CPU is 140m on 4
+ * cores and 740m on 64; memory min(20 MiB × max pods + 50 MiB, 25 %) with 250 pods under Azure CNI overlay,
+ * plus the 100 Mi eviction threshold; AKS "Node resource reservations"), AKS's system DaemonSets, and ours
+ * (device plugin, DCGM exporter).
+ */
+export const GPU_NODE_HEADROOM = { cpuMillis: 1500, memoryMiB: 7 * 1024 } as const;
+
+/**
+ * Ollama's requests: what a GPU node has left after the headroom, split among its GPUs (one Ollama replica
+ * per GPU). The seed asked for 4 CPUs, more than an NC4as_T4_v3 can allocate. Memory limit = request: a
+ * model spilling into host memory is killed rather than starving the node.
+ */
+export function ollamaResources(vmSize: T4VmSize) {
+  const { vcpus, memoryGiB, gpus } = T4_VM_SIZES[vmSize];
+  const cpuMillis = Math.floor((vcpus * 1000 - GPU_NODE_HEADROOM.cpuMillis) / gpus / 100) * 100;
+  const memoryGiBPerPod = Math.floor((memoryGiB * 1024 - GPU_NODE_HEADROOM.memoryMiB) / gpus / 1024);
+  return {
+    cpuRequest: `${cpuMillis}m`,
+    memoryRequest: `${memoryGiBPerPod}Gi`,
+    cpuLimit: String(vcpus / gpus),
+    memoryLimit: `${memoryGiBPerPod}Gi`,
+  };
+}
+
+/** One Ollama replica per GPU the pool can ever have. */
+export function ollamaMaxReplicas(spec: PlatformSpec): number {
+  return spec.gpu.maxNodes * T4_VM_SIZES[spec.gpu.vmSize].gpus;
+}
+
+/**
+ * The Open WebUI HPA may add replicas only while every replica's connection pools still fit the PostgreSQL
+ * SKU chosen for the requested count (B1ms fits exactly one).
+ */
+export function webuiMaxReplicas(replicas: number): number {
+  const sku = choosePostgresSku(replicas);
+  let max = replicas;
+  while (max < LIMITS.webuiReplicas.max && connectionsNeeded(max + 1) <= sku.userConnections) max += 1;
+  return max;
+}
+
+/** Seconds one pull attempt of a model may take: 10 minutes plus 3 minutes per GiB to download. */
+export function pullTimeoutSeconds(model: string): number {
+  return 600 + Math.ceil(180 * (knownModel(model)?.downloadGiB ?? UNKNOWN_MODEL_GIB));
+}
+
+/** The preload Job's deadline: the wait for Ollama plus 3 attempts (and their pauses) per model, twice. */
+export function preloadDeadlineSeconds(models: readonly string[]): number {
+  const onePass = 1200 + models.reduce((sum, m) => sum + 3 * (pullTimeoutSeconds(m) + 90), 0);
+  return 2 * onePass;
+}

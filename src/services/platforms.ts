@@ -15,6 +15,7 @@ import {
 import { stepDeadlineMs } from '../platform/steps.js';
 import { derivePlatformNames } from '../platform/naming.js';
 import { DELETION_PHASES, RESTOP, TRANSITIONS, type Transition } from '../platform/phases.js';
+import type { TemplateSource } from '../platform/manifests.js';
 import { planPlatform, type PlatformPlan } from '../platform/plan.js';
 import type { RequestValidator } from '../platform/schema.js';
 import { carryModelStates, links, platformStatus, platformView } from '../platform/status.js';
@@ -34,6 +35,7 @@ export interface PlatformServiceDeps {
   validator: RequestValidator;
   secrets: SecretWriter;
   now: () => Date;
+  templates: TemplateSource;
 }
 
 export interface Accepted {
@@ -56,7 +58,7 @@ export class PlatformService {
     if (!result.ok) throw new ApiError('validation', 'The request body is invalid.', result.errors);
     const { huggingFaceToken, ...rest } = result.value;
     const spec: PlatformSpec = { ...rest, huggingFaceToken: huggingFaceToken !== undefined };
-    if (options.dryRun) return planPlatform(spec, this.deps.config.subscriptionId);
+    if (options.dryRun) return planPlatform(spec, this.deps.config.subscriptionId, this.deps.templates);
 
     const id = spec.prefix;
     const existing = await this.deps.registry.get(id);

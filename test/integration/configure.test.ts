@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderManifests } from '../../src/platform/manifests.js';
 import { platformFlows } from '../support/flows.js';
 import { startTestApp, type TestApp } from '../support/harness.js';
+import { TEMPLATES } from '../support/manifests.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -42,7 +43,7 @@ describe('configurePlatform', () => {
     const live = new Set(
       kube.inventory().map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`),
     );
-    for (const o of renderManifests(r.spec, r.names, { adminEmail: 'ops@example.com' })) {
+    for (const o of renderManifests(r.spec, r.names, TEMPLATES, { adminEmail: 'ops@example.com' })) {
       expect(live, `${o.kind} ${o.metadata.name}`).toContain(
         `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`,
       );

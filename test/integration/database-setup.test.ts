@@ -16,16 +16,13 @@
  * vector trusted in this instance's control file.
  */
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { vector } from '@electric-sql/pglite/vector';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadTemplateSource } from '../../src/manifest-files.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SCRIPT = readFileSync(join(root, 'manifests/sql/database-setup.sql'), 'utf8');
+const SCRIPT = loadTemplateSource().databaseSetupSql;
 
 // ---------------------------------------------------------------------------------------------------------
 // A psql emulator for `psql -f`: what psql sends to the server, statement by statement.

@@ -1,9 +1,13 @@
 /** Specs and small readers shared by the manifest, dashboard and CLI tests. */
+import { loadTemplateSource } from '../../src/manifest-files.js';
 import { derivePlatformNames } from '../../src/platform/naming.js';
-import type { KubernetesObject } from '../../src/platform/manifests.js';
+import type { KubernetesObject } from '../../src/platform/templates.js';
 import type { PlatformSpec } from '../../src/platform/types.js';
 
 export const SUBSCRIPTION = '00000000-0000-0000-0000-000000000000';
+
+/** The app's templates, read once per test file through the loader the app uses. */
+export const TEMPLATES = loadTemplateSource();
 
 /** The request defaults (schema) for prefix `team42`, with overrides. */
 export function specOf(overrides: {

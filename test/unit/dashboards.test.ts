@@ -10,20 +10,20 @@ import { fileURLToPath } from 'node:url';
 import { parser } from '@prometheus-io/lezer-promql';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { renderManifests } from '../../src/platform/manifests.js';
 import {
   DASHBOARDS,
   GPU_MEMORY_METRIC,
   GRAFANA_DATASOURCE_UID,
   SCRAPED_METRICS,
   kubeStateMetricsResource,
-  renderManifests,
-  type KubernetesObject,
-} from '../../src/platform/manifests.js';
-import { SPECS, containersOf, find, namesOf, podSpecOf } from '../support/manifests.js';
+} from '../../src/platform/observability.js';
+import type { KubernetesObject } from '../../src/platform/templates.js';
+import { SPECS, TEMPLATES, containersOf, find, namesOf, podSpecOf } from '../support/manifests.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const spec = SPECS.defaults!;
-const objects = renderManifests(spec, namesOf(spec));
+const objects = renderManifests(spec, namesOf(spec), TEMPLATES);
 
 interface Target {
   expr: string;

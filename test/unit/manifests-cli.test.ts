@@ -15,7 +15,7 @@ import { DEFAULT_ALLOWED_LOCATIONS } from '../../src/platform/catalog.js';
 import { renderManifests } from '../../src/platform/manifests.js';
 import { derivePlatformNames } from '../../src/platform/naming.js';
 import { createRequestValidator } from '../../src/platform/schema.js';
-import { specOf } from '../support/manifests.js';
+import { TEMPLATES, specOf } from '../support/manifests.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'manifests-cli-'));
@@ -26,6 +26,7 @@ const fromSources: ManifestsLibrary = {
   allowedLocations: DEFAULT_ALLOWED_LOCATIONS,
   derivePlatformNames,
   renderManifestsYaml: (await import('../../src/platform/manifests.js')).renderManifestsYaml,
+  templates: TEMPLATES,
 };
 
 function specFile(name: string, body: unknown): string {
@@ -58,7 +59,7 @@ describe('scripts/manifests.mjs', () => {
     expect(code).toBe(0);
     const spec = specOf({});
     expect(objectsOf(stdout)).toEqual(
-      renderManifests(spec, derivePlatformNames('00000000-0000-0000-0000-000000000000', 'team42')),
+      renderManifests(spec, derivePlatformNames('00000000-0000-0000-0000-000000000000', 'team42'), TEMPLATES),
     );
   });
 
@@ -125,7 +126,7 @@ describe('scripts/manifests.mjs', () => {
   });
 });
 
-const compiled = existsSync(join(root, 'dist', 'src', 'platform', 'manifests.js'));
+const compiled = existsSync(join(root, 'dist', 'src', 'manifest-files.js'));
 describe.skipIf(!compiled)('the compiled script (skipped: no build in dist/, run `npm run build`)', () => {
   it('runs from dist/ as a process, finds the templates and prints the manifests', () => {
     const file = specFile('process.json', { prefix: 'team42', models: ['phi3.5'] });

@@ -27,25 +27,24 @@ import { parse, parseAllDocuments } from 'yaml';
 import { GPU_TAINT, SPOT_TAINT } from '../../src/platform/azure-resources.js';
 import { T4_VM_SIZES } from '../../src/platform/catalog.js';
 import {
-  GPU_MEMORY_METRIC,
   OPENWEBUI_DB_ROLE,
   SECRETS,
   WAIT_FOR_COMPLETION,
-  buildSecrets,
   defaultAdminEmail,
   renderManifests,
   renderManifestsYaml,
   renderOnDemand,
-  renderTemplates,
   ON_DEMAND,
-  type KubernetesObject,
-  type SecretMaterial,
 } from '../../src/platform/manifests.js';
+import { GPU_MEMORY_METRIC } from '../../src/platform/observability.js';
 import { planPlatform } from '../../src/platform/plan.js';
+import { buildSecrets, type SecretMaterial } from '../../src/platform/secrets.js';
 import { WEBUI_POOL, choosePostgresSku, connectionsNeeded } from '../../src/platform/sizing.js';
+import type { KubernetesObject } from '../../src/platform/templates.js';
 import {
   SPECS,
   SUBSCRIPTION,
+  TEMPLATES,
   containersOf,
   envOf,
   find,
@@ -100,7 +99,7 @@ function quantity(q: string | number | undefined): number {
 }
 
 const rendered = Object.fromEntries(
-  Object.entries(SPECS).map(([label, spec]) => [label, renderManifests(spec, namesOf(spec))]),
+  Object.entries(SPECS).map(([label, spec]) => [label, renderManifests(spec, namesOf(spec), TEMPLATES)]),
 );
 const cases = Object.entries(rendered);
 const defaults = rendered.defaults!;
@@ -128,13 +127,15 @@ describe('renderManifests', () => {
 
   it('renders the same objects and the same text every time', () => {
     const spec = SPECS.defaults!;
-    expect(renderManifests(spec, namesOf(spec))).toEqual(defaults);
-    expect(renderManifestsYaml(spec, namesOf(spec))).toBe(renderManifestsYaml(spec, namesOf(spec)));
+    expect(renderManifests(spec, namesOf(spec), TEMPLATES)).toEqual(defaults);
+    expect(renderManifestsYaml(spec, namesOf(spec), TEMPLATES)).toBe(
+      renderManifestsYaml(spec, namesOf(spec), TEMPLATES),
+    );
   });
 
   it('gives YAML text that parses back to exactly the rendered objects', () => {
     const spec = SPECS.defaults!;
-    const docs = parseAllDocuments(renderManifestsYaml(spec, namesOf(spec)));
+    const docs = parseAllDocuments(renderManifestsYaml(spec, namesOf(spec), TEMPLATES));
     expect(Array.isArray(docs)).toBe(true);
     expect((docs as unknown as { toJS(): unknown }[]).map((d) => d.toJS())).toEqual(defaults);
   });
@@ -148,7 +149,7 @@ describe('renderManifests', () => {
 
   it('is what the dry-run plan lists, in the same order', () => {
     const spec = SPECS.defaults!;
-    const plan = planPlatform(spec, SUBSCRIPTION);
+    const plan = planPlatform(spec, SUBSCRIPTION, TEMPLATES);
     expect(plan.kubernetes).toEqual(
       defaults.map((o) => ({
         kind: o.kind,
@@ -531,13 +532,13 @@ describe('Open WebUI', () => {
       DEFAULT_USER_ROLE: 'pending',
     });
     expect(defaultAdminEmail(spec.prefix)).toBe('admin@team42.local');
-    const custom = renderManifests(spec, namesOf(spec), { adminEmail: 'ops@example.com' });
+    const custom = renderManifests(spec, namesOf(spec), TEMPLATES, { adminEmail: 'ops@example.com' });
     expect(envOf(container(custom)).WEBUI_ADMIN_EMAIL).toBe('ops@example.com');
     const fromSpec = { ...spec, webui: { ...spec.webui, adminEmail: 'owner@example.org' } };
-    expect(envOf(container(renderManifests(fromSpec, namesOf(spec)))).WEBUI_ADMIN_EMAIL).toBe(
+    expect(envOf(container(renderManifests(fromSpec, namesOf(spec), TEMPLATES))).WEBUI_ADMIN_EMAIL).toBe(
       'owner@example.org',
     );
-    expect(() => renderManifests(spec, namesOf(spec), { adminEmail: 'not an address' })).toThrow(
+    expect(() => renderManifests(spec, namesOf(spec), TEMPLATES, { adminEmail: 'not an address' })).toThrow(
       /adminEmail/,
     );
   });
@@ -704,7 +705,7 @@ describe('apply order', () => {
 describe('model preload', () => {
   it('pulls every requested model through the Ollama API, with a time bound per model and retries', () => {
     const spec = specOf({ models: ['llama3.1:8b', 'acme/custom:q4', 'phi3.5'] });
-    const job = find(renderManifests(spec, namesOf(spec)), 'Job', 'model-preload', 'llm');
+    const job = find(renderManifests(spec, namesOf(spec), TEMPLATES), 'Job', 'model-preload', 'llm');
     const c = containersOf(job)[0]!;
     const args = c.args!;
     expect(args.filter((_, i) => i % 2 === 0)).toEqual(spec.models);
@@ -724,7 +725,7 @@ describe('model preload', () => {
 });
 
 describe("the wipe's data Job (applied on demand only)", () => {
-  const [job, ...rest] = renderOnDemand(ON_DEMAND.webuiDataWipe);
+  const [job, ...rest] = renderOnDemand(ON_DEMAND.webuiDataWipe, TEMPLATES);
   const pod = podSpecOf(job!)!;
 
   it('is one valid Job, never part of the regular apply', () => {
@@ -761,44 +762,6 @@ describe("the wipe's data Job (applied on demand only)", () => {
         expect(quantity(c!.resources?.[scope]?.[r])).toBeLessThanOrEqual(
           quantity(webui.resources?.[scope]?.[r]),
         );
-  });
-});
-
-describe('renderTemplates (the placeholder contract)', () => {
-  const template = (text: string) => [{ file: '00-test.yaml', text }];
-  const cm = (data: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n${data}`;
-
-  it('keeps the value type for a bare placeholder and makes a quoted one a string', () => {
-    const [o] = renderTemplates(
-      template(
-        `apiVersion: v1\nkind: X\nmetadata:\n  name: x\nspec:\n  n: \${a.n}\n  s: '\${a.n}'\n  list: \${a.list}\n  map: \${a.map}\n  text: pre-\${a.n}-post`,
-      ),
-      { a: { n: 3, list: ['p', 'q'], map: { k: 'v' } } },
-    );
-    expect(o!.spec).toEqual({ n: 3, s: '3', list: ['p', 'q'], map: { k: 'v' }, text: 'pre-3-post' });
-  });
-
-  it('never turns a value into YAML structure', () => {
-    const [o] = renderTemplates(template(cm('  k: ${v}')), { v: 'a\nb: c\n---\nkind: Secret' });
-    expect(o!.data).toEqual({ k: 'a\nb: c\n---\nkind: Secret' });
-  });
-
-  it('refuses unknown, malformed and key placeholders and values no template uses', () => {
-    expect(() => renderTemplates(template(cm('  k: ${missing}')), {})).toThrow(
-      /unknown placeholder \$\{missing\}/,
-    );
-    expect(() => renderTemplates(template(cm('  k: ${constructor}')), {})).toThrow(/unknown placeholder/);
-    expect(() => renderTemplates(template(cm('  k: ${1}')), {})).toThrow(/malformed placeholder/);
-    expect(() => renderTemplates(template(cm('  ${k}: v')), { k: 'x' })).toThrow(/placeholder in a key/);
-    expect(() => renderTemplates(template(cm('  k: v')), { extra: 1 })).toThrow(
-      /values no template uses: extra/,
-    );
-    expect(() => renderTemplates(template(cm('  k: x-${m}')), { m: { a: 1 } })).toThrow(/not a single value/);
-  });
-
-  it('writes a literal ${ for $${', () => {
-    const [o] = renderTemplates(template(cm('  k: echo $${HOME}')), {});
-    expect(o!.data).toEqual({ k: 'echo ${HOME}' });
   });
 });
 
