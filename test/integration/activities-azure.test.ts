@@ -4,7 +4,7 @@
  * simulator's request log, and what it answers.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ResourceState, Result } from '../../src/activities/contract.js';
+import type { ResourceState } from '../../src/activities/contract.js';
 import { childInstanceIds, azureResourceInstanceId } from '../../src/orchestrators/names.js';
 import {
   armResourceId,
@@ -16,10 +16,14 @@ import { platformTags } from '../../src/platform/plan.js';
 import { choosePostgresSku } from '../../src/platform/sizing.js';
 import { isStepName, stepPolicy } from '../../src/platform/steps.js';
 import { armFault } from '../../sandbox/azure/arm.js';
-import { startActivitySandbox, SUBSCRIPTION_ID, type ActivitySandbox } from '../support/activities.js';
+import {
+  answerOf,
+  startActivitySandbox,
+  SUBSCRIPTION_ID,
+  type ActivitySandbox,
+} from '../support/activities.js';
 
 let sandbox: ActivitySandbox;
-let counter = 0;
 
 beforeEach(async () => {
   sandbox = await startActivitySandbox();
@@ -29,29 +33,14 @@ afterEach(async () => {
   await sandbox.close();
 });
 
-/** A registered platform with its resource group and secrets, as provisioning has them before the resources. */
-async function platform(overrides: Parameters<ActivitySandbox['register']>[1] = {}) {
-  const record = await sandbox.register(`act${counter++}`, overrides);
-  expect(await sandbox.activities.ensureResourceGroup({ platformId: record.id })).toMatchObject({ ok: true });
-  expect(await sandbox.activities.ensurePlatformSecrets({ platformId: record.id })).toMatchObject({
-    ok: true,
-  });
-  return record;
-}
-
 const idOf = (record: { names: Parameters<typeof armResourceId>[1] }, kind: keyof typeof AZURE_RESOURCES) =>
   armResourceId(SUBSCRIPTION_ID, record.names, kind);
 
-function value<T>(result: Result<T>): T {
-  if (!result.ok) throw new Error(`expected success, got ${result.code}: ${result.message}`);
-  return result.value;
-}
-
 describe('beginAzureResource', () => {
   it('an absent resource: PUT by its resource id with the api-version of its table entry, answered Accepted with the operation to poll', async () => {
-    const record = await platform();
+    const record = await sandbox.platform();
     const from = sandbox.arm.requests.length;
-    const answer = value(
+    const answer = answerOf(
       await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' }),
     );
 
@@ -75,15 +64,15 @@ describe('beginAzureResource', () => {
   it("carries Azure's Retry-After on the accepted write", async () => {
     await sandbox.close();
     sandbox = await startActivitySandbox({ retryAfterSeconds: 7 });
-    const record = await platform();
-    const answer = value(
+    const record = await sandbox.platform();
+    const answer = answerOf(
       await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'storageAccount' }),
     );
     expect(answer).toMatchObject({ provisioningState: 'Accepted', retryAfterMs: 7_000 });
   });
 
   it("puts the PostgreSQL admin password from Key Vault into the PUT body, never into the activity's answer", async () => {
-    const record = await platform();
+    const record = await sandbox.platform();
     const password = sandbox.keyVault.secrets.get(record.names.secrets['postgres-admin-password'])!.value;
     const from = sandbox.arm.requests.length;
     const answer = await sandbox.activities.beginAzureResource({
@@ -98,7 +87,7 @@ describe('beginAzureResource', () => {
   });
 
   it('ours and Succeeded: no mutating request, Succeeded', async () => {
-    const record = await platform();
+    const record = await sandbox.platform();
     await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'storageAccount' });
     sandbox.settle();
     const from = sandbox.arm.requests.length;
@@ -109,7 +98,7 @@ describe('beginAzureResource', () => {
   });
 
   it('ours mid-creation: its provisioning state, without a write', async () => {
-    const record = await platform();
+    const record = await sandbox.platform();
     await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'aksCluster' });
     const from = sandbox.arm.requests.length;
     expect(
@@ -119,7 +108,7 @@ describe('beginAzureResource', () => {
   });
 
   it('a resource with our name but without our tags: conflict ResourceNotManaged, and no write', async () => {
-    const record = await platform();
+    const record = await sandbox.platform();
     const id = idOf(record, 'storageAccount');
     // Someone else's account under the name the platform would use.
     await sandbox.clients.resources.resources.beginCreateOrUpdateById(
@@ -144,7 +133,7 @@ describe('beginAzureResource', () => {
   });
 
   it('a Failed creation: the same PUT again', async () => {
-    const record = await platform();
+    const record = await sandbox.platform();
     sandbox.arm.faults.script('pg.create', [
       armFault.lroFailed('InternalServerError', 'Provisioning failed.'),
     ]);
@@ -153,7 +142,7 @@ describe('beginAzureResource', () => {
     sandbox.settle();
     expect(sandbox.arm.allOperations().map((o) => o.status)).toEqual(['Failed']);
 
-    const answer = value(
+    const answer = answerOf(
       await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' }),
     );
     const [first, second] = sandbox.armWrites(from);
@@ -164,7 +153,7 @@ describe('beginAzureResource', () => {
   });
 
   it("a PostgreSQL server Ready on another SKU than the spec's replicas need: a PATCH of the sku alone", async () => {
-    const record = await platform();
+    const record = await sandbox.platform();
     await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' });
     sandbox.settle();
     await sandbox.registry.update(record.id, (r) => ({ ...r, spec: { ...r.spec, webui: { replicas: 30 } } }));
@@ -172,7 +161,7 @@ describe('beginAzureResource', () => {
     expect(sku.name).not.toBe(choosePostgresSku(record.spec.webui.replicas).name);
 
     const from = sandbox.arm.requests.length;
-    const answer = value(
+    const answer = answerOf(
       await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' }),
     );
     expect(sandbox.armWrites(from).map((w) => [w.method, w.path, w.apiVersion, w.body])).toEqual([
@@ -188,7 +177,7 @@ describe('beginAzureResource', () => {
   });
 
   it('a PostgreSQL server Updating: no write, Updating', async () => {
-    const record = await platform();
+    const record = await sandbox.platform();
     await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' });
     sandbox.settle();
     await sandbox.registry.update(record.id, (r) => ({ ...r, spec: { ...r.spec, webui: { replicas: 30 } } }));
@@ -208,9 +197,9 @@ describe('the table of Azure resources is complete (every entry works end to end
     '%s: the simulated ARM accepts its body, its step has a poll policy, provisioning has a child instance for it',
     async (kind) => {
       const entry: AzureResourceKind = AZURE_RESOURCES[kind];
-      const record = await platform();
+      const record = await sandbox.platform();
       const from = sandbox.arm.requests.length;
-      const answer = value(await sandbox.activities.beginAzureResource({ platformId: record.id, kind }));
+      const answer = answerOf(await sandbox.activities.beginAzureResource({ platformId: record.id, kind }));
       expect(answer).toMatchObject({ provisioningState: 'Accepted', mutated: true });
       const [put] = sandbox.armWrites(from);
       expect(put).toMatchObject({ method: 'PUT', apiVersion: entry.apiVersion, status: expect.any(Number) });
@@ -230,8 +219,8 @@ describe('the table of Azure resources is complete (every entry works end to end
 
 describe('getArmOperationStatus', () => {
   async function begun(kind: 'postgresServer' | 'storageAccount') {
-    const record = await platform();
-    const state: ResourceState = value(
+    const record = await sandbox.platform();
+    const state: ResourceState = answerOf(
       await sandbox.activities.beginAzureResource({ platformId: record.id, kind }),
     );
     return state.operationUrl!;
@@ -263,7 +252,7 @@ describe('getArmOperationStatus', () => {
     sandbox.arm.faults.script('pg.create', [armFault.quotaExceeded('lro')]);
     const operationUrl = await begun('postgresServer');
     sandbox.settle();
-    const status = value(await sandbox.activities.getArmOperationStatus({ operationUrl }));
+    const status = answerOf(await sandbox.activities.getArmOperationStatus({ operationUrl }));
     expect(status).toEqual({
       status: 'Failed',
       error: { code: 'QuotaExceeded', message: expect.stringContaining('exceeding approved') },
@@ -299,7 +288,7 @@ describe('ensureResourceGroup', () => {
   const rgPath = (name: string) => `/subscriptions/${SUBSCRIPTION_ID}/resourcegroups/${name}`;
 
   it('a group of ours in another location: conflict LocationMismatch, and no write', async () => {
-    const record = await sandbox.register(`act${counter++}`);
+    const record = await sandbox.register('acme');
     await sandbox.clients.resources.resourceGroups.createOrUpdate(record.names.resourceGroup, {
       location: 'northeurope',
       tags: platformTags(record.spec),
@@ -314,7 +303,7 @@ describe('ensureResourceGroup', () => {
   });
 
   it('a group with our name that is not ours: conflict ResourceNotManaged, and no write', async () => {
-    const record = await sandbox.register(`act${counter++}`);
+    const record = await sandbox.register('acme');
     await sandbox.clients.resources.resourceGroups.createOrUpdate(record.names.resourceGroup, {
       location: record.spec.location,
       tags: { team: 'x' },
@@ -329,7 +318,7 @@ describe('ensureResourceGroup', () => {
   });
 
   it("writes the group's tags only when they differ from the spec's", async () => {
-    const record = await sandbox.register(`act${counter++}`);
+    const record = await sandbox.register('acme');
     const ensure = () => sandbox.activities.ensureResourceGroup({ platformId: record.id });
     const puts = () =>
       sandbox

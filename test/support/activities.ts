@@ -5,8 +5,8 @@
  * from production; nothing inside a client is replaced.
  */
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
-import type { ActivityHandlers, ActivityName } from '../../src/activities/contract.js';
+import { expect, inject } from 'vitest';
+import type { ActivityHandlers, ActivityName, Result } from '../../src/activities/contract.js';
 import { createAzureActivities } from '../../src/activities/azure.js';
 import { createKubernetesActivities } from '../../src/activities/kubernetes.js';
 import { createPostgresActivities } from '../../src/activities/postgres.js';
@@ -42,6 +42,11 @@ export interface ActivitySandbox {
   activities: ActivityHandlers<WiredActivity>;
   /** Registers a freshly requested platform (names derived for this subscription) and returns its record. */
   register(id: string, overrides?: Partial<PlatformRecord>): Promise<PlatformRecord>;
+  /**
+   * A registered platform (a fresh id) with its resource group and generated secrets, as provisioning has
+   * it before it creates the resources of the table.
+   */
+  platform(overrides?: Partial<PlatformRecord>): Promise<PlatformRecord>;
   /** Moves the clock to the end of every ARM operation running now (and of those their ends start). */
   settle(): void;
   /** ARM requests from index `from` on that changed or could change something (no reads, no list*). */
@@ -84,6 +89,9 @@ export async function startActivitySandbox(
     `activities${randomBytes(6).toString('hex')}`,
   );
   const now = () => new Date(clock.now());
+  let platforms = 0;
+  const register = (id: string, overrides: Partial<PlatformRecord> = {}) =>
+    registry.create(makeRecord(id, { names: derivePlatformNames(SUBSCRIPTION_ID, id), ...overrides }));
   const activities: ActivityHandlers<WiredActivity> = {
     ...createAzureActivities({ clients, registry }),
     ...createPostgresActivities({ clients, registry }),
@@ -98,8 +106,13 @@ export async function startActivitySandbox(
     clients,
     registry,
     activities,
-    register: (id, overrides = {}) =>
-      registry.create(makeRecord(id, { names: derivePlatformNames(SUBSCRIPTION_ID, id), ...overrides })),
+    register,
+    async platform(overrides = {}) {
+      const record = await register(`plat${platforms++}`, overrides);
+      expect(await activities.ensureResourceGroup({ platformId: record.id })).toMatchObject({ ok: true });
+      expect(await activities.ensurePlatformSecrets({ platformId: record.id })).toMatchObject({ ok: true });
+      return record;
+    },
     settle() {
       for (let next = simulatedArm.nextCompletionAt(); next !== undefined;) {
         clock.advanceTo(Math.max(next, clock.now()));
@@ -114,4 +127,10 @@ export async function startActivitySandbox(
       await Promise.all([simulatedArm.close(), keyVault.close(), kube.close()]);
     },
   };
+}
+
+/** The answer of a Result activity that must have succeeded (its failure, if not, in the message). */
+export function answerOf<T>(result: Result<T>): T {
+  if (!result.ok) throw new Error(`expected success, got ${result.kind} ${result.code}: ${result.message}`);
+  return result.value;
 }
