@@ -3,7 +3,7 @@
  * status) with the real ARM SDK clients against the simulated ARM: what each one sends, read from the
  * simulator's request log, and what it answers.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { ResourceState } from '../../src/activities/contract.js';
 import { childInstanceIds, azureResourceInstanceId } from '../../src/orchestrators/names.js';
 import {
@@ -11,6 +11,7 @@ import {
   AZURE_RESOURCE_NAMES,
   AZURE_RESOURCES,
   type AzureResourceKind,
+  type AzureResourceName,
 } from '../../src/platform/azure-resources.js';
 import { platformTags } from '../../src/platform/plan.js';
 import { choosePostgresSku } from '../../src/platform/sizing.js';
@@ -28,15 +29,19 @@ let sandbox: ActivitySandbox;
 beforeEach(async () => {
   sandbox = await startActivitySandbox();
 });
-afterEach(async () => {
-  expect(sandbox.arm.internalErrors).toEqual([]);
-  await sandbox.close();
-});
 
 const idOf = (record: { names: Parameters<typeof armResourceId>[1] }, kind: keyof typeof AZURE_RESOURCES) =>
   armResourceId(SUBSCRIPTION_ID, record.names, kind);
 
 describe('beginAzureResource', () => {
+  /** Calls the begin and checks that it sent nothing that writes; returns its answer. */
+  async function beginWithoutWrite(platformId: string, kind: AzureResourceName) {
+    const from = sandbox.arm.requests.length;
+    const answer = await sandbox.activities.beginAzureResource({ platformId, kind });
+    expect(sandbox.armWrites(from)).toEqual([]);
+    return answer;
+  }
+
   it('an absent resource: PUT by its resource id with the api-version of its table entry, answered Accepted with the operation to poll', async () => {
     const record = await sandbox.platform();
     const from = sandbox.arm.requests.length;
@@ -62,7 +67,6 @@ describe('beginAzureResource', () => {
   });
 
   it("carries Azure's Retry-After on the accepted write", async () => {
-    await sandbox.close();
     sandbox = await startActivitySandbox({ retryAfterSeconds: 7 });
     const record = await sandbox.platform();
     const answer = answerOf(
@@ -90,21 +94,19 @@ describe('beginAzureResource', () => {
     const record = await sandbox.platform();
     await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'storageAccount' });
     sandbox.settle();
-    const from = sandbox.arm.requests.length;
-    expect(
-      await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'storageAccount' }),
-    ).toEqual({ ok: true, value: { provisioningState: 'Succeeded', mutated: false } });
-    expect(sandbox.armWrites(from)).toEqual([]);
+    expect(await beginWithoutWrite(record.id, 'storageAccount')).toEqual({
+      ok: true,
+      value: { provisioningState: 'Succeeded', mutated: false },
+    });
   });
 
   it('ours mid-creation: its provisioning state, without a write', async () => {
     const record = await sandbox.platform();
     await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'aksCluster' });
-    const from = sandbox.arm.requests.length;
-    expect(
-      await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'aksCluster' }),
-    ).toEqual({ ok: true, value: { provisioningState: 'Creating', mutated: false } });
-    expect(sandbox.armWrites(from)).toEqual([]);
+    expect(await beginWithoutWrite(record.id, 'aksCluster')).toEqual({
+      ok: true,
+      value: { provisioningState: 'Creating', mutated: false },
+    });
   });
 
   it('a resource with our name but without our tags: conflict ResourceNotManaged, and no write', async () => {
@@ -123,12 +125,12 @@ describe('beginAzureResource', () => {
     );
     sandbox.settle();
     const before = sandbox.arm.inventory();
-    const from = sandbox.arm.requests.length;
 
-    expect(
-      await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'storageAccount' }),
-    ).toMatchObject({ ok: false, kind: 'conflict', code: 'ResourceNotManaged' });
-    expect(sandbox.armWrites(from)).toEqual([]);
+    expect(await beginWithoutWrite(record.id, 'storageAccount')).toMatchObject({
+      ok: false,
+      kind: 'conflict',
+      code: 'ResourceNotManaged',
+    });
     expect(sandbox.arm.inventory()).toEqual(before);
   });
 
@@ -184,11 +186,10 @@ describe('beginAzureResource', () => {
     await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' });
     expect(sandbox.arm.operations().map((o) => o.kind)).toEqual(['pg.update']);
 
-    const from = sandbox.arm.requests.length;
-    expect(
-      await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' }),
-    ).toEqual({ ok: true, value: { provisioningState: 'Updating', mutated: false } });
-    expect(sandbox.armWrites(from)).toEqual([]);
+    expect(await beginWithoutWrite(record.id, 'postgresServer')).toEqual({
+      ok: true,
+      value: { provisioningState: 'Updating', mutated: false },
+    });
   });
 });
 
@@ -274,7 +275,6 @@ describe('getArmOperationStatus', () => {
   });
 
   it("carries Azure's Retry-After for the next poll", async () => {
-    await sandbox.close();
     sandbox = await startActivitySandbox({ retryAfterSeconds: 12 });
     const operationUrl = await begun('postgresServer');
     expect(await sandbox.activities.getArmOperationStatus({ operationUrl })).toEqual({
@@ -287,32 +287,21 @@ describe('getArmOperationStatus', () => {
 describe('ensureResourceGroup', () => {
   const rgPath = (name: string) => `/subscriptions/${SUBSCRIPTION_ID}/resourcegroups/${name}`;
 
-  it('a group of ours in another location: conflict LocationMismatch, and no write', async () => {
-    const record = await sandbox.register('acme');
-    await sandbox.clients.resources.resourceGroups.createOrUpdate(record.names.resourceGroup, {
-      location: 'northeurope',
-      tags: platformTags(record.spec),
-    });
-    const from = sandbox.arm.requests.length;
-    expect(await sandbox.activities.ensureResourceGroup({ platformId: record.id })).toMatchObject({
-      ok: false,
-      kind: 'conflict',
-      code: 'LocationMismatch',
-    });
-    expect(sandbox.armWrites(from)).toEqual([]);
-  });
-
-  it('a group with our name that is not ours: conflict ResourceNotManaged, and no write', async () => {
+  it.each([
+    ['a group of ours in another location', 'LocationMismatch', { location: 'northeurope' }],
+    ['a group with our name that is not ours', 'ResourceNotManaged', { tags: { team: 'x' } }],
+  ])('%s: conflict %s, and no write', async (_, code, group) => {
     const record = await sandbox.register('acme');
     await sandbox.clients.resources.resourceGroups.createOrUpdate(record.names.resourceGroup, {
       location: record.spec.location,
-      tags: { team: 'x' },
+      tags: platformTags(record.spec),
+      ...group,
     });
     const from = sandbox.arm.requests.length;
     expect(await sandbox.activities.ensureResourceGroup({ platformId: record.id })).toMatchObject({
       ok: false,
       kind: 'conflict',
-      code: 'ResourceNotManaged',
+      code,
     });
     expect(sandbox.armWrites(from)).toEqual([]);
   });

@@ -2,7 +2,7 @@
  * The Kubernetes activities with the real @kubernetes/client-node against the simulated API server, reached
  * through the admin kubeconfig the simulated AKS returns: the staged apply and the Job readiness check.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { applyStages, platformObjects } from '../../src/activities/kubernetes.js';
 import { APPLY_STAGES, type ApplyStage } from '../../src/platform/steps.js';
 import type { PlatformRecord } from '../../src/platform/types.js';
@@ -18,10 +18,6 @@ beforeEach(async () => {
   for (const kind of ['aksCluster', 'storageAccount'] as const)
     answerOf(await sandbox.activities.beginAzureResource({ platformId: record.id, kind }));
   sandbox.settle();
-});
-afterEach(async () => {
-  expect(sandbox.arm.internalErrors).toEqual([]);
-  await sandbox.close();
 });
 
 const refOf = (o: { kind?: string; metadata?: { name?: unknown; namespace?: unknown } }) =>

