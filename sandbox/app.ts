@@ -11,7 +11,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfig, type Config } from '../src/config.js';
 import { overrideComposition } from '../src/composition.js';
-import { forwardingHttpClient, sandboxCredential } from './azure/forwarding-client.js';
+import { sandboxCredential, simulatedAzureHttpClient } from './azure/forwarding-client.js';
 import { SimulatedArm, type SimulatedArmOptions } from './azure/arm.js';
 import { SimulatedKeyVault } from './azure/keyvault.js';
 import { VirtualClock, type Clock } from './clock.js';
@@ -103,17 +103,10 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
     REGISTRY_TABLE: `platforms${randomBytes(4).toString('hex')}`,
     ...options.settings,
   });
-  const keyVaultOrigin = new URL(keyVault.vaultUrl).origin;
   overrideComposition({
     config,
     credential: sandboxCredential,
-    httpClient: forwardingHttpClient((url) =>
-      url.origin === keyVaultOrigin
-        ? keyVaultBase
-        : url.origin === 'https://management.azure.com'
-          ? armBase
-          : undefined,
-    ),
+    httpClient: simulatedAzureHttpClient({ keyVaultUrl: keyVault.vaultUrl, keyVaultBase, armBase }),
   });
   for (const file of appEntryFiles()) await import(pathToFileURL(file).href);
 

@@ -25,6 +25,22 @@ export function forwardingHttpClient(routes: (url: URL) => string | undefined): 
   };
 }
 
+/** The Azure SDK clients' transport in the sandbox: Key Vault and ARM requests to their simulators. */
+export function simulatedAzureHttpClient(endpoints: {
+  keyVaultUrl: string;
+  keyVaultBase: string;
+  armBase: string;
+}): HttpClient {
+  const keyVaultOrigin = new URL(endpoints.keyVaultUrl).origin;
+  return forwardingHttpClient((url) =>
+    url.origin === keyVaultOrigin
+      ? endpoints.keyVaultBase
+      : url.origin === 'https://management.azure.com'
+        ? endpoints.armBase
+        : undefined,
+  );
+}
+
 /** A TokenCredential for simulated services: a fixed, obviously fake token with a long expiry. */
 export const sandboxCredential = {
   async getToken() {

@@ -1,0 +1,332 @@
+/**
+ * The Azure activities (resource group, the generic begin of every resource of the table, ARM operation
+ * status) with the real ARM SDK clients against the simulated ARM: what each one sends, read from the
+ * simulator's request log, and what it answers.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { ResourceState } from '../../src/activities/contract.js';
+import { childInstanceIds, azureResourceInstanceId } from '../../src/orchestrators/names.js';
+import {
+  armResourceId,
+  AZURE_RESOURCE_NAMES,
+  AZURE_RESOURCES,
+  type AzureResourceKind,
+  type AzureResourceName,
+} from '../../src/platform/azure-resources.js';
+import { platformTags } from '../../src/platform/plan.js';
+import { choosePostgresSku } from '../../src/platform/sizing.js';
+import { isStepName, stepPolicy } from '../../src/platform/steps.js';
+import { armFault } from '../../sandbox/azure/arm.js';
+import {
+  answerOf,
+  startActivitySandbox,
+  SUBSCRIPTION_ID,
+  type ActivitySandbox,
+} from '../support/activities.js';
+
+let sandbox: ActivitySandbox;
+
+beforeEach(async () => {
+  sandbox = await startActivitySandbox();
+});
+
+const idOf = (record: { names: Parameters<typeof armResourceId>[1] }, kind: keyof typeof AZURE_RESOURCES) =>
+  armResourceId(SUBSCRIPTION_ID, record.names, kind);
+
+describe('beginAzureResource', () => {
+  /** Calls the begin and checks that it sent nothing that writes; returns its answer. */
+  async function beginWithoutWrite(platformId: string, kind: AzureResourceName) {
+    const from = sandbox.arm.requests.length;
+    const answer = await sandbox.activities.beginAzureResource({ platformId, kind });
+    expect(sandbox.armWrites(from)).toEqual([]);
+    return answer;
+  }
+
+  it('an absent resource: PUT by its resource id with the api-version of its table entry, answered Accepted with the operation to poll', async () => {
+    const record = await sandbox.platform();
+    const from = sandbox.arm.requests.length;
+    const answer = answerOf(
+      await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' }),
+    );
+
+    const writes = sandbox.armWrites(from);
+    expect(writes.map((w) => [w.method, w.path, w.apiVersion])).toEqual([
+      ['PUT', idOf(record, 'postgresServer'), AZURE_RESOURCES.postgresServer.apiVersion],
+    ]);
+    const [operation] = sandbox.arm.operations();
+    expect(answer).toEqual({
+      provisioningState: 'Accepted',
+      mutated: true,
+      operationUrl: expect.stringContaining(operation!.id),
+    });
+    expect(writes[0]!.body).toMatchObject({
+      location: record.spec.location,
+      tags: platformTags(record.spec),
+      sku: { name: choosePostgresSku(record.spec.webui.replicas).name },
+    });
+  });
+
+  it("carries Azure's Retry-After on the accepted write", async () => {
+    sandbox = await startActivitySandbox({ retryAfterSeconds: 7 });
+    const record = await sandbox.platform();
+    const answer = answerOf(
+      await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'storageAccount' }),
+    );
+    expect(answer).toMatchObject({ provisioningState: 'Accepted', retryAfterMs: 7_000 });
+  });
+
+  it("puts the PostgreSQL admin password from Key Vault into the PUT body, never into the activity's answer", async () => {
+    const record = await sandbox.platform();
+    const password = sandbox.keyVault.secrets.get(record.names.secrets['postgres-admin-password'])!.value;
+    const from = sandbox.arm.requests.length;
+    const answer = await sandbox.activities.beginAzureResource({
+      platformId: record.id,
+      kind: 'postgresServer',
+    });
+
+    const [put] = sandbox.armWrites(from);
+    expect(put!.body).toMatchObject({ properties: { administratorLoginPassword: password } });
+    expect(password.length).toBeGreaterThan(20);
+    expect(JSON.stringify(answer)).not.toContain(password);
+  });
+
+  it('ours and Succeeded: no mutating request, Succeeded', async () => {
+    const record = await sandbox.platform();
+    await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'storageAccount' });
+    sandbox.settle();
+    expect(await beginWithoutWrite(record.id, 'storageAccount')).toEqual({
+      ok: true,
+      value: { provisioningState: 'Succeeded', mutated: false },
+    });
+  });
+
+  it('ours mid-creation: its provisioning state, without a write', async () => {
+    const record = await sandbox.platform();
+    await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'aksCluster' });
+    expect(await beginWithoutWrite(record.id, 'aksCluster')).toEqual({
+      ok: true,
+      value: { provisioningState: 'Creating', mutated: false },
+    });
+  });
+
+  it('a resource with our name but without our tags: conflict ResourceNotManaged, and no write', async () => {
+    const record = await sandbox.platform();
+    const id = idOf(record, 'storageAccount');
+    // Someone else's account under the name the platform would use.
+    await sandbox.clients.resources.resources.beginCreateOrUpdateById(
+      id,
+      AZURE_RESOURCES.storageAccount.apiVersion,
+      {
+        location: record.spec.location,
+        kind: 'StorageV2',
+        sku: { name: 'Standard_LRS' },
+        tags: { team: 'x' },
+      },
+    );
+    sandbox.settle();
+    const before = sandbox.arm.inventory();
+
+    expect(await beginWithoutWrite(record.id, 'storageAccount')).toMatchObject({
+      ok: false,
+      kind: 'conflict',
+      code: 'ResourceNotManaged',
+    });
+    expect(sandbox.arm.inventory()).toEqual(before);
+  });
+
+  it('a Failed creation: the same PUT again', async () => {
+    const record = await sandbox.platform();
+    sandbox.arm.faults.script('pg.create', [
+      armFault.lroFailed('InternalServerError', 'Provisioning failed.'),
+    ]);
+    const from = sandbox.arm.requests.length;
+    await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' });
+    sandbox.settle();
+    expect(sandbox.arm.allOperations().map((o) => o.status)).toEqual(['Failed']);
+
+    const answer = answerOf(
+      await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' }),
+    );
+    const [first, second] = sandbox.armWrites(from);
+    expect(second).toMatchObject({ method: 'PUT', path: first!.path, apiVersion: first!.apiVersion });
+    expect(second!.body).toEqual(first!.body);
+    expect(answer).toMatchObject({ provisioningState: 'Accepted', mutated: true });
+    expect(sandbox.arm.operations()).toHaveLength(1);
+  });
+
+  it("a PostgreSQL server Ready on another SKU than the spec's replicas need: a PATCH of the sku alone", async () => {
+    const record = await sandbox.platform();
+    await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' });
+    sandbox.settle();
+    await sandbox.registry.update(record.id, (r) => ({ ...r, spec: { ...r.spec, webui: { replicas: 30 } } }));
+    const sku = choosePostgresSku(30);
+    expect(sku.name).not.toBe(choosePostgresSku(record.spec.webui.replicas).name);
+
+    const from = sandbox.arm.requests.length;
+    const answer = answerOf(
+      await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' }),
+    );
+    expect(sandbox.armWrites(from).map((w) => [w.method, w.path, w.apiVersion, w.body])).toEqual([
+      [
+        'PATCH',
+        idOf(record, 'postgresServer'),
+        AZURE_RESOURCES.postgresServer.apiVersion,
+        { sku: { name: sku.name, tier: sku.tier } },
+      ],
+    ]);
+    expect(answer).toMatchObject({ provisioningState: 'Accepted', mutated: true });
+    expect(answer.operationUrl).toContain(sandbox.arm.operations()[0]!.id);
+  });
+
+  it('a PostgreSQL server Updating: no write, Updating', async () => {
+    const record = await sandbox.platform();
+    await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' });
+    sandbox.settle();
+    await sandbox.registry.update(record.id, (r) => ({ ...r, spec: { ...r.spec, webui: { replicas: 30 } } }));
+    await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' });
+    expect(sandbox.arm.operations().map((o) => o.kind)).toEqual(['pg.update']);
+
+    expect(await beginWithoutWrite(record.id, 'postgresServer')).toEqual({
+      ok: true,
+      value: { provisioningState: 'Updating', mutated: false },
+    });
+  });
+});
+
+describe('the table of Azure resources is complete (every entry works end to end)', () => {
+  it.each(AZURE_RESOURCE_NAMES)(
+    '%s: the simulated ARM accepts its body, its step has a poll policy, provisioning has a child instance for it',
+    async (kind) => {
+      const entry: AzureResourceKind = AZURE_RESOURCES[kind];
+      const record = await sandbox.platform();
+      const from = sandbox.arm.requests.length;
+      const answer = answerOf(await sandbox.activities.beginAzureResource({ platformId: record.id, kind }));
+      expect(answer).toMatchObject({ provisioningState: 'Accepted', mutated: true });
+      const [put] = sandbox.armWrites(from);
+      expect(put).toMatchObject({ method: 'PUT', apiVersion: entry.apiVersion, status: expect.any(Number) });
+      expect(put!.status).toBeLessThan(300);
+      sandbox.settle();
+      const created = sandbox.arm.inventory().find((r) => r.id.toLowerCase() === put!.path.toLowerCase());
+      expect(created?.type.toLowerCase()).toBe(entry.type.toLowerCase());
+
+      for (const step of [entry.step, ...(entry.then ? [entry.then] : [])]) {
+        expect(isStepName(step)).toBe(true);
+        expect(stepPolicy(step).deadlineMs).toBeGreaterThan(0);
+      }
+      expect(childInstanceIds(record.id)).toContain(azureResourceInstanceId(record.id, kind));
+    },
+  );
+});
+
+describe('getArmOperationStatus', () => {
+  async function begun(kind: 'postgresServer' | 'storageAccount') {
+    const record = await sandbox.platform();
+    const state: ResourceState = answerOf(
+      await sandbox.activities.beginAzureResource({ platformId: record.id, kind }),
+    );
+    return state.operationUrl!;
+  }
+
+  it('InProgress while the operation runs (Azure-AsyncOperation status)', async () => {
+    const operationUrl = await begun('postgresServer');
+    expect(operationUrl).toMatch(/azureAsyncOperation/i);
+    expect(await sandbox.activities.getArmOperationStatus({ operationUrl })).toEqual({
+      ok: true,
+      value: { status: 'InProgress' },
+    });
+  });
+
+  it('Succeeded once it ended (Location: 202 while running, then the result)', async () => {
+    const operationUrl = await begun('storageAccount');
+    expect(await sandbox.activities.getArmOperationStatus({ operationUrl })).toEqual({
+      ok: true,
+      value: { status: 'InProgress' },
+    });
+    sandbox.settle();
+    expect(await sandbox.activities.getArmOperationStatus({ operationUrl })).toEqual({
+      ok: true,
+      value: { status: 'Succeeded' },
+    });
+  });
+
+  it("Failed with Azure's error", async () => {
+    sandbox.arm.faults.script('pg.create', [armFault.quotaExceeded('lro')]);
+    const operationUrl = await begun('postgresServer');
+    sandbox.settle();
+    const status = answerOf(await sandbox.activities.getArmOperationStatus({ operationUrl }));
+    expect(status).toEqual({
+      status: 'Failed',
+      error: { code: 'QuotaExceeded', message: expect.stringContaining('exceeding approved') },
+    });
+  });
+
+  it('an operation Azure no longer knows: notFound OperationNotFound', async () => {
+    const operationUrl = await begun('postgresServer');
+    const unknown = operationUrl.replace(
+      sandbox.arm.operations()[0]!.id,
+      '00000000-0000-4000-8000-000000000000',
+    );
+    expect(unknown).not.toBe(operationUrl);
+    expect(await sandbox.activities.getArmOperationStatus({ operationUrl: unknown })).toMatchObject({
+      ok: false,
+      kind: 'notFound',
+      code: 'OperationNotFound',
+    });
+  });
+
+  it("carries Azure's Retry-After for the next poll", async () => {
+    sandbox = await startActivitySandbox({ retryAfterSeconds: 12 });
+    const operationUrl = await begun('postgresServer');
+    expect(await sandbox.activities.getArmOperationStatus({ operationUrl })).toEqual({
+      ok: true,
+      value: { status: 'InProgress', retryAfterMs: 12_000 },
+    });
+  });
+});
+
+describe('ensureResourceGroup', () => {
+  const rgPath = (name: string) => `/subscriptions/${SUBSCRIPTION_ID}/resourcegroups/${name}`;
+
+  it.each([
+    ['a group of ours in another location', 'LocationMismatch', { location: 'northeurope' }],
+    ['a group with our name that is not ours', 'ResourceNotManaged', { tags: { team: 'x' } }],
+  ])('%s: conflict %s, and no write', async (_, code, group) => {
+    const record = await sandbox.register('acme');
+    await sandbox.clients.resources.resourceGroups.createOrUpdate(record.names.resourceGroup, {
+      location: record.spec.location,
+      tags: platformTags(record.spec),
+      ...group,
+    });
+    const from = sandbox.arm.requests.length;
+    expect(await sandbox.activities.ensureResourceGroup({ platformId: record.id })).toMatchObject({
+      ok: false,
+      kind: 'conflict',
+      code,
+    });
+    expect(sandbox.armWrites(from)).toEqual([]);
+  });
+
+  it("writes the group's tags only when they differ from the spec's", async () => {
+    const record = await sandbox.register('acme');
+    const ensure = () => sandbox.activities.ensureResourceGroup({ platformId: record.id });
+    const puts = () =>
+      sandbox
+        .armWrites()
+        .filter(
+          (w) =>
+            w.method === 'PUT' && w.path.toLowerCase() === rgPath(record.names.resourceGroup).toLowerCase(),
+        );
+
+    expect(await ensure()).toEqual({ ok: true, value: { provisioningState: 'Succeeded', mutated: true } });
+    expect(await ensure()).toEqual({ ok: true, value: { provisioningState: 'Succeeded', mutated: false } });
+    expect(puts()).toHaveLength(1);
+
+    await sandbox.registry.update(record.id, (r) => ({
+      ...r,
+      spec: { ...r.spec, tags: { costCenter: '42' } },
+    }));
+    expect(await ensure()).toMatchObject({ ok: true, value: { mutated: true } });
+    expect(puts()).toHaveLength(2);
+    expect(puts()[1]!.body).toMatchObject({ tags: { costCenter: '42', 'platform-id': record.id } });
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * ensurePostgresChild against the simulated ARM (each child write is a short operation holding the server,
+ * so a second overlapping write would be refused) and the platform secrets against the simulated Key Vault.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { PostgresChild } from '../../src/activities/contract.js';
+import type { PlatformRecord } from '../../src/platform/types.js';
+import { answerOf, startActivitySandbox, type ActivitySandbox } from '../support/activities.js';
+
+let sandbox: ActivitySandbox;
+
+beforeEach(async () => {
+  sandbox = await startActivitySandbox();
+});
+
+describe('ensurePostgresChild', () => {
+  let record: PlatformRecord;
+
+  beforeEach(async () => {
+    record = await sandbox.platform();
+    await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' });
+    sandbox.settle();
+  });
+
+  /** Ensures the child, lets the write it started (if any) end, and returns the ARM writes it sent. */
+  async function ensure(child: PostgresChild) {
+    const from = sandbox.arm.requests.length;
+    const state = answerOf(await sandbox.activities.ensurePostgresChild({ platformId: record.id, child }));
+    sandbox.settle();
+    const writes = sandbox.armWrites(from);
+    expect(state.mutated).toBe(writes.length > 0);
+    return writes.map((w) => ({
+      method: w.method,
+      path: w.path.split('/').slice(-2).join('/'),
+      body: w.body,
+    }));
+  }
+
+  it('a configuration already at its value (in any case) is not written', async () => {
+    // require_secure_transport is 'on' by default; the platform asks for 'ON'.
+    expect(await ensure({ kind: 'configuration', name: 'require_secure_transport', value: 'ON' })).toEqual(
+      [],
+    );
+  });
+
+  it('a configuration that differs is written; a second call makes no write', async () => {
+    const child: PostgresChild = { kind: 'configuration', name: 'azure.extensions', value: 'VECTOR' };
+    expect(await ensure(child)).toEqual([
+      {
+        method: 'PUT',
+        path: 'configurations/azure.extensions',
+        body: { properties: { value: 'VECTOR', source: 'user-override' } },
+      },
+    ]);
+    expect(await ensure(child)).toEqual([]);
+  });
+
+  it('a database is created once; a second call makes no write', async () => {
+    const child: PostgresChild = { kind: 'database', name: 'openwebui' };
+    expect(await ensure(child)).toMatchObject([{ method: 'PUT', path: 'databases/openwebui' }]);
+    expect(await ensure(child)).toEqual([]);
+  });
+
+  it('a firewall rule is written once, and again only when its addresses change', async () => {
+    const rule = { kind: 'firewallRule', name: 'aks-egress-1' } as const;
+    const first = { ...rule, startIpAddress: '20.1.2.3', endIpAddress: '20.1.2.3' };
+    expect(await ensure(first)).toEqual([
+      {
+        method: 'PUT',
+        path: 'firewallRules/aks-egress-1',
+        body: { properties: { startIpAddress: '20.1.2.3', endIpAddress: '20.1.2.3' } },
+      },
+    ]);
+    expect(await ensure(first)).toEqual([]);
+    expect(await ensure({ ...rule, startIpAddress: '20.1.2.4', endIpAddress: '20.1.2.4' })).toHaveLength(1);
+  });
+});
+
+describe('platform secrets', () => {
+  const generated = (record: PlatformRecord) =>
+    Object.entries(record.names.secrets)
+      .filter(([kind]) => kind !== 'huggingface-token')
+      .map(([, name]) => name)
+      .sort();
+  const versions = () => new Map([...sandbox.keyVault.secrets].map(([name, s]) => [name, s.version]));
+
+  it('ensure generates each secret once; a second ensure keeps every version', async () => {
+    const record = await sandbox.register('acme');
+    const first = answerOf(await sandbox.activities.ensurePlatformSecrets({ platformId: record.id }));
+    expect([...first.created].sort()).toEqual(generated(record));
+    const before = versions();
+    const writes = sandbox.keyVault.writes.length;
+
+    expect(await sandbox.activities.ensurePlatformSecrets({ platformId: record.id })).toEqual({
+      ok: true,
+      value: { created: [] },
+    });
+    expect(sandbox.keyVault.writes.length).toBe(writes);
+    expect(versions()).toEqual(before);
+  });
+
+  it('purge deletes and purges every secret; purging an already purged set succeeds', async () => {
+    const record = await sandbox.platform();
+    const purge = () => sandbox.activities.purgePlatformSecrets({ platformId: record.id });
+    expect([...answerOf(await purge()).purged].sort()).toEqual(generated(record));
+    expect(sandbox.keyVault.inventory()).toEqual([]);
+
+    expect(await purge()).toEqual({ ok: true, value: { purged: [] } });
+  });
+
+  it('ensure after a purge generates the secrets again (the names are free at once)', async () => {
+    const record = await sandbox.platform();
+    const before = versions();
+    await sandbox.activities.purgePlatformSecrets({ platformId: record.id });
+    const again = answerOf(await sandbox.activities.ensurePlatformSecrets({ platformId: record.id }));
+    expect([...again.created].sort()).toEqual(generated(record));
+    for (const [name, version] of versions()) expect(before.get(name)).not.toBe(version);
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * The activity factories wired as the composition root wires them: the real SDK clients (ARM, Key Vault,
+ * Kubernetes) over HTTP to the simulated ARM, Key Vault and Kubernetes API server, all on one virtual
+ * clock, and the real table registry on the run's Azurite. Only the transport and the credential differ
+ * from production; nothing inside a client is replaced.
+ */
+import { randomBytes } from 'node:crypto';
+import { expect, inject, onTestFinished } from 'vitest';
+import type { ActivityHandlers, ActivityName, Result } from '../../src/activities/contract.js';
+import { createAzureActivities } from '../../src/activities/azure.js';
+import { createKubernetesActivities } from '../../src/activities/kubernetes.js';
+import { createPostgresActivities } from '../../src/activities/postgres.js';
+import { createSecretActivities } from '../../src/activities/secrets.js';
+import { createAzureClients, type AzureClients } from '../../src/azure/clients.js';
+import { kubeClients } from '../../src/kube/client.js';
+import { derivePlatformNames } from '../../src/platform/naming.js';
+import type { PlatformRecord } from '../../src/platform/types.js';
+import { createTableRegistry, type Registry } from '../../src/registry/registry.js';
+import { SimulatedArm, type ArmRequestRecord, type SimulatedArmOptions } from '../../sandbox/azure/arm.js';
+import { sandboxCredential, simulatedAzureHttpClient } from '../../sandbox/azure/forwarding-client.js';
+import { SimulatedKeyVault } from '../../sandbox/azure/keyvault.js';
+import { VirtualClock } from '../../sandbox/clock.js';
+import { SimulatedKubernetes } from '../../sandbox/kube/apiserver.js';
+import { makeRecord } from './records.js';
+
+// @azure/arm-postgresql-flexible validates the subscription id as a UUID on the client side.
+export const SUBSCRIPTION_ID = '3f1d2c4b-5a69-4788-9a0b-1c2d3e4f5a6b';
+
+type WiredActivity = Exclude<
+  ActivityName,
+  'recordProgress' | 'getPlatformSpec' | 'getLastStopTime' | 'listSweepCandidates' | 'requestPlatformStop'
+>;
+
+export interface ActivitySandbox {
+  clock: VirtualClock;
+  arm: SimulatedArm;
+  keyVault: SimulatedKeyVault;
+  /** The one cluster every AKS kubeconfig of this sandbox points at. */
+  kube: SimulatedKubernetes;
+  clients: AzureClients;
+  registry: Registry;
+  activities: ActivityHandlers<WiredActivity>;
+  /** Registers a freshly requested platform (names derived for this subscription) and returns its record. */
+  register(id: string, overrides?: Partial<PlatformRecord>): Promise<PlatformRecord>;
+  /**
+   * A registered platform (a fresh id) with its resource group and generated secrets, as provisioning has
+   * it before it creates the resources of the table.
+   */
+  platform(overrides?: Partial<PlatformRecord>): Promise<PlatformRecord>;
+  /** Moves the clock to the end of every ARM operation running now (and of those their ends start). */
+  settle(): void;
+  /** ARM requests from index `from` on that changed or could change something (no reads, no list*). */
+  armWrites(from?: number): ArmRequestRecord[];
+}
+
+/**
+ * Starts a sandbox for the current test (from a test or its beforeEach); it is closed when the test ends,
+ * which also fails the test if the simulated ARM itself threw.
+ */
+export async function startActivitySandbox(
+  arm: Partial<Omit<SimulatedArmOptions, 'clock' | 'subscriptionId'>> = {},
+): Promise<ActivitySandbox> {
+  const clock = new VirtualClock();
+  const kube = new SimulatedKubernetes({ clock });
+  await kube.listen();
+  const simulatedArm = new SimulatedArm({
+    clock,
+    subscriptionId: SUBSCRIPTION_ID,
+    // Retry-After 0: the SDK never sleeps in real time (a test that is about Retry-After sets its own).
+    retryAfterSeconds: 0,
+    kubeconfigServer: () => kube.url,
+    ...arm,
+  });
+  const armBase = await simulatedArm.listen();
+  const keyVault = new SimulatedKeyVault();
+  const keyVaultBase = await keyVault.listen();
+  const clients = createAzureClients({
+    subscriptionId: SUBSCRIPTION_ID,
+    keyVaultUrl: keyVault.vaultUrl,
+    credential: sandboxCredential,
+    httpClient: simulatedAzureHttpClient({ keyVaultUrl: keyVault.vaultUrl, keyVaultBase, armBase }),
+  });
+  const registry = createTableRegistry(
+    inject('azuriteConnection'),
+    `activities${randomBytes(6).toString('hex')}`,
+  );
+  const now = () => new Date(clock.now());
+  let platforms = 0;
+  const register = (id: string, overrides: Partial<PlatformRecord> = {}) =>
+    registry.create(makeRecord(id, { names: derivePlatformNames(SUBSCRIPTION_ID, id), ...overrides }));
+  const activities: ActivityHandlers<WiredActivity> = {
+    ...createAzureActivities({ clients, registry }),
+    ...createPostgresActivities({ clients, registry }),
+    ...createSecretActivities({ clients, registry }),
+    ...createKubernetesActivities({ clients, registry, kube: kubeClients, now }),
+  };
+  onTestFinished(async () => {
+    await Promise.all([simulatedArm.close(), keyVault.close(), kube.close()]);
+    expect(simulatedArm.internalErrors).toEqual([]);
+  });
+  return {
+    clock,
+    arm: simulatedArm,
+    keyVault,
+    kube,
+    clients,
+    registry,
+    activities,
+    register,
+    async platform(overrides = {}) {
+      const record = await register(`plat${platforms++}`, overrides);
+      expect(await activities.ensureResourceGroup({ platformId: record.id })).toMatchObject({ ok: true });
+      expect(await activities.ensurePlatformSecrets({ platformId: record.id })).toMatchObject({ ok: true });
+      return record;
+    },
+    settle() {
+      for (let next = simulatedArm.nextCompletionAt(); next !== undefined;) {
+        clock.advanceTo(Math.max(next, clock.now()));
+        next = simulatedArm.nextCompletionAt();
+      }
+    },
+    armWrites: (from = 0) =>
+      simulatedArm.requests
+        .slice(from)
+        .filter((r) => r.method !== 'GET' && r.method !== 'HEAD' && !/\.list/.test(r.op ?? '')),
+  };
+}
+
+/** The answer of a Result activity that must have succeeded (its failure, if not, in the message). */
+export function answerOf<T>(result: Result<T>): T {
+  if (!result.ok) throw new Error(`expected success, got ${result.kind} ${result.code}: ${result.message}`);
+  return result.value;
+}
