@@ -123,7 +123,14 @@ export function createKubernetesActivities(
         };
         const stages = applyStages(await platformObjects(record, secretValue, storageKey, deps.templates));
         const current = stages.find((s) => s.stage === stage);
-        if (!current) throw new Error(`the rendered manifests have no apply stage '${stage}'`);
+        // A stage the manifests do not have can never be applied: refused at once, never retried.
+        if (!current)
+          return {
+            ok: false,
+            kind: 'invalid',
+            code: 'UnknownApplyStage',
+            message: `The rendered manifests have no apply stage '${stage}'.`,
+          };
         // In order: namespaces before what lives in them; one at a time keeps conflicts attributable.
         for (const object of current.objects) {
           const waited = object.metadata?.annotations?.[WAIT_FOR_COMPLETION] === 'true';

@@ -13,7 +13,7 @@ import {
   type AzureResourceKind,
   type AzureResourceName,
 } from '../../src/platform/azure-resources.js';
-import { platformTags } from '../../src/platform/plan.js';
+import { platformTags } from '../../src/platform/tags.js';
 import { choosePostgresSku } from '../../src/platform/sizing.js';
 import { isStepName, stepPolicy } from '../../src/platform/steps.js';
 import { armFault } from '../../sandbox/azure/arm.js';
@@ -209,7 +209,7 @@ describe('the table of Azure resources is complete (every entry works end to end
       const created = sandbox.arm.inventory().find((r) => r.id.toLowerCase() === put!.path.toLowerCase());
       expect(created?.type.toLowerCase()).toBe(entry.type.toLowerCase());
 
-      for (const step of [entry.step, ...(entry.then ? [entry.then] : [])]) {
+      for (const step of [kind, ...(entry.then ? [entry.then] : [])]) {
         expect(isStepName(step)).toBe(true);
         expect(stepPolicy(step).deadlineMs).toBeGreaterThan(0);
       }

@@ -3,10 +3,12 @@
  * through the admin kubeconfig the simulated AKS returns: the staged apply and the Job readiness check.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { applyStages, platformObjects } from '../../src/activities/kubernetes.js';
+import { platformObjects } from '../../src/activities/kubernetes.js';
+import { applyStages } from '../../src/platform/apply.js';
 import { APPLY_STAGES, type ApplyStage } from '../../src/platform/steps.js';
 import type { PlatformRecord } from '../../src/platform/types.js';
 import { answerOf, startActivitySandbox, type ActivitySandbox } from '../support/activities.js';
+import { TEMPLATES } from '../support/manifests.js';
 
 let sandbox: ActivitySandbox;
 let record: PlatformRecord;
@@ -33,6 +35,7 @@ async function expectedStages() {
       record,
       async () => '',
       async () => '',
+      TEMPLATES,
     ),
   );
   return new Map(stages.map((s) => [s.stage, s.objects.map(refOf).sort()]));
@@ -65,16 +68,12 @@ describe('applyPlatformManifests', () => {
     },
   );
 
-  // Reported: withCluster turns the error into a `transient` failure (code Unknown), which the orchestrator
-  // retries with backoff although it can never succeed; the contract says unexpected faults throw.
-  it.fails('an unknown stage throws', async () => {
-    await expect(apply('nonsense' as ApplyStage)).rejects.toThrow(/no apply stage 'nonsense'/);
-  });
-
-  it('an unknown stage applies nothing', async () => {
+  it('an unknown stage is refused for good (not retried) and applies nothing', async () => {
     const before = stored();
     expect(await apply('nonsense' as ApplyStage)).toMatchObject({
       ok: false,
+      kind: 'invalid',
+      code: 'UnknownApplyStage',
       message: expect.stringContaining("no apply stage 'nonsense'"),
     });
     expect(stored()).toEqual(before);

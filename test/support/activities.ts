@@ -22,6 +22,7 @@ import { SimulatedKeyVault } from '../../sandbox/azure/keyvault.js';
 import { VirtualClock } from '../../sandbox/clock.js';
 import { SimulatedKubernetes } from '../../sandbox/kube/apiserver.js';
 import { makeRecord } from './records.js';
+import { TEMPLATES } from './manifests.js';
 
 // @azure/arm-postgresql-flexible validates the subscription id as a UUID on the client side.
 export const SUBSCRIPTION_ID = '3f1d2c4b-5a69-4788-9a0b-1c2d3e4f5a6b';
@@ -92,7 +93,7 @@ export async function startActivitySandbox(
     ...createAzureActivities({ clients, registry }),
     ...createPostgresActivities({ clients, registry }),
     ...createSecretActivities({ clients, registry }),
-    ...createKubernetesActivities({ clients, registry, kube: kubeClients, now }),
+    ...createKubernetesActivities({ clients, registry, kube: kubeClients, now, templates: TEMPLATES }),
   };
   onTestFinished(async () => {
     await Promise.all([simulatedArm.close(), keyVault.close(), kube.close()]);

@@ -5,7 +5,7 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { applyStages } from '../../src/activities/kubernetes.js';
+import { applyStages } from '../../src/platform/apply.js';
 import { renderManifests } from '../../src/platform/manifests.js';
 import {
   APPLY_STAGES,
@@ -15,7 +15,7 @@ import {
   type StepDefinition,
   type StepName,
 } from '../../src/platform/steps.js';
-import { namesOf, specOf } from '../support/manifests.js';
+import { namesOf, specOf, TEMPLATES } from '../support/manifests.js';
 
 const SPECS = {
   'one model': specOf({ models: ['llama3.1:8b'] }),
@@ -28,7 +28,7 @@ describe('apply stages', () => {
   it.each(Object.entries(SPECS))(
     '%s: the stages found in the rendered manifests are the catalogue’s, in its order',
     (_, spec) => {
-      const stages = applyStages(renderManifests(spec, namesOf(spec)) as KubernetesObject[]);
+      const stages = applyStages(renderManifests(spec, namesOf(spec), TEMPLATES) as KubernetesObject[]);
       expect(stages.map((s) => s.stage)).toEqual(APPLY_STAGES.map((s) => s.stage));
       // A stage the catalogue waits on ends with the Job it waits for; the last one waits for nothing.
       expect(stages.map((s) => !!s.waitFor)).toEqual(APPLY_STAGES.map((s) => 'job' in s));
