@@ -17,31 +17,18 @@ import type {
 } from '../platform/types.js';
 
 // Orchestrators may import this module only, so the domain's result types are offered here too.
-import type { Result } from '../platform/result.js';
-export { RETRYABLE_KINDS, type Failure, type FailureKind, type Result } from '../platform/result.js';
+import type { OperationStatus, ResourceState, Result } from '../platform/result.js';
+export {
+  RETRYABLE_KINDS,
+  type Failure,
+  type FailureKind,
+  type OperationStatus,
+  type ResourceState,
+  type Result,
+} from '../platform/result.js';
 
 export interface PlatformRef {
   platformId: string;
-}
-
-/** What a begin activity reports about one Azure resource. */
-export interface ResourceState {
-  /** ARM provisioningState (Succeeded, Failed, Canceled, or an in-progress value such as Creating). */
-  provisioningState: string;
-  /** True when this call sent a mutating request. */
-  mutated: boolean;
-  /** The long-running operation Azure accepted (Azure-AsyncOperation or Location URL), to poll. */
-  operationUrl?: string;
-  /** Azure's Retry-After on accepting it: the first poll waits at least this long. */
-  retryAfterMs?: number;
-}
-
-/** One read of an ARM asynchronous operation (the Azure-AsyncOperation / Location protocol). */
-export interface OperationStatus {
-  status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
-  error?: { code: string; message: string };
-  /** Azure's Retry-After for the next poll. */
-  retryAfterMs?: number;
 }
 
 export interface ProgressUpdate {

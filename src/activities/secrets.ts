@@ -5,19 +5,15 @@
 import { randomBytes } from 'node:crypto';
 import type { AzureClients } from '../azure/clients.js';
 import { attempt, readOrUndefined } from '../azure/lro.js';
-import type { SecretKind } from '../platform/naming.js';
+import { SECRET_KINDS, type SecretKind } from '../platform/naming.js';
 import { MANAGED_BY } from '../platform/tags.js';
 import { requireRecord, type Registry } from '../registry/registry.js';
 import type { ActivityHandlers } from './contract.js';
 
 /** Secrets generated for every platform (the Hugging Face token comes from the request instead). */
-const GENERATED_SECRETS: readonly SecretKind[] = [
-  'postgres-admin-password',
-  'openwebui-db-password',
-  'openwebui-secret-key',
-  'grafana-admin-password',
-  'openwebui-admin-password',
-];
+const GENERATED_SECRETS = SECRET_KINDS.filter(
+  (kind): kind is Exclude<SecretKind, 'huggingface-token'> => kind !== 'huggingface-token',
+);
 
 /** How long the purge waits for Key Vault to show a secret it deleted before asking to be called again. */
 const SECRET_DELETE_WAIT_MS = 60_000;

@@ -3,7 +3,7 @@
  * (without letting the SDK poll), turning that answer into a ResourceState, reading "absent" from a 404, and
  * turning what the SDK threw into a typed failure. No clients here: they are passed in.
  */
-import type { OperationStatus, ResourceState, Result } from '../activities/contract.js';
+import type { OperationStatus, ResourceState, Result } from '../platform/result.js';
 import { classifyAzureError } from './errors.js';
 
 /** What Azure answered to a write: the operation to follow, the state in the body, Retry-After. */

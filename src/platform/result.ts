@@ -1,6 +1,7 @@
 /**
- * The typed outcome of an operation on Azure or Kubernetes: the adapters classify what the SDKs threw into
- * it, the activities return it, and the orchestrators decide on it. It lives in the domain so that none of
+ * The typed outcome of an operation on Azure or Kubernetes, and what ARM's asynchronous protocol reports:
+ * the adapters classify what the SDKs threw into it, the activities return it, and the orchestrators
+ * decide on it. It lives in the domain so that none of
  * those layers has to import another's module to share it.
  */
 
@@ -27,3 +28,23 @@ export interface Failure {
 export type Result<T> = { ok: true; value: T } | Failure;
 
 export const RETRYABLE_KINDS: ReadonlySet<FailureKind> = new Set(['throttled', 'busy', 'transient']);
+
+/** What a begin activity reports about one Azure resource. */
+export interface ResourceState {
+  /** ARM provisioningState (Succeeded, Failed, Canceled, or an in-progress value such as Creating). */
+  provisioningState: string;
+  /** True when this call sent a mutating request. */
+  mutated: boolean;
+  /** The long-running operation Azure accepted (Azure-AsyncOperation or Location URL), to poll. */
+  operationUrl?: string;
+  /** Azure's Retry-After on accepting it: the first poll waits at least this long. */
+  retryAfterMs?: number;
+}
+
+/** One read of an ARM asynchronous operation (the Azure-AsyncOperation / Location protocol). */
+export interface OperationStatus {
+  status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
+  error?: { code: string; message: string };
+  /** Azure's Retry-After for the next poll. */
+  retryAfterMs?: number;
+}
