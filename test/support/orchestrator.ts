@@ -19,14 +19,17 @@ import { getRegistrations, installFunctionsCore, type Registration } from '../..
 export const MINUTES = 60_000;
 export type Stubs = Partial<ActivityHandlers>;
 
-export interface ActivityCall<N extends ActivityName = ActivityName> {
-  name: N;
-  input: ActivityInput<N>;
-  /** Orchestration time of the call, in ms since the run started. */
-  at: number;
-  /** The instance that called it (a sub-orchestration has its own). */
-  instanceId: string;
-}
+/** One recorded call; over every name, a union narrowed by `name`. */
+export type ActivityCall<N extends ActivityName = ActivityName> = N extends ActivityName
+  ? {
+      name: N;
+      input: ActivityInput<N>;
+      /** Orchestration time of the call, in ms since the run started. */
+      at: number;
+      /** The instance that called it (a sub-orchestration has its own). */
+      instanceId: string;
+    }
+  : never;
 
 export interface Finished {
   runtimeStatus: RuntimeStatus;
@@ -79,7 +82,7 @@ export async function runOrchestrator(
     const handler = async (input: unknown) => {
       // The driver invokes the handler right after announcing which instance started the activity.
       const instanceId = lastStarted;
-      calls.push({ name: name as ActivityName, input: input as never, at: clock.now() - start, instanceId });
+      calls.push({ name, input, at: clock.now() - start, instanceId } as ActivityCall);
       const stub = handlers[name as ActivityName] as ((input: unknown) => Promise<unknown>) | undefined;
       if (!stub) {
         missing.add(name);

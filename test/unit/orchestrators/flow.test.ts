@@ -6,7 +6,14 @@ import { describe, expect, it } from 'vitest';
 import type { OperationStatus, Result } from '../../../src/activities/contract.js';
 import { ORCHESTRATORS } from '../../../src/orchestrators/names.js';
 import { MAX_RETRYABLE_REFUSALS, POLL, STEPS } from '../../../src/platform/steps.js';
-import { MINUTES, ok, refused, runOrchestrator, type Stubs } from '../../support/orchestrator.js';
+import {
+  MINUTES,
+  ok,
+  refused,
+  runOrchestrator,
+  type Finished,
+  type Stubs,
+} from '../../support/orchestrator.js';
 import { failure, PLATFORM, stepEnded, succeeded } from './fixtures.js';
 
 const SECONDS = 1_000;
@@ -29,8 +36,7 @@ const statuses = (...answers: OperationStatus[]) => {
   return async () => ok<OperationStatus>(answers[n++] ?? { status: 'Succeeded' });
 };
 
-const readTimes = (run: Awaited<ReturnType<typeof stop>>) =>
-  run.callsOf('getArmOperationStatus').map((c) => c.at);
+const readTimes = (run: Finished) => run.callsOf('getArmOperationStatus').map((c) => c.at);
 const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
 
 describe('following an ARM operation', () => {

@@ -6,7 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import type { ResourceState } from '../../../src/activities/contract.js';
 import { ORCHESTRATORS } from '../../../src/orchestrators/names.js';
-import { MINUTES, ok, RUN_START, runOrchestrator, type Stubs } from '../../support/orchestrator.js';
+import {
+  MINUTES,
+  ok,
+  RUN_START,
+  runOrchestrator,
+  type Finished,
+  type Stubs,
+} from '../../support/orchestrator.js';
 import { PLATFORM, stepsStarted } from './fixtures.js';
 
 /** Each power change is an ARM operation that ends at the second read. */
@@ -34,13 +41,11 @@ function powerStubs(): Stubs {
 }
 
 /** The power operations in the order they were sent and read, e.g. `begin aks/stop`, `read aks/stop`. */
-const powerOperations = (run: Awaited<ReturnType<typeof runOrchestrator>>) =>
+const powerOperations = (run: Finished) =>
   run.calls.flatMap((c) => {
-    if (c.name === 'beginAksClusterPower') return [`begin aks/${(c.input as { action: string }).action}`];
-    if (c.name === 'beginPostgresServerPower')
-      return [`begin postgres/${(c.input as { action: string }).action}`];
-    if (c.name === 'getArmOperationStatus')
-      return [`read ${(c.input as { operationUrl: string }).operationUrl}`];
+    if (c.name === 'beginAksClusterPower') return [`begin aks/${c.input.action}`];
+    if (c.name === 'beginPostgresServerPower') return [`begin postgres/${c.input.action}`];
+    if (c.name === 'getArmOperationStatus') return [`read ${c.input.operationUrl}`];
     return [];
   });
 
