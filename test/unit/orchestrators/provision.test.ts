@@ -117,6 +117,12 @@ describe('the Azure half of provisioning', () => {
     },
   );
 
+  it('a failed provisioning’s custom status names the phase and the step that failed', async () => {
+    const { stubs } = REFUSALS.find((r) => r.step === 'fileShares')!;
+    const run = await provision(stubs);
+    expect(run.customStatus).toMatchObject({ phase: 'Failed', step: 'fileShares' });
+  });
+
   it('an AKS quota refusal on a spot platform carries the spot hint', async () => {
     const { stubs } = REFUSALS.find((r) => r.step === 'aksCluster')!;
     const platform = spec({ gpu: { ...spec().gpu, spot: true } });
@@ -199,6 +205,7 @@ describe('the in-cluster half of provisioning', () => {
     expect(smokeAt).toBeGreaterThan(-1);
     expect(readyAt).toBeGreaterThan(smokeAt);
     expect(run.output).toEqual({ platformId: PLATFORM, phase: 'Ready' });
+    expect(run.customStatus).toMatchObject({ phase: 'Ready', step: null });
   });
 
   it('a smoke test answered on the CPU becomes a warning, and the platform is still Ready', async () => {
