@@ -2,20 +2,20 @@
 import type { ProgressUpdate, ResourceState } from '../../../src/activities/contract.js';
 import type { PlatformSpec } from '../../../src/platform/types.js';
 import { ok, type Finished, type Stubs } from '../../support/orchestrator.js';
+import { makeRecord } from '../../support/records.js';
 
-export const PLATFORM = 'p1';
+export const PLATFORM = 'team1';
 
-export const spec = (change: Partial<PlatformSpec> = {}): PlatformSpec => ({
-  prefix: PLATFORM,
-  models: ['phi3.5', 'llama3.2:1b'],
-  location: 'westeurope',
-  gpu: { vmSize: 'Standard_NC4as_T4_v3', minNodes: 1, maxNodes: 1, spot: false },
-  webui: { replicas: 1 },
-  autoStop: { idleMinutes: 60 },
-  tags: {},
-  huggingFaceToken: false,
-  ...change,
-});
+export const spec = (change: Partial<PlatformSpec> = {}): PlatformSpec => {
+  const base = makeRecord(PLATFORM).spec;
+  return {
+    ...base,
+    models: ['phi3.5', 'llama3.2:1b'],
+    gpu: { ...base.gpu, spot: false },
+    webui: { replicas: 1 },
+    ...change,
+  };
+};
 
 export const succeeded: ResourceState = { provisioningState: 'Succeeded', mutated: true };
 
