@@ -1,6 +1,7 @@
 /**
  * `npm run sandbox` end to end: the compiled CLI in its own process, driven over real HTTP as a user
- * would drive it, then stopped with SIGTERM.
+ * would drive it, then stopped with SIGTERM. It is also where the README's curl examples are proved: each is
+ * sent as written and must answer the status the README shows after "→".
  *
  * It compiles once with tsconfig.sandbox.json (the command `npm run sandbox` runs), into a private folder
  * inside dist/sandbox/ so that it never rewrites dist/src while another test file reads it
@@ -179,6 +180,7 @@ describe('npm run sandbox', () => {
   it(`answers the README examples with the statuses the README shows (run with ${hasCurl ? 'curl' : 'fetch'})`, async () => {
     const examples = parseExamples({ API: api, KEY: key });
     expect(examples.length).toBeGreaterThanOrEqual(13);
+    for (const e of examples) expect(e.expected, e.command).toBeGreaterThanOrEqual(200);
     for (const example of examples) {
       const path = new URL(example.url).pathname;
       // As a reader would: wait until the flow the previous command started has finished.

@@ -1,0 +1,144 @@
+/**
+ * The flow discipline of src/orchestrators/flow.ts, seen through one step (stopPlatform's aksStop): how an
+ * ARM operation is followed, how refusals are retried, and when a step gives up.
+ */
+import { describe, expect, it } from 'vitest';
+import type { OperationStatus, Result } from '../../../src/activities/contract.js';
+import { ORCHESTRATORS } from '../../../src/orchestrators/names.js';
+import { MAX_RETRYABLE_REFUSALS, POLL, STEPS } from '../../../src/platform/steps.js';
+import {
+  MINUTES,
+  ok,
+  refused,
+  runOrchestrator,
+  type Finished,
+  type Stubs,
+} from '../../support/orchestrator.js';
+import { failure, PLATFORM, stepEnded, succeeded } from './fixtures.js';
+
+const SECONDS = 1_000;
+const stop = (stubs: Stubs) => runOrchestrator(ORCHESTRATORS.stop, { platformId: PLATFORM }, stubs);
+
+/** AKS's stop accepted (with Azure's Retry-After), its operation read through `reads` in turn. */
+function aksStop(accepted: { retryAfterMs?: number }, reads: () => Promise<Result<OperationStatus>>): Stubs {
+  return {
+    beginAksClusterPower: async () =>
+      ok({ provisioningState: 'Stopping', mutated: true, operationUrl: 'aks/stop', ...accepted }),
+    getArmOperationStatus: reads,
+    beginPostgresServerPower: async () => ok(succeeded),
+    getPowerStates: async () => ok({ aks: 'Stopped', postgres: 'Stopped' }),
+  };
+}
+
+/** Answers the statuses in turn, then Succeeded. */
+const statuses = (...answers: OperationStatus[]) => {
+  let n = 0;
+  return async () => ok<OperationStatus>(answers[n++] ?? { status: 'Succeeded' });
+};
+
+const readTimes = (run: Finished) => run.callsOf('getArmOperationStatus').map((c) => c.at);
+const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
+
+describe('following an ARM operation', () => {
+  it('reads the operation no sooner than the Retry-After of the accept, then of each read, even past the backoff cap', async () => {
+    const run = await stop(
+      aksStop(
+        { retryAfterMs: 60 * SECONDS },
+        statuses(
+          { status: 'InProgress', retryAfterMs: 100 * SECONDS },
+          { status: 'InProgress', retryAfterMs: 300 * SECONDS },
+        ),
+      ),
+    );
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(300 * SECONDS).toBeGreaterThan(POLL.aksPower.maxMs);
+    expect(readTimes(run)).toEqual([60 * SECONDS, 160 * SECONDS, 460 * SECONDS]);
+  });
+
+  it('without a Retry-After, reads at once and then backs off by the step’s policy up to its cap', async () => {
+    const { initialMs, factor, maxMs } = POLL.aksPower;
+    const run = await stop(
+      aksStop({}, statuses(...Array.from({ length: 6 }, () => ({ status: 'InProgress' as const })))),
+    );
+    expect(run.runtimeStatus).toBe('Completed');
+    const times = readTimes(run);
+    expect(times[0]).toBe(0);
+    // The reads start one step up the backoff (the accept was the first request).
+    expect(gaps(times)).toEqual([1, 2, 3, 4, 5, 6].map((n) => Math.min(maxMs, initialMs * factor ** n)));
+    expect(gaps(times).at(-1)).toBe(maxMs);
+  });
+
+  it('a Retry-After shorter than the backoff does not make it read sooner', async () => {
+    const run = await stop(aksStop({}, statuses({ status: 'InProgress', retryAfterMs: 1 * SECONDS })));
+    expect(gaps(readTimes(run))).toEqual([POLL.aksPower.initialMs * POLL.aksPower.factor]);
+  });
+
+  it('an operation that ends Failed fails the step with Azure’s code', async () => {
+    const run = await stop(
+      aksStop({}, statuses({ status: 'Failed', error: { code: 'OperationNotAllowed', message: 'no' } })),
+    );
+    expect(run.runtimeStatus).toBe('Failed');
+    expect(failure(run)).toMatchObject({ step: 'aksStop', code: 'OperationNotAllowed' });
+    expect(run.callsOf('beginPostgresServerPower')).toEqual([]);
+  });
+});
+
+describe('refusals', () => {
+  it(`a busy refusal is retried, ${MAX_RETRYABLE_REFUSALS} calls at most, waiting its Retry-After; then the step fails with Azure’s code`, async () => {
+    const run = await stop({
+      ...aksStop({}, statuses()),
+      beginAksClusterPower: async () => refused('busy', 'OperationNotAllowed', 20 * SECONDS),
+    });
+    expect(run.runtimeStatus).toBe('Failed');
+    const begins = run.callsOf('beginAksClusterPower').map((c) => c.at);
+    expect(begins).toHaveLength(MAX_RETRYABLE_REFUSALS);
+    for (const gap of gaps(begins)) expect(gap).toBeGreaterThanOrEqual(20 * SECONDS);
+    expect(failure(run)).toMatchObject({ step: 'aksStop', code: 'OperationNotAllowed' });
+    expect(stepEnded(run, 'aksStop')).toMatchObject({
+      state: 'failed',
+      error: { code: 'OperationNotAllowed' },
+    });
+    expect(run.callsOf('beginPostgresServerPower')).toEqual([]);
+  });
+
+  it('a throttled refusal that clears is retried and the flow goes on', async () => {
+    let calls = 0;
+    const run = await stop({
+      ...aksStop({}, statuses()),
+      beginAksClusterPower: async () =>
+        ++calls < 3 ? refused('throttled', 'TooManyRequests', 5 * SECONDS) : ok(succeeded),
+    });
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(run.callsOf('beginAksClusterPower')).toHaveLength(3);
+    expect(run.callsOf('beginPostgresServerPower')).toHaveLength(1);
+  });
+
+  it('a non-retryable refusal fails the step at the first answer', async () => {
+    const run = await stop({
+      ...aksStop({}, statuses()),
+      beginAksClusterPower: async () => refused('conflict', 'ResourceNotOwned'),
+    });
+    expect(run.runtimeStatus).toBe('Failed');
+    expect(run.callsOf('beginAksClusterPower')).toHaveLength(1);
+    expect(failure(run)).toMatchObject({ step: 'aksStop', code: 'ResourceNotOwned' });
+  });
+});
+
+describe('deadlines', () => {
+  it('a step still waiting past its deadline fails as StepDeadlineExceeded naming the step’s title', async () => {
+    const run = await stop(aksStop({}, async () => ok<OperationStatus>({ status: 'InProgress' })));
+    expect(run.runtimeStatus).toBe('Failed');
+    const error = failure(run)!;
+    expect(error).toMatchObject({ step: 'aksStop', code: 'StepDeadlineExceeded' });
+    expect(error.message).toContain(STEPS.aksStop.title);
+    const failedAt = run.callsOf('recordProgress').find((c) => c.input.phase === 'Failed')!.at;
+    expect(failedAt).toBeGreaterThanOrEqual(POLL.aksPower.deadlineMs);
+    expect(failedAt).toBeLessThan(POLL.aksPower.deadlineMs + POLL.aksPower.maxMs + MINUTES);
+  });
+});
+
+describe('the harness', () => {
+  it('fails a run that calls an activity no stub stands in for, naming it', async () => {
+    await expect(stop({})).rejects.toThrow(/without a stub: beginAksClusterPower/);
+  });
+});

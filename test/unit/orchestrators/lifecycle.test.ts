@@ -1,0 +1,113 @@
+/**
+ * stopPlatform and startPlatform on stub activities: the order Azure needs (the workloads hold database
+ * connections; Open WebUI needs its database when it starts) and the wait AKS asks for between a stop
+ * and a start.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ResourceState } from '../../../src/activities/contract.js';
+import { ORCHESTRATORS } from '../../../src/orchestrators/names.js';
+import {
+  MINUTES,
+  ok,
+  RUN_START,
+  runOrchestrator,
+  type Finished,
+  type Stubs,
+} from '../../support/orchestrator.js';
+import { PLATFORM, stepsStarted } from './fixtures.js';
+
+/** Each power change is an ARM operation that ends at the second read. */
+function powerStubs(): Stubs {
+  const reads = new Map<string, number>();
+  const begin =
+    (resource: string) =>
+    async ({ action }: { action: string }) =>
+      ok<ResourceState>({
+        provisioningState: 'Updating',
+        mutated: true,
+        operationUrl: `${resource}/${action}`,
+      });
+  return {
+    beginAksClusterPower: begin('aks'),
+    beginPostgresServerPower: begin('postgres'),
+    getArmOperationStatus: async ({ operationUrl }) => {
+      const n = (reads.get(operationUrl) ?? 0) + 1;
+      reads.set(operationUrl, n);
+      return ok({ status: n < 2 ? 'InProgress' : 'Succeeded' });
+    },
+    getPowerStates: async () => ok({ aks: 'Running', postgres: 'Ready' }),
+    checkPlatformReadiness: async () => ok({ ready: true, detail: '' }),
+  };
+}
+
+/** The power operations in the order they were sent and read, e.g. `begin aks/stop`, `read aks/stop`. */
+const powerOperations = (run: Finished) =>
+  run.calls.flatMap((c) => {
+    if (c.name === 'beginAksClusterPower') return [`begin aks/${c.input.action}`];
+    if (c.name === 'beginPostgresServerPower') return [`begin postgres/${c.input.action}`];
+    if (c.name === 'getArmOperationStatus') return [`read ${c.input.operationUrl}`];
+    return [];
+  });
+
+/** An operation sent, then read until it ended (at its second read). */
+const followed = (operation: string) => [`begin ${operation}`, `read ${operation}`, `read ${operation}`];
+
+describe('stopPlatform', () => {
+  it('stops AKS, and waits for it to be stopped, before it stops PostgreSQL', async () => {
+    const run = await runOrchestrator(ORCHESTRATORS.stop, { platformId: PLATFORM }, powerStubs());
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(powerOperations(run)).toEqual([...followed('aks/stop'), ...followed('postgres/stop')]);
+    expect(stepsStarted(run)).toEqual(['aksStop', 'postgresStop']);
+  });
+});
+
+describe('startPlatform', () => {
+  it('starts PostgreSQL, and waits for it to be ready, before it starts AKS', async () => {
+    const run = await runOrchestrator(
+      ORCHESTRATORS.start,
+      { platformId: PLATFORM },
+      {
+        ...powerStubs(),
+        getLastStopTime: async () => null,
+      },
+    );
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(powerOperations(run)).toEqual([...followed('postgres/start'), ...followed('aks/start')]);
+    expect(stepsStarted(run)).toEqual([
+      'postgresStart',
+      'aksStart',
+      'nodesReady',
+      'workloadsReady',
+      'endpoints',
+    ]);
+  });
+
+  it('a start 5 minutes after the last stop waits on a durable timer until 15 minutes after it', async () => {
+    const stoppedAt = RUN_START - 5 * MINUTES;
+    const run = await runOrchestrator(
+      ORCHESTRATORS.start,
+      { platformId: PLATFORM },
+      {
+        ...powerStubs(),
+        getLastStopTime: async () => new Date(stoppedAt).toISOString(),
+      },
+    );
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(stepsStarted(run)[0]).toBe('waitAfterStop');
+    expect(run.timers[0]!.at).toBe(10 * MINUTES);
+    expect(run.callsOf('beginPostgresServerPower')[0]!.at).toBe(10 * MINUTES);
+  });
+
+  it('a start more than 15 minutes after the last stop starts at once', async () => {
+    const run = await runOrchestrator(
+      ORCHESTRATORS.start,
+      { platformId: PLATFORM },
+      {
+        ...powerStubs(),
+        getLastStopTime: async () => new Date(RUN_START - 16 * MINUTES).toISOString(),
+      },
+    );
+    expect(stepsStarted(run)).not.toContain('waitAfterStop');
+    expect(run.callsOf('beginPostgresServerPower')[0]!.at).toBe(0);
+  });
+});

@@ -1,0 +1,220 @@
+/**
+ * provisionPlatform on stub activities: a refusal at each step of the Azure half fails the platform naming
+ * the step and Azure's code, the resources are created in parallel, and the in-cluster half runs its
+ * stages and gates in order before Ready.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Failure, OperationStatus, ResourceState } from '../../../src/activities/contract.js';
+import { ORCHESTRATORS } from '../../../src/orchestrators/names.js';
+import { PROVISION_ORDER } from '../../../src/platform/steps.js';
+import type { PlatformSpec } from '../../../src/platform/types.js';
+import { ok, refused, runOrchestrator, type Stubs } from '../../support/orchestrator.js';
+import {
+  azureStubs,
+  clusterStubs,
+  failure,
+  phases,
+  PLATFORM,
+  spec,
+  stepEnded,
+  stepsStarted,
+  succeeded,
+} from './fixtures.js';
+
+const provision = (stubs: Stubs, platform: PlatformSpec = spec()) =>
+  runOrchestrator(
+    ORCHESTRATORS.provision,
+    { platformId: PLATFORM },
+    {
+      ...clusterStubs(platform),
+      ...azureStubs(platform),
+      ...stubs,
+    },
+  );
+
+/** A begin activity that refuses the resources `matches` picks and creates the others. */
+const refusing =
+  <I>(matches: (input: I) => boolean, refusal: Failure) =>
+  async (input: I) =>
+    matches(input) ? refusal : ok(succeeded);
+
+/** One refusal per step of the Azure half, as the activity of that step answers it. */
+const REFUSALS: { step: string; code: string; stubs: Stubs }[] = [
+  {
+    step: 'resourceGroup',
+    code: 'InvalidResourceGroupLocation',
+    stubs: { ensureResourceGroup: async () => refused('invalid', 'InvalidResourceGroupLocation') },
+  },
+  {
+    step: 'secrets',
+    code: 'Forbidden',
+    stubs: { ensurePlatformSecrets: async () => refused('invalid', 'Forbidden') },
+  },
+  {
+    step: 'aksCluster',
+    code: 'QuotaExceeded',
+    stubs: {
+      beginAzureResource: refusing(({ kind }) => kind === 'aksCluster', refused('quota', 'QuotaExceeded')),
+    },
+  },
+  {
+    step: 'postgresServer',
+    code: 'InternalServerError',
+    stubs: {
+      beginAzureResource: async ({ kind }) =>
+        ok<ResourceState>({ provisioningState: 'Creating', mutated: true, operationUrl: `op/${kind}` }),
+      getArmOperationStatus: async ({ operationUrl }) =>
+        ok<OperationStatus>(
+          operationUrl === 'op/postgresServer'
+            ? { status: 'Failed', error: { code: 'InternalServerError', message: 'Provisioning failed.' } }
+            : { status: 'Succeeded' },
+        ),
+    },
+  },
+  {
+    step: 'storageAccount',
+    code: 'StorageAccountAlreadyTaken',
+    stubs: {
+      beginAzureResource: refusing(
+        ({ kind }) => kind === 'storageAccount',
+        refused('conflict', 'StorageAccountAlreadyTaken'),
+      ),
+    },
+  },
+  {
+    step: 'postgresSettings',
+    code: 'InvalidParameterValue',
+    stubs: {
+      ensurePostgresChild: refusing(
+        ({ child }) => child.kind === 'configuration',
+        refused('invalid', 'InvalidParameterValue'),
+      ),
+    },
+  },
+  {
+    step: 'postgresFirewall',
+    code: 'InvalidParameterValue',
+    stubs: {
+      ensurePostgresChild: refusing(
+        ({ child }) => child.kind === 'firewallRule',
+        refused('invalid', 'InvalidParameterValue'),
+      ),
+    },
+  },
+  {
+    step: 'fileShares',
+    code: 'InvalidHeaderValue',
+    stubs: { ensureFileShares: async () => refused('invalid', 'InvalidHeaderValue') },
+  },
+];
+
+describe('the Azure half of provisioning', () => {
+  it.each(REFUSALS.map((r) => [r.step, r] as const))(
+    'a refusal at %s makes the platform Failed naming the step and Azure’s code',
+    async (_, { step, code, stubs }) => {
+      const run = await provision(stubs);
+      expect(run.runtimeStatus).toBe('Failed');
+      expect(failure(run)).toMatchObject({ step, code });
+      expect(stepEnded(run, step)).toMatchObject({ state: 'failed', error: { code } });
+      expect(phases(run).at(-1)).toBe('Failed');
+      // Nothing of the in-cluster half runs on a platform that failed.
+      expect(run.callsOf('applyPlatformManifests')).toEqual([]);
+    },
+  );
+
+  it('a failed provisioning’s custom status names the phase and the step that failed', async () => {
+    const { stubs } = REFUSALS.find((r) => r.step === 'fileShares')!;
+    const run = await provision(stubs);
+    expect(run.customStatus).toMatchObject({ phase: 'Failed', step: 'fileShares' });
+  });
+
+  it('an AKS quota refusal on a spot platform carries the spot hint', async () => {
+    const { stubs } = REFUSALS.find((r) => r.step === 'aksCluster')!;
+    const platform = spec({ gpu: { ...spec().gpu, spot: true } });
+    const run = await provision(stubs, platform);
+    expect(failure(run)!.message).toMatch(/spot GPU pool could not be allocated.*"spot": false/);
+  });
+
+  it('an AKS quota refusal on a regular platform carries no spot hint', async () => {
+    const { stubs } = REFUSALS.find((r) => r.step === 'aksCluster')!;
+    const run = await provision(stubs);
+    expect(failure(run)).toMatchObject({ step: 'aksCluster', code: 'QuotaExceeded' });
+    expect(failure(run)!.message).not.toMatch(/spot/);
+  });
+
+  it('creates the cluster, the server and the storage account in parallel: all three start before any ends', async () => {
+    // Storage ends at its second read, the server at its third, the cluster at its fifth (a backoff apart).
+    const readsUntilDone: Record<string, number> = { aksCluster: 5, postgresServer: 3, storageAccount: 2 };
+    const reads = new Map<string, number>();
+    const run = await provision({
+      beginAzureResource: async ({ kind }) =>
+        ok<ResourceState>({ provisioningState: 'Creating', mutated: true, operationUrl: kind }),
+      getArmOperationStatus: async ({ operationUrl }) => {
+        const n = (reads.get(operationUrl) ?? 0) + 1;
+        reads.set(operationUrl, n);
+        return ok<OperationStatus>({
+          status: n >= readsUntilDone[operationUrl]! ? 'Succeeded' : 'InProgress',
+        });
+      },
+    });
+    expect(run.runtimeStatus).toBe('Completed');
+    const begun = run.callsOf('beginAzureResource');
+    expect(begun.map((c) => c.input.kind).sort()).toEqual(['aksCluster', 'postgresServer', 'storageAccount']);
+    const ends = ['aksCluster', 'postgresServer', 'storageAccount'].map((s) =>
+      Date.parse(stepEnded(run, s)!.endedAt!),
+    );
+    const starts = ['aksCluster', 'postgresServer', 'storageAccount'].map((s) =>
+      Date.parse(run.callsOf('recordProgress').find((c) => c.input.step?.name === s)!.input.step!.startedAt!),
+    );
+    expect(Math.max(...starts)).toBeLessThan(Math.min(...ends));
+    expect(new Set(begun.map((c) => c.at)).size).toBe(1);
+    // Each in its own sub-orchestration.
+    expect(new Set(begun.map((c) => c.instanceId)).size).toBe(3);
+  });
+});
+
+describe('the in-cluster half of provisioning', () => {
+  it('applies the stages in order, each Job awaited, then the gates, the first model and the smoke test, then Ready', async () => {
+    const run = await provision({});
+    expect(run.runtimeStatus).toBe('Completed');
+    const started = stepsStarted(run);
+    // The order the catalogue documents (ARCHITECTURE.md and the benchmarks read it).
+    const inCluster = PROVISION_ORDER.slice(
+      PROVISION_ORDER.findIndex((row) => row.includes('fileShares')) + 1,
+    );
+    expect(started.slice(started.indexOf('fileShares') + 1)).toEqual(inCluster.flat());
+    expect(run.callsOf('applyPlatformManifests').map((c) => c.input.stage)).toEqual([
+      'database',
+      'migration',
+      'workloads',
+    ]);
+    // Each stage's Job is the one the stage's apply named.
+    expect(
+      run
+        .callsOf('checkPlatformReadiness')
+        .flatMap((c) => (c.input.check === 'job' ? [c.input.job?.name] : [])),
+    ).toEqual(['database-job', 'migration-job']);
+    expect(phases(run)).toEqual(['Provisioning', 'Configuring', 'Ready']);
+    const readyAt = run.calls.findIndex((c) => c.name === 'recordProgress' && c.input.phase === 'Ready');
+    const smokeAt = run.calls.findIndex((c) => c.name === 'runSmokeTest');
+    expect(smokeAt).toBeGreaterThan(-1);
+    expect(readyAt).toBeGreaterThan(smokeAt);
+    expect(run.output).toEqual({ platformId: PLATFORM, phase: 'Ready' });
+    expect(run.customStatus).toMatchObject({ phase: 'Ready', step: null });
+  });
+
+  it('a smoke test answered on the CPU becomes a warning, and the platform is still Ready', async () => {
+    const run = await provision({
+      runSmokeTest: async ({ model }) => ok({ model, tokensPerSecond: 3, onGpu: false }),
+    });
+    expect(run.runtimeStatus).toBe('Completed');
+    const warnings = run.callsOf('recordProgress').find((c) => c.input.warnings)!.input.warnings!;
+    expect(warnings).toEqual([expect.stringMatching(/^phi3\.5 runs on the CPU, not the GPU/)]);
+    expect(phases(run).at(-1)).toBe('Ready');
+  });
+
+  it('a smoke test answered on the GPU leaves no warning', async () => {
+    const run = await provision({});
+    expect(run.callsOf('recordProgress').find((c) => c.input.warnings)!.input.warnings).toEqual([]);
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * idleSweep on stub activities: what one pass decides for each kind of platform, and what it records.
+ */
+import { describe, expect, it } from 'vitest';
+import { IDLE_SWEEP, SWEEP_INSTANCE_ID } from '../../../src/orchestrators/names.js';
+import type { SweepSummary } from '../../../src/orchestrators/sweep.js';
+import type { SweepCandidate } from '../../../src/platform/idle.js';
+import { MINUTES, ok, refused, RUN_START, runOrchestrator, type Stubs } from '../../support/orchestrator.js';
+
+const ago = (minutes: number) => new Date(RUN_START - minutes * MINUTES).toISOString();
+const AT_START = new Date(RUN_START).toISOString();
+
+const ready = (platformId: string, lastActiveMinutesAgo: number, change: Partial<SweepCandidate> = {}) =>
+  ({
+    platformId,
+    phase: 'Ready',
+    idleMinutes: 60,
+    lastActiveAt: ago(lastActiveMinutesAgo),
+    ...change,
+  }) as const;
+const stopped = (platformId: string, postgres: string) =>
+  ({ platformId, phase: 'Stopped', idleMinutes: 60, postgres }) as const;
+
+const sweep = async (candidates: SweepCandidate[], stubs: Stubs) => {
+  const run = await runOrchestrator(
+    IDLE_SWEEP,
+    null,
+    {
+      listSweepCandidates: async () => candidates,
+      requestPlatformStop: async () => ok({ phase: 'Stopping' }),
+      ...stubs,
+    },
+    { instanceId: SWEEP_INSTANCE_ID },
+  );
+  expect(run.runtimeStatus).toBe('Completed');
+  return { run, summary: run.output as SweepSummary };
+};
+
+describe('idleSweep', () => {
+  it('stops a Ready platform idle for its idleMinutes', async () => {
+    const { run, summary } = await sweep([ready('idle1', 61)], {
+      probeOllama: async () => ok({ loadedModels: 0 }),
+    });
+    expect(run.callsOf('requestPlatformStop').map((c) => c.input)).toEqual([
+      { platformId: 'idle1', restop: false },
+    ]);
+    expect(summary).toMatchObject({ probed: 1, stopped: ['idle1'], active: 0 });
+  });
+
+  it('keeps a Ready platform idle for less than its idleMinutes', async () => {
+    const { run, summary } = await sweep([ready('fresh1', 59)], {
+      probeOllama: async () => ok({ loadedModels: 0 }),
+    });
+    expect(run.callsOf('requestPlatformStop')).toEqual([]);
+    expect(summary.stopped).toEqual([]);
+  });
+
+  it('marks a platform with a model loaded as active now, and does not stop it', async () => {
+    const { run, summary } = await sweep([ready('busy1', 500)], {
+      probeOllama: async () => ok({ loadedModels: 2 }),
+    });
+    expect(run.callsOf('requestPlatformStop')).toEqual([]);
+    expect(run.callsOf('recordProgress').map((c) => c.input)).toEqual([
+      { platformId: 'busy1', lastActiveAt: AT_START },
+    ]);
+    expect(summary).toMatchObject({ active: 1, stopped: [] });
+  });
+
+  it('never stops a platform whose probe failed, and records the failure, counting those in a row', async () => {
+    const { run, summary } = await sweep([ready('mute1', 500, { probeFailures: 2 })], {
+      probeOllama: async () => refused('transient', 'ServiceUnavailable'),
+    });
+    expect(run.callsOf('requestPlatformStop')).toEqual([]);
+    expect(run.callsOf('recordProgress').map((c) => c.input)).toEqual([
+      {
+        platformId: 'mute1',
+        probeFailure: {
+          at: AT_START,
+          reason: 'ServiceUnavailable: ServiceUnavailable (stub)',
+          consecutive: 3,
+        },
+      },
+    ]);
+    expect(summary.probeFailures).toEqual(['mute1']);
+  });
+
+  it('clears the recorded probe failure once the probe answers again', async () => {
+    const { run } = await sweep([ready('back1', 10, { probeFailures: 2 })], {
+      probeOllama: async () => ok({ loadedModels: 0 }),
+    });
+    expect(run.callsOf('recordProgress').map((c) => c.input)).toEqual([
+      { platformId: 'back1', probeFailure: null },
+    ]);
+  });
+
+  it('stops again a Stopped platform whose PostgreSQL Azure started by itself, and records its power', async () => {
+    const { run, summary } = await sweep([stopped('woke1', 'Stopped')], {
+      getPowerStates: async () => ok({ aks: 'Stopped', postgres: 'Ready' }),
+    });
+    expect(run.callsOf('requestPlatformStop').map((c) => c.input)).toEqual([
+      { platformId: 'woke1', restop: true },
+    ]);
+    expect(run.callsOf('recordProgress').map((c) => c.input.power)).toEqual([
+      { aks: 'Stopped', postgres: 'Ready', observedAt: AT_START },
+    ]);
+    expect(summary).toMatchObject({ restopped: ['woke1'], stopped: [] });
+  });
+
+  it('leaves a Stopped platform whose PostgreSQL is stopped alone', async () => {
+    const { run } = await sweep([stopped('calm1', 'Stopped')], {
+      getPowerStates: async () => ok({ aks: 'Stopped', postgres: 'Stopped' }),
+    });
+    expect(run.callsOf('requestPlatformStop')).toEqual([]);
+    expect(run.callsOf('recordProgress')).toEqual([]);
+  });
+
+  it('reports a stop that was refused (another operation got there first) as refused, not stopped', async () => {
+    const { summary } = await sweep([ready('raced1', 61), ready('idle2', 61)], {
+      probeOllama: async () => ok({ loadedModels: 0 }),
+      requestPlatformStop: async ({ platformId }) =>
+        platformId === 'raced1' ? refused('conflict', 'PlatformBusy') : ok({ phase: 'Stopping' }),
+    });
+    expect(summary).toMatchObject({ refused: ['raced1'], stopped: ['idle2'] });
+  });
+});
