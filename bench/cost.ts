@@ -5,14 +5,14 @@
  * OLLAMA_KEEP_ALIVE from the rendered Ollama manifest, START_AFTER_STOP_MS, the polling policies — and
  * priced with the app's cost model (src/platform/cost.ts).
  *
- * How long a start and a stop take comes from the polling the orchestrations do (src/platform/steps.ts:
+ * How long a start and a stop take comes from the polling the orchestrations do (src/platform/polling.ts:
  * the first read at or after Azure finishes) over the durations the sandbox's ARM and Kubernetes simulators
  * model (AKS start 6 min, stop 4 min; PostgreSQL 2 min each; workloads ready two readiness delays after the
  * cluster is back: the GPU device plugin, then the GPU pods). `--start-minutes` replaces the start time.
  */
 import { loadConfig } from '../src/config.js';
 import { loadTemplateSource } from '../src/manifest-files.js';
-import { POLL, nextWaitMs, type PollPolicy } from '../src/platform/steps.js';
+import { POLL, nextWaitMs, type PollPolicy } from '../src/platform/polling.js';
 import { estimateCost } from '../src/platform/cost.js';
 import { renderManifests } from '../src/platform/manifests.js';
 import { derivePlatformNames } from '../src/platform/naming.js';

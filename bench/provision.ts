@@ -33,14 +33,8 @@ import {
   firewallRules,
   POSTGRES_CONFIGURATION,
 } from '../src/platform/azure-resources.js';
-import {
-  APPLY_STAGES,
-  POLL,
-  PROVISION_GATES,
-  PROVISION_ORDER,
-  STEPS,
-  type PollPolicy,
-} from '../src/platform/steps.js';
+import { APPLY_STAGES, PROVISION_GATES, PROVISION_ORDER, STEPS } from '../src/platform/steps.js';
+import { POLL, type PollPolicy } from '../src/platform/polling.js';
 import type { Orchestrations } from '../src/services/orchestrations.js';
 import { DEFAULT_DURATIONS, PG_CONFIGURATIONS } from '../sandbox/azure/arm.js';
 import { getRegistrations } from '../sandbox/host.js';
@@ -74,7 +68,7 @@ Options:
   --poll <seconds>   poll interval of the sequential script (default 10)
   --quick            one run (for CI)
   --what-if <list>   an experiment: override fields of the orchestrations' polling policies
-                     (src/platform/steps.ts POLL) in this process only, e.g.
+                     (src/platform/polling.ts POLL) in this process only, e.g.
                      aksCluster.maxMs=30000,kubernetes.initialMs=5000; the report says so
   -h, --help         this text
 `;

@@ -18,14 +18,8 @@ import type {
   ResultActivity,
 } from '../activities/contract.js';
 import { RETRYABLE_KINDS } from '../activities/contract.js';
-import {
-  MAX_RETRYABLE_REFUSALS,
-  nextWaitMs,
-  stepPolicy,
-  STEPS,
-  type PollPolicy,
-  type StepName,
-} from '../platform/steps.js';
+import { stepPolicy, STEPS, type StepName } from '../platform/steps.js';
+import { MAX_RETRYABLE_REFUSALS, nextWaitMs, type PollPolicy } from '../platform/polling.js';
 import type { Phase, StepRecord } from '../platform/types.js';
 import { activityRetry } from './policy.js';
 

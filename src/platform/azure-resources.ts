@@ -11,7 +11,7 @@ import type { GenericResource } from '@azure/arm-resources';
 import { APPS_POOL, POSTGRES_STORAGE_GIB, SYSTEM_POOL } from './cost.js';
 import type { PlatformNames, SecretKind } from './naming.js';
 import { choosePostgresSku, connectionsNeeded, modelShareGiB, WEBUI_SHARE_GIB } from './sizing.js';
-import type { PolicyName, StepName } from './steps.js';
+import type { PolicyName } from './polling.js';
 import { platformTags } from './tags.js';
 import type { PlatformSpec } from './types.js';
 
@@ -22,6 +22,9 @@ export const SPOT_TAINT = 'kubernetes.azure.com/scalesetpriority=spot:NoSchedule
 export const GPU_NODE_LABELS = { workload: 'llm', gpu: 'true' } as const;
 export const APPS_POOL_NAME = 'apps';
 const SYSTEM_POOL_TAINT = 'CriticalAddonsOnly=true:NoSchedule';
+
+/** Steps that follow a resource's creation in its own sub-orchestration (the step catalogue defines them). */
+export type FollowUpStep = 'postgresSettings';
 
 /** A resource body as ARM receives it (PUT) and returns it (GET), with its type's properties as they are. */
 export type ArmResource = GenericResource;
@@ -56,7 +59,7 @@ export interface AzureResourceKind {
    */
   poll: PolicyName;
   /** A step that runs in the same sub-orchestration once it exists (PostgreSQL's settings and database). */
-  then?: StepName;
+  then?: FollowUpStep;
   /** Secrets the body carries; the activity reads them from Key Vault, they never cross the orchestration. */
   secrets?: readonly SecretKind[];
   body: (inputs: BodyInputs) => ArmBody;

@@ -5,42 +5,7 @@
  * Pure: times only feed durable timers and the status.
  */
 import { AZURE_RESOURCE_NAMES, AZURE_RESOURCES, type AzureResourceName } from './azure-resources.js';
-
-export interface PollPolicy {
-  /** First wait between two state reads. */
-  initialMs: number;
-  /** Backoff factor between waits, up to maxMs. */
-  factor: number;
-  maxMs: number;
-  /** The step fails as `timeout` when it has not converged this long after it started. */
-  deadlineMs: number;
-}
-
-const minutes = (n: number) => n * 60_000;
-
-export const POLL = {
-  // AKS creation takes 5–15 minutes (GPU pools longer); Azure asks clients to poll no faster than Retry-After.
-  // Reads are cheap beside a GPU node idling: a 30 s cap keeps the wait after the end short (Azure's
-  // Retry-After, when larger, still wins: nextWaitMs).
-  aksCluster: { initialMs: 30_000, factor: 1.5, maxMs: 30_000, deadlineMs: minutes(60) },
-  postgresServer: { initialMs: 20_000, factor: 1.5, maxMs: 90_000, deadlineMs: minutes(40) },
-  // Storage accounts, resource groups, secrets and file shares: seconds.
-  storageAccount: { initialMs: 5_000, factor: 2, maxMs: 30_000, deadlineMs: minutes(10) },
-  postgresChild: { initialMs: 2_500, factor: 2, maxMs: 30_000, deadlineMs: minutes(15) },
-  // AKS stop ≈ 4 min, start ≈ 6 min; PostgreSQL stop/start ≈ 2 min; a group delete takes what it holds.
-  aksPower: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(45) },
-  postgresPower: { initialMs: 15_000, factor: 1.5, maxMs: 60_000, deadlineMs: minutes(30) },
-  resourceGroupDelete: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(90) },
-  // Key Vault shows a deleted secret within seconds of the delete.
-  keyVault: { initialMs: 2_000, factor: 2, maxMs: 15_000, deadlineMs: minutes(10) },
-  // GPU nodes from zero, image pulls and the device plugin take minutes; spot capacity can take longer.
-  kubernetes: { initialMs: 5_000, factor: 1.5, maxMs: 15_000, deadlineMs: minutes(45) },
-  // Model pulls are gigabytes over the network onto Azure Files.
-  models: { initialMs: 10_000, factor: 1.5, maxMs: 30_000, deadlineMs: minutes(180) },
-  // AKS asks for 15–30 minutes between a stop and a start: a fixed durable timer, bounded by its upper end.
-  startAfterStop: { initialMs: minutes(15), factor: 1, maxMs: minutes(15), deadlineMs: minutes(30) },
-} as const satisfies Record<string, PollPolicy>;
-export type PolicyName = keyof typeof POLL;
+import { POLL, type PolicyName, type PollPolicy } from './polling.js';
 
 /** The in-cluster readiness checks a step can wait on (one activity, a named check). */
 export type ReadinessCheck =
@@ -180,13 +145,4 @@ export const isStepName = (name: string): name is StepName => Object.hasOwn(STEP
 /** How long a step may run before it fails as a timeout (the status warns once it is past that). */
 export function stepDeadlineMs(step: string): number {
   return isStepName(step) ? stepPolicy(step).deadlineMs : POLL.kubernetes.deadlineMs;
-}
-
-/** A retryable refusal (throttled, busy, transient) is retried this many times within one step. */
-export const MAX_RETRYABLE_REFUSALS = 12;
-
-/** The wait before the next poll: Azure's Retry-After when it gave one, else our backoff; never past maxMs. */
-export function nextWaitMs(policy: PollPolicy, attempt: number, retryAfterMs?: number): number {
-  const backoff = Math.min(policy.maxMs, policy.initialMs * policy.factor ** attempt);
-  return Math.min(Math.max(backoff, retryAfterMs ?? 0), Math.max(policy.maxMs, retryAfterMs ?? 0));
 }

@@ -4,12 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { AZURE_RESOURCE_NAMES, AZURE_RESOURCES } from '../../src/platform/azure-resources.js';
 import {
   APPLY_STAGES,
-  POLL,
   PROVISION_ORDER,
   STEPS,
   stepDeadlineMs,
   type StepName,
 } from '../../src/platform/steps.js';
+import { POLL } from '../../src/platform/polling.js';
 
 describe('the step catalogue', () => {
   it("ARCHITECTURE.md's provisioning order is PROVISION_ORDER", () => {

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import type { OperationStatus, Result } from '../../../src/activities/contract.js';
 import { ORCHESTRATORS } from '../../../src/orchestrators/names.js';
-import { MAX_RETRYABLE_REFUSALS, POLL, STEPS } from '../../../src/platform/steps.js';
+import { STEPS } from '../../../src/platform/steps.js';
+import { MAX_RETRYABLE_REFUSALS, POLL } from '../../../src/platform/polling.js';
 import {
   MINUTES,
   ok,
