@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type Reply, type TestApp } from '../support/harness.js';
+import { AZURE_RESOURCE_NAMES, AZURE_RESOURCES } from '../../src/platform/azure-resources.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -78,11 +79,10 @@ describe('POST /platforms', () => {
     expect(reply.status).toBe(200);
     expect(reply.json.dryRun).toBe(true);
     const { plan } = reply.json;
+    // The resource group, then every resource of the table.
     expect(plan.azure.map((r: { type: string }) => r.type)).toEqual([
       'Microsoft.Resources/resourceGroups',
-      'Microsoft.ContainerService/managedClusters',
-      'Microsoft.DBforPostgreSQL/flexibleServers',
-      'Microsoft.Storage/storageAccounts',
+      ...AZURE_RESOURCE_NAMES.map((kind) => AZURE_RESOURCES[kind].type),
     ]);
     const gpuPool = plan.azure[1].properties.agentPools.find((p: { name: string }) => p.name === 'gput4');
     expect(gpuPool).toMatchObject({

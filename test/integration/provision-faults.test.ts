@@ -11,6 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getServices } from '../../src/composition.js';
+import { AZURE_RESOURCE_NAMES, AZURE_RESOURCES } from '../../src/platform/azure-resources.js';
 import { armFault, type Fault } from '../../sandbox/azure/arm/faults.js';
 import { startTestApp, type TestApp } from '../support/harness.js';
 
@@ -33,12 +34,13 @@ const resourceTypes = (id: string) =>
     .filter((r) => r.tags['platform-id'] === id)
     .map((r) => r.type.toLowerCase())
     .sort();
+/** The resource group and every resource of the table, nothing twice. */
 const EXPECTED_TYPES = [
-  'microsoft.containerservice/managedclusters',
-  'microsoft.dbforpostgresql/flexibleservers',
-  'microsoft.resources/resourcegroups',
-  'microsoft.storage/storageaccounts',
-];
+  'Microsoft.Resources/resourceGroups',
+  ...AZURE_RESOURCE_NAMES.map((k) => AZURE_RESOURCES[k].type),
+]
+  .map((type) => type.toLowerCase())
+  .sort();
 
 /** One step of each kind; the other steps' refusals are proved on stub activities (see above). */
 const STEPS: { step: string; code: string; inject: () => void }[] = [
