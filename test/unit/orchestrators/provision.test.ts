@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Failure, OperationStatus, ResourceState } from '../../../src/activities/contract.js';
 import { ORCHESTRATORS } from '../../../src/orchestrators/names.js';
+import { AZURE_RESOURCE_NAMES } from '../../../src/platform/azure-resources.js';
 import { PROVISION_ORDER } from '../../../src/platform/steps.js';
 import type { PlatformSpec } from '../../../src/platform/types.js';
 import { ok, refused, runOrchestrator, type Stubs } from '../../support/orchestrator.js';
@@ -142,7 +143,7 @@ describe('the Azure half of provisioning', () => {
     expect(failure(run)!.message).not.toMatch(/spot/);
   });
 
-  it('creates the cluster, the server and the storage account in parallel: all three start before any ends', async () => {
+  it('creates every resource of the table in parallel: all start before any ends', async () => {
     // Storage ends at its second read, the server at its third, the cluster at its fifth (a backoff apart).
     const readsUntilDone: Record<string, number> = { aksCluster: 5, postgresServer: 3, storageAccount: 2 };
     const reads = new Map<string, number>();
@@ -153,23 +154,21 @@ describe('the Azure half of provisioning', () => {
         const n = (reads.get(operationUrl) ?? 0) + 1;
         reads.set(operationUrl, n);
         return ok<OperationStatus>({
-          status: n >= readsUntilDone[operationUrl]! ? 'Succeeded' : 'InProgress',
+          status: n >= (readsUntilDone[operationUrl] ?? 2) ? 'Succeeded' : 'InProgress',
         });
       },
     });
     expect(run.runtimeStatus).toBe('Completed');
     const begun = run.callsOf('beginAzureResource');
-    expect(begun.map((c) => c.input.kind).sort()).toEqual(['aksCluster', 'postgresServer', 'storageAccount']);
-    const ends = ['aksCluster', 'postgresServer', 'storageAccount'].map((s) =>
-      Date.parse(stepEnded(run, s)!.endedAt!),
-    );
-    const starts = ['aksCluster', 'postgresServer', 'storageAccount'].map((s) =>
+    expect(begun.map((c) => c.input.kind).sort()).toEqual([...AZURE_RESOURCE_NAMES].sort());
+    const ends = AZURE_RESOURCE_NAMES.map((s) => Date.parse(stepEnded(run, s)!.endedAt!));
+    const starts = AZURE_RESOURCE_NAMES.map((s) =>
       Date.parse(run.callsOf('recordProgress').find((c) => c.input.step?.name === s)!.input.step!.startedAt!),
     );
     expect(Math.max(...starts)).toBeLessThan(Math.min(...ends));
     expect(new Set(begun.map((c) => c.at)).size).toBe(1);
     // Each in its own sub-orchestration.
-    expect(new Set(begun.map((c) => c.instanceId)).size).toBe(3);
+    expect(new Set(begun.map((c) => c.instanceId)).size).toBe(AZURE_RESOURCE_NAMES.length);
   });
 });
 
