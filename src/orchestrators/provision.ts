@@ -11,7 +11,9 @@ import {
   AZURE_RESOURCES,
   firewallRules,
   POSTGRES_CONFIGURATION,
+  type AzureResourceKind,
   type AzureResourceName,
+  type FollowUpStep,
 } from '../platform/azure-resources.js';
 import { OPENWEBUI_DATABASE } from '../platform/naming.js';
 import type { StepName } from '../platform/steps.js';
@@ -44,9 +46,10 @@ interface EnsuredResource {
   result: Result<ResourceState>;
 }
 
-/** Steps that follow a resource in its own sub-orchestration, once it exists. */
-const FOLLOW_UPS: Partial<
-  Record<StepName, (context: Context, step: StepClock, platformId: string) => Flow<Result<ResourceState>>>
+/** Steps that follow a resource in its own sub-orchestration, once it exists (one flow for each). */
+const FOLLOW_UPS: Record<
+  FollowUpStep,
+  (context: Context, step: StepClock, platformId: string) => Flow<Result<ResourceState>>
 > = {
   // The server's parameters and the database need the server only: they are written while AKS is still being
   // created. The firewall waits for the cluster's egress IPs.
@@ -57,16 +60,17 @@ const FOLLOW_UPS: Partial<
 /** One Azure resource of the table, created (or found) and followed until Azure is done with it. */
 function* ensureAzureResource(context: Context): Flow<EnsuredResource> {
   const { platformId, kind } = context.df.getInput<EnsureResourceInput>();
-  const resource = AZURE_RESOURCES[kind];
+  const resource: AzureResourceKind = AZURE_RESOURCES[kind];
   const progress = new Progress(context, platformId, 'Provisioning');
   const result = yield* progress.attempt(kind, (step) =>
     ensureResource(context, step, 'beginAzureResource', { platformId, kind }),
   );
-  const then = 'then' in resource ? resource.then : undefined;
+  const then = resource.then;
   if (!result.ok || !then) return { step: kind, result };
-  const followUp = FOLLOW_UPS[then];
-  if (!followUp) throw new Error(`no follow-up flow for step ${then}`);
-  return { step: then, result: yield* progress.attempt(then, (step) => followUp(context, step, platformId)) };
+  return {
+    step: then,
+    result: yield* progress.attempt(then, (step) => FOLLOW_UPS[then](context, step, platformId)),
+  };
 }
 
 const SPOT_HINT =
