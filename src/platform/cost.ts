@@ -95,7 +95,8 @@ export function estimateCost(spec: PlatformSpec): CostEstimate {
       running: PUBLIC_IPS * PRICES.publicIp,
       stopped: PUBLIC_IPS * PRICES.publicIp,
     },
-    { item: 'Standard load balancer', running: PRICES.loadBalancer, stopped: 0 },
+    // A stopped cluster keeps its Standard load balancer in the node resource group (Azure/AKS#3749).
+    { item: 'Standard load balancer', running: PRICES.loadBalancer, stopped: PRICES.loadBalancer },
   ].map((l) => ({ ...l, running: round(l.running), stopped: round(l.stopped) }));
 
   return {
@@ -112,7 +113,7 @@ export function estimateCost(spec: PlatformSpec): CostEstimate {
         ? 'Spot price assumed at 30 % of on-demand; it varies with demand.'
         : 'On-demand GPU nodes.',
       'AKS Free tier control plane; traffic, logs and snapshots not included.',
-      'Stopped: AKS and PostgreSQL compute stop billing; storage and public IPs keep billing.',
+      'Stopped: AKS and PostgreSQL compute stop billing; storage, public IPs and the load balancer keep billing.',
     ],
   };
 }

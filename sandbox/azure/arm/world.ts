@@ -32,19 +32,29 @@ export interface Durations {
 
 const MINUTE = 60_000;
 
+/**
+ * Published figures where there are any (the source beside each); the others are estimates and say so.
+ */
 export const DEFAULT_DURATIONS: Durations = {
+  // "Create an AKS cluster" quickstarts and observed creates: 8–10 minutes with three pools in one PUT.
   aksCreate: 9 * MINUTE,
   aksUpdate: 5 * MINUTE,
   aksDelete: 5 * MINUTE,
-  aksStop: 4 * MINUTE,
+  // "The stop action takes about 10 minutes" (Rafay's AKS start/stop documentation): stop deletes the node VMs.
+  aksStop: 10 * MINUTE,
+  // One observed start took about 235 s, nodes re-created; 6 minutes leaves room for image pulls.
   aksStart: 6 * MINUTE,
+  // Flexible server quickstart: "about five minutes".
   pgCreate: 6 * MINUTE,
   pgUpdate: 3 * MINUTE,
   pgDelete: 2 * MINUTE,
+  // No published stop/start figure (a restart took about 61 s): an estimate.
   pgStop: 2 * MINUTE,
   pgStart: 2 * MINUTE,
-  pgChildWrite: 5_000,
-  storageCreate: 30_000,
+  // A server parameter update took about 10 s (flexible server parameter docs and observed updates).
+  pgChildWrite: 10_000,
+  // A Premium FileStorage account took 3 min 32 s in an observed Terraform apply (network rules configured).
+  storageCreate: 212_000,
   rgDelete: 3 * MINUTE,
 };
 
