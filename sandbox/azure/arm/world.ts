@@ -26,6 +26,11 @@ export interface Durations {
   pgStart: number;
   /** Configuration, database and firewall-rule writes (each a short LRO holding the server's lock). */
   pgChildWrite: number;
+  /**
+   * How long after a PostgreSQL server's creation its first child write is accepted and then fails
+   * ServerBusy (the service is still busy with its own post-create work); 0: never.
+   */
+  pgBusyAfterCreate: number;
   storageCreate: number;
   rgDelete: number;
 }
@@ -44,6 +49,7 @@ export const DEFAULT_DURATIONS: Durations = {
   pgStop: 2 * MINUTE,
   pgStart: 2 * MINUTE,
   pgChildWrite: 5_000,
+  pgBusyAfterCreate: 5 * MINUTE,
   storageCreate: 30_000,
   rgDelete: 3 * MINUTE,
 };
