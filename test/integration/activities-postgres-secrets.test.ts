@@ -14,15 +14,23 @@ beforeEach(async () => {
   sandbox = await startActivitySandbox();
 });
 
+/**
+ * A platform with its PostgreSQL server created and settled, past the window in which the first write after
+ * the creation fails busy (proved in arm-sdk.test.ts).
+ */
+async function platformWithServer(): Promise<PlatformRecord> {
+  const record = await sandbox.platform();
+  await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' });
+  sandbox.settle();
+  sandbox.clock.advanceBy(DEFAULT_DURATIONS.pgBusyAfterCreate);
+  return record;
+}
+
 describe('ensurePostgresChild', () => {
   let record: PlatformRecord;
 
   beforeEach(async () => {
-    record = await sandbox.platform();
-    await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' });
-    sandbox.settle();
-    // Past the window in which the first write after the creation fails busy (proved in arm-sdk.test.ts).
-    sandbox.clock.advanceBy(DEFAULT_DURATIONS.pgBusyAfterCreate);
+    record = await platformWithServer();
   });
 
   /** Ensures the child, lets the write it started (if any) end, and returns the ARM writes it sent. */
@@ -83,10 +91,7 @@ describe('beginPostgresServerPower', () => {
   let record: PlatformRecord;
 
   beforeEach(async () => {
-    record = await sandbox.platform();
-    await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' });
-    sandbox.settle();
-    sandbox.clock.advanceBy(DEFAULT_DURATIONS.pgBusyAfterCreate);
+    record = await platformWithServer();
   });
 
   it('a server Updating (another operation holds it): no stop is sent, its state is reported to be polled', async () => {

@@ -546,14 +546,14 @@ describe('PostgreSQL flexible server: busy outcomes and power refusals', () => {
     await createGroup();
     await drive(clients.pg.servers.beginCreateOrUpdateAndWait('rg-acme', 'pg-acme', serverSpec, LRO));
   };
-  const putExtensions = () =>
-    clients.pg.configurations.beginPutAndWait(
-      'rg-acme',
-      'pg-acme',
-      'azure.extensions',
-      { value: 'VECTOR', source: 'user-override' },
-      LRO,
-    );
+  const EXTENSIONS = [
+    'rg-acme',
+    'pg-acme',
+    'azure.extensions',
+    { value: 'VECTOR', source: 'user-override' },
+    LRO,
+  ] as const;
+  const putExtensions = () => clients.pg.configurations.beginPutAndWait(...EXTENSIONS);
 
   it('the first child write right after the creation is accepted (202), then its operation ends Failed ServerBusy; the same write again succeeds', async () => {
     await createServer();
@@ -580,13 +580,7 @@ describe('PostgreSQL flexible server: busy outcomes and power refusals', () => {
   it('a stop or start while the server is Updating is refused 409 ServerIsNotReady naming the state; maintenance as a named fault', async () => {
     await createServer();
     clock.advanceBy(DEFAULT_DURATIONS.pgBusyAfterCreate);
-    const write = await clients.pg.configurations.beginPut(
-      'rg-acme',
-      'pg-acme',
-      'azure.extensions',
-      { value: 'VECTOR', source: 'user-override' },
-      LRO,
-    );
+    const write = await clients.pg.configurations.beginPut(...EXTENSIONS);
     expect((await clients.pg.servers.get('rg-acme', 'pg-acme')).state).toBe('Updating');
     for (const power of [clients.pg.servers.beginStopAndWait, clients.pg.servers.beginStartAndWait])
       await expect(power.call(clients.pg.servers, 'rg-acme', 'pg-acme', LRO)).rejects.toMatchObject({
