@@ -266,16 +266,20 @@ async function provisionSequential(
       const started = (await answered(name, input)) as Result<ResourceState>;
       if (!started.ok) return fail(name, started);
       if (started.value.operationUrl) {
-        for (;;) {
+        let again = false;
+        while (!again) {
           sleep();
           const status = await answered('getArmOperationStatus', {
             operationUrl: started.value.operationUrl,
           });
           if (!status.ok) return fail(name, status);
           if (status.value.status === 'Succeeded') return;
-          if (status.value.status !== 'InProgress')
+          // Azure failed the write as busy (PostgreSQL just after its creation): send it again, as the flows do.
+          again = status.value.error?.kind === 'busy';
+          if (!again && status.value.status !== 'InProgress')
             throw new Error(`${prefix}: ${name} ended ${status.value.status}`);
         }
+        continue;
       }
       if (started.value.provisioningState === 'Succeeded') return;
       sleep();

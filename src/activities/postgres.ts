@@ -10,6 +10,9 @@ import { requireRecord, type Registry } from '../registry/registry.js';
 import { missing } from './azure.js';
 import type { ActivityHandlers, PostgresChild, ResourceState, Result } from './contract.js';
 
+/** Server states an operation moves on from by itself. */
+const PASSING_STATES = new Set(['Updating', 'Restarting', 'Starting', 'Stopping', 'Provisioning']);
+
 type PostgresActivity = 'beginPostgresServerPower' | 'ensurePostgresChild' | 'beginPostgresDatabaseDelete';
 
 export function createPostgresActivities({
@@ -32,6 +35,9 @@ export function createPostgresActivities({
         const [target, transitional] = action === 'stop' ? ['Stopped', 'Stopping'] : ['Ready', 'Starting'];
         if (server.state === target) return unchanged();
         if (server.state === transitional) return unchanged(transitional);
+        // In another operation (an update, a restart, maintenance, the opposite power operation): Azure
+        // would refuse the request with ServerIsNotReady, so the caller polls the state until it settles.
+        if (server.state && PASSING_STATES.has(server.state)) return unchanged(server.state);
         const { seen, onResponse, abortSignal, submit } = captureOperation();
         const options = { onResponse, abortSignal };
         await submit(

@@ -23,7 +23,13 @@ const BUSY_CODES = new Set([
   'OperationNotAllowedWhileBusy',
   'RetryableErrorDueToAnotherOperation',
   'Conflict.AnotherOperationInProgress',
+  // PostgreSQL refuses stop/start/restart outside a settled state, e.g. "Restart or Stop Server can only be
+  // performed on Started servers. Current Server State = Updating" (hashicorp/terraform-provider-azurerm#29219,
+  // azure-real-behaviours F2): the state moves on by itself, so it is waited out, never a conflict.
+  'ServerIsNotReady',
 ]);
+/** A 409 whose message says the resource is in another operation (the code alone is often generic). */
+const BUSY_MESSAGE = /another operation|in progress|busy/i;
 interface RestErrorLike {
   name?: string;
   code?: string;
@@ -50,12 +56,24 @@ export function classifyAzureError(e: unknown): Failure {
   if (QUOTA_CODES.has(code) || /quota|capacity|allocation failed/i.test(code)) return fail('quota');
   if (BUSY_CODES.has(code)) return fail('busy', { retryAfterMs: retryAfterMs(err) });
   if (status === 404) return fail('notFound');
-  if (status === 409 && /another operation|in progress|busy/i.test(message)) return fail('busy');
+  if (status === 409 && BUSY_MESSAGE.test(message)) return fail('busy');
   if (status === 409) return fail('conflict');
   if (status !== undefined && status >= 500) return fail('transient', { retryAfterMs: retryAfterMs(err) });
   if (status !== undefined && status >= 400) return fail('invalid');
   // No status: a dropped connection, an abort or something unknown; every activity is idempotent, so retry.
   return fail('transient');
+}
+
+/**
+ * What an ARM operation that ended Failed means for the step: quota, busy (PostgreSQL accepts a write and
+ * then fails its operation with ServerBusy/ServerIsBusy while the server is still busy, typically just after
+ * its creation: Azure/azure-postgresql#134, Azure/bicep-types-az#1507, azure-real-behaviours F1), or a
+ * rejection of the request.
+ */
+export function classifyOperationError(code: string, message: string): FailureKind {
+  if (QUOTA_CODES.has(code) || /quota|allocation|capacity|SkuNotAvailable/i.test(code)) return 'quota';
+  if (BUSY_CODES.has(code) || BUSY_MESSAGE.test(message)) return 'busy';
+  return 'invalid';
 }
 
 function retryAfterMs(err: RestErrorLike): number | undefined {

@@ -4,7 +4,7 @@
  * turning what the SDK threw into a typed failure. No clients here: they are passed in.
  */
 import type { OperationStatus, ResourceState, Result } from '../platform/result.js';
-import { classifyAzureError } from './errors.js';
+import { classifyAzureError, classifyOperationError } from './errors.js';
 
 /** What Azure answered to a write: the operation to follow, the state in the body, Retry-After. */
 export interface Answered {
@@ -111,7 +111,10 @@ export function operationStatus(
       : 'Succeeded';
   const wait = retryAfterMs(retryAfter);
   const value: OperationStatus = { status: state, ...(wait ? { retryAfterMs: wait } : {}) };
-  if (body?.error?.code) value.error = { code: body.error.code, message: body.error.message ?? '' };
+  if (body?.error?.code) {
+    const { code, message = '' } = body.error;
+    value.error = { code, message, kind: classifyOperationError(code, message) };
+  }
   return { ok: true, value };
 }
 

@@ -172,7 +172,7 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
       },
       '/platforms/{id}/retry': {
         post: transition(
-          'Resume a Failed provisioning; finished steps are found and skipped.',
+          'Run the failed flow of a Failed platform again (a failed update as provisioning); finished steps are found and skipped.',
           'retryPlatform',
         ),
       },

@@ -150,7 +150,11 @@ export function* callUntilAnswered<N extends ResultActivity>(
 
 /**
  * Starts (or finds) a resource with a begin-activity, then follows Azure's operation until it ends,
- * sleeping between reads as long as Retry-After asks (never less), within the step's deadline.
+ * sleeping between reads as long as Retry-After asks (never less), within the step's deadline. Two ends of
+ * an operation send the flow back to the begin-activity (which reads the resource, reports its state or
+ * writes again) after a wait, until the step's deadline: an operation that failed because the resource was
+ * busy, and an operation URL Azure no longer knows (404: operation records expire; the ARM async-operation
+ * guidance is to read the resource itself).
  */
 export function* ensureResource<N extends BeginActivity>(
   context: Context,
@@ -164,7 +168,10 @@ export function* ensureResource<N extends BeginActivity>(
     const { provisioningState, operationUrl, mutated, retryAfterMs } = started.value;
     if (operationUrl) {
       const followed = yield* followOperation(context, step, operationUrl, mutated, retryAfterMs);
-      return followed.ok ? { done: followed.value } : followed;
+      if (followed.ok) return { done: followed.value };
+      if (followed.kind === 'busy' || followed.code === OPERATION_NOT_FOUND)
+        return { wait: `${followed.code}: ${followed.message}`, failure: followed };
+      return followed;
     }
     if (provisioningState === 'Succeeded') return { done: started.value };
     if (provisioningState === 'Failed' || provisioningState === 'Canceled') {
@@ -180,6 +187,9 @@ export function* ensureResource<N extends BeginActivity>(
     return { wait: `provisioning state ${provisioningState}` };
   });
 }
+
+/** What getArmOperationStatus answers when the operation URL is 404. */
+const OPERATION_NOT_FOUND = 'OperationNotFound';
 
 /** Reads an ARM asynchronous operation until it ends; the first read waits for the accept's Retry-After. */
 function* followOperation(
@@ -198,22 +208,21 @@ function* followOperation(
       const { status: state, error, retryAfterMs } = status.value;
       if (state === 'Succeeded') return { done: { provisioningState: 'Succeeded', mutated } };
       if (state === 'Failed' || state === 'Canceled') {
-        const { code, message } = error ?? {
+        const {
+          code,
+          message,
+          kind = 'invalid',
+        } = error ?? {
           code: `Operation${state}`,
           message: `The Azure operation ended ${state}.`,
         };
-        return { ok: false, kind: classifyOperationError(code), code, message };
+        return { ok: false, kind, code, message };
       }
       return { wait: `Azure operation ${state}`, ...(retryAfterMs ? { retryAfterMs } : {}) };
     },
     // Reads start right after the accept (or its Retry-After); the backoff between them starts one step up.
     { firstAttempt: 1, ...(acceptedRetryAfterMs ? { firstWaitMs: acceptedRetryAfterMs } : {}) },
   );
-}
-
-const QUOTA = /quota|allocation|capacity|SkuNotAvailable/i;
-function classifyOperationError(code: string): Failure['kind'] {
-  return QUOTA.test(code) ? 'quota' : 'invalid';
 }
 
 /** Reads AKS's and PostgreSQL's power state from Azure and records it for the status (never fails a flow). */

@@ -59,3 +59,19 @@ export const TRANSITIONS: Record<Transition, TransitionRule> = {
 
 /** The idle sweep stops a Stopped platform again when Azure restarted its PostgreSQL server by itself. */
 export const RESTOP: TransitionRule = { from: ['Stopped'], to: 'Stopping', idempotent: ['Stopping'] };
+
+/**
+ * What `retry` runs for a Failed platform, by the operation that failed, and the phase it moves to. Each
+ * flow is idempotent, so it runs again from the start. A failed update is converged by provisioning (which
+ * applies the recorded spec); a failed wipe runs the wipe again (its database may already be dropped); a
+ * failed stop or start runs that operation again: provisioning would leave a half-stopped platform as it is
+ * (AKS stopped, PostgreSQL still running and billed, or the reverse).
+ */
+export const RETRIED_AS: Record<Operation, { operation: Operation; phase: Phase }> = {
+  provision: { operation: 'provision', phase: 'Pending' },
+  update: { operation: 'provision', phase: 'Pending' },
+  wipe: { operation: 'wipe', phase: 'Updating' },
+  stop: { operation: 'stop', phase: TRANSITIONS.stop.to },
+  start: { operation: 'start', phase: TRANSITIONS.start.to },
+  delete: { operation: 'delete', phase: TRANSITIONS.delete.to },
+};

@@ -44,7 +44,8 @@ export interface ResourceState {
 /** One read of an ARM asynchronous operation (the Azure-AsyncOperation / Location protocol). */
 export interface OperationStatus {
   status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
-  error?: { code: string; message: string };
+  /** Azure's error of a Failed operation, with what it means for the step (absent: `invalid`). */
+  error?: { code: string; message: string; kind?: FailureKind };
   /** Azure's Retry-After for the next poll. */
   retryAfterMs?: number;
 }

@@ -14,7 +14,7 @@ import {
 } from '../orchestrators/names.js';
 import { stepDeadlineMs } from '../platform/steps.js';
 import { derivePlatformNames } from '../platform/naming.js';
-import { DELETION_PHASES, RESTOP, TRANSITIONS, type Transition } from '../platform/phases.js';
+import { DELETION_PHASES, RESTOP, RETRIED_AS, TRANSITIONS, type Transition } from '../platform/phases.js';
 import type { TemplateSource } from '../platform/manifests.js';
 import { planPlatform, type PlatformPlan } from '../platform/plan.js';
 import type { RequestValidator } from '../platform/schema.js';
@@ -122,23 +122,23 @@ export class PlatformService {
   }
 
   /**
-   * Runs the failed flow again for a Failed platform: provisioning (finished steps are found and skipped),
-   * or the wipe when a wipe failed (its database may already be dropped: only the wipe runs the database
-   * Jobs again). A failed update is converged by provisioning, which applies the recorded spec.
+   * Runs the failed flow again for a Failed platform, as `RETRIED_AS` says: the same flow (finished steps
+   * are found and skipped), except a failed update, which provisioning converges.
    */
   async retry(id: string, orchestrations: Orchestrations): Promise<Accepted> {
     const current = await this.require(id);
     if (current.phase !== 'Failed')
       throw new ApiError('conflict', `Platform '${id}' is ${current.phase}; retry is possible from Failed.`);
     await this.refuseIfActive(id, orchestrations);
-    let operation: 'provision' | 'wipe' = 'provision';
+    let operation: Operation = 'provision';
     const updated = await this.deps.registry.update(id, (r) => {
       if (r.phase !== 'Failed')
         throw new ApiError('conflict', `Platform '${id}' is ${r.phase}; retry is possible from Failed.`);
-      operation = r.operation === 'wipe' ? 'wipe' : 'provision';
+      const retried = RETRIED_AS[r.operation];
+      operation = retried.operation;
       const next: PlatformRecord = {
         ...r,
-        phase: operation === 'wipe' ? 'Updating' : 'Pending',
+        phase: retried.phase,
         operation,
         updatedAt: this.deps.now().toISOString(),
       };

@@ -258,7 +258,28 @@ describe('getArmOperationStatus', () => {
     const status = answerOf(await sandbox.activities.getArmOperationStatus({ operationUrl }));
     expect(status).toEqual({
       status: 'Failed',
-      error: { code: 'QuotaExceeded', message: expect.stringContaining('exceeding approved') },
+      error: { code: 'QuotaExceeded', message: expect.stringContaining('exceeding approved'), kind: 'quota' },
+    });
+  });
+
+  it('a PostgreSQL child write accepted and then failed as busy: Failed, ServerBusy, kind busy', async () => {
+    const record = await sandbox.platform();
+    await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' });
+    sandbox.settle();
+    // Right after the creation (the simulator's default, as Azure does it).
+    const written = answerOf(
+      await sandbox.activities.ensurePostgresChild({
+        platformId: record.id,
+        child: { kind: 'configuration', name: 'azure.extensions', value: 'VECTOR' },
+      }),
+    );
+    sandbox.settle();
+    const status = answerOf(
+      await sandbox.activities.getArmOperationStatus({ operationUrl: written.operationUrl! }),
+    );
+    expect(status).toEqual({
+      status: 'Failed',
+      error: { code: 'ServerBusy', message: expect.stringContaining('busy'), kind: 'busy' },
     });
   });
 

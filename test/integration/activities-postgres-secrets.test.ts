@@ -3,6 +3,7 @@
  * so a second overlapping write would be refused) and the platform secrets against the simulated Key Vault.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import { armFault, DEFAULT_DURATIONS } from '../../sandbox/azure/arm.js';
 import type { PostgresChild } from '../../src/activities/contract.js';
 import type { PlatformRecord } from '../../src/platform/types.js';
 import { answerOf, startActivitySandbox, type ActivitySandbox } from '../support/activities.js';
@@ -13,13 +14,23 @@ beforeEach(async () => {
   sandbox = await startActivitySandbox();
 });
 
+/**
+ * A platform with its PostgreSQL server created and settled, past the window in which the first write after
+ * the creation fails busy (proved in arm-sdk.test.ts).
+ */
+async function platformWithServer(): Promise<PlatformRecord> {
+  const record = await sandbox.platform();
+  await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' });
+  sandbox.settle();
+  sandbox.clock.advanceBy(DEFAULT_DURATIONS.pgBusyAfterCreate);
+  return record;
+}
+
 describe('ensurePostgresChild', () => {
   let record: PlatformRecord;
 
   beforeEach(async () => {
-    record = await sandbox.platform();
-    await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'postgresServer' });
-    sandbox.settle();
+    record = await platformWithServer();
   });
 
   /** Ensures the child, lets the write it started (if any) end, and returns the ARM writes it sent. */
@@ -73,6 +84,41 @@ describe('ensurePostgresChild', () => {
     ]);
     expect(await ensure(first)).toEqual([]);
     expect(await ensure({ ...rule, startIpAddress: '20.1.2.4', endIpAddress: '20.1.2.4' })).toHaveLength(1);
+  });
+});
+
+describe('beginPostgresServerPower', () => {
+  let record: PlatformRecord;
+
+  beforeEach(async () => {
+    record = await platformWithServer();
+  });
+
+  it('a server Updating (another operation holds it): no stop is sent, its state is reported to be polled', async () => {
+    answerOf(
+      await sandbox.activities.ensurePostgresChild({
+        platformId: record.id,
+        child: { kind: 'configuration', name: 'azure.extensions', value: 'VECTOR' },
+      }),
+    );
+    const from = sandbox.arm.requests.length;
+    for (const action of ['stop', 'start'] as const)
+      expect(
+        answerOf(await sandbox.activities.beginPostgresServerPower({ platformId: record.id, action })),
+      ).toEqual({ provisioningState: 'Updating', mutated: false });
+    expect(sandbox.armWrites(from)).toEqual([]);
+  });
+
+  it('a stop refused during maintenance (409 ServerIsNotReady) is a busy refusal, to be waited out', async () => {
+    sandbox.arm.faults.script('pg.stop', [armFault.pgMaintenance()]);
+    expect(
+      await sandbox.activities.beginPostgresServerPower({ platformId: record.id, action: 'stop' }),
+    ).toEqual({
+      ok: false,
+      kind: 'busy',
+      code: 'ServerIsNotReady',
+      message: expect.stringContaining('Current Server State = Updating'),
+    });
   });
 });
 

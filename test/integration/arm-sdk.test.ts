@@ -20,6 +20,7 @@ import { forwardingHttpClient, sandboxCredential } from '../../sandbox/azure/for
 import {
   ArmFaults,
   armFault,
+  DEFAULT_DURATIONS,
   SimulatedArm,
   storageKey,
   type SimulatedArmOptions,
@@ -420,6 +421,8 @@ describe('PostgreSQL flexible server (classic client)', () => {
       apiVersion: '2025-08-01',
     });
     expect(statusOf('GET', '/azureAsyncOperation/').length).toBeGreaterThan(0);
+    // Past the post-create busy window (its own test below).
+    clock.advanceBy(DEFAULT_DURATIONS.pgBusyAfterCreate);
 
     // Two overlapping child writes: the second is refused while the first holds the server.
     const first = await clients.pg.configurations.beginPut(
@@ -510,7 +513,8 @@ describe('PostgreSQL flexible server (classic client)', () => {
     expect((await clients.pg.servers.get('rg-acme', 'pg-acme')).state).toBe('Stopping');
     await expect(clients.pg.servers.beginStopAndWait('rg-acme', 'pg-acme', LRO)).rejects.toMatchObject({
       statusCode: 409,
-      code: 'ServerIsBusy',
+      code: 'ServerIsNotReady',
+      message: expect.stringContaining('Current Server State = Stopping'),
     });
     await drive(stop.pollUntilDone());
     expect((await clients.pg.servers.get('rg-acme', 'pg-acme')).state).toBe('Stopped');
@@ -534,6 +538,65 @@ describe('PostgreSQL flexible server (classic client)', () => {
       statusCode: 404,
       code: 'ResourceNotFound',
     });
+  });
+});
+
+describe('PostgreSQL flexible server: busy outcomes and power refusals', () => {
+  const createServer = async () => {
+    await createGroup();
+    await drive(clients.pg.servers.beginCreateOrUpdateAndWait('rg-acme', 'pg-acme', serverSpec, LRO));
+  };
+  const EXTENSIONS = [
+    'rg-acme',
+    'pg-acme',
+    'azure.extensions',
+    { value: 'VECTOR', source: 'user-override' },
+    LRO,
+  ] as const;
+  const putExtensions = () => clients.pg.configurations.beginPutAndWait(...EXTENSIONS);
+
+  it('the first child write right after the creation is accepted (202), then its operation ends Failed ServerBusy; the same write again succeeds', async () => {
+    await createServer();
+    await expect(drive(putExtensions())).rejects.toThrow(/ServerBusy/);
+    expect(arm.requests.filter((r) => r.op === 'pg.config.put').map((r) => r.status)).toEqual([202]);
+    expect((await clients.pg.configurations.get('rg-acme', 'pg-acme', 'azure.extensions')).value).toBe('');
+    expect(await drive(putExtensions())).toMatchObject({ value: 'VECTOR' });
+  });
+
+  it('a child write later than the busy window after the creation goes through at once', async () => {
+    await createServer();
+    clock.advanceBy(DEFAULT_DURATIONS.pgBusyAfterCreate);
+    expect(await drive(putExtensions())).toMatchObject({ value: 'VECTOR' });
+  });
+
+  it('as a named fault: any child write is accepted and then fails ServerBusy', async () => {
+    await createServer();
+    clock.advanceBy(DEFAULT_DURATIONS.pgBusyAfterCreate);
+    arm.faults.script('pg.config.put', [armFault.busyOutcome()]);
+    await expect(drive(putExtensions())).rejects.toThrow(/ServerBusy/);
+    expect(await drive(putExtensions())).toMatchObject({ value: 'VECTOR' });
+  });
+
+  it('a stop or start while the server is Updating is refused 409 ServerIsNotReady naming the state; maintenance as a named fault', async () => {
+    await createServer();
+    clock.advanceBy(DEFAULT_DURATIONS.pgBusyAfterCreate);
+    const write = await clients.pg.configurations.beginPut(...EXTENSIONS);
+    expect((await clients.pg.servers.get('rg-acme', 'pg-acme')).state).toBe('Updating');
+    for (const power of [clients.pg.servers.beginStopAndWait, clients.pg.servers.beginStartAndWait])
+      await expect(power.call(clients.pg.servers, 'rg-acme', 'pg-acme', LRO)).rejects.toMatchObject({
+        statusCode: 409,
+        code: 'ServerIsNotReady',
+        message: expect.stringContaining('Current Server State = Updating'),
+      });
+    await drive(write.pollUntilDone());
+
+    arm.faults.script('pg.stop', [armFault.pgMaintenance()]);
+    await expect(clients.pg.servers.beginStopAndWait('rg-acme', 'pg-acme', LRO)).rejects.toMatchObject({
+      statusCode: 409,
+      code: 'ServerIsNotReady',
+    });
+    await drive(clients.pg.servers.beginStopAndWait('rg-acme', 'pg-acme', LRO));
+    expect((await clients.pg.servers.get('rg-acme', 'pg-acme')).state).toBe('Stopped');
   });
 });
 

@@ -2,7 +2,9 @@
  * stop, start and delete through the sandbox: the HTTP routes, the real orchestrations, the simulated ARM.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { armFault } from '../../sandbox/azure/arm.js';
 import { getServices } from '../../src/composition.js';
+import { ORCHESTRATORS } from '../../src/orchestrators/names.js';
 import { HOURS, platformFlows } from '../support/flows.js';
 import { startTestApp, type TestApp } from '../support/harness.js';
 
@@ -112,6 +114,48 @@ describe('stop, start and delete', () => {
     for (const result of results) if (!result.ok) expect(result.kind).toBe('busy');
     expect((await purgePlatformSecrets({ platformId: 'twice' })).ok).toBe(true);
     expect(mine()).toEqual([]);
+  });
+
+  it('a stop whose PostgreSQL step meets ServerIsNotReady (maintenance) for a while waits it out and ends Stopped, both stopped', async () => {
+    await app.call('POST', '/platforms', { body: { prefix: 'maint', models: ['phi3.5'] } });
+    await run('maint');
+    app.arm.faults.script(
+      'pg.stop',
+      Array.from({ length: 4 }, () => armFault.pgMaintenance()),
+    );
+    expect((await app.call('POST', '/platforms/maint/stop')).status).toBe(202);
+    await run('maint');
+    expect(app.arm.faults.pending('pg.stop')).toBe(0);
+    const stopped = await record('maint');
+    expect(stopped.phase).toBe('Stopped');
+    expect(stopped.lastError).toBeUndefined();
+    expect(power('maint')).toEqual({ aks: 'Stopped', postgres: 'Stopped' });
+  });
+
+  it('a stop that fails for good after AKS stopped is Failed as a stop, not silently half-stopped; retry runs the stop again and ends Stopped', async () => {
+    await app.call('POST', '/platforms', { body: { prefix: 'halfstop', models: ['phi3.5'] } });
+    await run('halfstop');
+    app.arm.faults.script('pg.stop', [armFault.lroFailed('InternalServerError', 'Simulated failure.')]);
+    expect((await app.call('POST', '/platforms/halfstop/stop')).status).toBe(202);
+    await run('halfstop');
+    const failed = await record('halfstop');
+    expect(failed).toMatchObject({
+      phase: 'Failed',
+      operation: 'stop',
+      lastError: { step: 'postgresStop', code: 'InternalServerError' },
+    });
+    expect(power('halfstop')).toEqual({ aks: 'Stopped', postgres: 'Ready' });
+
+    const retry = await app.call('POST', '/platforms/halfstop/retry');
+    expect(retry.status).toBe(202);
+    expect(retry.json).toMatchObject({ operation: 'stop', phase: 'Stopping' });
+    await run('halfstop');
+    const stopped = await record('halfstop');
+    expect(stopped.phase).toBe('Stopped');
+    expect(stopped.lastError).toBeUndefined();
+    expect(power('halfstop')).toEqual({ aks: 'Stopped', postgres: 'Stopped' });
+    // The retry ran the stop, not provisioning.
+    expect(app.instances.instances.get('halfstop')!.name).toBe(ORCHESTRATORS.stop);
   });
 
   it('stop and start refuse while another operation runs, with a clear reason', async () => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { classifyAzureError } from '../../src/azure/errors.js';
+import { classifyAzureError, classifyOperationError } from '../../src/azure/errors.js';
+import { operationStatus } from '../../src/azure/lro.js';
 import { classifyKube } from '../../src/kube/errors.js';
 import type { Failure } from '../../src/platform/result.js';
 
@@ -47,6 +48,7 @@ const BUSY_CODES = [
   'OperationNotAllowedWhileBusy',
   'RetryableErrorDueToAnotherOperation',
   'Conflict.AnotherOperationInProgress',
+  'ServerIsNotReady',
 ];
 const NETWORK_CODES = [
   'ECONNRESET',
@@ -200,6 +202,48 @@ describe('classifyAzureError', () => {
     expect(classifyAzureError(restError(400, 'InvalidParameter', { message: long })).message).toBe(
       'x'.repeat(1000),
     );
+  });
+});
+
+describe('classifyOperationError (an ARM operation that ended Failed)', () => {
+  it.each<{ code: string; message?: string; want: Failure['kind'] }>([
+    ...QUOTA_CODES.map((code) => ({ code, want: 'quota' as const })),
+    { code: 'RegionalQuotaExceeded', want: 'quota' },
+    ...BUSY_CODES.map((code) => ({ code, want: 'busy' as const })),
+    {
+      code: 'ServerIsNotReady',
+      message:
+        'Restart or Stop Server can only be performed on Started servers. Current Server State = Updating',
+      want: 'busy',
+    },
+    {
+      code: 'OperationNotAllowed',
+      message: "Operation is not allowed because there's an in progress upgrade managed cluster operation",
+      want: 'busy',
+    },
+    { code: 'OperationNotAllowed', message: 'The cluster is stopped.', want: 'invalid' },
+    { code: 'InternalServerError', want: 'invalid' },
+    { code: 'OperationCanceled', message: 'The operation was canceled.', want: 'invalid' },
+  ])('$code ($message) is $want', ({ code, message, want }) => {
+    expect(classifyOperationError(code, message ?? 'Azure said no.')).toBe(want);
+  });
+
+  it('a Failed status read carries the kind to the orchestrator', () => {
+    const body = JSON.stringify({
+      status: 'Failed',
+      error: { code: 'ServerBusy', message: 'Cannot complete operation while server is busy.' },
+    });
+    expect(operationStatus(200, body, undefined)).toEqual({
+      ok: true,
+      value: {
+        status: 'Failed',
+        error: {
+          code: 'ServerBusy',
+          message: 'Cannot complete operation while server is busy.',
+          kind: 'busy',
+        },
+      },
+    });
   });
 });
 

@@ -86,6 +86,21 @@ const ZONAL = {
     'Allocation failed. VM(s) with the following constraints cannot be allocated, because the condition is too restrictive. Please remove some constraints and try again. Constraints applied are: - Availability Zone - Networking Constraints (such as Accelerated Networking or IPv6) - VM Size',
 };
 
+/** PostgreSQL's asynchronous busy outcome (also what the simulator does by default just after a creation). */
+export const PG_BUSY = {
+  code: 'ServerBusy',
+  message:
+    'Cannot complete operation while server is busy processing another operation. Please try again later.',
+};
+
+/** PostgreSQL's refusal of a stop/start/restart outside a settled state. */
+export function serverNotReady(state: string): { code: string; message: string } {
+  return {
+    code: 'ServerIsNotReady',
+    message: `Restart or Stop Server can only be performed on Started servers. Current Server State = ${state}`,
+  };
+}
+
 /** Constructors for the faults tests use most. */
 export const armFault = {
   throttle: (retryAfterSeconds?: number): Fault => ({ kind: 'throttle', retryAfterSeconds }),
@@ -112,6 +127,27 @@ export const armFault = {
     code,
     message,
     afterMs,
+  }),
+  /**
+   * PostgreSQL accepts a child write (202) and its operation then ends Failed ServerBusy: the server was
+   * busy with another operation (Azure/azure-postgresql#134, Azure/bicep-types-az#1507).
+   */
+  busyOutcome: (): Fault => ({ kind: 'lroFailure', status: 409, ...PG_BUSY }),
+  /**
+   * A PostgreSQL stop or start refused because the server is not in a settled state: what a power operation
+   * meets while Azure runs the server's scheduled maintenance (hashicorp/terraform-provider-azurerm#29219).
+   */
+  pgMaintenance: (state: 'Updating' | 'Restarting' = 'Updating'): Fault => ({
+    kind: 'error',
+    status: 409,
+    ...serverNotReady(state),
+  }),
+  /** An operation URL Azure no longer knows (operation records expire): script it on 'poll'. */
+  operationNotFound: (): Fault => ({
+    kind: 'error',
+    status: 404,
+    code: 'OperationNotFound',
+    message: 'The operation could not be found.',
   }),
   /** Subscription quota for the VM family: 400 up front, or a create that ends Failed. */
   quotaExceeded: (how: 'immediate' | 'lro' = 'immediate'): Fault =>

@@ -3,8 +3,11 @@
  * Azure-AsyncOperation + Location), and the children the platform writes: configurations, databases,
  * firewall rules. The service runs one management operation per server at a time: a child write is itself
  * a short LRO holding the server, and any write that overlaps it (or a server operation) gets
- * 409 ServerIsBusy. A server stopped for seven days is started by Azure.
+ * 409 ServerIsBusy. The first child write shortly after the server's creation is accepted and then fails
+ * ServerBusy (`pgBusyAfterCreate`). A stop or start while the server is in another operation (Updating,
+ * Restarting, …) is refused 409 ServerIsNotReady. A server stopped for seven days is started by Azure.
  */
+import { PG_BUSY, serverNotReady } from './faults.js';
 import { byMethod, type ProviderRequest, type Route } from './route.js';
 import { assertGroupWritable } from './resource-groups.js';
 import {
@@ -32,6 +35,10 @@ export interface Server extends Resource {
   stoppedAt?: number;
   /** The running child write (configuration, database, firewall rule), which holds the server. */
   childOp?: Operation;
+  /** When its creation ended (successfully). */
+  createdReadyAt?: number;
+  /** Its first child write after creation was already failed as busy. */
+  busyAfterCreateServed?: boolean;
 }
 
 function isServer(r: Resource | undefined): r is Server {
@@ -180,8 +187,19 @@ export function pgRoute(ctx: ProviderRequest): Route {
         lro: true,
         run: (failure) => {
           const server = get();
-          if (serverBusy(world, server)) throw SERVER_IS_BUSY();
           const stop = collection === 'stop';
+          // Power operations are refused outside a settled state, with the state they met
+          // (hashicorp/terraform-provider-azurerm#29219; azure-real-behaviours F2): not ServerIsBusy.
+          if (serverBusy(world, server)) {
+            const state = serverState(world, server);
+            throw new ArmError(
+              409,
+              'ServerIsNotReady',
+              stop
+                ? serverNotReady(state).message
+                : `Start Server can only be performed on Stopped servers. Current Server State = ${state}`,
+            );
+          }
           if (stop && server.state !== 'Ready')
             throw new ArmError(
               409,
@@ -264,8 +282,8 @@ function putServer(
     status: 202,
     headers: world.acceptedHeaders(op, { asyncOperation: true, location: true }),
   });
-  const provision = (server: Server, kind: string) =>
-    world.start({
+  const provision = (server: Server, kind: string) => {
+    const op = world.start({
       kind,
       resource: server,
       label: 'Provisioning',
@@ -275,11 +293,15 @@ function putServer(
       apiVersion: ctx.apiVersion,
       onSucceeded: () => {
         server.state = 'Ready';
+        server.createdReadyAt = op.endsAt;
+        server.busyAfterCreateServed = false;
       },
       onFailed: () => {
         server.state = 'Disabled';
       },
     });
+    return op;
+  };
 
   if (existing) {
     if (sameJson(existing.body, ctx.body) && !world.lastFailed(existing))
@@ -379,7 +401,7 @@ function childWrite(
     attach: false,
     label: 'Updating',
     durationMs: world.durations.pgChildWrite,
-    failure,
+    failure: failure ?? busyAfterCreate(world, server),
     namespace: PG_NAMESPACE,
     apiVersion: ctx.apiVersion,
     onSucceeded: () => {
@@ -388,6 +410,20 @@ function childWrite(
   });
   server.childOp = op;
   return { status: 202, headers: world.acceptedHeaders(op, { asyncOperation: true, location: true }) };
+}
+
+/**
+ * Right after a creation the service is still busy with its own work: the first child write is accepted
+ * and its operation then ends Failed ServerBusy ("usually fails" for a configuration write right after
+ * create: Azure/azure-postgresql#134; Azure/bicep-types-az#1507; azure-real-behaviours F1). Later writes,
+ * and any write after `pgBusyAfterCreate`, go through.
+ */
+function busyAfterCreate(world: World, server: Server): LroFailure | undefined {
+  const { createdReadyAt } = server;
+  if (createdReadyAt === undefined || server.busyAfterCreateServed) return undefined;
+  if (world.now() >= createdReadyAt + world.durations.pgBusyAfterCreate) return undefined;
+  server.busyAfterCreateServed = true;
+  return { status: 409, ...PG_BUSY };
 }
 
 function childResource(

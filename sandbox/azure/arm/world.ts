@@ -26,6 +26,11 @@ export interface Durations {
   pgStart: number;
   /** Configuration, database and firewall-rule writes (each a short LRO holding the server's lock). */
   pgChildWrite: number;
+  /**
+   * How long after a PostgreSQL server's creation its first child write is accepted and then fails
+   * ServerBusy (the service is still busy with its own post-create work); 0: never.
+   */
+  pgBusyAfterCreate: number;
   storageCreate: number;
   rgDelete: number;
 }
@@ -53,6 +58,7 @@ export const DEFAULT_DURATIONS: Durations = {
   pgStart: 2 * MINUTE,
   // A server parameter update took about 10 s (flexible server parameter docs and observed updates).
   pgChildWrite: 10_000,
+  pgBusyAfterCreate: 5 * MINUTE,
   // A Premium FileStorage account took 3 min 32 s in an observed Terraform apply (network rules configured).
   storageCreate: 212_000,
   rgDelete: 3 * MINUTE,

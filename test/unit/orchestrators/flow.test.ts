@@ -84,6 +84,74 @@ describe('following an ARM operation', () => {
   });
 });
 
+describe('operations that send the flow back to the begin activity', () => {
+  const BUSY = { code: 'ServerBusy', message: 'busy processing another operation', kind: 'busy' as const };
+
+  /** PostgreSQL's stop: each write is accepted, its operation read through `outcomes` in turn. */
+  function pgStop(outcomes: (() => Result<OperationStatus>)[]): Stubs {
+    let write = 0;
+    return {
+      beginAksClusterPower: async () => ok(succeeded),
+      beginPostgresServerPower: async () =>
+        ok({ provisioningState: 'Accepted', mutated: true, operationUrl: `pg/stop/${++write}` }),
+      getArmOperationStatus: async ({ operationUrl }) => {
+        const n = Number(operationUrl.split('/').at(-1));
+        return (outcomes[n - 1] ?? (() => ok<OperationStatus>({ status: 'Succeeded' })))();
+      },
+      getPowerStates: async () => ok({ aks: 'Stopped', postgres: 'Stopped' }),
+    };
+  }
+
+  it('an operation that ends Failed as busy (ServerBusy) is waited out: the write is sent again, the step succeeds', async () => {
+    const busy = () => ok<OperationStatus>({ status: 'Failed', error: BUSY });
+    const run = await stop(pgStop([busy, busy]));
+    expect(run.runtimeStatus).toBe('Completed');
+    const begins = run.callsOf('beginPostgresServerPower').map((c) => c.at);
+    expect(begins).toHaveLength(3);
+    // Each new write waits the step's backoff after the busy outcome, never at once.
+    for (const gap of gaps(begins)) expect(gap).toBeGreaterThanOrEqual(POLL.postgresPower.initialMs);
+    expect(stepEnded(run, 'postgresStop')).toMatchObject({ state: 'succeeded' });
+  });
+
+  it('a busy outcome that never clears fails the step at its deadline with Azure’s code, not sooner and not much later', async () => {
+    const run = await stop(
+      pgStop(Array.from({ length: 1000 }, () => () => ok({ status: 'Failed', error: BUSY }))),
+    );
+    expect(run.runtimeStatus).toBe('Failed');
+    expect(failure(run)).toMatchObject({ step: 'postgresStop', code: 'ServerBusy' });
+    const started = run.callsOf('beginPostgresServerPower')[0]!.at;
+    const failedAt = run.callsOf('recordProgress').find((c) => c.input.phase === 'Failed')!.at;
+    expect(failedAt - started).toBeGreaterThanOrEqual(POLL.postgresPower.deadlineMs);
+    expect(failedAt - started).toBeLessThan(
+      POLL.postgresPower.deadlineMs + POLL.postgresPower.maxMs + MINUTES,
+    );
+  });
+
+  it('an operation URL that answers 404 is not a failure: the resource is read again through the begin activity', async () => {
+    const run = await stop(
+      pgStop([
+        () => refused('notFound', 'OperationNotFound'),
+        () => ok<OperationStatus>({ status: 'Succeeded' }),
+      ]),
+    );
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(run.callsOf('beginPostgresServerPower')).toHaveLength(2);
+    expect(stepEnded(run, 'postgresStop')).toMatchObject({ state: 'succeeded' });
+  });
+
+  it('an operation that ends Failed for another reason still fails the step at once', async () => {
+    const run = await stop(
+      pgStop([
+        () =>
+          ok<OperationStatus>({ status: 'Failed', error: { code: 'InternalServerError', message: 'no' } }),
+      ]),
+    );
+    expect(run.runtimeStatus).toBe('Failed');
+    expect(run.callsOf('beginPostgresServerPower')).toHaveLength(1);
+    expect(failure(run)).toMatchObject({ step: 'postgresStop', code: 'InternalServerError' });
+  });
+});
+
 describe('refusals', () => {
   it(`a busy refusal is retried, ${MAX_RETRYABLE_REFUSALS} calls at most, waiting its Retry-After; then the step fails with Azure’s code`, async () => {
     const run = await stop({
