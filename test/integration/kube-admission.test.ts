@@ -110,6 +110,24 @@ const pvc = (name: string, spec: object) => ({
   spec: { accessModes: ['ReadWriteMany'], storageClassName: '', ...spec },
 });
 
+/** A static Azure Files volume of class '' (on share `share`, else its own name), optionally reserved. */
+const volume = (name: string, options: { share?: string; claimRef?: object } = {}) => ({
+  apiVersion: 'v1',
+  kind: 'PersistentVolume',
+  metadata: { name },
+  spec: {
+    capacity: { storage: '100Gi' },
+    accessModes: ['ReadWriteMany'],
+    storageClassName: '',
+    ...(options.claimRef ? { claimRef: options.claimRef } : {}),
+    csi: {
+      driver: 'file.csi.azure.com',
+      volumeHandle: `rg#st#${options.share ?? name}`,
+      volumeAttributes: { shareName: options.share ?? name },
+    },
+  },
+});
+
 describe('immutable fields are refused with 422 Invalid', () => {
   beforeEach(async () => {
     await apply(ns('llm'));
@@ -184,23 +202,8 @@ describe('immutable fields are refused with 422 Invalid', () => {
   });
 
   it('PersistentVolume source', async () => {
-    const pv = (share: string) => ({
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: 'team42-models' },
-      spec: {
-        capacity: { storage: '100Gi' },
-        accessModes: ['ReadWriteMany'],
-        storageClassName: '',
-        csi: {
-          driver: 'file.csi.azure.com',
-          volumeHandle: `rg#st#${share}`,
-          volumeAttributes: { shareName: share },
-        },
-      },
-    });
-    await apply(pv('models'));
-    const refused = await rejection(apply(pv('models2')));
+    await apply(volume('team42-models', { share: 'models' }));
+    const refused = await rejection(apply(volume('team42-models', { share: 'models2' })));
     expect(refused.code).toBe(422);
     expect(refused.status.message).toBe(
       'PersistentVolume "team42-models" is invalid: spec.persistentvolumesource: Forbidden: spec.persistentvolumesource is immutable after creation',
@@ -420,19 +423,7 @@ describe('static volumes are pre-bound to their claims', () => {
 
   it('a volume reserved for a claim waits for it, and a claim binds an unreserved volume of its class', async () => {
     await apply(ns('llm'));
-    const volume = (name: string, claimRef?: object) => ({
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name },
-      spec: {
-        capacity: { storage: '100Gi' },
-        accessModes: ['ReadWriteMany'],
-        storageClassName: '',
-        ...(claimRef ? { claimRef } : {}),
-        csi: { driver: 'file.csi.azure.com', volumeHandle: `rg#st#${name}` },
-      },
-    });
-    await apply(volume('reserved', { namespace: 'llm', name: 'later' }));
+    await apply(volume('reserved', { claimRef: { namespace: 'llm', name: 'later' } }));
     await apply(volume('open'));
     await apply(pvc('first', { resources: { requests: { storage: '10Gi' } } }));
     expect(
