@@ -166,6 +166,49 @@ export class Snapshot {
     return this.createErrors.get(entry.uid);
   }
 
+  /**
+   * The controllers' `FailedCreate` Warning events for pods admission refused (the ReplicaSet's for a
+   * Deployment), as `kubectl get events` shows them.
+   */
+  failedCreateEvents(namespace?: string): JsonObject[] {
+    const events: JsonObject[] = [];
+    for (const kind of WORKLOAD_KINDS) {
+      for (const owner of this.ofKind(kind, namespace)) {
+        const error = this.createErrors.get(owner.uid);
+        if (!error) continue;
+        const rs = `${owner.name}-${safeHash(JSON.stringify(obj(owner.content, 'spec', 'template')), 10)}`;
+        const [involvedKind, name] = kind === 'Deployment' ? ['ReplicaSet', rs] : [kind, owner.name];
+        const time = k8sTime(owner.revisionMs);
+        events.push({
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: {
+            name: `${name}.${safeHash(`${owner.uid}/${error}`, 16)}`,
+            namespace: owner.namespace ?? '',
+          },
+          involvedObject: {
+            apiVersion: kind === 'Job' ? 'batch/v1' : 'apps/v1',
+            kind: involvedKind,
+            name,
+            namespace: owner.namespace ?? '',
+            ...(kind === 'Deployment' ? {} : { uid: owner.uid }),
+          },
+          reason: 'FailedCreate',
+          type: 'Warning',
+          message:
+            kind === 'StatefulSet'
+              ? `create Pod ${/pods "([^"]+)"/.exec(error)?.[1] ?? `${owner.name}-0`} in StatefulSet ${owner.name} failed error: ${error}`
+              : `Error creating: ${error}`,
+          source: { component: `${involvedKind.toLowerCase()}-controller` },
+          firstTimestamp: time,
+          lastTimestamp: time,
+          count: 1,
+        });
+      }
+    }
+    return events;
+  }
+
   private readyDelay(kind: string, namespace: string | undefined, name: string): number {
     const rule = this.config.readyDelays.find((r) => ruleMatches(r.rule, kind, namespace, name));
     if (rule) return rule.ms;
@@ -514,25 +557,36 @@ export class Snapshot {
   ): string | undefined {
     const quotas = this.ofKind('ResourceQuota', ns);
     if (quotas.length === 0) return undefined;
-    const containers = arr(spec, 'containers');
+    // The quota evaluator (pkg/quota/v1/evaluator/core/pods.go): every container, init containers included,
+    // must state each cpu/memory request or limit a quota covers; the pod's usage is the larger of its
+    // containers' sum and any one init container.
     const totals = new Map<string, number>([['pods', 1]]);
+    const initPeak = new Map<string, number>();
     const missing = new Map<string, string[]>();
-    for (const c of containers) {
-      for (const scope of ['requests', 'limits'] as const) {
-        for (const res of ['cpu', 'memory', 'nvidia.com/gpu']) {
-          const v = obj(c, 'resources', scope)[res];
-          const fallback = scope === 'requests' ? obj(c, 'resources', 'limits')[res] : undefined;
-          const value = v ?? fallback;
-          if (value !== undefined)
-            totals.set(`${scope}.${res}`, (totals.get(`${scope}.${res}`) ?? 0) + quantity(value));
-          else if (res !== 'nvidia.com/gpu') {
-            const list = missing.get(`${scope}.${res}`) ?? [];
-            list.push(str(c, 'name') ?? '');
-            missing.set(`${scope}.${res}`, list);
+    for (const [list, init] of [
+      [arr(spec, 'containers'), false],
+      [arr(spec, 'initContainers'), true],
+    ] as const) {
+      for (const c of list) {
+        for (const scope of ['requests', 'limits'] as const) {
+          for (const res of ['cpu', 'memory', 'nvidia.com/gpu']) {
+            const v = obj(c, 'resources', scope)[res];
+            const fallback = scope === 'requests' ? obj(c, 'resources', 'limits')[res] : undefined;
+            const value = v ?? fallback;
+            const key = `${scope}.${res}`;
+            if (value !== undefined) {
+              if (init) initPeak.set(key, Math.max(initPeak.get(key) ?? 0, quantity(value)));
+              else totals.set(key, (totals.get(key) ?? 0) + quantity(value));
+            } else if (res !== 'nvidia.com/gpu') {
+              const names = missing.get(key) ?? [];
+              names.push(str(c, 'name') ?? '');
+              missing.set(key, names);
+            }
           }
         }
       }
     }
+    for (const [k, v] of initPeak) totals.set(k, Math.max(totals.get(k) ?? 0, v));
     const alias = (key: string) => (key === 'cpu' || key === 'memory' ? `requests.${key}` : key);
     const usedNs = used.get(ns) ?? new Map<string, number>();
     for (const quota of quotas) {
@@ -543,14 +597,15 @@ export class Snapshot {
         .sort();
       if (need.length)
         return `pods "${podName}" is forbidden: failed quota: ${quota.name}: must specify ${need
-          .map((k) => `${k} for: ${missing.get(k)!.join(',')}`)
+          .map((k) => `${k} for: ${[...new Set(missing.get(k))].sort().join(',')}`)
           .join('; ')}`;
       for (const [key, limit] of Object.entries(hard)) {
         const k = alias(key);
         const requested = totals.get(k) ?? 0;
         if (requested === 0) continue;
         const current = usedNs.get(k) ?? 0;
-        if (current + requested > quantity(limit))
+        // In milli-units, as Kubernetes quantities are compared: float sums of `250m` drift past the limit.
+        if (Math.round((current + requested) * 1000) > Math.round(quantity(limit) * 1000))
           return `pods "${podName}" is forbidden: exceeded quota: ${quota.name}, requested: ${key}=${formatQuantity(k, requested)}, used: ${key}=${formatQuantity(k, current)}, limited: ${key}=${String(limit)}`;
       }
     }
@@ -562,44 +617,112 @@ export class Snapshot {
   pvcBinding(pvc: Entry): { bound: boolean; sinceMs: number; capacity?: string } {
     const spec = obj(pvc.content, 'spec');
     const requested = str(spec, 'resources', 'requests', 'storage');
-    const volumeName = str(spec, 'volumeName');
-    if (volumeName) {
-      const pv = this.find('PersistentVolume', undefined, volumeName);
-      if (!pv) return { bound: false, sinceMs: 0 };
+    const held = [...this.volumeHolders()].find(([, holder]) => holder === pvc)?.[0];
+    if (held)
       return {
         bound: true,
-        sinceMs: Math.max(pvc.createdMs, pv.createdMs),
-        capacity: str(pv.content, 'spec', 'capacity', 'storage') ?? requested,
+        sinceMs: Math.max(pvc.createdMs, held.createdMs),
+        capacity: str(held.content, 'spec', 'capacity', 'storage') ?? requested,
       };
-    }
-    const claimed = this.ofKind('PersistentVolume').find(
-      (pv) =>
-        str(pv.content, 'spec', 'claimRef', 'name') === pvc.name &&
-        str(pv.content, 'spec', 'claimRef', 'namespace') === pvc.namespace,
-    );
-    if (claimed)
-      return {
-        bound: true,
-        sinceMs: Math.max(pvc.createdMs, claimed.createdMs),
-        capacity: str(claimed.content, 'spec', 'capacity', 'storage') ?? requested,
-      };
-    const className = str(spec, 'storageClassName');
-    const cls =
-      className === undefined
-        ? this.ofKind('StorageClass').find(
-            (sc) =>
-              strMap(sc.content, 'metadata', 'annotations')['storageclass.kubernetes.io/is-default-class'] ===
-              'true',
-          )
-        : className
-          ? this.find('StorageClass', undefined, className)
-          : undefined;
+    // A claim that names a volume (or is named by one) waits for it; it is never provisioned dynamically.
+    if (str(spec, 'volumeName') || this.reservingVolume(pvc)) return { bound: false, sinceMs: 0 };
+    const cls = this.storageClassOf(pvc);
     if (!cls) return { bound: false, sinceMs: 0 };
     return {
       bound: true,
       sinceMs: Math.max(pvc.createdMs, cls.createdMs),
       ...(requested ? { capacity: requested } : {}),
     };
+  }
+
+  /** The claim each PersistentVolume is bound to, if any. */
+  volumeHolder(pv: Entry): Entry | undefined {
+    return this.volumeHolders().get(pv);
+  }
+
+  private holders?: Map<Entry, Entry>;
+
+  /**
+   * The PV binder, in creation order of the claims ("Reserving a PersistentVolume" in the Kubernetes
+   * persistent volume docs): a PV whose `claimRef` names a claim binds only that claim, even before it
+   * exists; a claim with `volumeName` binds only that PV, and only if the PV is not reserved for or bound
+   * to another claim; any other claim may take an unreserved, unbound PV of its storage class that is big
+   * enough and has its access modes.
+   */
+  private volumeHolders(): Map<Entry, Entry> {
+    if (this.holders) return this.holders;
+    const holders = new Map<Entry, Entry>();
+    const pvs = this.ofKind('PersistentVolume').sort((a, b) => a.name.localeCompare(b.name));
+    const claims = this.ofKind('PersistentVolumeClaim').sort(
+      (a, b) => a.createdMs - b.createdMs || a.uid.localeCompare(b.uid),
+    );
+    const reservedFor = (pv: Entry) => {
+      const name = str(pv.content, 'spec', 'claimRef', 'name');
+      return name === undefined
+        ? undefined
+        : { name, namespace: str(pv.content, 'spec', 'claimRef', 'namespace') ?? 'default' };
+    };
+    const allows = (pv: Entry, pvc: Entry) => {
+      const ref = reservedFor(pv);
+      return ref === undefined || (ref.name === pvc.name && ref.namespace === pvc.namespace);
+    };
+    const taken = (pv: Entry) => holders.has(pv);
+    for (const pvc of claims) {
+      const volumeName = str(pvc.content, 'spec', 'volumeName');
+      if (volumeName) {
+        const pv = pvs.find((v) => v.name === volumeName);
+        if (pv && !taken(pv) && allows(pv, pvc)) holders.set(pv, pvc);
+        continue;
+      }
+      const reserved = pvs.find((pv) => reservedFor(pv) !== undefined && allows(pv, pvc));
+      if (reserved) {
+        if (!taken(reserved)) holders.set(reserved, pvc);
+        continue;
+      }
+      const className = str(pvc.content, 'spec', 'storageClassName') ?? this.defaultStorageClass()?.name;
+      const requested = quantity(str(pvc.content, 'spec', 'resources', 'requests', 'storage') ?? '0');
+      const modes = arr(pvc.content, 'spec', 'accessModes');
+      const match = pvs
+        .filter(
+          (pv) =>
+            !taken(pv) &&
+            reservedFor(pv) === undefined &&
+            (str(pv.content, 'spec', 'storageClassName') ?? '') === (className ?? '') &&
+            quantity(str(pv.content, 'spec', 'capacity', 'storage') ?? '0') >= requested &&
+            modes.every((m) => arr(pv.content, 'spec', 'accessModes').includes(m)),
+        )
+        .sort(
+          (a, b) =>
+            quantity(str(a.content, 'spec', 'capacity', 'storage') ?? '0') -
+            quantity(str(b.content, 'spec', 'capacity', 'storage') ?? '0'),
+        )[0];
+      if (match) holders.set(match, pvc);
+    }
+    this.holders = holders;
+    return holders;
+  }
+
+  private reservingVolume(pvc: Entry): Entry | undefined {
+    return this.ofKind('PersistentVolume').find(
+      (pv) =>
+        str(pv.content, 'spec', 'claimRef', 'name') === pvc.name &&
+        (str(pv.content, 'spec', 'claimRef', 'namespace') ?? 'default') === pvc.namespace,
+    );
+  }
+
+  private defaultStorageClass(): Entry | undefined {
+    return this.ofKind('StorageClass').find(
+      (sc) =>
+        strMap(sc.content, 'metadata', 'annotations')['storageclass.kubernetes.io/is-default-class'] ===
+        'true',
+    );
+  }
+
+  /** The class that provisions the claim dynamically: its own, the default when unset, none when ''. */
+  private storageClassOf(pvc: Entry): Entry | undefined {
+    const className = str(pvc.content, 'spec', 'storageClassName');
+    if (className === undefined) return this.defaultStorageClass();
+    return className ? this.find('StorageClass', undefined, className) : undefined;
   }
 
   /** Ready pods behind a Service (selector match in its namespace). */

@@ -20,9 +20,11 @@ import {
   pathKey,
   setPath,
   type FieldPath,
+  type Json,
   type JsonObject,
 } from './json.js';
 import type { ResourceType } from './resources.js';
+import { quantity } from './status/quota.js';
 
 export interface ManagerEntry {
   manager: string;
@@ -302,23 +304,74 @@ export function immutabilityError(entry: Entry, next: JsonObject): ApiError | un
         422,
         'Invalid',
         `${qualified} is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden`,
-        { name: entry.name, group: 'apps', kind, causes: [{ reason: 'FieldValueForbidden', field: 'spec' }] },
+        {
+          name: entry.name,
+          group: 'apps',
+          kind,
+          causes: [
+            {
+              reason: 'FieldValueForbidden',
+              message: `Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden`,
+              field: 'spec',
+            },
+          ],
+        },
       );
   }
   if (kind === 'PersistentVolumeClaim') {
-    const strip = (o: JsonObject) => {
+    // ValidatePersistentVolumeClaimUpdate: the spec is frozen except the storage request (which may only
+    // grow), volumeAttributesClassName, and volumeName while it is still empty (set once, by the user or
+    // the binder).
+    const strip = (o: JsonObject, volumeName: Json | undefined) => {
       const s = clone(spec(o));
-      if (isObject(s.resources)) delete s.resources.requests;
+      if (isObject(s.resources) && isObject(s.resources.requests)) delete s.resources.requests.storage;
+      if (
+        isObject(s.resources) &&
+        isObject(s.resources.requests) &&
+        !Object.keys(s.resources.requests).length
+      )
+        delete s.resources.requests;
       if (isObject(s.resources) && Object.keys(s.resources).length === 0) delete s.resources;
       delete s.volumeAttributesClassName;
+      if (volumeName === undefined) delete s.volumeName;
       return s;
     };
-    if (!deepEqual(strip(before), strip(next)))
+    const volumeName = getPath(before, ['spec', 'volumeName']);
+    if (!deepEqual(strip(before, volumeName), strip(next, volumeName)))
       return new ApiError(
         422,
         'Invalid',
         `${qualified} is invalid: spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims`,
-        { name: entry.name, group: '', kind, causes: [{ reason: 'FieldValueForbidden', field: 'spec' }] },
+        {
+          name: entry.name,
+          kind,
+          causes: [
+            {
+              reason: 'FieldValueForbidden',
+              message:
+                'Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims',
+              field: 'spec',
+            },
+          ],
+        },
+      );
+    const storage = (o: JsonObject) => getPath(o, ['spec', 'resources', 'requests', 'storage']);
+    if (storage(before) !== undefined && quantity(storage(next)) < quantity(storage(before)))
+      return new ApiError(
+        422,
+        'Invalid',
+        `${qualified} is invalid: spec.resources.requests.storage: Forbidden: field can not be less than status.capacity`,
+        {
+          name: entry.name,
+          kind,
+          causes: [
+            {
+              reason: 'FieldValueForbidden',
+              message: 'Forbidden: field can not be less than status.capacity',
+              field: 'spec.resources.requests.storage',
+            },
+          ],
+        },
       );
   }
   if (kind === 'PersistentVolume') {

@@ -28,6 +28,7 @@ import {
   validate,
   type Entry,
 } from './store.js';
+import { undeclaredFields } from './schema.js';
 import { endpointsObject } from './subresources.js';
 
 export function list(cluster: Cluster, route: Route, apiVersion: string, query: URLSearchParams): JsonObject {
@@ -52,6 +53,13 @@ export function list(cluster: Cluster, route: Route, apiVersion: string, query: 
     items = [
       ...derived,
       ...stored.filter((s) => !names.has(`${str(s, 'metadata', 'namespace')}/${str(s, 'metadata', 'name')}`)),
+    ];
+  } else if (type.builtin && type.kind === 'Event') {
+    items = [
+      ...matching(cluster, route, new URLSearchParams()).map((e) =>
+        cluster.render(e, apiVersion, { snapshot }),
+      ),
+      ...snapshot.failedCreateEvents(namespace),
     ];
   } else {
     items = matching(cluster, route, new URLSearchParams()).map((e) =>
@@ -140,6 +148,7 @@ export function apply(
   if (str(object, 'apiVersion') === undefined || str(object, 'kind') === undefined)
     throw new ApiError(400, 'BadRequest', 'apiVersion and kind must be set in an apply configuration');
   checkIdentity(object, type, apiVersion, namespace, name);
+  checkDeclaredFields(type, apiVersion, object, query, 'apply');
   if (existing) checkResourceVersion(object, existing);
   else checkNamespaceWritable(cluster, type, namespace);
   const config = userContent(object, type);
@@ -219,6 +228,31 @@ export function checkIdentity(
     );
 }
 
+/**
+ * `fieldValidation=Strict`: a field the kind's schema does not declare fails the request with BadRequest
+ * instead of being dropped (Kubernetes API reference, PatchOptions/CreateOptions `fieldValidation`; API
+ * concepts, "Field validation"). Server-side apply reports it while building the typed patch
+ * (`.spec.foo: field not declared in schema`), the other writes while decoding
+ * (`strict decoding error: unknown field "spec.foo"`). Without Strict the fields are not rejected here.
+ */
+export function checkDeclaredFields(
+  type: ResourceType,
+  apiVersion: string,
+  object: JsonObject,
+  query: URLSearchParams,
+  stage: 'apply' | 'decode',
+): void {
+  if (query.get('fieldValidation') !== 'Strict') return;
+  const unknown = undeclaredFields(type, object) ?? [];
+  if (unknown.length === 0) return;
+  const gvk = `${apiVersion.includes('/') ? apiVersion : `/${apiVersion}`}, Kind=${type.kind}`;
+  const message =
+    stage === 'apply'
+      ? `failed to create typed patch object (${gvk}): ${unknown.map((f) => `${f}: field not declared in schema`).join('\n')}`
+      : `strict decoding error: ${unknown.map((f) => `unknown field "${f.slice(1)}"`).join(', ')}`;
+  throw new ApiError(400, 'BadRequest', message);
+}
+
 export function checkResourceVersion(object: JsonObject, existing: Entry): void {
   const rv = str(object, 'metadata', 'resourceVersion');
   if (rv !== undefined && rv !== String(existing.resourceVersion))
@@ -291,6 +325,7 @@ export function create(call: Call): void {
       `${type.kind} "" is invalid: metadata.name: Required value: name or generateName is required`,
     );
   checkIdentity(object, type, apiVersion, namespace, undefined);
+  checkDeclaredFields(type, apiVersion, object, query, 'decode');
   const existing = cluster.store.get(cluster.key(type, namespace, objectName));
   if (existing)
     throw new ApiError(
@@ -335,6 +370,7 @@ export function replace(call: Call, existing: Entry | undefined): void {
   if (!existing) throw notFound(type, name);
   const object = parseBody(body, req.headers['content-type']);
   checkIdentity(object, type, apiVersion, namespace, name);
+  checkDeclaredFields(type, apiVersion, object, query, 'decode');
   checkResourceVersion(object, existing);
   const content = userContent(object, type);
   update(cluster, res, req, existing, content, apiVersion, query, dryRun);
@@ -378,6 +414,7 @@ export function patch(call: Call, existing: Entry | undefined): void {
   }
   if (!isObject(patched)) throw new ApiError(422, 'Invalid', 'patch result is not an object');
   checkIdentity(patched, type, apiVersion, namespace, name);
+  checkDeclaredFields(type, apiVersion, patched, query, 'decode');
   checkResourceVersion(patched, existing);
   update(cluster, res, req, existing, userContent(patched, type), apiVersion, query, dryRun);
 }

@@ -6,12 +6,17 @@ import {
   AppsV1Api,
   BatchV1Api,
   CoreV1Api,
+  createConfiguration,
   KubeConfig,
   KubernetesObjectApi,
   Observable,
   PatchStrategy,
+  ServerConfiguration,
+  type Configuration,
+  type HttpMethod,
   type KubernetesObject,
   type ObservableMiddleware,
+  type RequestContext,
 } from '@kubernetes/client-node';
 
 /** One fixed field manager: re-applying our own manifests never conflicts with ourselves. */
@@ -22,7 +27,7 @@ export interface KubeClients {
   core: CoreV1Api;
   apps: AppsV1Api;
   batch: BatchV1Api;
-  /** Server-side apply of one object; returns the live object. */
+  /** Server-side apply of one object with `fieldValidation=Strict`; returns the live object. */
   apply(object: KubernetesObject): Promise<KubernetesObject>;
   /** GET/POST/DELETE through the API server's service proxy (`/api/v1/namespaces/{ns}/services/{name}:{port}/proxy/{path}`). */
   proxyGet(namespace: string, service: string, port: number, path: string): Promise<unknown>;
@@ -57,7 +62,15 @@ export function kubeClients(kubeconfigYaml: string): KubeClients {
     apps: kc.makeApiClient(AppsV1Api),
     batch: kc.makeApiClient(BatchV1Api),
     apply: (object) =>
-      objects.patch(object, undefined, undefined, FIELD_MANAGER, false, PatchStrategy.ServerSideApply),
+      objects.patch(
+        object,
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        false,
+        PatchStrategy.ServerSideApply,
+        strictApply(kc, object),
+      ),
     proxyGet: (namespace, service, port, path) =>
       core.connectGetNamespacedServiceProxyWithPath({
         name: `${service}:${port}`,
@@ -75,6 +88,30 @@ export function kubeClients(kubeconfigYaml: string): KubeClients {
         { middleware: [jsonBody(body)], middlewareMergeStrategy: 'append' },
       ),
   };
+}
+
+/**
+ * The per-call configuration of a strict apply. client-node 1.4.0's `KubernetesObjectApi.patch` has no
+ * `fieldValidation` parameter, and it serializes built-in kinds through its generated models, which drop the
+ * fields they do not know: a misspelt field would vanish before the API server could refuse it. `patch`
+ * builds its request from the `baseServer` of the configuration passed last (authentication and middleware
+ * stay those of the client), so that is where the query parameter and the object as rendered are set.
+ * With `fieldValidation=Strict` the API server fails the request with BadRequest on any unknown field
+ * (Kubernetes API reference, PatchOptions `fieldValidation`).
+ */
+function strictApply(kc: KubeConfig, object: KubernetesObject): Configuration {
+  const server = kc.getCurrentCluster()?.server ?? '';
+  const body = JSON.stringify(object);
+  class StrictApplyServer extends ServerConfiguration<Record<string, string>> {
+    override makeRequestContext(endpoint: string, method: HttpMethod): RequestContext {
+      const context = super.makeRequestContext(endpoint, method);
+      context.setQueryParam('fieldValidation', 'Strict');
+      const setBody = context.setBody.bind(context);
+      context.setBody = () => setBody(body);
+      return context;
+    }
+  }
+  return createConfiguration({ baseServer: new StrictApplyServer(server, {}), authMethods: { default: kc } });
 }
 
 /** The Kubernetes `Status` of a failed call (client-node carries its body as a JSON string). */

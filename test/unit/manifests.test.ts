@@ -634,6 +634,7 @@ describe('storage', () => {
           accessModes: string[];
           storageClassName: string;
           persistentVolumeReclaimPolicy: string;
+          claimRef?: { namespace: string; name: string };
           mountOptions: string[];
           csi: { driver: string; volumeHandle: string; volumeAttributes: Record<string, string> };
         };
@@ -657,6 +658,8 @@ describe('storage', () => {
         );
         expect(claim, pv.metadata.name).toBeDefined();
         expect(claim!.spec).toMatchObject({ accessModes: ['ReadWriteMany'], storageClassName: '' });
+        // Pre-bound both ways: the volume is reserved for exactly this claim.
+        expect(spec.claimRef).toEqual({ namespace: claim!.metadata.namespace, name: claim!.metadata.name });
       }
     },
   );

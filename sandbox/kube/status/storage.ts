@@ -1,5 +1,5 @@
 /** PersistentVolumeClaim binding and PersistentVolume phase. */
-import { arr, k8sTime, str, type JsonObject } from '../json.js';
+import { arr, k8sTime, type JsonObject } from '../json.js';
 import type { Snapshot } from '../simulation.js';
 import type { Entry } from '../store.js';
 
@@ -15,13 +15,6 @@ export function pvcStatus(s: Snapshot, entry: Entry): JsonObject {
 }
 
 export function pvStatus(s: Snapshot, entry: Entry): JsonObject {
-  const claimed = s
-    .ofKind('PersistentVolumeClaim')
-    .some(
-      (pvc) =>
-        str(pvc.content, 'spec', 'volumeName') === entry.name ||
-        (str(entry.content, 'spec', 'claimRef', 'name') === pvc.name &&
-          str(entry.content, 'spec', 'claimRef', 'namespace') === pvc.namespace),
-    );
+  const claimed = s.volumeHolder(entry) !== undefined;
   return { phase: claimed ? 'Bound' : 'Available', lastPhaseTransitionTime: k8sTime(entry.createdMs) };
 }
