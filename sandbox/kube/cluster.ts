@@ -279,32 +279,14 @@ export class Cluster {
   ): void {
     const eventType = this.builtin('', 'Event');
     const now = this.now();
-    const draft = podEvent(
-      pod,
-      podUid(pod),
-      type,
-      component,
-      reason,
-      message,
-      firstMs,
-      now,
-      this.delays.autoscalerScanMs,
-    );
+    const event = (first: number) =>
+      podEvent(pod, podUid(pod), type, component, reason, message, first, now, this.delays.autoscalerScanMs);
+    const draft = event(firstMs);
     const key = this.key(eventType, pod.namespace, draft.name);
     const existing = this.store.get(key);
     if (existing) {
-      const first = Date.parse(String(existing.content.firstTimestamp));
-      const next = podEvent(
-        pod,
-        podUid(pod),
-        type,
-        component,
-        reason,
-        message,
-        first,
-        now,
-        this.delays.autoscalerScanMs,
-      );
+      // The same event moves on: its first occurrence stays.
+      const next = event(Date.parse(String(existing.content.firstTimestamp)));
       if (next.content.lastTimestamp === existing.content.lastTimestamp) return;
       existing.content = next.content;
       existing.resourceVersion = ++this.resourceVersion;
