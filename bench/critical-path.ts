@@ -17,7 +17,9 @@
  *   file shares: plain PUTs once the storage account exists.
  * In-cluster half (sandbox/kube/simulation.ts), from the moment both halves of Azure are done:
  *   the apply stages follow one another, each after its Job (jobCompleteMs after the stage is applied);
- *   the GPU is advertised workloadReadyMs after the device-plugin DaemonSet is applied; a workload is ready
+ *   the GPU node exists from the start if the GPU pool is created with nodes, else the autoscaler adds it
+ *   autoscalerScanMs + gpuNodeProvisionMs after the first GPU workload is applied; the GPU is advertised
+ *   workloadReadyMs after the device-plugin DaemonSet is applied and the node is there; a workload is ready
  *   workloadReadyMs after it is applied (after the GPU for pods that request one); a LoadBalancer Service
  *   gets its IP loadBalancerIpMs after it is applied; an APIService is Available apiServiceAvailableMs after
  *   its Service has a ready pod; the model-preload Job pulls the models one after another from when it is
@@ -184,6 +186,16 @@ interface InCluster {
 
 const templates = loadTemplateSource();
 
+/** Nodes the GPU pool is created with, read from the AKS body the flow sends. */
+function gpuPoolCount(input: CriticalPathInput): number {
+  const body = AZURE_RESOURCES.aksCluster.body({ spec: input.spec, names: input.names, secret: () => '' });
+  const pools = (body.properties.agentPoolProfiles ?? []) as {
+    count?: number;
+    nodeLabels?: Record<string, string>;
+  }[];
+  return pools.find((p) => p.nodeLabels?.gpu === 'true')?.count ?? 0;
+}
+
 function inClusterSchedule(input: CriticalPathInput): InCluster {
   const { delays, pullMs, spec } = input;
   const objects = renderManifests(spec, input.names, templates) as KubernetesObject[];
@@ -215,9 +227,19 @@ function inClusterSchedule(input: CriticalPathInput): InCluster {
   const appliedAt = (o: KubernetesObject) => applied.get(o) ?? 0;
   const kind = (k: string) => objects.filter((o) => o.kind === k);
 
-  // The GPU is advertised once a device-plugin pod is ready.
+  // The GPU node: created with the cluster when the GPU pool starts with nodes; from zero, the cluster
+  // autoscaler adds it for the first pending pod that requests a GPU (its next scan, then the node's
+  // provisioning time). The GPU is advertised once a device-plugin pod is ready on it.
+  const gpuPool = gpuPoolCount(input);
+  const gpuPods = objects.filter(
+    (o) => WORKLOADS.has(o.kind ?? '') && o.kind !== 'DaemonSet' && requestsGpu(get(o, 'spec', 'template')),
+  );
+  const gpuNodeAt =
+    gpuPool > 0
+      ? 0
+      : Math.min(...gpuPods.map(appliedAt)) + delays.autoscalerScanMs + delays.gpuNodeProvisionMs;
   const plugins = kind('DaemonSet').filter((o) => (o.metadata?.name ?? '').includes('nvidia-device-plugin'));
-  const gpuAt = Math.min(...plugins.map((o) => appliedAt(o) + delays.workloadReadyMs));
+  const gpuAt = Math.min(...plugins.map((o) => Math.max(appliedAt(o), gpuNodeAt) + delays.workloadReadyMs));
   end.nodesReady = 0;
   end.gpuNode = gpuAt;
   end.volumesBound = 0;
@@ -281,7 +303,10 @@ function inClusterSchedule(input: CriticalPathInput): InCluster {
     workloadsReady: `Kubernetes delays.workloadReadyMs (${slowestWorkload?.[0].kind}/${slowestWorkload?.[0].metadata?.name})`,
     endpoints: 'Kubernetes delays.loadBalancerIpMs',
     metricsApi: 'Kubernetes delays.workloadReadyMs + apiServiceAvailableMs',
-    gpuNode: 'Kubernetes delays.workloadReadyMs (device plugin)',
+    gpuNode:
+      gpuPool > 0
+        ? 'Kubernetes delays.workloadReadyMs (device plugin; the GPU node came with the cluster)'
+        : 'Kubernetes delays.autoscalerScanMs + gpuNodeProvisionMs (the autoscaler adds the GPU node for the first GPU pod) + workloadReadyMs (device plugin)',
   };
   chain.push({
     step: decisive,

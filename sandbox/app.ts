@@ -18,6 +18,7 @@ import { VirtualClock, type Clock } from './clock.js';
 import { DurableDriver, type DriverEvent } from './durable/driver.js';
 import { DurableRpcServer, InstanceStore } from './durable/rpc.js';
 import { FunctionsHost, getRegistrations, installFunctionsCore, type LogLine } from './host.js';
+import { poolsFromAksBody, type AgentPoolSpec } from './kube/autoscaler.js';
 import { SimulatedKubernetesFleet } from './kube/fleet.js';
 import type { SimulatedOllama } from './kube/ollama.js';
 
@@ -35,6 +36,8 @@ export interface SandboxAppOptions {
   arm?: Partial<Omit<SimulatedArmOptions, 'clock' | 'subscriptionId'>>;
   /** What the durable driver reports (episodes, activities, crashes, warnings, its own errors). */
   onDriverEvent?: (event: DriverEvent) => void;
+  /** Adjusts each cluster's agent pools read from the AKS body (e.g. a GPU pool that starts at zero). */
+  agentPools?: (pools: AgentPoolSpec[]) => AgentPoolSpec[];
 }
 
 export interface SandboxApp {
@@ -83,16 +86,25 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
   const rpc = new DurableRpcServer(instances);
   await rpc.listen();
 
-  const clusters = new SimulatedKubernetesFleet(clock, (ollama) => ({
-    jobEffect: (job, startMs) => preloadEffect(ollama, job, startMs),
-  }));
+  // Each cluster's nodes come from the agent pools of the AKS body the simulated ARM stored (its key is the
+  // cluster id), and its autoscaler asks the ARM's faults whether the cloud refuses to grow a pool.
+  const clusters: SimulatedKubernetesFleet = new SimulatedKubernetesFleet(clock, (ollama, key) => {
+    const stored: Record<string, unknown> | undefined = arm.resource(key);
+    return {
+      jobEffect: (job, startMs) => preloadEffect(ollama, job, startMs),
+      ...(stored
+        ? { agentPools: (options.agentPools ?? ((p) => p))(poolsFromAksBody(stored.properties)) }
+        : {}),
+      scaleUpRefusal: (pool) => arm.faults.scaleUpRefusal(pool),
+    };
+  });
   await clusters.listen();
 
   const subscriptionId = '00000000-0000-4000-8000-000000000001';
-  const arm = new SimulatedArm({
+  const arm: SimulatedArm = new SimulatedArm({
     clock,
     subscriptionId,
-    kubeconfigServer: (cluster) => clusters.serverFor(cluster.id.toLowerCase()),
+    kubeconfigServer: (cluster): string => clusters.serverFor(cluster.id.toLowerCase()),
     ...options.arm,
   });
   const armBase = await arm.listen();

@@ -26,8 +26,10 @@ import type { KubeRequest } from './http.js';
 import type { JsonObject } from './json.js';
 import { handle } from './server.js';
 import type { NameRule } from './simulation.js';
+import type { ScaleUpRefusal } from './autoscaler.js';
 
 export { DEFAULT_NODES, type NodeSpec, type SimulatedKubernetesOptions } from './cluster.js';
+export { DEFAULT_POOLS, poolsFromAksBody, type AgentPoolSpec, type ScaleUpRefusal } from './autoscaler.js';
 export type { KubeRequest } from './http.js';
 export type { KubeDelays, NameRule } from './simulation.js';
 
@@ -111,6 +113,15 @@ export class SimulatedKubernetes {
 
   addNode(spec: NodeSpec): void {
     this.cluster.addNode(spec);
+  }
+
+  /** The cloud refuses scale-ups of an agent pool (no spot capacity, or quota) until allowScaleUp. */
+  refuseScaleUp(pool: string, refusal: ScaleUpRefusal = 'spotCapacity'): void {
+    this.cluster.autoscaler?.refuseScaleUp(pool, refusal);
+  }
+
+  allowScaleUp(pool: string): void {
+    this.cluster.autoscaler?.allowScaleUp(pool);
   }
 
   removeNode(name: string): boolean {

@@ -18,6 +18,15 @@ import {
 } from './json.js';
 import type { SimulatedOllama } from './ollama.js';
 import { BUILTIN_TYPES, crdTypes, groupVersionOf, type ResourceType } from './resources.js';
+import {
+  Autoscaler,
+  DEFAULT_POOLS,
+  VM_SIZES,
+  initialPoolNodes,
+  podEvent,
+  type AgentPoolSpec,
+  type ScaleUpRefusal,
+} from './autoscaler.js';
 import type { Taint } from './selectors.js';
 import {
   DEFAULT_DELAYS,
@@ -26,6 +35,7 @@ import {
   type JobEffect,
   type KubeDelays,
   type NameRule,
+  podUid,
   type PodView,
 } from './simulation.js';
 import type { KubeRequest } from './http.js';
@@ -56,7 +66,14 @@ export interface SimulatedKubernetesOptions {
   jobEffect?: JobEffect;
   /** Services (in any namespace) whose proxy reaches `ollama`; default 'ollama'. */
   ollamaService?: string;
-  /** Initial nodes; default: 2 system, 1 apps, 1 spot T4 GPU node, as the platform's AKS pools. */
+  /**
+   * Agent pools (as in the AKS body, see autoscaler.ts `poolsFromAksBody`): `count` nodes each at creation,
+   * and the cluster autoscaler for the autoscaled ones. Default: the platform's pools (DEFAULT_POOLS).
+   */
+  agentPools?: readonly AgentPoolSpec[];
+  /** Whether the cloud refuses to grow a pool now (no spot capacity, quota); asked at each scale-up. */
+  scaleUpRefusal?: (pool: string) => ScaleUpRefusal | undefined;
+  /** Fixed initial nodes instead of agent pools (no autoscaler). */
   nodes?: NodeSpec[];
   clusterName?: string;
   /** Answer the service proxy only when the Service has ready endpoints (503 otherwise); default true. */
@@ -68,57 +85,8 @@ export interface SimulatedKubernetesOptions {
   kubernetesVersion?: string;
 }
 
-const VM_SIZES: Record<string, { cpu: number; memoryGiB: number; gpus: number }> = {
-  Standard_D2s_v5: { cpu: 2, memoryGiB: 8, gpus: 0 },
-  Standard_D4s_v5: { cpu: 4, memoryGiB: 16, gpus: 0 },
-  Standard_D8s_v5: { cpu: 8, memoryGiB: 32, gpus: 0 },
-  Standard_NC4as_T4_v3: { cpu: 4, memoryGiB: 28, gpus: 1 },
-  Standard_NC8as_T4_v3: { cpu: 8, memoryGiB: 56, gpus: 1 },
-  Standard_NC16as_T4_v3: { cpu: 16, memoryGiB: 110, gpus: 1 },
-  Standard_NC64as_T4_v3: { cpu: 64, memoryGiB: 440, gpus: 4 },
-};
-
-export const DEFAULT_NODES: readonly NodeSpec[] = [
-  {
-    name: 'aks-system-31415926-vmss000000',
-    pool: 'system',
-    vmSize: 'Standard_D2s_v5',
-    mode: 'System',
-    taints: ['CriticalAddonsOnly=true:NoSchedule'],
-    labels: { workload: 'system' },
-  },
-  {
-    name: 'aks-system-31415926-vmss000001',
-    pool: 'system',
-    vmSize: 'Standard_D2s_v5',
-    mode: 'System',
-    taints: ['CriticalAddonsOnly=true:NoSchedule'],
-    labels: { workload: 'system' },
-  },
-  // Labels as the platform's agent pools set them (src/platform/azure-resources.ts).
-  {
-    name: 'aks-apps-27182818-vmss000000',
-    pool: 'apps',
-    vmSize: 'Standard_D4s_v5',
-    mode: 'User',
-    labels: { workload: 'apps' },
-  },
-  {
-    name: 'aks-gput4-16180339-vmss000000',
-    pool: 'gput4',
-    vmSize: 'Standard_NC4as_T4_v3',
-    mode: 'User',
-    labels: {
-      workload: 'llm',
-      gpu: 'true',
-      'kubernetes.azure.com/scalesetpriority': 'spot',
-      'kubernetes.azure.com/accelerator': 'nvidia',
-    },
-    // AKS adds the spot taint to every spot pool; the platform's GPU pool adds sku=gpu.
-    taints: ['sku=gpu:NoSchedule', 'kubernetes.azure.com/scalesetpriority=spot:NoSchedule'],
-    gpus: 1,
-  },
-];
+/** The platform's default pools' nodes (2 system, 1 apps, 1 spot T4 GPU node), for tests that pass `nodes`. */
+export const DEFAULT_NODES: readonly NodeSpec[] = initialPoolNodes(DEFAULT_POOLS, 'aks-sandbox');
 
 const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
@@ -151,6 +119,9 @@ export class Cluster {
   readonly ollamaService: string;
   readonly proxyRequiresEndpoints: boolean;
   readonly initialNodes: readonly NodeSpec[];
+  readonly pools: readonly AgentPoolSpec[];
+  readonly scaleUpRefusal?: (pool: string) => ScaleUpRefusal | undefined;
+  autoscaler?: Autoscaler;
   readonly kubernetesVersion: string;
   customMetricNames: Set<string>;
   readonly customMetricValues = new Map<string, string>();
@@ -174,8 +145,10 @@ export class Cluster {
     this.jobEffect = options.jobEffect;
     this.ollamaService = options.ollamaService ?? 'ollama';
     this.proxyRequiresEndpoints = options.proxyRequiresReadyEndpoints ?? true;
-    this.initialNodes = options.nodes ?? DEFAULT_NODES;
     this.clusterName = options.clusterName ?? 'aks-sandbox';
+    this.pools = options.nodes ? [] : (options.agentPools ?? DEFAULT_POOLS);
+    this.scaleUpRefusal = options.scaleUpRefusal;
+    this.initialNodes = options.nodes ?? initialPoolNodes(this.pools, this.clusterName);
     this.kubernetesVersion = options.kubernetesVersion ?? 'v1.32.6';
     this.customMetricNames = new Set(options.customMetrics ?? ['gpu_memory_utilization']);
     this.jobFailureRules = [...(options.jobFailures ?? [])];
@@ -187,7 +160,8 @@ export class Cluster {
     return this.frozenNow ?? this.clock.now();
   }
 
-  addNode(spec: NodeSpec): void {
+  /** Adds a Node, Ready (unless `spec.ready` is false) since `joinedMs`. */
+  addNode(spec: NodeSpec, joinedMs = this.now()): void {
     const size = VM_SIZES[spec.vmSize ?? ''] ?? { cpu: 4, memoryGiB: 16, gpus: 0 };
     const gpus = spec.gpus ?? size.gpus;
     const mode = spec.mode ?? 'User';
@@ -228,7 +202,8 @@ export class Cluster {
       },
     });
     entry.system = true;
-    entry.node = { pool: spec.pool, gpus, ready: spec.ready ?? true, joinedMs: this.now() };
+    entry.createdMs = Math.min(entry.createdMs, joinedMs);
+    entry.node = { pool: spec.pool, gpus, ready: spec.ready ?? true, joinedMs };
     entry.status = {
       capacity: {
         cpu: String(size.cpu),
@@ -285,6 +260,42 @@ export class Cluster {
       this.store.set(this.key(type, undefined, name), e);
     }
     for (const node of this.initialNodes) this.addNode(node);
+    this.autoscaler = this.pools.length
+      ? new Autoscaler(this.pools, this.scaleUpRefusal, this.now())
+      : undefined;
+  }
+
+  /**
+   * Records (or moves on) an Event about a pod, as the scheduler and the autoscaler write them. Seeded-like
+   * (`system`): inventories of what a client created leave them out.
+   */
+  recordEvent(
+    pod: PodView,
+    firstMs: number,
+    type: 'Normal' | 'Warning',
+    component: string,
+    reason: string,
+    message: string,
+  ): void {
+    const eventType = this.builtin('', 'Event');
+    const now = this.now();
+    const event = (first: number) =>
+      podEvent(pod, podUid(pod), type, component, reason, message, first, now, this.delays.autoscalerScanMs);
+    const draft = event(firstMs);
+    const key = this.key(eventType, pod.namespace, draft.name);
+    const existing = this.store.get(key);
+    if (existing) {
+      // The same event moves on: its first occurrence stays.
+      const next = event(Date.parse(String(existing.content.firstTimestamp)));
+      if (next.content.lastTimestamp === existing.content.lastTimestamp) return;
+      existing.content = next.content;
+      existing.resourceVersion = ++this.resourceVersion;
+    } else {
+      const entry = this.newEntry(eventType, draft.name, pod.namespace, draft.content);
+      entry.system = true;
+      this.store.set(key, entry);
+    }
+    this.touch();
   }
 
   builtin(group: string, kind: string): ResourceType {
@@ -337,6 +348,7 @@ export class Cluster {
 
   /** Finishes namespace deletions and Jobs' ttlSecondsAfterFinished, as controllers would have by now. */
   sweep(): void {
+    this.autoscaler?.scan(this);
     const now = this.now();
     for (const [key, e] of this.store) {
       if (e.deletingSinceMs !== undefined && now >= e.deletingSinceMs + this.delays.namespaceTerminationMs) {

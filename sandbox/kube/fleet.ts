@@ -23,7 +23,11 @@ export class SimulatedKubernetesFleet {
 
   constructor(
     private readonly clock: Clock,
-    private readonly options: (ollama: SimulatedOllama) => Partial<SimulatedKubernetesOptions> = () => ({}),
+    /** Options of the cluster `key` (e.g. its agent pools, from the AKS body the simulated ARM stored). */
+    private readonly options: (
+      ollama: SimulatedOllama,
+      key: string,
+    ) => Partial<SimulatedKubernetesOptions> = () => ({}),
   ) {}
 
   async listen(): Promise<string> {
@@ -59,7 +63,7 @@ export class SimulatedKubernetesFleet {
     if (!cluster) {
       cluster = (async () => {
         const ollama = new SimulatedOllama({ clock: this.clock });
-        const kube = new SimulatedKubernetes({ clock: this.clock, ollama, ...this.options(ollama) });
+        const kube = new SimulatedKubernetes({ clock: this.clock, ollama, ...this.options(ollama, key) });
         await kube.listen();
         const created = { key, kube, ollama };
         this.ready.push(created);

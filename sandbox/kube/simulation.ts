@@ -38,6 +38,16 @@ export interface KubeDelays {
   namespaceTerminationMs: number;
   /** Controllers report the new generation (observedGeneration) this long after a spec change. */
   controllerObserveMs: number;
+  /** The cluster autoscaler's scan-interval (AKS default 10 s). */
+  autoscalerScanMs: number;
+  /** A CPU node added by the autoscaler is Ready this long after the scan that asked for it. */
+  nodeProvisionMs: number;
+  /** The same for a GPU node (a larger image, the NVIDIA driver, spot allocation). */
+  gpuNodeProvisionMs: number;
+  /** A scale-up the cloud refuses (no spot capacity, quota) fails this long after it was asked for. */
+  scaleUpFailMs: number;
+  /** An autoscaled node that runs only DaemonSet pods is removed after this long (scale-down-unneeded-time). */
+  scaleDownUnneededMs: number;
 }
 
 export const DEFAULT_DELAYS: KubeDelays = {
@@ -49,6 +59,14 @@ export const DEFAULT_DELAYS: KubeDelays = {
   crdEstablishedMs: 0,
   namespaceTerminationMs: 10_000,
   controllerObserveMs: 1_000,
+  // AKS cluster autoscaler defaults (MicrosoftDocs/azure-aks-docs articles/aks/cluster-autoscaler.md).
+  autoscalerScanMs: 10_000,
+  // AKS CPU node scale-out P50 53 s (Azure/AKS-Performance-and-Scale Perf-Benchmarks/AKS-Perf-Benchmarks.md).
+  nodeProvisionMs: 60_000,
+  // A T4 node from zero: about 5.4–7 min (AgentBaker e2e GPU VMSS 324 s; KAITO "nearly 7min").
+  gpuNodeProvisionMs: 360_000,
+  scaleUpFailMs: 60_000,
+  scaleDownUnneededMs: 600_000,
 };
 
 /** Matches objects by name (exact string or RegExp), optionally kind and namespace. */
@@ -121,6 +139,14 @@ export interface PodView {
   restarts: number;
   gpu: number;
   ip: string;
+}
+
+/** A pod's uid: the stored one, or a stable one for a pod created by a workload. */
+export function podUid(pod: PodView): string {
+  return (
+    pod.entry?.uid ??
+    `${safeHash(`uid/${pod.namespace}/${pod.name}`, 8)}-0000-4000-8000-${safeHash(pod.name, 12)}`
+  );
 }
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job']);
@@ -860,7 +886,7 @@ export class Snapshot {
       metadata: {
         name: pod.name,
         namespace: pod.namespace,
-        uid: `${safeHash(`uid/${pod.namespace}/${pod.name}`, 8)}-0000-4000-8000-${safeHash(pod.name, 12)}`,
+        uid: podUid(pod),
         resourceVersion: String(pod.owner?.resourceVersion ?? 1),
         creationTimestamp: k8sTime(pod.createdMs),
         labels: pod.labels,

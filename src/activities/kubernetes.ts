@@ -309,6 +309,51 @@ async function applyOne(kube: KubeClients, object: KubernetesObject, replaceJob 
   await kube.apply(object);
 }
 
+/**
+ * How long the autoscaler must have reported a pending GPU pod's pool in backoff after a failed scale-up
+ * before the wait gives up. A refused scale-up (spot capacity, vCPU quota) puts the pool in backoff for 5 min
+ * (cluster-autoscaler FAQ), and AKS shows the cause only in the autoscaler's status, not on the pod
+ * (MicrosoftDocs/azure-aks-docs articles/aks/cluster-autoscaler.md). 3 min of backoff, reported on every
+ * 10-s scan, means an attempt failed and nothing is on its way; waiting for the retry at the end of the
+ * backoff would double the wait for a refusal that seldom clears so fast. `POST /retry` tries again.
+ */
+export const GPU_SCALE_UP_REFUSED_MS = 3 * 60_000;
+const BACKOFF = /in backoff after failed scale-up/;
+
+/**
+ * What the autoscaler last said about a pending pod that asks for a GPU (its NotTriggerScaleUp /
+ * TriggeredScaleUp events), and for how long it has reported the backoff of a failed scale-up.
+ */
+async function gpuScaleUp(kube: KubeClients): Promise<{ pod?: string; message?: string; refused?: number }> {
+  const pending = (
+    await kube.core.listNamespacedPod({ namespace: OLLAMA.namespace, fieldSelector: 'status.phase=Pending' })
+  ).items.filter((p) =>
+    (p.spec?.containers ?? []).some(
+      (c) => c.resources?.limits?.['nvidia.com/gpu'] ?? c.resources?.requests?.['nvidia.com/gpu'],
+    ),
+  );
+  if (pending.length === 0) return {};
+  const names = new Set(pending.map((p) => p.metadata?.name));
+  const events = (await kube.core.listNamespacedEvent({ namespace: OLLAMA.namespace })).items
+    .filter(
+      (e) =>
+        e.involvedObject.kind === 'Pod' &&
+        names.has(e.involvedObject.name) &&
+        (e.reason === 'NotTriggerScaleUp' || e.reason === 'TriggeredScaleUp'),
+    )
+    .sort((a, b) => time(a.lastTimestamp) - time(b.lastTimestamp));
+  const last = events.at(-1);
+  if (!last) return {};
+  const refused = BACKOFF.test(last.message ?? '') ? time(last.lastTimestamp) - time(last.firstTimestamp) : 0;
+  return {
+    pod: last.involvedObject.name ?? '',
+    message: last.message ?? last.reason ?? '',
+    ...(refused >= GPU_SCALE_UP_REFUSED_MS ? { refused } : {}),
+  };
+}
+
+const time = (t: Date | string | undefined) => (t === undefined ? 0 : new Date(t).getTime());
+
 async function readiness(
   kube: KubeClients,
   check: ReadinessCheck,
@@ -334,13 +379,20 @@ async function readiness(
     case 'gpu': {
       const nodes = (await kube.core.listNode({ labelSelector: 'gpu=true' })).items;
       const withGpu = nodes.filter((n) => Number(n.status?.capacity?.['nvidia.com/gpu'] ?? 0) > 0);
+      if (withGpu.length) return ok(true, `${withGpu.length} GPU node(s) report nvidia.com/gpu`);
+      if (nodes.length) return ok(false, 'GPU node up, device plugin not yet reporting nvidia.com/gpu');
+      // No GPU node: the GPU pool starts at zero, the cluster autoscaler adds one for Ollama's pending pod.
+      const scaling = await gpuScaleUp(kube);
+      if (scaling.refused)
+        return {
+          ok: false,
+          kind: 'quota',
+          code: 'GpuScaleUpRefused',
+          message: `The cluster autoscaler could not add a GPU node for ${scaling.pod} for ${Math.round(scaling.refused / 60_000)} min: ${scaling.message}`,
+        };
       return ok(
-        withGpu.length > 0,
-        withGpu.length
-          ? `${withGpu.length} GPU node(s) report nvidia.com/gpu`
-          : nodes.length
-            ? 'GPU node up, device plugin not yet reporting nvidia.com/gpu'
-            : 'waiting for a GPU node',
+        false,
+        scaling.message ? `waiting for a GPU node (${scaling.message})` : 'waiting for a GPU node',
       );
     }
     case 'volumes': {

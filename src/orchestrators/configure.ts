@@ -41,14 +41,30 @@ export function* waitUntilReady(
   });
 }
 
+/**
+ * Shown with a quota or capacity failure of a spot GPU pool: when AKS cannot create it (aksCluster), or when
+ * the cluster autoscaler cannot add its node (gpuNode, the pool starting at zero nodes).
+ */
+export const SPOT_HINT =
+  'The spot GPU pool could not be allocated (quota or capacity); retry later, in another region, or with "gpu": { "spot": false }.';
+
+export function spotHint(spec: PlatformSpec): (failure: Failure) => string | undefined {
+  return (failure) => (failure.kind === 'quota' && spec.gpu.spot ? SPOT_HINT : undefined);
+}
+
 /** Runs a readiness step and records the endpoints it found, if any. */
 export function* gate(
   context: Context,
   progress: Progress,
   platformId: string,
   name: ReadinessStep,
+  hint?: (failure: Failure) => string | undefined,
 ): Flow<void> {
-  const ready = yield* progress.run(name, (step) => waitUntilReady(context, { ...step, name }, platformId));
+  const ready = yield* progress.run(
+    name,
+    (step) => waitUntilReady(context, { ...step, name }, platformId),
+    hint,
+  );
   if (ready.endpoints) yield* call(context, 'recordProgress', { platformId, endpoints: ready.endpoints });
 }
 
@@ -84,7 +100,7 @@ export function* configurePlatform(context: Context, spec: PlatformSpec, progres
   const platformId = spec.prefix;
   yield* progress.setPhase('Configuring');
   yield* applyManifests(context, platformId, progress);
-  for (const name of PROVISION_GATES) yield* gate(context, progress, platformId, name);
+  for (const name of PROVISION_GATES) yield* gate(context, progress, platformId, name, spotHint(spec));
 
   // Ready needs one model to chat with: wait for the first requested model that arrives.
   const model = yield* progress.run('firstModel', (step) => waitForFirstModel(context, step, spec));

@@ -17,7 +17,7 @@ import {
 } from '../platform/azure-resources.js';
 import { OPENWEBUI_DATABASE } from '../platform/naming.js';
 import type { StepName } from '../platform/steps.js';
-import { configurePlatform } from './configure.js';
+import { configurePlatform, spotHint } from './configure.js';
 import {
   all,
   call,
@@ -73,9 +73,6 @@ function* ensureAzureResource(context: Context): Flow<EnsuredResource> {
   };
 }
 
-const SPOT_HINT =
-  'The spot GPU pool could not be allocated (quota or capacity); retry later, in another region, or with "gpu": { "spot": false }.';
-
 function* provisionPlatform(context: Context): Flow<{ platformId: string; phase: string }> {
   const { platformId } = context.df.getInput<LifecycleInput>();
   const ref = { platformId };
@@ -105,11 +102,7 @@ function* provisionPlatform(context: Context): Flow<{ platformId: string; phase:
   // Failures are reported in the table's order: the cluster's (with the spot hint) before the others.
   for (const { step, result } of ensured) {
     if (!result.ok)
-      yield* progress.fail(
-        step,
-        result,
-        result.kind === 'quota' && spec.gpu.spot && step === 'aksCluster' ? SPOT_HINT : undefined,
-      );
+      yield* progress.fail(step, result, step === 'aksCluster' ? spotHint(spec)(result) : undefined);
   }
 
   yield* progress.run('postgresFirewall', (step) => configureFirewall(context, step, platformId));

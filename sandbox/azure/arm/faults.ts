@@ -12,6 +12,8 @@
  *   <code>. <message>" (Azure-AsyncOperation style) or with the RestError of the Location endpoint.
  */
 
+import type { ScaleUpRefusal } from '../../kube/autoscaler.js';
+
 /** Operation names faults are attached to; a PUT of an existing resource counts as its `create`/`put`. */
 export type ArmOperationName =
   | 'rg.list'
@@ -60,6 +62,13 @@ export type ArmOperationName =
   | 'poll';
 
 export type FaultTarget = ArmOperationName | '*';
+
+/**
+ * An agent pool the cloud cannot grow (no spot capacity in the region, or the VM family's vCPU quota used
+ * up). Nothing fails at the ARM API: with minCount 0 no VM is allocated at creation, so it shows only when
+ * the cluster autoscaler tries to add a node (sandbox/kube/autoscaler.ts).
+ */
+export type { ScaleUpRefusal } from '../../kube/autoscaler.js';
 
 export type Fault =
   /** 429 TooManyRequests; the Retry-After header only when `retryAfterSeconds` is given. */
@@ -182,6 +191,7 @@ interface Rate {
 export class ArmFaults {
   private readonly scripts = new Map<FaultTarget, Fault[]>();
   private readonly rates = new Map<FaultTarget, Rate>();
+  private readonly scaleUps = new Map<string, ScaleUpRefusal>();
   /** Every fault applied, in order. */
   readonly applied: { op: ArmOperationName; fault: Fault }[] = [];
 
@@ -214,6 +224,22 @@ export class ArmFaults {
   clear(): void {
     this.scripts.clear();
     this.rates.clear();
+    this.scaleUps.clear();
+  }
+
+  /** Scale-ups of agent pool `pool` (in any cluster) are refused from now on, until allowScaleUp. */
+  refuseScaleUp(pool: string, refusal: ScaleUpRefusal = 'spotCapacity'): this {
+    this.scaleUps.set(pool, refusal);
+    return this;
+  }
+
+  allowScaleUp(pool: string): this {
+    this.scaleUps.delete(pool);
+    return this;
+  }
+
+  scaleUpRefusal(pool: string): ScaleUpRefusal | undefined {
+    return this.scaleUps.get(pool);
   }
 
   /** The fault for this request, if any: a script for the op, then for '*', then a rate for the op, then '*'. */

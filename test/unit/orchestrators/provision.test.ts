@@ -212,6 +212,35 @@ describe('the in-cluster half of provisioning', () => {
     expect(phases(run).at(-1)).toBe('Ready');
   });
 
+  /** The gpu check waits twice, then the autoscaler's refusal to add the GPU node (the activity's answer). */
+  const gpuRefused = (): Stubs => {
+    let reads = 0;
+    return {
+      checkPlatformReadiness: async ({ check }) =>
+        check !== 'gpu'
+          ? ok({ ready: true, detail: '' })
+          : ++reads < 3
+            ? ok({ ready: false, detail: 'waiting for a GPU node (pod triggered scale-up)' })
+            : refused('quota', 'GpuScaleUpRefused'),
+    };
+  };
+
+  it('the autoscaler refusing the GPU node fails gpuNode at once, with the spot hint on a spot platform', async () => {
+    const run = await provision(gpuRefused(), spec({ gpu: { ...spec().gpu, spot: true } }));
+    expect(run.runtimeStatus).toBe('Failed');
+    expect(failure(run)).toMatchObject({ step: 'gpuNode', code: 'GpuScaleUpRefused' });
+    expect(failure(run)!.message).toMatch(/spot GPU pool could not be allocated.*"spot": false/);
+    expect(stepEnded(run, 'gpuNode')).toMatchObject({ state: 'failed' });
+    // No third reading after the refusal: the step does not wait for its deadline.
+    expect(run.callsOf('checkPlatformReadiness').filter((c) => c.input.check === 'gpu')).toHaveLength(3);
+  });
+
+  it('the autoscaler refusing the GPU node on a regular platform fails gpuNode without the spot hint', async () => {
+    const run = await provision(gpuRefused(), spec({ gpu: { ...spec().gpu, spot: false } }));
+    expect(failure(run)).toMatchObject({ step: 'gpuNode', code: 'GpuScaleUpRefused' });
+    expect(failure(run)!.message).not.toMatch(/spot/);
+  });
+
   it('a smoke test answered on the GPU leaves no warning', async () => {
     const run = await provision({});
     expect(run.callsOf('recordProgress').find((c) => c.input.warnings)!.input.warnings).toEqual([]);
