@@ -20,7 +20,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.js';
-import { AKS_TYPE, aksRoute } from './arm/aks.js';
+import { AKS_TYPE, aksRoute, startAksUpgrade } from './arm/aks.js';
 import { ArmFaults, type ArmOperationName, type Fault } from './arm/faults.js';
 import { publicIpRoute } from './arm/network.js';
 import { PLAIN_TYPES, plainRoute } from './arm/plain.js';
@@ -236,6 +236,14 @@ export class SimulatedArm {
   get creations(): readonly ArmCreation[] {
     this.world.settle();
     return this.world.creations;
+  }
+
+  /**
+   * AKS starts an upgrade of a running cluster by itself (auto-upgrade): for `durationMs` of simulated time
+   * the cluster is `Upgrading` and refuses every write with 409 OperationNotAllowed.
+   */
+  upgradeAksCluster(id: string, durationMs: number): void {
+    startAksUpgrade(this.world, id, durationMs);
   }
 
   /** Things Azure did by itself (a PostgreSQL server started after seven days stopped). */

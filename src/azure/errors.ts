@@ -49,6 +49,11 @@ export function classifyAzureError(e: unknown): Failure {
   if (status === 429) return fail('throttled', { retryAfterMs: retryAfterMs(err) ?? 30_000 });
   if (QUOTA_CODES.has(code) || /quota|capacity|allocation failed/i.test(code)) return fail('quota');
   if (BUSY_CODES.has(code)) return fail('busy', { retryAfterMs: retryAfterMs(err) });
+  // AKS refuses every write while another operation runs on the cluster, its own auto-upgrades included
+  // (which can outlast 20 minutes), with OperationNotAllowed "… in progress … operation …"
+  // (azure-real-behaviours, F4): the refusal clears by itself, so it is waited out.
+  if (code === 'OperationNotAllowed' && /in progress|another operation/i.test(message))
+    return fail('busy', { retryAfterMs: retryAfterMs(err) });
   if (status === 404) return fail('notFound');
   if (status === 409 && /another operation|in progress|busy/i.test(message)) return fail('busy');
   if (status === 409) return fail('conflict');

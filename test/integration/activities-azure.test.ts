@@ -220,6 +220,41 @@ describe('the table of Azure resources is complete (every entry works end to end
   );
 });
 
+describe('AKS upgrading by itself', () => {
+  const UPGRADE_MS = 25 * 60_000;
+
+  it('refuses a stop (and a PUT) with OperationNotAllowed, classified busy, until the upgrade ends; then the stop is accepted', async () => {
+    const record = await sandbox.platform();
+    answerOf(await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'aksCluster' }));
+    sandbox.settle();
+    const id = idOf(record, 'aksCluster');
+    sandbox.arm.upgradeAksCluster(id, UPGRADE_MS);
+    expect(sandbox.arm.resource(id)).toMatchObject({ properties: { provisioningState: 'Upgrading' } });
+
+    const refused = await sandbox.activities.beginAksClusterPower({ platformId: record.id, action: 'stop' });
+    expect(refused).toMatchObject({
+      ok: false,
+      kind: 'busy',
+      code: 'OperationNotAllowed',
+      message: expect.stringContaining('in progress upgrade'),
+    });
+    const { resourceGroup, aksCluster } = record.names;
+    const live = await sandbox.clients.aks.managedClusters.get(resourceGroup, aksCluster);
+    await expect(
+      sandbox.clients.aks.managedClusters.beginCreateOrUpdate(resourceGroup, aksCluster, {
+        ...live,
+        tags: { ...live.tags, extra: 'x' },
+      }),
+    ).rejects.toMatchObject({ statusCode: 409, code: 'OperationNotAllowed' });
+
+    sandbox.clock.advanceBy(UPGRADE_MS);
+    const accepted = answerOf(
+      await sandbox.activities.beginAksClusterPower({ platformId: record.id, action: 'stop' }),
+    );
+    expect(accepted).toMatchObject({ mutated: true, operationUrl: expect.any(String) });
+  });
+});
+
 describe('getArmOperationStatus', () => {
   async function begun(kind: 'postgresServer' | 'storageAccount') {
     const record = await sandbox.platform();

@@ -48,6 +48,10 @@ const BUSY_CODES = [
   'RetryableErrorDueToAnotherOperation',
   'Conflict.AnotherOperationInProgress',
 ];
+const UPGRADE_IN_PROGRESS =
+  "Operation is not allowed because there's an in progress upgrade managed cluster operation on 'aks-acme'. Please wait for it to finish before starting a new operation.";
+const STOPPED_CLUSTER =
+  "Operation 'stop' is not allowed: managed cluster 'aks-acme' is in stopped state. Only start and delete are allowed on a stopped cluster.";
 const NETWORK_CODES = [
   'ECONNRESET',
   'ECONNREFUSED',
@@ -122,6 +126,21 @@ describe('classifyAzureError', () => {
       name: "409 saying 'in progress' is busy",
       error: restError(409, 'Conflict', { message: 'An update is in progress.' }),
       want: failure('busy', 'Conflict', { message: 'An update is in progress.' }),
+    },
+    {
+      name: 'AKS refusing a write during an upgrade is busy and keeps its Retry-After',
+      error: restError(409, 'OperationNotAllowed', { message: UPGRADE_IN_PROGRESS, retryAfter: '30' }),
+      want: failure('busy', 'OperationNotAllowed', { message: UPGRADE_IN_PROGRESS, retryAfterMs: 30_000 }),
+    },
+    {
+      name: 'AKS refusing a write during an upgrade is busy whatever the status it comes with',
+      error: restError(400, 'OperationNotAllowed', { message: UPGRADE_IN_PROGRESS }),
+      want: failure('busy', 'OperationNotAllowed', { message: UPGRADE_IN_PROGRESS }),
+    },
+    {
+      name: 'AKS refusing a write on a stopped cluster is a conflict, not busy',
+      error: restError(409, 'OperationNotAllowed', { message: STOPPED_CLUSTER }),
+      want: failure('conflict', 'OperationNotAllowed', { message: STOPPED_CLUSTER }),
     },
     {
       name: 'plain 409 is conflict',

@@ -42,6 +42,28 @@ function isCluster(r: Resource | undefined): r is Cluster {
   return r?.type === AKS_TYPE;
 }
 
+/**
+ * AKS upgrading a cluster by itself (its auto-upgrade channel, or a node-image upgrade): the cluster reads
+ * `Upgrading` and every write (PUT, stop, start) is refused 409 OperationNotAllowed until it ends; an
+ * upgrade can outlast 20 minutes (azure-real-behaviours, F4; https://learn.microsoft.com/azure/aks/planned-maintenance).
+ * Only a running cluster upgrades; the upgrade changes nothing the API's reads show besides the state.
+ */
+export function startAksUpgrade(world: World, id: string, durationMs: number): void {
+  world.settle();
+  const cluster = world.get(id);
+  if (!isCluster(cluster)) throw new Error(`startAksUpgrade: no managed cluster ${id}`);
+  if (cluster.power !== 'Running' || world.busy(cluster))
+    throw new Error(`startAksUpgrade: ${cluster.name} is not a running, idle cluster`);
+  world.start({
+    kind: 'aks.upgrade',
+    resource: cluster,
+    label: 'Upgrading',
+    durationMs,
+    namespace: AKS_NAMESPACE,
+    apiVersion: 'sandbox',
+  });
+}
+
 function operationNotAllowed(message: string): ArmError {
   return new ArmError(409, 'OperationNotAllowed', message);
 }
