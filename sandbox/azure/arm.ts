@@ -306,7 +306,7 @@ export class SimulatedArm {
       if (e instanceof ArmError)
         reply = {
           status: e.status,
-          body: { error: { code: e.code, message: e.message } },
+          body: { error: e.body() },
           headers: e.headers,
         };
       else {
@@ -364,15 +364,15 @@ export class SimulatedArm {
       }
       case 'error':
         return { status: fault.status, body: { error: { code: fault.code, message: fault.message } } };
-      case 'lroFailure':
+      case 'lroFailure': {
+        const { code, message, details } = fault;
         if (route.lro)
-          return route.run({
-            code: fault.code,
-            message: fault.message,
-            status: fault.status,
-            afterMs: fault.afterMs,
-          });
-        return { status: fault.status ?? 400, body: { error: { code: fault.code, message: fault.message } } };
+          return route.run({ code, message, details, status: fault.status, afterMs: fault.afterMs });
+        return {
+          status: fault.status ?? 400,
+          body: { error: { code, message, ...(details ? { details } : {}) } },
+        };
+      }
       default:
         return route.run();
     }

@@ -201,7 +201,7 @@ function* followOperation(
           code: `Operation${state}`,
           message: `The Azure operation ended ${state}.`,
         };
-        return { ok: false, kind: classifyOperationError(code), code, message };
+        return { ok: false, kind: classifyOperationError(code, message), code, message };
       }
       return { wait: `Azure operation ${state}`, ...(retryAfterMs ? { retryAfterMs } : {}) };
     },
@@ -211,8 +211,12 @@ function* followOperation(
 }
 
 const QUOTA = /quota|allocation|capacity|SkuNotAvailable/i;
-function classifyOperationError(code: string): Failure['kind'] {
-  return QUOTA.test(code) ? 'quota' : 'invalid';
+/**
+ * The operation's error is already its innermost cause (getArmOperationStatus). Compute refuses a VM
+ * family's quota with OperationNotAllowed "… exceeding approved … quota …": only its message says quota.
+ */
+function classifyOperationError(code: string, message: string): Failure['kind'] {
+  return QUOTA.test(code) || (code === 'OperationNotAllowed' && /quota/i.test(message)) ? 'quota' : 'invalid';
 }
 
 /** Reads AKS's and PostgreSQL's power state from Azure and records it for the status (never fails a flow). */

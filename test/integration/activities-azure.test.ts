@@ -3,6 +3,7 @@
  * status) with the real ARM SDK clients against the simulated ARM: what each one sends, read from the
  * simulator's request log, and what it answers.
  */
+import { createPipelineRequest } from '@azure/core-rest-pipeline';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { ResourceState } from '../../src/activities/contract.js';
 import { childInstanceIds, azureResourceInstanceId } from '../../src/orchestrators/names.js';
@@ -256,7 +257,7 @@ describe('AKS upgrading by itself', () => {
 });
 
 describe('getArmOperationStatus', () => {
-  async function begun(kind: 'postgresServer' | 'storageAccount') {
+  async function begun(kind: AzureResourceName) {
     const record = await sandbox.platform();
     const state: ResourceState = answerOf(
       await sandbox.activities.beginAzureResource({ platformId: record.id, kind }),
@@ -287,15 +288,58 @@ describe('getArmOperationStatus', () => {
   });
 
   it("Failed with Azure's error", async () => {
-    sandbox.arm.faults.script('pg.create', [armFault.quotaExceeded('lro')]);
+    sandbox.arm.faults.script('pg.create', [
+      armFault.lroFailed('InternalServerError', 'Provisioning failed.'),
+    ]);
     const operationUrl = await begun('postgresServer');
     sandbox.settle();
     const status = answerOf(await sandbox.activities.getArmOperationStatus({ operationUrl }));
     expect(status).toEqual({
       status: 'Failed',
-      error: { code: 'QuotaExceeded', message: expect.stringContaining('exceeding approved') },
+      error: { code: 'InternalServerError', message: 'Provisioning failed.' },
     });
   });
+
+  it.each([
+    {
+      fault: armFault.quotaExceeded('lro'),
+      wrapper: 'CreateVMSSAgentPoolFailed',
+      code: 'OperationNotAllowed',
+      message: 'exceeding approved Standard NCASv3_T4 Family Cores quota',
+    },
+    {
+      fault: armFault.zonalAllocation('lro'),
+      wrapper: 'ReconcileVMSSAgentPoolFailed',
+      code: 'OverconstrainedZonalAllocationRequest',
+      message: 'Allocation failed',
+    },
+    {
+      fault: armFault.skuNotAvailable(),
+      wrapper: 'ReconcileVMSSAgentPoolFailed',
+      code: 'SkuNotAvailable',
+      message: 'not available',
+    },
+  ])(
+    'a failed AKS operation: the innermost of the errors AKS nests under $wrapper ($code)',
+    async ({ fault, wrapper, code, message }) => {
+      sandbox.arm.faults.script('aks.create', [fault]);
+      const operationUrl = await begun('aksCluster');
+      sandbox.settle();
+      // On the wire, the cause sits in details[] under AKS's generic code.
+      const raw = await sandbox.clients.resources.sendRequest(
+        createPipelineRequest({ url: operationUrl, method: 'GET' }),
+      );
+      expect(JSON.parse(raw.bodyAsText!)).toMatchObject({
+        status: 'Failed',
+        error: { code: wrapper, details: [expect.objectContaining({ code: expect.any(String) })] },
+      });
+      const status = answerOf(await sandbox.activities.getArmOperationStatus({ operationUrl }));
+      expect(status).toEqual({
+        status: 'Failed',
+        error: { code, message: expect.stringContaining(message) },
+      });
+    },
+  );
 
   it('an operation Azure no longer knows: notFound OperationNotFound', async () => {
     const operationUrl = await begun('postgresServer');

@@ -661,12 +661,12 @@ describe('faults', () => {
     expect(arm.requests.filter((r) => r.op === 'storage.create').map((r) => r.status)).toEqual([429]);
   });
 
-  it('a failed LRO surfaces the ARM error code; the resource is Failed and a re-PUT provisions it again', async () => {
+  it('a failed LRO surfaces the ARM error code (AKS wraps the cause, which sits in details[]); the resource is Failed and a re-PUT provisions it again', async () => {
     await createGroup();
     arm.faults.script('aks.create', [armFault.zonalAllocation('lro')]);
     await expect(
       drive(clients.aks.managedClusters.createOrUpdate('rg-acme', 'aks-acme', clusterSpec(), LRO)),
-    ).rejects.toThrow(/The long-running operation has failed.*OverconstrainedZonalAllocationRequest/);
+    ).rejects.toThrow(/The long-running operation has failed.*ReconcileVMSSAgentPoolFailed/);
     expect((await clients.aks.managedClusters.get('rg-acme', 'aks-acme')).provisioningState).toBe('Failed');
     const retried = await drive(
       clients.aks.managedClusters.createOrUpdate('rg-acme', 'aks-acme', clusterSpec(), LRO),

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { classifyAzureError } from '../../src/azure/errors.js';
+import { classifyAzureError, type ArmErrorDetail } from '../../src/azure/errors.js';
 import { classifyKube } from '../../src/kube/errors.js';
 import type { Failure } from '../../src/platform/result.js';
 
@@ -19,6 +19,18 @@ function restError(
     details: armCode ? { error: { code: armCode, message: options.message ?? 'Azure said no.' } } : undefined,
   };
 }
+
+/** A RestError whose ARM error nests its causes in `details[]` (ARM's ErrorDetail). */
+const nested = (statusCode: number, error: ArmErrorDetail) => ({
+  name: 'RestError',
+  statusCode,
+  message: error.message,
+  response: { headers: { get: () => undefined } },
+  details: { error },
+});
+
+const QUOTA_REFUSAL =
+  'Operation could not be completed as it results in exceeding approved Standard NCASv3_T4 Family Cores quota.';
 
 const failure = (kind: Failure['kind'], code: string, extra: Partial<Failure> = {}): Failure => ({
   ok: false,
@@ -141,6 +153,43 @@ describe('classifyAzureError', () => {
       name: 'AKS refusing a write on a stopped cluster is a conflict, not busy',
       error: restError(409, 'OperationNotAllowed', { message: STOPPED_CLUSTER }),
       want: failure('conflict', 'OperationNotAllowed', { message: STOPPED_CLUSTER }),
+    },
+    {
+      name: 'Compute refusing a quota with OperationNotAllowed is quota',
+      error: restError(409, 'OperationNotAllowed', { message: QUOTA_REFUSAL }),
+      want: failure('quota', 'OperationNotAllowed', { message: QUOTA_REFUSAL }),
+    },
+    {
+      name: 'the cause AKS nests in details[], several levels deep, is the code and message',
+      error: nested(400, {
+        code: 'CreateVMSSAgentPoolFailed',
+        message: 'Agent pool creation failed.',
+        details: [
+          {
+            code: 'QuotaExceeded',
+            message: 'Preflight validation failed.',
+            details: [{ code: 'OperationNotAllowed', message: QUOTA_REFUSAL }],
+          },
+        ],
+      }),
+      want: failure('quota', 'OperationNotAllowed', { message: QUOTA_REFUSAL }),
+    },
+    {
+      name: 'a nested allocation failure under ReconcileVMSSAgentPoolFailed is quota',
+      error: nested(409, {
+        code: 'ReconcileVMSSAgentPoolFailed',
+        message: 'Reconcile failed.',
+        details: [
+          { code: 'OverconstrainedAllocationRequest', message: 'Allocation failed.' },
+          { code: 'Other', message: 'Second of equals.' },
+        ],
+      }),
+      want: failure('quota', 'OverconstrainedAllocationRequest', { message: 'Allocation failed.' }),
+    },
+    {
+      name: 'details without a code leave the outer error',
+      error: nested(400, { code: 'InvalidParameter', message: 'Outer.', details: [{ message: 'no code' }] }),
+      want: failure('invalid', 'InvalidParameter', { message: 'Outer.' }),
     },
     {
       name: 'plain 409 is conflict',

@@ -143,6 +143,37 @@ describe('the Azure half of provisioning', () => {
     expect(failure(run)!.message).not.toMatch(/spot/);
   });
 
+  it.each([
+    ['OverconstrainedAllocationRequest', 'Allocation failed.'],
+    ['SkuNotAvailable', 'The requested VM size is currently not available.'],
+    [
+      'OperationNotAllowed',
+      'Operation could not be completed as it results in exceeding approved Standard NCASv3_T4 Family Cores quota.',
+    ],
+  ])(
+    'the AKS operation failing with %s (the cause AKS nests in details[]) is a quota failure with the spot hint',
+    async (code, message) => {
+      const run = await provision(
+        {
+          beginAzureResource: async ({ kind }) =>
+            ok<ResourceState>({ provisioningState: 'Creating', mutated: true, operationUrl: `op/${kind}` }),
+          getArmOperationStatus: async ({ operationUrl }) =>
+            ok<OperationStatus>(
+              operationUrl === 'op/aksCluster'
+                ? { status: 'Failed', error: { code, message } }
+                : { status: 'Succeeded' },
+            ),
+        },
+        spec({ gpu: { ...spec().gpu, spot: true } }),
+      );
+      expect(run.runtimeStatus).toBe('Failed');
+      expect(failure(run)).toMatchObject({ step: 'aksCluster', code });
+      expect(failure(run)!.message).toContain(message);
+      expect(failure(run)!.message).toMatch(/spot GPU pool could not be allocated.*"spot": false/);
+      expect(stepEnded(run, 'aksCluster')).toMatchObject({ state: 'failed', error: { code, message } });
+    },
+  );
+
   it('creates every resource of the table in parallel: all start before any ends', async () => {
     // Storage ends at its second read, the server at its third, the cluster at its fifth (a backoff apart).
     const readsUntilDone: Record<string, number> = { aksCluster: 5, postgresServer: 3, storageAccount: 2 };
