@@ -22,7 +22,7 @@ export const POLL = {
   // Retry-After, when larger, still wins: nextWaitMs).
   aksCluster: { initialMs: 30_000, factor: 1.5, maxMs: 30_000, deadlineMs: minutes(60) },
   postgresServer: { initialMs: 20_000, factor: 1.5, maxMs: 90_000, deadlineMs: minutes(40) },
-  // Storage accounts, resource groups, secrets and file shares: seconds.
+  // Storage accounts, resource groups, secrets, file shares and the AKS maintenance window: seconds.
   storageAccount: { initialMs: 5_000, factor: 2, maxMs: 30_000, deadlineMs: minutes(10) },
   postgresChild: { initialMs: 2_500, factor: 2, maxMs: 30_000, deadlineMs: minutes(15) },
   // AKS stop ≈ 4 min, start ≈ 6 min; PostgreSQL stop/start ≈ 2 min; a group delete takes what it holds.

@@ -20,6 +20,7 @@ import { isStepName, stepPolicy } from '../../src/platform/steps.js';
 import { armFault } from '../../sandbox/azure/arm.js';
 import {
   answerOf,
+  MAINTENANCE_WINDOW,
   startActivitySandbox,
   SUBSCRIPTION_ID,
   type ActivitySandbox,
@@ -219,6 +220,92 @@ describe('the table of Azure resources is complete (every entry works end to end
       expect(childInstanceIds(record.id)).toContain(azureResourceInstanceId(record.id, kind));
     },
   );
+});
+
+describe('ensureAksMaintenanceWindow', () => {
+  async function cluster() {
+    const record = await sandbox.platform();
+    answerOf(await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'aksCluster' }));
+    sandbox.settle();
+    return record;
+  }
+  const configId = (record: Awaited<ReturnType<typeof cluster>>) =>
+    `${idOf(record, 'aksCluster')}/maintenanceConfigurations/aksManagedAutoUpgradeSchedule`;
+  const WANTED = {
+    schedule: { weekly: { intervalWeeks: 1, dayOfWeek: MAINTENANCE_WINDOW.day } },
+    durationHours: MAINTENANCE_WINDOW.durationHours,
+    startTime: MAINTENANCE_WINDOW.startTime,
+    utcOffset: '+00:00',
+  };
+
+  it("writes the cluster's aksManagedAutoUpgradeSchedule with the setting's weekly window, then writes nothing while it holds", async () => {
+    const record = await cluster();
+    const from = sandbox.arm.requests.length;
+    expect(answerOf(await sandbox.activities.ensureAksMaintenanceWindow({ platformId: record.id }))).toEqual({
+      provisioningState: 'Succeeded',
+      mutated: true,
+    });
+    const writes = sandbox.armWrites(from);
+    expect(writes.map((w) => [w.method, w.path, w.apiVersion])).toEqual([
+      ['PUT', configId(record), AZURE_RESOURCES.aksCluster.apiVersion],
+    ]);
+    expect(writes[0]!.body).toEqual({ properties: { maintenanceWindow: WANTED } });
+    expect(sandbox.arm.resource(configId(record))).toMatchObject({
+      name: 'aksManagedAutoUpgradeSchedule',
+      type: 'Microsoft.ContainerService/managedClusters/maintenanceConfigurations',
+      properties: { maintenanceWindow: WANTED },
+    });
+
+    const again = sandbox.arm.requests.length;
+    expect(answerOf(await sandbox.activities.ensureAksMaintenanceWindow({ platformId: record.id }))).toEqual({
+      provisioningState: 'Succeeded',
+      mutated: false,
+    });
+    expect(sandbox.armWrites(again)).toEqual([]);
+  });
+
+  it('puts back a window someone changed', async () => {
+    const record = await cluster();
+    const { resourceGroup, aksCluster } = record.names;
+    await sandbox.clients.aks.maintenanceConfigurations.createOrUpdate(
+      resourceGroup,
+      aksCluster,
+      'aksManagedAutoUpgradeSchedule',
+      {
+        maintenanceWindow: {
+          schedule: { weekly: { intervalWeeks: 1, dayOfWeek: 'Monday' } },
+          durationHours: 4,
+          startTime: '09:00',
+        },
+      },
+    );
+    expect(
+      answerOf(await sandbox.activities.ensureAksMaintenanceWindow({ platformId: record.id })),
+    ).toMatchObject({ mutated: true });
+    expect(sandbox.arm.resource(configId(record))).toMatchObject({
+      properties: { maintenanceWindow: WANTED },
+    });
+  });
+
+  it('the simulated AKS refuses a window AKS would refuse, and removes the configuration with the cluster', async () => {
+    const record = await cluster();
+    const { resourceGroup, aksCluster } = record.names;
+    const write = (durationHours: number, name = 'aksManagedAutoUpgradeSchedule') =>
+      sandbox.clients.aks.maintenanceConfigurations.createOrUpdate(resourceGroup, aksCluster, name, {
+        maintenanceWindow: {
+          schedule: { weekly: { intervalWeeks: 1, dayOfWeek: 'Sunday' } },
+          durationHours,
+          startTime: '02:00',
+        },
+      });
+    await expect(write(3)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    await expect(write(4, 'nightly')).rejects.toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    await write(4);
+    // The deletion is followed on the simulated clock, not by the SDK's poller.
+    await sandbox.clients.aks.managedClusters.delete(resourceGroup, aksCluster).submitted();
+    sandbox.settle();
+    expect(sandbox.arm.resource(configId(record))).toBeUndefined();
+  });
 });
 
 describe('AKS upgrading by itself', () => {

@@ -9,7 +9,7 @@ import { ORCHESTRATORS } from '../../../src/orchestrators/names.js';
 import { AZURE_RESOURCE_NAMES } from '../../../src/platform/azure-resources.js';
 import { PROVISION_ORDER } from '../../../src/platform/steps.js';
 import type { PlatformSpec } from '../../../src/platform/types.js';
-import { ok, refused, runOrchestrator, type Stubs } from '../../support/orchestrator.js';
+import { ok, refused, RUN_START, runOrchestrator, type Stubs } from '../../support/orchestrator.js';
 import {
   azureStubs,
   clusterStubs,
@@ -57,6 +57,11 @@ const REFUSALS: { step: string; code: string; stubs: Stubs }[] = [
     stubs: {
       beginAzureResource: refusing(({ kind }) => kind === 'aksCluster', refused('quota', 'QuotaExceeded')),
     },
+  },
+  {
+    step: 'aksMaintenanceWindow',
+    code: 'InvalidParameter',
+    stubs: { ensureAksMaintenanceWindow: async () => refused('invalid', 'InvalidParameter') },
   },
   {
     step: 'postgresServer',
@@ -200,6 +205,46 @@ describe('the Azure half of provisioning', () => {
     expect(new Set(begun.map((c) => c.at)).size).toBe(1);
     // Each in its own sub-orchestration.
     expect(new Set(begun.map((c) => c.instanceId)).size).toBe(AZURE_RESOURCE_NAMES.length);
+  });
+});
+
+describe("the cluster's maintenance window", () => {
+  it('is written once the cluster exists, in its sub-orchestration, while PostgreSQL is still being created', async () => {
+    // The server ends at its sixth read, the cluster at its second: the window comes in between.
+    const readsUntilDone: Record<string, number> = { aksCluster: 2, postgresServer: 6, storageAccount: 1 };
+    const reads = new Map<string, number>();
+    const run = await provision({
+      beginAzureResource: async ({ kind }) =>
+        ok<ResourceState>({ provisioningState: 'Creating', mutated: true, operationUrl: kind }),
+      getArmOperationStatus: async ({ operationUrl }) => {
+        const n = (reads.get(operationUrl) ?? 0) + 1;
+        reads.set(operationUrl, n);
+        return ok<OperationStatus>({
+          status: n >= readsUntilDone[operationUrl]! ? 'Succeeded' : 'InProgress',
+        });
+      },
+    });
+    expect(run.runtimeStatus).toBe('Completed');
+    const [written] = run.callsOf('ensureAksMaintenanceWindow');
+    expect(written).toMatchObject({ input: { platformId: PLATFORM } });
+    const clusterBegin = run.callsOf('beginAzureResource').find((c) => c.input.kind === 'aksCluster')!;
+    expect(written!.instanceId).toBe(clusterBegin.instanceId);
+    expect(written!.at).toBeGreaterThanOrEqual(
+      Date.parse(stepEnded(run, 'aksCluster')!.endedAt!) - RUN_START,
+    );
+    expect(written!.at).toBeLessThan(Date.parse(stepEnded(run, 'postgresServer')!.endedAt!) - RUN_START);
+    expect(stepEnded(run, 'aksMaintenanceWindow')).toMatchObject({ state: 'succeeded' });
+    expect(run.callsOf('ensureAksMaintenanceWindow')).toHaveLength(1);
+  });
+
+  it('a busy refusal (the cluster upgrading) is waited out, then the window is written', async () => {
+    let calls = 0;
+    const run = await provision({
+      ensureAksMaintenanceWindow: async () =>
+        ++calls <= 3 ? refused('busy', 'OperationNotAllowed', 60_000) : ok(succeeded),
+    });
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(run.callsOf('ensureAksMaintenanceWindow')).toHaveLength(4);
   });
 });
 
