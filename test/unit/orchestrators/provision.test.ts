@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Failure, OperationStatus, ResourceState } from '../../../src/activities/contract.js';
 import { ORCHESTRATORS } from '../../../src/orchestrators/names.js';
-import { AZURE_RESOURCE_NAMES } from '../../../src/platform/azure-resources.js';
+import { AZURE_RESOURCE_NAMES, type AzureResourceName } from '../../../src/platform/azure-resources.js';
 import { PROVISION_ORDER } from '../../../src/platform/steps.js';
 import type { PlatformSpec } from '../../../src/platform/types.js';
 import { ok, refused, RUN_START, runOrchestrator, type Stubs } from '../../support/orchestrator.js';
@@ -38,6 +38,21 @@ const refusing =
   <I>(matches: (input: I) => boolean, refusal: Failure) =>
   async (input: I) =>
     matches(input) ? refusal : ok(succeeded);
+
+/** Every resource of the table accepted, its operation read until its `readsUntilDone`-th read succeeds. */
+function creating(readsUntilDone: Record<AzureResourceName, number>): Stubs {
+  const reads = new Map<string, number>();
+  return {
+    beginAzureResource: async ({ kind }) =>
+      ok<ResourceState>({ provisioningState: 'Creating', mutated: true, operationUrl: kind }),
+    getArmOperationStatus: async ({ operationUrl }) => {
+      const n = (reads.get(operationUrl) ?? 0) + 1;
+      reads.set(operationUrl, n);
+      const done = n >= readsUntilDone[operationUrl as AzureResourceName];
+      return ok<OperationStatus>({ status: done ? 'Succeeded' : 'InProgress' });
+    },
+  };
+}
 
 /** One refusal per step of the Azure half, as the activity of that step answers it. */
 const REFUSALS: { step: string; code: string; stubs: Stubs }[] = [
@@ -181,19 +196,7 @@ describe('the Azure half of provisioning', () => {
 
   it('creates every resource of the table in parallel: all start before any ends', async () => {
     // Storage ends at its second read, the server at its third, the cluster at its fifth (a backoff apart).
-    const readsUntilDone: Record<string, number> = { aksCluster: 5, postgresServer: 3, storageAccount: 2 };
-    const reads = new Map<string, number>();
-    const run = await provision({
-      beginAzureResource: async ({ kind }) =>
-        ok<ResourceState>({ provisioningState: 'Creating', mutated: true, operationUrl: kind }),
-      getArmOperationStatus: async ({ operationUrl }) => {
-        const n = (reads.get(operationUrl) ?? 0) + 1;
-        reads.set(operationUrl, n);
-        return ok<OperationStatus>({
-          status: n >= (readsUntilDone[operationUrl] ?? 2) ? 'Succeeded' : 'InProgress',
-        });
-      },
-    });
+    const run = await provision(creating({ aksCluster: 5, postgresServer: 3, storageAccount: 2 }));
     expect(run.runtimeStatus).toBe('Completed');
     const begun = run.callsOf('beginAzureResource');
     expect(begun.map((c) => c.input.kind).sort()).toEqual([...AZURE_RESOURCE_NAMES].sort());
@@ -211,19 +214,7 @@ describe('the Azure half of provisioning', () => {
 describe("the cluster's maintenance window", () => {
   it('is written once the cluster exists, in its sub-orchestration, while PostgreSQL is still being created', async () => {
     // The server ends at its sixth read, the cluster at its second: the window comes in between.
-    const readsUntilDone: Record<string, number> = { aksCluster: 2, postgresServer: 6, storageAccount: 1 };
-    const reads = new Map<string, number>();
-    const run = await provision({
-      beginAzureResource: async ({ kind }) =>
-        ok<ResourceState>({ provisioningState: 'Creating', mutated: true, operationUrl: kind }),
-      getArmOperationStatus: async ({ operationUrl }) => {
-        const n = (reads.get(operationUrl) ?? 0) + 1;
-        reads.set(operationUrl, n);
-        return ok<OperationStatus>({
-          status: n >= readsUntilDone[operationUrl]! ? 'Succeeded' : 'InProgress',
-        });
-      },
-    });
+    const run = await provision(creating({ aksCluster: 2, postgresServer: 6, storageAccount: 1 }));
     expect(run.runtimeStatus).toBe('Completed');
     const [written] = run.callsOf('ensureAksMaintenanceWindow');
     expect(written).toMatchObject({ input: { platformId: PLATFORM } });
