@@ -7,7 +7,7 @@
  * Definitions (what the final line counts):
  * - duplicates: (a) an ARM resource that came into existence more than once (creations of the same id in
  *   the simulator's log), (b) an ARM resource of a platform beyond its expected set (the resource group, AKS
- *   cluster, PostgreSQL server with the parameters it may write, its database and one firewall rule per
+ *   cluster with its maintenance window, PostgreSQL server with the parameters it may write, its database and one firewall rule per
  *   egress IP, the storage account with its two shares, the node resource group with the cluster's
  *   outbound IPs) or one that belongs to no platform, (c) a Key Vault secret written more than once (a
  *   rotated value) or one the platform does not define, (d) a Kubernetes object created more than once in
@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import fc from 'fast-check';
 import { getServices } from '../src/composition.js';
 import { firewallRules, POSTGRES_CONFIGURATION } from '../src/platform/azure-resources.js';
+import { AUTO_UPGRADE_SCHEDULE } from '../src/platform/maintenance.js';
 import { derivePlatformNames, platformSecretNames, type PlatformNames } from '../src/platform/naming.js';
 import { armFault, seededRandom, type Fault, type InventoryItem } from '../sandbox/azure/arm.js';
 import type { DriverEvent } from '../sandbox/durable/driver.js';
@@ -215,6 +216,7 @@ function expectedAzure(app: BenchApp, names: PlatformNames, inventory: Inventory
   return new Set([
     rg,
     aks,
+    lower(`${aks}/maintenanceConfigurations/${AUTO_UPGRADE_SCHEDULE}`),
     pg,
     ...POSTGRES_CONFIGURATION.map((c) => lower(`${pg}/configurations/${c.name}`)),
     lower(`${pg}/databases/${names.postgresDatabase}`),

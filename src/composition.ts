@@ -76,7 +76,7 @@ function compose(o: CompositionOverrides): Services {
   const templates = loadTemplateSource();
   const platforms = new PlatformService({ config, registry, validator, secrets, now, templates });
   const activities: Services['activities'] = {
-    ...createAzureActivities({ clients, registry }),
+    ...createAzureActivities({ clients, registry, maintenanceWindow: config.maintenanceWindow }),
     ...createPostgresActivities({ clients, registry }),
     ...createSecretActivities({ clients, registry }),
     ...createKubernetesActivities({ clients, registry, kube: kubeClients, now, templates }),

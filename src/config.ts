@@ -4,6 +4,12 @@
  * first request that happens to need one. No other module reads process.env.
  */
 import { DEFAULT_ALLOWED_LOCATIONS } from './platform/catalog.js';
+import {
+  DEFAULT_MAINTENANCE_WINDOW,
+  MAINTENANCE_WINDOW_RULE,
+  parseMaintenanceWindow,
+  type MaintenanceWindow,
+} from './platform/maintenance.js';
 import { isValidIdleMinutes } from './platform/policy.js';
 
 export interface Config {
@@ -17,6 +23,8 @@ export interface Config {
   /** NCRONTAB (six fields, seconds first) of the idle sweep. */
   autoStopSchedule: string;
   defaultIdleMinutes: number;
+  /** The weekly UTC window of every cluster's auto-upgrades (AKS refuses writes while one runs). */
+  maintenanceWindow: MaintenanceWindow;
 }
 
 export class ConfigError extends Error {
@@ -37,6 +45,7 @@ export const SETTINGS = {
     'Comma-separated Azure regions a platform may be created in. Default: regions offering NCasT4_v3.',
   AUTO_STOP_SCHEDULE: 'NCRONTAB of the idle sweep. Default: 0 */5 * * * * (every 5 minutes).',
   DEFAULT_IDLE_MINUTES: 'Idle minutes before auto-stop when a request gives none; 0 = never. Default: 60.',
+  AKS_MAINTENANCE_WINDOW: `Weekly UTC window of every cluster's auto-upgrades. Default: ${DEFAULT_MAINTENANCE_WINDOW}.`,
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -107,7 +116,12 @@ export function loadConfig(env: Env = process.env): Config {
     'must be 0 (never) or an integer from 15 to 1440',
   );
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  const maintenanceWindow = parseMaintenanceWindow(
+    text('AKS_MAINTENANCE_WINDOW', DEFAULT_MAINTENANCE_WINDOW),
+  );
+  check('AKS_MAINTENANCE_WINDOW', maintenanceWindow !== undefined, MAINTENANCE_WINDOW_RULE);
+
+  if (problems.length > 0 || !maintenanceWindow) throw new ConfigError(problems);
   return Object.freeze({
     storageConnection,
     registryTable,
@@ -117,6 +131,7 @@ export function loadConfig(env: Env = process.env): Config {
     allowedLocations: Object.freeze([...new Set(allowedLocations)]),
     autoStopSchedule,
     defaultIdleMinutes,
+    maintenanceWindow: Object.freeze(maintenanceWindow),
   });
 }
 

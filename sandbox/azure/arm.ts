@@ -20,7 +20,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.js';
-import { AKS_TYPE, aksRoute } from './arm/aks.js';
+import { AKS_TYPE, aksRoute, startAksUpgrade } from './arm/aks.js';
 import { ArmFaults, type ArmOperationName, type Fault } from './arm/faults.js';
 import { publicIpRoute } from './arm/network.js';
 import { PLAIN_TYPES, plainRoute } from './arm/plain.js';
@@ -238,6 +238,14 @@ export class SimulatedArm {
     return this.world.creations;
   }
 
+  /**
+   * AKS starts an upgrade of a running cluster by itself (auto-upgrade): for `durationMs` of simulated time
+   * the cluster is `Upgrading` and refuses every write with 409 OperationNotAllowed.
+   */
+  upgradeAksCluster(id: string, durationMs: number): void {
+    startAksUpgrade(this.world, id, durationMs);
+  }
+
   /** Things Azure did by itself (a PostgreSQL server started after seven days stopped). */
   get events(): readonly ArmEvent[] {
     this.world.settle();
@@ -298,7 +306,7 @@ export class SimulatedArm {
       if (e instanceof ArmError)
         reply = {
           status: e.status,
-          body: { error: { code: e.code, message: e.message } },
+          body: { error: e.body() },
           headers: e.headers,
         };
       else {
@@ -356,15 +364,15 @@ export class SimulatedArm {
       }
       case 'error':
         return { status: fault.status, body: { error: { code: fault.code, message: fault.message } } };
-      case 'lroFailure':
+      case 'lroFailure': {
+        const { code, message, details } = fault;
         if (route.lro)
-          return route.run({
-            code: fault.code,
-            message: fault.message,
-            status: fault.status,
-            afterMs: fault.afterMs,
-          });
-        return { status: fault.status ?? 400, body: { error: { code: fault.code, message: fault.message } } };
+          return route.run({ code, message, details, status: fault.status, afterMs: fault.afterMs });
+        return {
+          status: fault.status ?? 400,
+          body: { error: { code, message, ...(details ? { details } : {}) } },
+        };
+      }
       default:
         return route.run();
     }

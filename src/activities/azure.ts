@@ -23,6 +23,12 @@ import {
   type ArmResource,
   type AzureResourceKind,
 } from '../platform/azure-resources.js';
+import {
+  AUTO_UPGRADE_SCHEDULE,
+  maintenanceConfiguration,
+  sameMaintenanceWindow,
+  type MaintenanceWindow,
+} from '../platform/maintenance.js';
 import { MANAGED_BY, platformTags } from '../platform/tags.js';
 import type { PlatformRecord } from '../platform/types.js';
 import { requireRecord, type Registry } from '../registry/registry.js';
@@ -31,6 +37,8 @@ import type { ActivityHandlers, Failure, ResourceState, Result } from './contrac
 export interface AzureActivityDeps {
   clients: AzureClients;
   registry: Registry;
+  /** The weekly window of every cluster's auto-upgrades (AKS_MAINTENANCE_WINDOW). */
+  maintenanceWindow: MaintenanceWindow;
 }
 
 type AzureActivity =
@@ -38,6 +46,7 @@ type AzureActivity =
   | 'beginAzureResource'
   | 'getArmOperationStatus'
   | 'getAksOutboundIps'
+  | 'ensureAksMaintenanceWindow'
   | 'ensureFileShares'
   | 'beginAksClusterPower'
   | 'getPowerStates'
@@ -64,6 +73,7 @@ export const missing = (what: string, name: string): Failure => ({
 export function createAzureActivities({
   clients,
   registry,
+  maintenanceWindow,
 }: AzureActivityDeps): ActivityHandlers<AzureActivity> {
   const { resources } = clients;
   const load = (platformId: string) => requireRecord(registry, platformId);
@@ -229,6 +239,28 @@ export function createAzureActivities({
             message: 'The cluster has no outbound IP address yet.',
           };
         return { ok: true, value: { ips: ips.sort(), clusterId: cluster.id ?? '' } };
+      });
+    },
+
+    /**
+     * The cluster's auto-upgrades confined to the operator's window: the `aksManagedAutoUpgradeSchedule`
+     * maintenance configuration (a child of the cluster, written synchronously), sent only when it differs.
+     */
+    async ensureAksMaintenanceWindow({ platformId }) {
+      return attempt(async () => {
+        const { names } = await load(platformId);
+        const { resourceGroup, aksCluster } = names;
+        const live = await readOrUndefined(() =>
+          clients.aks.maintenanceConfigurations.get(resourceGroup, aksCluster, AUTO_UPGRADE_SCHEDULE),
+        );
+        if (sameMaintenanceWindow(live?.maintenanceWindow, maintenanceWindow)) return unchanged();
+        await clients.aks.maintenanceConfigurations.createOrUpdate(
+          resourceGroup,
+          aksCluster,
+          AUTO_UPGRADE_SCHEDULE,
+          maintenanceConfiguration(maintenanceWindow),
+        );
+        return { ok: true, value: { provisioningState: 'Succeeded', mutated: true } };
       });
     },
 

@@ -88,6 +88,7 @@ export interface Activities {
   beginAzureResource: { input: PlatformRef & { kind: AzureResourceName }; output: Result<ResourceState> };
   getArmOperationStatus: { input: { operationUrl: string }; output: Result<OperationStatus> };
   getAksOutboundIps: { input: PlatformRef; output: Result<{ ips: string[]; clusterId: string }> };
+  ensureAksMaintenanceWindow: { input: PlatformRef; output: Result<ResourceState> };
   ensurePostgresChild: { input: PlatformRef & { child: PostgresChild }; output: Result<ResourceState> };
   ensureFileShares: { input: PlatformRef; output: Result<{ mutated: boolean }> };
   beginAksClusterPower: { input: PlatformRef & { action: 'stop' | 'start' }; output: Result<ResourceState> };

@@ -22,6 +22,7 @@ const REGISTERED: Record<Implemented, true> = {
   beginAzureResource: true,
   getArmOperationStatus: true,
   getAksOutboundIps: true,
+  ensureAksMaintenanceWindow: true,
   ensurePostgresChild: true,
   ensureFileShares: true,
   beginAksClusterPower: true,

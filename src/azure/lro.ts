@@ -4,7 +4,7 @@
  * turning what the SDK threw into a typed failure. No clients here: they are passed in.
  */
 import type { OperationStatus, ResourceState, Result } from '../platform/result.js';
-import { classifyAzureError, classifyOperationError } from './errors.js';
+import { classifyAzureError, classifyOperationError, innermostError, type ArmErrorDetail } from './errors.js';
 
 /** What Azure answered to a write: the operation to follow, the state in the body, Retry-After. */
 export interface Answered {
@@ -101,8 +101,7 @@ export function operationStatus(
       message: 'The operation is no longer known to Azure.',
     };
   if (status >= 400) return classifyAzureError(restLike(status, bodyText));
-  const body = parseJson(bodyText) as
-    { status?: string; error?: { code?: string; message?: string } } | undefined;
+  const body = parseJson(bodyText) as { status?: string; error?: ArmErrorDetail } | undefined;
   // Location-style operations answer 202 while running and 200/201/204 once done; async-operation style carries `status`.
   const state: OperationStatus['status'] = body?.status
     ? normaliseStatus(body.status)
@@ -111,8 +110,10 @@ export function operationStatus(
       : 'Succeeded';
   const wait = retryAfterMs(retryAfter);
   const value: OperationStatus = { status: state, ...(wait ? { retryAfterMs: wait } : {}) };
-  if (body?.error?.code) {
-    const { code, message = '' } = body.error;
+  // The cause, not AKS's wrapper around it: the step, the status and lastError name the quota or allocation.
+  const error = body?.error?.code ? innermostError(body.error) : undefined;
+  if (error?.code) {
+    const { code, message = '' } = error;
     value.error = { code, message, kind: classifyOperationError(code, message) };
   }
   return { ok: true, value };
@@ -140,7 +141,7 @@ export function parseJson(text: string | undefined): unknown {
 }
 
 function restLike(statusCode: number, body: string | undefined) {
-  const error = (parseJson(body) as { error?: { code?: string; message?: string } } | undefined)?.error;
+  const error = (parseJson(body) as { error?: ArmErrorDetail } | undefined)?.error;
   return {
     statusCode,
     code: error?.code,

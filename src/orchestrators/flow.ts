@@ -19,7 +19,7 @@ import type {
 } from '../activities/contract.js';
 import { RETRYABLE_KINDS } from '../activities/contract.js';
 import { stepPolicy, STEPS, type StepName } from '../platform/steps.js';
-import { MAX_RETRYABLE_REFUSALS, nextWaitMs, type PollPolicy } from '../platform/polling.js';
+import { nextWaitMs, refusalWaitMs, type PollPolicy } from '../platform/polling.js';
 import type { Phase, StepRecord } from '../platform/types.js';
 import { activityRetry } from './policy.js';
 
@@ -122,7 +122,11 @@ function timeout(step: StepClock, missing: string): Failure {
 
 /**
  * Calls a Result activity until it answers with something other than a retryable refusal (throttled, busy,
- * transient), at most MAX_RETRYABLE_REFUSALS times within the step; the last refusal is the answer then.
+ * transient), for as long as the step's deadline allows; the last refusal is the answer then. A count would
+ * not do: AKS refuses every write while an upgrade runs, and an upgrade outlasts any fixed number of short
+ * waits (azure-real-behaviours, F4; https://learn.microsoft.com/azure/aks/planned-maintenance). Between
+ * calls it waits Azure's Retry-After (never less) or the step's bounded backoff, and never past the deadline:
+ * the last call falls on it.
  */
 export function* callUntilAnswered<N extends ResultActivity>(
   context: Context,
@@ -130,22 +134,17 @@ export function* callUntilAnswered<N extends ResultActivity>(
   name: N,
   input: ActivityInput<N>,
 ): Flow<Result<Answer<N>>> {
-  return yield* poll<Answer<N>>(
-    context,
-    step,
-    function* () {
-      // The runtime hands results back untyped; a Result activity answers a Result of its Answer.
-      const result = (yield* call(context, name, input)) as Result<Answer<N>>;
-      if (result.ok) return { done: result.value };
-      if (!RETRYABLE_KINDS.has(result.kind)) return result;
-      return {
-        wait: `${result.code}: ${result.message}`,
-        retryAfterMs: result.retryAfterMs,
-        failure: result,
-      };
-    },
-    { maxAttempts: MAX_RETRYABLE_REFUSALS },
-  );
+  return yield* poll<Answer<N>>(context, step, function* () {
+    // The runtime hands results back untyped; a Result activity answers a Result of its Answer.
+    const result = (yield* call(context, name, input)) as Result<Answer<N>>;
+    if (result.ok) return { done: result.value };
+    if (!RETRYABLE_KINDS.has(result.kind)) return result;
+    return {
+      wait: `${result.code}: ${result.message}`,
+      retryAfterMs: refusalWaitMs(result.retryAfterMs, step.deadline - now(context)),
+      failure: result,
+    };
+  });
 }
 
 /**

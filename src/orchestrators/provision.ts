@@ -55,6 +55,9 @@ const FOLLOW_UPS: Record<
   // created. The firewall waits for the cluster's egress IPs.
   postgresSettings: (context, step, platformId) =>
     writePostgresChildren(context, step, platformId, serverChildren()),
+  // The cluster's auto-upgrades in the operator's window: one synchronous write of a child of the cluster.
+  aksMaintenanceWindow: (context, step, platformId) =>
+    callUntilAnswered(context, step, 'ensureAksMaintenanceWindow', { platformId }),
 };
 
 /** One Azure resource of the table, created (or found) and followed until Azure is done with it. */

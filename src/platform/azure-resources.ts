@@ -24,7 +24,7 @@ export const APPS_POOL_NAME = 'apps';
 const SYSTEM_POOL_TAINT = 'CriticalAddonsOnly=true:NoSchedule';
 
 /** Steps that follow a resource's creation in its own sub-orchestration (the step catalogue defines them). */
-export type FollowUpStep = 'postgresSettings';
+export type FollowUpStep = 'postgresSettings' | 'aksMaintenanceWindow';
 
 /** A resource body as ARM receives it (PUT) and returns it (GET), with its type's properties as they are. */
 export type ArmResource = GenericResource;
@@ -58,7 +58,10 @@ export interface AzureResourceKind {
    * and runs as its own sub-orchestration, in parallel with the others.
    */
   poll: PolicyName;
-  /** A step that runs in the same sub-orchestration once it exists (PostgreSQL's settings and database). */
+  /**
+   * A step that runs in the same sub-orchestration once it exists (PostgreSQL's settings and database, the
+   * cluster's maintenance window).
+   */
   then?: FollowUpStep;
   /** Secrets the body carries; the activity reads them from Key Vault, they never cross the orchestration. */
   secrets?: readonly SecretKind[];
@@ -83,6 +86,8 @@ const aksCluster: AzureResourceKind = {
   apiVersion: '2026-04-01',
   name: (n) => n.aksCluster,
   poll: 'aksCluster',
+  // The auto-upgrades below run in the operator's maintenance window (src/platform/maintenance.ts).
+  then: 'aksMaintenanceWindow',
   deletedWith: 'resourceGroup',
   body: ({ spec, names }) => ({
     location: spec.location,

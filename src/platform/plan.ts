@@ -4,6 +4,13 @@
  */
 import { AZURE_RESOURCE_NAMES, AZURE_RESOURCES } from './azure-resources.js';
 import { estimateCost, type CostEstimate } from './cost.js';
+import {
+  AUTO_UPGRADE_SCHEDULE,
+  describeMaintenanceWindow,
+  MAINTENANCE_CONFIGURATION_TYPE,
+  maintenanceConfiguration,
+  type MaintenanceWindow,
+} from './maintenance.js';
 import { renderManifests, type TemplateSource } from './manifests.js';
 import { derivePlatformNames, platformSecretNames, type PlatformNames } from './naming.js';
 import { platformTags } from './tags.js';
@@ -35,6 +42,7 @@ export function planPlatform(
   spec: PlatformSpec,
   subscriptionId: string,
   templates: TemplateSource,
+  maintenanceWindow: MaintenanceWindow,
 ): PlatformPlan {
   const names = derivePlatformNames(subscriptionId, spec.prefix);
   return {
@@ -57,6 +65,15 @@ export function planPlatform(
           properties: resource.summary(body, spec, names),
         };
       }),
+      // The cluster's auto-upgrades run only in the operator's window (AKS_MAINTENANCE_WINDOW).
+      {
+        type: MAINTENANCE_CONFIGURATION_TYPE,
+        name: `${AZURE_RESOURCES.aksCluster.name(names)}/${AUTO_UPGRADE_SCHEDULE}`,
+        properties: {
+          window: describeMaintenanceWindow(maintenanceWindow),
+          ...maintenanceConfiguration(maintenanceWindow),
+        },
+      },
     ],
     kubernetes: plannedKubernetesObjects(spec, names, templates),
     secrets: platformSecretNames(names, spec.huggingFaceToken),

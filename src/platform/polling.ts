@@ -22,7 +22,7 @@ export const POLL = {
   // Retry-After, when larger, still wins: nextWaitMs).
   aksCluster: { initialMs: 30_000, factor: 1.5, maxMs: 30_000, deadlineMs: minutes(60) },
   postgresServer: { initialMs: 20_000, factor: 1.5, maxMs: 90_000, deadlineMs: minutes(40) },
-  // Storage accounts, resource groups, secrets and file shares: seconds.
+  // Storage accounts, resource groups, secrets, file shares and the AKS maintenance window: seconds.
   storageAccount: { initialMs: 5_000, factor: 2, maxMs: 30_000, deadlineMs: minutes(10) },
   postgresChild: { initialMs: 2_500, factor: 2, maxMs: 30_000, deadlineMs: minutes(15) },
   // AKS stop ≈ 4 min, start ≈ 6 min; PostgreSQL stop/start ≈ 2 min; a group delete takes what it holds.
@@ -40,8 +40,14 @@ export const POLL = {
 } as const satisfies Record<string, PollPolicy>;
 export type PolicyName = keyof typeof POLL;
 
-/** A retryable refusal (throttled, busy, transient) is retried this many times within one step. */
-export const MAX_RETRYABLE_REFUSALS = 12;
+/**
+ * A retryable refusal (throttled, busy, transient) is retried until the step's deadline, not a number of
+ * times. Azure's Retry-After still sets the wait, but never past the deadline: a refusal asking for more than
+ * the step has left gets one last call at the deadline (the backoff itself stays within the policy's maxMs).
+ */
+export function refusalWaitMs(retryAfterMs: number | undefined, remainingMs: number): number | undefined {
+  return retryAfterMs === undefined ? undefined : Math.min(retryAfterMs, Math.max(0, remainingMs));
+}
 
 /** The wait before the next poll: Azure's Retry-After when it gave one, else our backoff; never past maxMs. */
 export function nextWaitMs(policy: PollPolicy, attempt: number, retryAfterMs?: number): number {

@@ -33,6 +33,10 @@ export const STEPS = {
   resourceGroup: { title: 'Create the resource group', poll: 'storageAccount' },
   secrets: { title: 'Generate the platform secrets in Key Vault', poll: 'storageAccount' },
   ...RESOURCE_STEPS,
+  aksMaintenanceWindow: {
+    title: "Schedule the cluster's auto-upgrades in the maintenance window",
+    poll: 'storageAccount',
+  },
   postgresSettings: { title: 'Write the PostgreSQL parameters and database', poll: 'postgresChild' },
   postgresFirewall: { title: "Admit the cluster's egress IPs to PostgreSQL", poll: 'postgresChild' },
   fileShares: { title: 'Create the model and Open WebUI file shares', poll: 'storageAccount' },
@@ -131,7 +135,11 @@ export const PROVISION_ORDER: readonly (readonly StepName[])[] = [
   ['resourceGroup'],
   ['secrets'],
   AZURE_RESOURCE_NAMES,
-  ['postgresSettings'],
+  // The steps that follow each resource in its own sub-orchestration (the table's `then`), in parallel.
+  AZURE_RESOURCE_NAMES.flatMap((kind): StepName[] => {
+    const then = AZURE_RESOURCES[kind].then;
+    return then ? [then] : [];
+  }),
   ['postgresFirewall'],
   ['fileShares'],
   ...APPLY_STAGES.flatMap((s): StepName[][] => ('job' in s ? [[s.apply], [s.job]] : [[s.apply]])),

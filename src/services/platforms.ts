@@ -58,7 +58,10 @@ export class PlatformService {
     if (!result.ok) throw new ApiError('validation', 'The request body is invalid.', result.errors);
     const { huggingFaceToken, ...rest } = result.value;
     const spec: PlatformSpec = { ...rest, huggingFaceToken: huggingFaceToken !== undefined };
-    if (options.dryRun) return planPlatform(spec, this.deps.config.subscriptionId, this.deps.templates);
+    if (options.dryRun) {
+      const { subscriptionId, maintenanceWindow } = this.deps.config;
+      return planPlatform(spec, subscriptionId, this.deps.templates, maintenanceWindow);
+    }
 
     const id = spec.prefix;
     const existing = await this.deps.registry.get(id);

@@ -3,6 +3,7 @@
  * status) with the real ARM SDK clients against the simulated ARM: what each one sends, read from the
  * simulator's request log, and what it answers.
  */
+import { createPipelineRequest } from '@azure/core-rest-pipeline';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { ResourceState } from '../../src/activities/contract.js';
 import { childInstanceIds, azureResourceInstanceId } from '../../src/orchestrators/names.js';
@@ -19,6 +20,7 @@ import { isStepName, stepPolicy } from '../../src/platform/steps.js';
 import { armFault } from '../../sandbox/azure/arm.js';
 import {
   answerOf,
+  MAINTENANCE_WINDOW,
   startActivitySandbox,
   SUBSCRIPTION_ID,
   type ActivitySandbox,
@@ -220,8 +222,129 @@ describe('the table of Azure resources is complete (every entry works end to end
   );
 });
 
+describe('ensureAksMaintenanceWindow', () => {
+  async function cluster() {
+    const record = await sandbox.platform();
+    answerOf(await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'aksCluster' }));
+    sandbox.settle();
+    return record;
+  }
+  const configId = (record: Awaited<ReturnType<typeof cluster>>) =>
+    `${idOf(record, 'aksCluster')}/maintenanceConfigurations/aksManagedAutoUpgradeSchedule`;
+  const WANTED = {
+    schedule: { weekly: { intervalWeeks: 1, dayOfWeek: MAINTENANCE_WINDOW.day } },
+    durationHours: MAINTENANCE_WINDOW.durationHours,
+    startTime: MAINTENANCE_WINDOW.startTime,
+    utcOffset: '+00:00',
+  };
+
+  it("writes the cluster's aksManagedAutoUpgradeSchedule with the setting's weekly window, then writes nothing while it holds", async () => {
+    const record = await cluster();
+    const from = sandbox.arm.requests.length;
+    expect(answerOf(await sandbox.activities.ensureAksMaintenanceWindow({ platformId: record.id }))).toEqual({
+      provisioningState: 'Succeeded',
+      mutated: true,
+    });
+    const writes = sandbox.armWrites(from);
+    expect(writes.map((w) => [w.method, w.path, w.apiVersion])).toEqual([
+      ['PUT', configId(record), AZURE_RESOURCES.aksCluster.apiVersion],
+    ]);
+    expect(writes[0]!.body).toEqual({ properties: { maintenanceWindow: WANTED } });
+    expect(sandbox.arm.resource(configId(record))).toMatchObject({
+      name: 'aksManagedAutoUpgradeSchedule',
+      type: 'Microsoft.ContainerService/managedClusters/maintenanceConfigurations',
+      properties: { maintenanceWindow: WANTED },
+    });
+
+    const again = sandbox.arm.requests.length;
+    expect(answerOf(await sandbox.activities.ensureAksMaintenanceWindow({ platformId: record.id }))).toEqual({
+      provisioningState: 'Succeeded',
+      mutated: false,
+    });
+    expect(sandbox.armWrites(again)).toEqual([]);
+  });
+
+  it('puts back a window someone changed', async () => {
+    const record = await cluster();
+    const { resourceGroup, aksCluster } = record.names;
+    await sandbox.clients.aks.maintenanceConfigurations.createOrUpdate(
+      resourceGroup,
+      aksCluster,
+      'aksManagedAutoUpgradeSchedule',
+      {
+        maintenanceWindow: {
+          schedule: { weekly: { intervalWeeks: 1, dayOfWeek: 'Monday' } },
+          durationHours: 4,
+          startTime: '09:00',
+        },
+      },
+    );
+    expect(
+      answerOf(await sandbox.activities.ensureAksMaintenanceWindow({ platformId: record.id })),
+    ).toMatchObject({ mutated: true });
+    expect(sandbox.arm.resource(configId(record))).toMatchObject({
+      properties: { maintenanceWindow: WANTED },
+    });
+  });
+
+  it('the simulated AKS refuses a window AKS would refuse, and removes the configuration with the cluster', async () => {
+    const record = await cluster();
+    const { resourceGroup, aksCluster } = record.names;
+    const write = (durationHours: number, name = 'aksManagedAutoUpgradeSchedule') =>
+      sandbox.clients.aks.maintenanceConfigurations.createOrUpdate(resourceGroup, aksCluster, name, {
+        maintenanceWindow: {
+          schedule: { weekly: { intervalWeeks: 1, dayOfWeek: 'Sunday' } },
+          durationHours,
+          startTime: '02:00',
+        },
+      });
+    await expect(write(3)).rejects.toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    await expect(write(4, 'nightly')).rejects.toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    await write(4);
+    // The deletion is followed on the simulated clock, not by the SDK's poller.
+    await sandbox.clients.aks.managedClusters.delete(resourceGroup, aksCluster).submitted();
+    sandbox.settle();
+    expect(sandbox.arm.resource(configId(record))).toBeUndefined();
+  });
+});
+
+describe('AKS upgrading by itself', () => {
+  const UPGRADE_MS = 25 * 60_000;
+
+  it('refuses a stop (and a PUT) with OperationNotAllowed, classified busy, until the upgrade ends; then the stop is accepted', async () => {
+    const record = await sandbox.platform();
+    answerOf(await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'aksCluster' }));
+    sandbox.settle();
+    const id = idOf(record, 'aksCluster');
+    sandbox.arm.upgradeAksCluster(id, UPGRADE_MS);
+    expect(sandbox.arm.resource(id)).toMatchObject({ properties: { provisioningState: 'Upgrading' } });
+
+    const refused = await sandbox.activities.beginAksClusterPower({ platformId: record.id, action: 'stop' });
+    expect(refused).toMatchObject({
+      ok: false,
+      kind: 'busy',
+      code: 'OperationNotAllowed',
+      message: expect.stringContaining('in progress upgrade'),
+    });
+    const { resourceGroup, aksCluster } = record.names;
+    const live = await sandbox.clients.aks.managedClusters.get(resourceGroup, aksCluster);
+    await expect(
+      sandbox.clients.aks.managedClusters.beginCreateOrUpdate(resourceGroup, aksCluster, {
+        ...live,
+        tags: { ...live.tags, extra: 'x' },
+      }),
+    ).rejects.toMatchObject({ statusCode: 409, code: 'OperationNotAllowed' });
+
+    sandbox.clock.advanceBy(UPGRADE_MS);
+    const accepted = answerOf(
+      await sandbox.activities.beginAksClusterPower({ platformId: record.id, action: 'stop' }),
+    );
+    expect(accepted).toMatchObject({ mutated: true, operationUrl: expect.any(String) });
+  });
+});
+
 describe('getArmOperationStatus', () => {
-  async function begun(kind: 'postgresServer' | 'storageAccount') {
+  async function begun(kind: AzureResourceName) {
     const record = await sandbox.platform();
     const state: ResourceState = answerOf(
       await sandbox.activities.beginAzureResource({ platformId: record.id, kind }),
@@ -252,13 +375,15 @@ describe('getArmOperationStatus', () => {
   });
 
   it("Failed with Azure's error", async () => {
-    sandbox.arm.faults.script('pg.create', [armFault.quotaExceeded('lro')]);
+    sandbox.arm.faults.script('pg.create', [
+      armFault.lroFailed('InternalServerError', 'Provisioning failed.'),
+    ]);
     const operationUrl = await begun('postgresServer');
     sandbox.settle();
     const status = answerOf(await sandbox.activities.getArmOperationStatus({ operationUrl }));
     expect(status).toEqual({
       status: 'Failed',
-      error: { code: 'QuotaExceeded', message: expect.stringContaining('exceeding approved'), kind: 'quota' },
+      error: { code: 'InternalServerError', message: 'Provisioning failed.', kind: 'invalid' },
     });
   });
 
@@ -282,6 +407,47 @@ describe('getArmOperationStatus', () => {
       error: { code: 'ServerBusy', message: expect.stringContaining('busy'), kind: 'busy' },
     });
   });
+
+  it.each([
+    {
+      fault: armFault.quotaExceeded('lro'),
+      wrapper: 'CreateVMSSAgentPoolFailed',
+      code: 'OperationNotAllowed',
+      message: 'exceeding approved Standard NCASv3_T4 Family Cores quota',
+    },
+    {
+      fault: armFault.zonalAllocation('lro'),
+      wrapper: 'ReconcileVMSSAgentPoolFailed',
+      code: 'OverconstrainedZonalAllocationRequest',
+      message: 'Allocation failed',
+    },
+    {
+      fault: armFault.skuNotAvailable(),
+      wrapper: 'ReconcileVMSSAgentPoolFailed',
+      code: 'SkuNotAvailable',
+      message: 'not available',
+    },
+  ])(
+    'a failed AKS operation: the innermost of the errors AKS nests under $wrapper ($code)',
+    async ({ fault, wrapper, code, message }) => {
+      sandbox.arm.faults.script('aks.create', [fault]);
+      const operationUrl = await begun('aksCluster');
+      sandbox.settle();
+      // On the wire, the cause sits in details[] under AKS's generic code.
+      const raw = await sandbox.clients.resources.sendRequest(
+        createPipelineRequest({ url: operationUrl, method: 'GET' }),
+      );
+      expect(JSON.parse(raw.bodyAsText!)).toMatchObject({
+        status: 'Failed',
+        error: { code: wrapper, details: [expect.objectContaining({ code: expect.any(String) })] },
+      });
+      const status = answerOf(await sandbox.activities.getArmOperationStatus({ operationUrl }));
+      expect(status).toEqual({
+        status: 'Failed',
+        error: { code, message: expect.stringContaining(message), kind: 'quota' },
+      });
+    },
+  );
 
   it('an operation Azure no longer knows: notFound OperationNotFound', async () => {
     const operationUrl = await begun('postgresServer');

@@ -79,11 +79,24 @@ describe('POST /platforms', () => {
     expect(reply.status).toBe(200);
     expect(reply.json.dryRun).toBe(true);
     const { plan } = reply.json;
-    // The resource group, then every resource of the table.
+    // The resource group, every resource of the table, then the window of the cluster's auto-upgrades.
     expect(plan.azure.map((r: { type: string }) => r.type)).toEqual([
       'Microsoft.Resources/resourceGroups',
       ...AZURE_RESOURCE_NAMES.map((kind) => AZURE_RESOURCES[kind].type),
+      'Microsoft.ContainerService/managedClusters/maintenanceConfigurations',
     ]);
+    expect(plan.azure.at(-1)).toMatchObject({
+      name: expect.stringMatching(/\/aksManagedAutoUpgradeSchedule$/),
+      properties: {
+        window: 'every Sunday 02:00 UTC, 4 h',
+        maintenanceWindow: {
+          schedule: { weekly: { intervalWeeks: 1, dayOfWeek: 'Sunday' } },
+          durationHours: 4,
+          startTime: '02:00',
+          utcOffset: '+00:00',
+        },
+      },
+    });
     const gpuPool = plan.azure[1].properties.agentPools.find((p: { name: string }) => p.name === 'gput4');
     expect(gpuPool).toMatchObject({
       priority: 'Regular',

@@ -617,7 +617,7 @@ describe('storage accounts (modular client, Location style)', () => {
     const done = poller.pollUntilDone();
     await until((r) => r.op === 'poll', 3);
     expect(poller.isDone).toBe(false);
-    clock.advanceBy(30_000);
+    clock.advanceBy(DEFAULT_DURATIONS.storageCreate);
     const account = await done;
     expect(account).toMatchObject({
       name: 'stacme',
@@ -724,12 +724,12 @@ describe('faults', () => {
     expect(arm.requests.filter((r) => r.op === 'storage.create').map((r) => r.status)).toEqual([429]);
   });
 
-  it('a failed LRO surfaces the ARM error code; the resource is Failed and a re-PUT provisions it again', async () => {
+  it('a failed LRO surfaces the ARM error code (AKS wraps the cause, which sits in details[]); the resource is Failed and a re-PUT provisions it again', async () => {
     await createGroup();
     arm.faults.script('aks.create', [armFault.zonalAllocation('lro')]);
     await expect(
       drive(clients.aks.managedClusters.createOrUpdate('rg-acme', 'aks-acme', clusterSpec(), LRO)),
-    ).rejects.toThrow(/The long-running operation has failed.*OverconstrainedZonalAllocationRequest/);
+    ).rejects.toThrow(/The long-running operation has failed.*ReconcileVMSSAgentPoolFailed/);
     expect((await clients.aks.managedClusters.get('rg-acme', 'aks-acme')).provisioningState).toBe('Failed');
     const retried = await drive(
       clients.aks.managedClusters.createOrUpdate('rg-acme', 'aks-acme', clusterSpec(), LRO),

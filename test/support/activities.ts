@@ -13,6 +13,7 @@ import { createPostgresActivities } from '../../src/activities/postgres.js';
 import { createSecretActivities } from '../../src/activities/secrets.js';
 import { createAzureClients, type AzureClients } from '../../src/azure/clients.js';
 import { kubeClients } from '../../src/kube/client.js';
+import type { MaintenanceWindow } from '../../src/platform/maintenance.js';
 import { derivePlatformNames } from '../../src/platform/naming.js';
 import type { PlatformRecord } from '../../src/platform/types.js';
 import { createTableRegistry, type Registry } from '../../src/registry/registry.js';
@@ -23,6 +24,13 @@ import { VirtualClock } from '../../sandbox/clock.js';
 import { SimulatedKubernetes } from '../../sandbox/kube/apiserver.js';
 import { makeRecord } from './records.js';
 import { TEMPLATES } from './manifests.js';
+
+/** The window the activities write (not the default, so a test sees it is the setting's). */
+export const MAINTENANCE_WINDOW: MaintenanceWindow = {
+  day: 'Saturday',
+  startTime: '22:30',
+  durationHours: 6,
+};
 
 // @azure/arm-postgresql-flexible validates the subscription id as a UUID on the client side.
 export const SUBSCRIPTION_ID = '3f1d2c4b-5a69-4788-9a0b-1c2d3e4f5a6b';
@@ -90,7 +98,7 @@ export async function startActivitySandbox(
   const register = (id: string, overrides: Partial<PlatformRecord> = {}) =>
     registry.create(makeRecord(id, { names: derivePlatformNames(SUBSCRIPTION_ID, id), ...overrides }));
   const activities: ActivityHandlers<WiredActivity> = {
-    ...createAzureActivities({ clients, registry }),
+    ...createAzureActivities({ clients, registry, maintenanceWindow: MAINTENANCE_WINDOW }),
     ...createPostgresActivities({ clients, registry }),
     ...createSecretActivities({ clients, registry }),
     ...createKubernetesActivities({ clients, registry, kube: kubeClients, now, templates: TEMPLATES }),

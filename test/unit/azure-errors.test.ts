@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { classifyAzureError, classifyOperationError } from '../../src/azure/errors.js';
+import { classifyAzureError, classifyOperationError, type ArmErrorDetail } from '../../src/azure/errors.js';
 import { operationStatus } from '../../src/azure/lro.js';
 import { classifyKube } from '../../src/kube/errors.js';
 import type { Failure } from '../../src/platform/result.js';
@@ -20,6 +20,18 @@ function restError(
     details: armCode ? { error: { code: armCode, message: options.message ?? 'Azure said no.' } } : undefined,
   };
 }
+
+/** A RestError whose ARM error nests its causes in `details[]` (ARM's ErrorDetail). */
+const nested = (statusCode: number, error: ArmErrorDetail) => ({
+  name: 'RestError',
+  statusCode,
+  message: error.message,
+  response: { headers: { get: () => undefined } },
+  details: { error },
+});
+
+const QUOTA_REFUSAL =
+  'Operation could not be completed as it results in exceeding approved Standard NCASv3_T4 Family Cores quota.';
 
 const failure = (kind: Failure['kind'], code: string, extra: Partial<Failure> = {}): Failure => ({
   ok: false,
@@ -50,6 +62,10 @@ const BUSY_CODES = [
   'Conflict.AnotherOperationInProgress',
   'ServerIsNotReady',
 ];
+const UPGRADE_IN_PROGRESS =
+  "Operation is not allowed because there's an in progress upgrade managed cluster operation on 'aks-acme'. Please wait for it to finish before starting a new operation.";
+const STOPPED_CLUSTER =
+  "Operation 'stop' is not allowed: managed cluster 'aks-acme' is in stopped state. Only start and delete are allowed on a stopped cluster.";
 const NETWORK_CODES = [
   'ECONNRESET',
   'ECONNREFUSED',
@@ -124,6 +140,58 @@ describe('classifyAzureError', () => {
       name: "409 saying 'in progress' is busy",
       error: restError(409, 'Conflict', { message: 'An update is in progress.' }),
       want: failure('busy', 'Conflict', { message: 'An update is in progress.' }),
+    },
+    {
+      name: 'AKS refusing a write during an upgrade is busy and keeps its Retry-After',
+      error: restError(409, 'OperationNotAllowed', { message: UPGRADE_IN_PROGRESS, retryAfter: '30' }),
+      want: failure('busy', 'OperationNotAllowed', { message: UPGRADE_IN_PROGRESS, retryAfterMs: 30_000 }),
+    },
+    {
+      name: 'AKS refusing a write during an upgrade is busy whatever the status it comes with',
+      error: restError(400, 'OperationNotAllowed', { message: UPGRADE_IN_PROGRESS }),
+      want: failure('busy', 'OperationNotAllowed', { message: UPGRADE_IN_PROGRESS }),
+    },
+    {
+      name: 'AKS refusing a write on a stopped cluster is a conflict, not busy',
+      error: restError(409, 'OperationNotAllowed', { message: STOPPED_CLUSTER }),
+      want: failure('conflict', 'OperationNotAllowed', { message: STOPPED_CLUSTER }),
+    },
+    {
+      name: 'Compute refusing a quota with OperationNotAllowed is quota',
+      error: restError(409, 'OperationNotAllowed', { message: QUOTA_REFUSAL }),
+      want: failure('quota', 'OperationNotAllowed', { message: QUOTA_REFUSAL }),
+    },
+    {
+      name: 'the cause AKS nests in details[], several levels deep, is the code and message',
+      error: nested(400, {
+        code: 'CreateVMSSAgentPoolFailed',
+        message: 'Agent pool creation failed.',
+        details: [
+          {
+            code: 'QuotaExceeded',
+            message: 'Preflight validation failed.',
+            details: [{ code: 'OperationNotAllowed', message: QUOTA_REFUSAL }],
+          },
+        ],
+      }),
+      want: failure('quota', 'OperationNotAllowed', { message: QUOTA_REFUSAL }),
+    },
+    {
+      name: 'a nested allocation failure under ReconcileVMSSAgentPoolFailed is quota',
+      error: nested(409, {
+        code: 'ReconcileVMSSAgentPoolFailed',
+        message: 'Reconcile failed.',
+        details: [
+          { code: 'OverconstrainedAllocationRequest', message: 'Allocation failed.' },
+          { code: 'Other', message: 'Second of equals.' },
+        ],
+      }),
+      want: failure('quota', 'OverconstrainedAllocationRequest', { message: 'Allocation failed.' }),
+    },
+    {
+      name: 'details without a code leave the outer error',
+      error: nested(400, { code: 'InvalidParameter', message: 'Outer.', details: [{ message: 'no code' }] }),
+      want: failure('invalid', 'InvalidParameter', { message: 'Outer.' }),
     },
     {
       name: 'plain 409 is conflict',

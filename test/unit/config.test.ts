@@ -53,6 +53,7 @@ describe('loadConfig', () => {
       autoStopSchedule: '0 */5 * * * *',
       defaultIdleMinutes: 60,
       allowedLocations: [...DEFAULT_ALLOWED_LOCATIONS],
+      maintenanceWindow: { day: 'Sunday', startTime: '02:00', durationHours: 4 },
     });
   });
 
@@ -81,6 +82,7 @@ describe('loadConfig', () => {
       REGISTRY_TABLE: '1platforms',
       ALLOWED_LOCATIONS: 'eastus,west europe',
       AUTO_STOP_SCHEDULE: '*/5 * * * *',
+      AKS_MAINTENANCE_WINDOW: 'Sunday 2am',
     });
     expect(new Set(settingsNamed(error))).toEqual(
       new Set([
@@ -91,9 +93,10 @@ describe('loadConfig', () => {
         'REGISTRY_TABLE',
         'ALLOWED_LOCATIONS',
         'AUTO_STOP_SCHEDULE',
+        'AKS_MAINTENANCE_WINDOW',
       ]),
     );
-    expect(error.problems).toHaveLength(7);
+    expect(error.problems).toHaveLength(8);
     expect(error.problems.find((p) => p.startsWith('ALLOWED_LOCATIONS'))).toContain('west europe');
   });
 
@@ -122,6 +125,28 @@ describe('loadConfig', () => {
       ]);
     },
   );
+
+  it.each([
+    'Sunday 02:00',
+    'Sunday 02:00 3h',
+    'Sunday 02:00 25h',
+    'Sun 02:00 4h',
+    'Sunday 24:00 4h',
+    'Sunday 2:00 4h',
+    'Sunday 02:60 4h',
+    'Sunday 02:00 4',
+  ])('rejects AKS_MAINTENANCE_WINDOW=%j', (value) => {
+    expect(settingsNamed(configErrorFor({ ...minimalEnv, AKS_MAINTENANCE_WINDOW: value }))).toEqual([
+      'AKS_MAINTENANCE_WINDOW',
+    ]);
+  });
+
+  it.each([
+    ['saturday 23:30 6h', { day: 'Saturday', startTime: '23:30', durationHours: 6 }],
+    [' Wednesday 00:00 24h ', { day: 'Wednesday', startTime: '00:00', durationHours: 24 }],
+  ])('accepts AKS_MAINTENANCE_WINDOW=%j', (value, expected) => {
+    expect(loadConfig({ ...minimalEnv, AKS_MAINTENANCE_WINDOW: value }).maintenanceWindow).toEqual(expected);
+  });
 
   it('rejects an ALLOWED_LOCATIONS that names no region', () => {
     expect(settingsNamed(configErrorFor({ ...minimalEnv, ALLOWED_LOCATIONS: ' , ,' }))).toEqual([

@@ -149,7 +149,11 @@ describe('renderManifests', () => {
 
   it('is what the dry-run plan lists, in the same order', () => {
     const spec = SPECS.defaults!;
-    const plan = planPlatform(spec, SUBSCRIPTION, TEMPLATES);
+    const plan = planPlatform(spec, SUBSCRIPTION, TEMPLATES, {
+      day: 'Sunday',
+      startTime: '02:00',
+      durationHours: 4,
+    });
     expect(plan.kubernetes).toEqual(
       defaults.map((o) => ({
         kind: o.kind,

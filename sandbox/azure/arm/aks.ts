@@ -42,6 +42,28 @@ function isCluster(r: Resource | undefined): r is Cluster {
   return r?.type === AKS_TYPE;
 }
 
+/**
+ * AKS upgrading a cluster by itself (its auto-upgrade channel, or a node-image upgrade): the cluster reads
+ * `Upgrading` and every write (PUT, stop, start) is refused 409 OperationNotAllowed until it ends; an
+ * upgrade can outlast 20 minutes (azure-real-behaviours, F4; https://learn.microsoft.com/azure/aks/planned-maintenance).
+ * Only a running cluster upgrades; the upgrade changes nothing the API's reads show besides the state.
+ */
+export function startAksUpgrade(world: World, id: string, durationMs: number): void {
+  world.settle();
+  const cluster = world.get(id);
+  if (!isCluster(cluster)) throw new Error(`startAksUpgrade: no managed cluster ${id}`);
+  if (cluster.power !== 'Running' || world.busy(cluster))
+    throw new Error(`startAksUpgrade: ${cluster.name} is not a running, idle cluster`);
+  world.start({
+    kind: 'aks.upgrade',
+    resource: cluster,
+    label: 'Upgrading',
+    durationMs,
+    namespace: AKS_NAMESPACE,
+    apiVersion: 'sandbox',
+  });
+}
+
 function operationNotAllowed(message: string): ArmError {
   return new ArmError(409, 'OperationNotAllowed', message);
 }
@@ -196,11 +218,117 @@ export function aksRoute(ctx: ProviderRequest): Route {
             },
     });
 
+  if (action === 'maintenanceconfigurations' && ltail.length <= 2)
+    return maintenanceRoute(ctx, get, ctx.tail[1]);
+
   throw new ArmError(
     404,
     'InvalidResourceType',
     `The sandbox does not simulate '${ctx.tail.join('/')}' on managed clusters.`,
   );
+}
+
+export const MAINTENANCE_TYPE = 'Microsoft.ContainerService/managedClusters/maintenanceConfigurations';
+/** AKS knows these three configurations only: its weekly releases and the two auto-upgrade schedules. */
+const MAINTENANCE_NAMES = ['default', 'aksManagedAutoUpgradeSchedule', 'aksManagedNodeOSUpgradeSchedule'];
+
+/**
+ * Planned maintenance (managedClusters/maintenanceConfigurations, 2026-04-01): a synchronous child of the
+ * cluster, stored as sent and removed with it. The two aksManaged* schedules take a `maintenanceWindow`
+ * with exactly one schedule, 4 to 24 hours long, starting at HH:mm
+ * (https://learn.microsoft.com/azure/aks/planned-maintenance).
+ */
+function maintenanceRoute(
+  ctx: ProviderRequest,
+  getCluster: () => Cluster,
+  childName: string | undefined,
+): Route {
+  const { world, rgName, name } = ctx;
+  const find = (cluster: Cluster) =>
+    childName === undefined ? undefined : world.get(`${cluster.id}/maintenanceConfigurations/${childName}`);
+  const missing = () => notFound(MAINTENANCE_TYPE, `${name}/${childName}`, rgName);
+  if (childName === undefined)
+    return byMethod(ctx, 'maintenance configurations', {
+      GET: {
+        op: 'aks.maintenance.list',
+        run: () => {
+          const cluster = getCluster();
+          return { status: 200, body: { value: world.children(cluster.key).map((r) => r.present()) } };
+        },
+      },
+    });
+  return byMethod(ctx, 'a maintenance configuration', {
+    GET: {
+      op: 'aks.maintenance.get',
+      run: () => {
+        const stored = find(getCluster());
+        if (!stored) throw missing();
+        return { status: 200, body: stored.present() };
+      },
+    },
+    PUT: {
+      op: 'aks.maintenance.put',
+      run: () => {
+        const cluster = getCluster();
+        const canonical = MAINTENANCE_NAMES.find((n) => n.toLowerCase() === childName.toLowerCase());
+        if (!canonical)
+          throw new ArmError(
+            400,
+            'InvalidParameter',
+            `Maintenance configuration name '${childName}' is invalid; use one of ${MAINTENANCE_NAMES.join(', ')}.`,
+          );
+        const properties = obj(ctx.body.properties);
+        if (canonical !== 'default') assertMaintenanceWindow(properties.maintenanceWindow);
+        const id = `${cluster.id}/maintenanceConfigurations/${canonical}`;
+        const stored: Resource = {
+          key: id.toLowerCase(),
+          id,
+          type: MAINTENANCE_TYPE,
+          name: canonical,
+          rg: cluster.rg,
+          parent: cluster.key,
+          location: cluster.location,
+          tags: {},
+          body: { properties },
+          createdAt: find(cluster)?.createdAt ?? world.now(),
+          present: () => ({
+            id,
+            name: canonical,
+            type: MAINTENANCE_TYPE,
+            properties: stored.body.properties,
+          }),
+        };
+        world.add(stored);
+        return { status: 200, body: stored.present() };
+      },
+    },
+    DELETE: {
+      op: 'aks.maintenance.delete',
+      run: () => {
+        const stored = find(getCluster());
+        if (stored) world.remove(stored.key);
+        return { status: stored ? 200 : 204 };
+      },
+    },
+  });
+}
+
+function assertMaintenanceWindow(value: unknown): void {
+  const invalid = (why: string) => new ArmError(400, 'InvalidParameter', `maintenanceWindow: ${why}.`);
+  if (!value || typeof value !== 'object') throw invalid('is required for this configuration');
+  const window = obj(value);
+  const schedules = Object.values(obj(window.schedule)).filter((v) => v !== undefined && v !== null);
+  if (schedules.length !== 1)
+    throw invalid(
+      "schedule must have exactly one of 'daily', 'weekly', 'absoluteMonthly', 'relativeMonthly'",
+    );
+  const hours = window.durationHours;
+  if (typeof hours !== 'number' || !Number.isInteger(hours) || hours < 4 || hours > 24)
+    throw invalid('durationHours must be an integer from 4 to 24');
+  if (typeof window.startTime !== 'string' || !/^([01]\d|2[0-3]):[0-5]\d$/.test(window.startTime))
+    throw invalid("startTime must be from '00:00' to '23:59'");
+  if (window.utcOffset !== undefined && !/^[+-]\d{2}:\d{2}$/.test(String(window.utcOffset)))
+    throw invalid("utcOffset must be '+HH:mm' or '-HH:mm'");
 }
 
 function put(

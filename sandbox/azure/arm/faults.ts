@@ -13,6 +13,7 @@
  */
 
 import type { ScaleUpRefusal } from '../../kube/autoscaler.js';
+import type { ArmErrorDetail } from './world.js';
 
 /** Operation names faults are attached to; a PUT of an existing resource counts as its `create`/`put`. */
 export type ArmOperationName =
@@ -29,6 +30,10 @@ export type ArmOperationName =
   | 'aks.listCredential'
   | 'aks.agentPools.list'
   | 'aks.agentPools.get'
+  | 'aks.maintenance.put'
+  | 'aks.maintenance.get'
+  | 'aks.maintenance.delete'
+  | 'aks.maintenance.list'
   | 'pg.create'
   | 'pg.get'
   | 'pg.update'
@@ -79,8 +84,18 @@ export type Fault =
   | { kind: 'drop' }
   /** An immediate ARM error (nothing is changed). */
   | { kind: 'error'; status: number; code: string; message: string }
-  /** The request is accepted as usual but its long-running operation ends Failed with this error. */
-  | { kind: 'lroFailure'; code: string; message: string; status?: number; afterMs?: number }
+  /**
+   * The request is accepted as usual but its long-running operation ends Failed with this error (and the
+   * errors nested under it in `details`).
+   */
+  | {
+      kind: 'lroFailure';
+      code: string;
+      message: string;
+      details?: ArmErrorDetail[];
+      status?: number;
+      afterMs?: number;
+    }
   /** Let this request through (a placeholder in a script). */
   | { kind: 'pass' };
 
@@ -109,6 +124,40 @@ export function serverNotReady(state: string): { code: string; message: string }
     message: `Restart or Stop Server can only be performed on Started servers. Current Server State = ${state}`,
   };
 }
+
+/**
+ * AKS reports a failed cluster operation under a generic code, the real cause nested in `details[]`, often
+ * several levels deep (azure-real-behaviours, F6: ReconcileVMSSAgentPoolFailed, CreateVMSSAgentPoolFailed;
+ * ARM's ErrorDetail). Compute's quota refusal itself is OperationNotAllowed with a quota message.
+ */
+const NESTED_QUOTA = {
+  code: 'CreateVMSSAgentPoolFailed',
+  message:
+    'Code="QuotaExceeded" Message="Preflight validation check for resource(s) for container service failed. Details: see the nested errors."',
+  details: [
+    {
+      code: 'QuotaExceeded',
+      message: 'Preflight validation check for resource(s) for container service failed.',
+      details: [{ code: 'OperationNotAllowed', message: QUOTA.message }],
+    },
+  ],
+};
+const NESTED_ZONAL = {
+  code: 'ReconcileVMSSAgentPoolFailed',
+  message: 'Reconcile VMSS agent pool failed: the virtual machine scale set could not be allocated.',
+  details: [{ code: ZONAL.code, message: ZONAL.message }],
+};
+const NESTED_SKU = {
+  code: 'ReconcileVMSSAgentPoolFailed',
+  message: 'Reconcile VMSS agent pool failed.',
+  details: [
+    {
+      code: 'SkuNotAvailable',
+      message:
+        "The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: Standard_NC4as_T4_v3' is currently not available in location 'eastus'. Please try another size or deploy to a different location or different zone.",
+    },
+  ],
+};
 
 /** Constructors for the faults tests use most. */
 export const armFault = {
@@ -158,16 +207,24 @@ export const armFault = {
     code: 'OperationNotFound',
     message: 'The operation could not be found.',
   }),
-  /** Subscription quota for the VM family: 400 up front, or a create that ends Failed. */
+  /**
+   * Subscription quota for the VM family: 400 up front, or a create that ends Failed with the quota refusal
+   * nested two levels under AKS's CreateVMSSAgentPoolFailed.
+   */
   quotaExceeded: (how: 'immediate' | 'lro' = 'immediate'): Fault =>
     how === 'immediate'
       ? { kind: 'error', status: 400, ...QUOTA }
-      : { kind: 'lroFailure', status: 400, ...QUOTA },
-  /** No capacity for the size in the requested zone (common for spot GPU pools): 409, or a failed LRO. */
+      : { kind: 'lroFailure', status: 400, ...NESTED_QUOTA },
+  /**
+   * No capacity for the size in the requested zone (common for spot GPU pools): 409, or a failed LRO with
+   * the allocation failure nested under AKS's ReconcileVMSSAgentPoolFailed.
+   */
   zonalAllocation: (how: 'immediate' | 'lro' = 'immediate'): Fault =>
     how === 'immediate'
       ? { kind: 'error', status: 409, ...ZONAL }
-      : { kind: 'lroFailure', status: 409, ...ZONAL },
+      : { kind: 'lroFailure', status: 409, ...NESTED_ZONAL },
+  /** The VM size is not offered in the region (or is restricted): a failed LRO, SkuNotAvailable nested. */
+  skuNotAvailable: (): Fault => ({ kind: 'lroFailure', status: 400, ...NESTED_SKU }),
 };
 
 /** mulberry32: small, fast, good enough for reproducible fault sequences. */

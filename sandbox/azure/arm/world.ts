@@ -68,14 +68,27 @@ export const DEFAULT_DURATIONS: Durations = {
 export const PG_AUTO_START_AFTER_MS = 7 * 24 * 60 * MINUTE;
 
 /** What an ARM error looks like on the wire: `{ "error": { "code", "message" } }` with an HTTP status. */
+/** ARM's error body (common-types ErrorDetail): the errors that caused this one, possibly nested. */
+export interface ArmErrorDetail {
+  code: string;
+  message: string;
+  details?: ArmErrorDetail[];
+}
+
 export class ArmError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    readonly details?: ArmErrorDetail[],
   ) {
     super(message);
+  }
+
+  /** The `error` member of the response body. */
+  body(): ArmErrorDetail {
+    return { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) };
   }
 }
 
@@ -89,6 +102,8 @@ export interface Reply {
 export interface LroFailure {
   code: string;
   message: string;
+  /** The causes under `code`, as AKS nests a quota or allocation failure under a generic code. */
+  details?: ArmErrorDetail[];
   /**
    * HTTP status the Location endpoint answers with for this failure (default 400). A 5xx here is retried
    * by the SDK's retry policy (3 times, exponential back-off) before the poller fails.
@@ -403,9 +418,7 @@ export class World {
       status,
       startTime: this.iso(op.startedAt),
       ...(status === 'InProgress' ? {} : { endTime: this.iso(op.endsAt) }),
-      ...(status === 'Failed' && op.failure
-        ? { error: { code: op.failure.code, message: op.failure.message } }
-        : {}),
+      ...(status === 'Failed' && op.failure ? { error: lroError(op.failure) } : {}),
       ...(status === 'Canceled'
         ? { error: { code: 'OperationCanceled', message: 'The operation was canceled.' } }
         : {}),
@@ -424,9 +437,19 @@ export class World {
       return { status: 202, headers: { location: this.resultUrl(op), 'retry-after': this.retryAfter(op) } };
     if (status === 'Succeeded') return op.finalReply?.() ?? { status: 204 };
     if (status === 'Failed' && op.failure)
-      throw new ArmError(op.failure.status ?? 400, op.failure.code, op.failure.message);
+      throw new ArmError(
+        op.failure.status ?? 400,
+        op.failure.code,
+        op.failure.message,
+        {},
+        op.failure.details,
+      );
     throw new ArmError(409, 'OperationCanceled', 'The operation was canceled.');
   }
+}
+
+function lroError({ code, message, details }: LroFailure): ArmErrorDetail {
+  return { code, message, ...(details ? { details } : {}) };
 }
 
 export const RESOURCE_GROUP_TYPE = 'Microsoft.Resources/resourceGroups';

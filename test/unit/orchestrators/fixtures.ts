@@ -27,6 +27,7 @@ export const azureStubs = (platform = spec()): Stubs => ({
   beginAzureResource: async () => ok(succeeded),
   ensurePostgresChild: async () => ok(succeeded),
   getAksOutboundIps: async () => ok({ ips: ['20.1.2.3'], clusterId: 'aks' }),
+  ensureAksMaintenanceWindow: async () => ok(succeeded),
   ensureFileShares: async () => ok({ mutated: true }),
 });
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { OperationStatus, Result } from '../../../src/activities/contract.js';
 import { ORCHESTRATORS } from '../../../src/orchestrators/names.js';
 import { STEPS } from '../../../src/platform/steps.js';
-import { MAX_RETRYABLE_REFUSALS, POLL } from '../../../src/platform/polling.js';
+import { POLL } from '../../../src/platform/polling.js';
 import {
   MINUTES,
   ok,
@@ -153,21 +153,56 @@ describe('operations that send the flow back to the begin activity', () => {
 });
 
 describe('refusals', () => {
-  it(`a busy refusal is retried, ${MAX_RETRYABLE_REFUSALS} calls at most, waiting its Retry-After; then the step fails with Azure’s code`, async () => {
+  it('a busy refusal is waited out until the step’s deadline, each wait its Retry-After; then the step fails with Azure’s code', async () => {
     const run = await stop({
       ...aksStop({}, statuses()),
       beginAksClusterPower: async () => refused('busy', 'OperationNotAllowed', 20 * SECONDS),
     });
     expect(run.runtimeStatus).toBe('Failed');
     const begins = run.callsOf('beginAksClusterPower').map((c) => c.at);
-    expect(begins).toHaveLength(MAX_RETRYABLE_REFUSALS);
-    for (const gap of gaps(begins)) expect(gap).toBeGreaterThanOrEqual(20 * SECONDS);
+    for (const gap of gaps(begins)) {
+      expect(gap).toBeGreaterThanOrEqual(20 * SECONDS);
+      expect(gap).toBeLessThanOrEqual(POLL.aksPower.maxMs);
+    }
+    // The deadline, not a count, ends the wait: the last call is within one wait of it.
+    expect(begins.at(-1)).toBeGreaterThanOrEqual(POLL.aksPower.deadlineMs - POLL.aksPower.maxMs);
+    const failedAt = run.callsOf('recordProgress').find((c) => c.input.phase === 'Failed')!.at;
+    expect(failedAt).toBeGreaterThanOrEqual(POLL.aksPower.deadlineMs);
+    expect(failedAt).toBeLessThanOrEqual(POLL.aksPower.deadlineMs + POLL.aksPower.maxMs);
     expect(failure(run)).toMatchObject({ step: 'aksStop', code: 'OperationNotAllowed' });
     expect(stepEnded(run, 'aksStop')).toMatchObject({
       state: 'failed',
       error: { code: 'OperationNotAllowed' },
     });
     expect(run.callsOf('beginPostgresServerPower')).toEqual([]);
+  });
+
+  it('a stop refused through a 30-minute AKS upgrade is waited out within the step’s deadline and the flow goes on', async () => {
+    // AKS answers 409 OperationNotAllowed to every write while an upgrade runs, which can outlast 20 minutes.
+    let calls = 0;
+    const run = await stop({
+      ...aksStop({}, statuses()),
+      beginAksClusterPower: async () =>
+        ++calls <= 20
+          ? refused('busy', 'OperationNotAllowed', 60 * SECONDS)
+          : ok({ provisioningState: 'Stopping', mutated: true, operationUrl: 'aks/stop' }),
+    });
+    expect(run.runtimeStatus).toBe('Completed');
+    const begins = run.callsOf('beginAksClusterPower').map((c) => c.at);
+    expect(begins).toHaveLength(21);
+    expect(begins.at(-1)).toBeGreaterThan(30 * MINUTES);
+    expect(begins.at(-1)).toBeLessThan(POLL.aksPower.deadlineMs);
+    expect(run.callsOf('beginPostgresServerPower')).toHaveLength(1);
+  });
+
+  it('a Retry-After longer than the step has left: the last call falls on the deadline, not after it', async () => {
+    const run = await stop({
+      ...aksStop({}, statuses()),
+      beginAksClusterPower: async () => refused('busy', 'OperationNotAllowed', 10 * 60 * MINUTES),
+    });
+    expect(run.runtimeStatus).toBe('Failed');
+    expect(run.callsOf('beginAksClusterPower').map((c) => c.at)).toEqual([0, POLL.aksPower.deadlineMs]);
+    expect(failure(run)).toMatchObject({ step: 'aksStop', code: 'OperationNotAllowed' });
   });
 
   it('a throttled refusal that clears is retried and the flow goes on', async () => {

@@ -6,10 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Failure, OperationStatus, ResourceState } from '../../../src/activities/contract.js';
 import { ORCHESTRATORS } from '../../../src/orchestrators/names.js';
-import { AZURE_RESOURCE_NAMES } from '../../../src/platform/azure-resources.js';
+import { AZURE_RESOURCE_NAMES, type AzureResourceName } from '../../../src/platform/azure-resources.js';
 import { PROVISION_ORDER } from '../../../src/platform/steps.js';
 import type { PlatformSpec } from '../../../src/platform/types.js';
-import { ok, refused, runOrchestrator, type Stubs } from '../../support/orchestrator.js';
+import { ok, refused, RUN_START, runOrchestrator, type Stubs } from '../../support/orchestrator.js';
 import {
   azureStubs,
   clusterStubs,
@@ -39,6 +39,21 @@ const refusing =
   async (input: I) =>
     matches(input) ? refusal : ok(succeeded);
 
+/** Every resource of the table accepted, its operation read until its `readsUntilDone`-th read succeeds. */
+function creating(readsUntilDone: Record<AzureResourceName, number>): Stubs {
+  const reads = new Map<string, number>();
+  return {
+    beginAzureResource: async ({ kind }) =>
+      ok<ResourceState>({ provisioningState: 'Creating', mutated: true, operationUrl: kind }),
+    getArmOperationStatus: async ({ operationUrl }) => {
+      const n = (reads.get(operationUrl) ?? 0) + 1;
+      reads.set(operationUrl, n);
+      const done = n >= readsUntilDone[operationUrl as AzureResourceName];
+      return ok<OperationStatus>({ status: done ? 'Succeeded' : 'InProgress' });
+    },
+  };
+}
+
 /** One refusal per step of the Azure half, as the activity of that step answers it. */
 const REFUSALS: { step: string; code: string; stubs: Stubs }[] = [
   {
@@ -57,6 +72,11 @@ const REFUSALS: { step: string; code: string; stubs: Stubs }[] = [
     stubs: {
       beginAzureResource: refusing(({ kind }) => kind === 'aksCluster', refused('quota', 'QuotaExceeded')),
     },
+  },
+  {
+    step: 'aksMaintenanceWindow',
+    code: 'InvalidParameter',
+    stubs: { ensureAksMaintenanceWindow: async () => refused('invalid', 'InvalidParameter') },
   },
   {
     step: 'postgresServer',
@@ -143,21 +163,41 @@ describe('the Azure half of provisioning', () => {
     expect(failure(run)!.message).not.toMatch(/spot/);
   });
 
+  it.each([
+    ['OverconstrainedAllocationRequest', 'Allocation failed.'],
+    ['SkuNotAvailable', 'The requested VM size is currently not available.'],
+    [
+      'OperationNotAllowed',
+      'Operation could not be completed as it results in exceeding approved Standard NCASv3_T4 Family Cores quota.',
+    ],
+  ])(
+    'the AKS operation failing with %s (the cause AKS nests in details[]) is a quota failure with the spot hint',
+    async (code, message) => {
+      const run = await provision(
+        {
+          beginAzureResource: async ({ kind }) =>
+            ok<ResourceState>({ provisioningState: 'Creating', mutated: true, operationUrl: `op/${kind}` }),
+          getArmOperationStatus: async ({ operationUrl }) =>
+            ok<OperationStatus>(
+              operationUrl === 'op/aksCluster'
+                ? // The activity reports the innermost cause, classified (table-tested in azure-errors.test.ts).
+                  { status: 'Failed', error: { code, message, kind: 'quota' } }
+                : { status: 'Succeeded' },
+            ),
+        },
+        spec({ gpu: { ...spec().gpu, spot: true } }),
+      );
+      expect(run.runtimeStatus).toBe('Failed');
+      expect(failure(run)).toMatchObject({ step: 'aksCluster', code });
+      expect(failure(run)!.message).toContain(message);
+      expect(failure(run)!.message).toMatch(/spot GPU pool could not be allocated.*"spot": false/);
+      expect(stepEnded(run, 'aksCluster')).toMatchObject({ state: 'failed', error: { code, message } });
+    },
+  );
+
   it('creates every resource of the table in parallel: all start before any ends', async () => {
     // Storage ends at its second read, the server at its third, the cluster at its fifth (a backoff apart).
-    const readsUntilDone: Record<string, number> = { aksCluster: 5, postgresServer: 3, storageAccount: 2 };
-    const reads = new Map<string, number>();
-    const run = await provision({
-      beginAzureResource: async ({ kind }) =>
-        ok<ResourceState>({ provisioningState: 'Creating', mutated: true, operationUrl: kind }),
-      getArmOperationStatus: async ({ operationUrl }) => {
-        const n = (reads.get(operationUrl) ?? 0) + 1;
-        reads.set(operationUrl, n);
-        return ok<OperationStatus>({
-          status: n >= (readsUntilDone[operationUrl] ?? 2) ? 'Succeeded' : 'InProgress',
-        });
-      },
-    });
+    const run = await provision(creating({ aksCluster: 5, postgresServer: 3, storageAccount: 2 }));
     expect(run.runtimeStatus).toBe('Completed');
     const begun = run.callsOf('beginAzureResource');
     expect(begun.map((c) => c.input.kind).sort()).toEqual([...AZURE_RESOURCE_NAMES].sort());
@@ -169,6 +209,34 @@ describe('the Azure half of provisioning', () => {
     expect(new Set(begun.map((c) => c.at)).size).toBe(1);
     // Each in its own sub-orchestration.
     expect(new Set(begun.map((c) => c.instanceId)).size).toBe(AZURE_RESOURCE_NAMES.length);
+  });
+});
+
+describe("the cluster's maintenance window", () => {
+  it('is written once the cluster exists, in its sub-orchestration, while PostgreSQL is still being created', async () => {
+    // The server ends at its sixth read, the cluster at its second: the window comes in between.
+    const run = await provision(creating({ aksCluster: 2, postgresServer: 6, storageAccount: 1 }));
+    expect(run.runtimeStatus).toBe('Completed');
+    const [written] = run.callsOf('ensureAksMaintenanceWindow');
+    expect(written).toMatchObject({ input: { platformId: PLATFORM } });
+    const clusterBegin = run.callsOf('beginAzureResource').find((c) => c.input.kind === 'aksCluster')!;
+    expect(written!.instanceId).toBe(clusterBegin.instanceId);
+    expect(written!.at).toBeGreaterThanOrEqual(
+      Date.parse(stepEnded(run, 'aksCluster')!.endedAt!) - RUN_START,
+    );
+    expect(written!.at).toBeLessThan(Date.parse(stepEnded(run, 'postgresServer')!.endedAt!) - RUN_START);
+    expect(stepEnded(run, 'aksMaintenanceWindow')).toMatchObject({ state: 'succeeded' });
+    expect(run.callsOf('ensureAksMaintenanceWindow')).toHaveLength(1);
+  });
+
+  it('a busy refusal (the cluster upgrading) is waited out, then the window is written', async () => {
+    let calls = 0;
+    const run = await provision({
+      ensureAksMaintenanceWindow: async () =>
+        ++calls <= 3 ? refused('busy', 'OperationNotAllowed', 60_000) : ok(succeeded),
+    });
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(run.callsOf('ensureAksMaintenanceWindow')).toHaveLength(4);
   });
 });
 
