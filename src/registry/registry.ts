@@ -54,9 +54,17 @@ const JSON_COLUMNS = [
   'smokeTest',
   'power',
   'probeFailure',
+  'softDeletedSecrets',
 ] as const;
 /** Columns a record may lack: absent stays absent (not `undefined`) when read back. */
-const OPTIONAL_JSON_COLUMNS = ['lastError', 'warnings', 'smokeTest', 'power', 'probeFailure'] as const;
+const OPTIONAL_JSON_COLUMNS = [
+  'lastError',
+  'warnings',
+  'smokeTest',
+  'power',
+  'probeFailure',
+  'softDeletedSecrets',
+] as const;
 // A Table string property holds at most 64 KiB, i.e. 32K UTF-16 code units.
 const MAX_JSON_CHARS = 32_000;
 const CREATE_ATTEMPTS = 5;
