@@ -42,20 +42,6 @@ export interface Registry {
 
 const CURRENT = 'current';
 const ARCHIVE_PREFIX = 'deleted-';
-const JSON_COLUMNS = [
-  'spec',
-  'names',
-  'resourceIds',
-  'endpoints',
-  'steps',
-  'models',
-  'lastError',
-  'warnings',
-  'smokeTest',
-  'power',
-  'probeFailure',
-  'softDeletedSecrets',
-] as const;
 /** Columns a record may lack: absent stays absent (not `undefined`) when read back. */
 const OPTIONAL_JSON_COLUMNS = [
   'lastError',
@@ -64,6 +50,15 @@ const OPTIONAL_JSON_COLUMNS = [
   'power',
   'probeFailure',
   'softDeletedSecrets',
+] as const;
+const JSON_COLUMNS = [
+  'spec',
+  'names',
+  'resourceIds',
+  'endpoints',
+  'steps',
+  'models',
+  ...OPTIONAL_JSON_COLUMNS,
 ] as const;
 // A Table string property holds at most 64 KiB, i.e. 32K UTF-16 code units.
 const MAX_JSON_CHARS = 32_000;

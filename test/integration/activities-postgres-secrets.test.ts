@@ -77,12 +77,14 @@ describe('ensurePostgresChild', () => {
   });
 });
 
+/** The names of the secrets generated for every platform (all but the request's token), sorted. */
+const generated = (record: PlatformRecord) =>
+  Object.entries(record.names.secrets)
+    .filter(([kind]) => kind !== 'huggingface-token')
+    .map(([, name]) => name)
+    .sort();
+
 describe('platform secrets', () => {
-  const generated = (record: PlatformRecord) =>
-    Object.entries(record.names.secrets)
-      .filter(([kind]) => kind !== 'huggingface-token')
-      .map(([, name]) => name)
-      .sort();
   const versions = () => new Map([...sandbox.keyVault.secrets].map(([name, s]) => [name, s.version]));
 
   it('ensure generates each secret once; a second ensure keeps every version', async () => {
@@ -138,11 +140,6 @@ describe('platform secrets in a vault with purge protection', () => {
   beforeEach(async () => {
     vault = await startActivitySandbox({}, { purgeProtection: true });
   });
-  const generated = (record: PlatformRecord) =>
-    Object.entries(record.names.secrets)
-      .filter(([kind]) => kind !== 'huggingface-token')
-      .map(([, name]) => name)
-      .sort();
   const values = () => new Map([...vault.keyVault.secrets].map(([name, s]) => [name, s.value]));
 
   it('Key Vault refuses the purge (403) and reports the secret as not purgeable', async () => {
