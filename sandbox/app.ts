@@ -13,7 +13,7 @@ import { loadConfig, type Config } from '../src/config.js';
 import { overrideComposition } from '../src/composition.js';
 import { sandboxCredential, simulatedAzureHttpClient } from './azure/forwarding-client.js';
 import { SimulatedArm, type SimulatedArmOptions } from './azure/arm.js';
-import { SimulatedKeyVault } from './azure/keyvault.js';
+import { SimulatedKeyVault, type SimulatedKeyVaultOptions } from './azure/keyvault.js';
 import { VirtualClock, type Clock } from './clock.js';
 import { DurableDriver, type DriverEvent } from './durable/driver.js';
 import { DurableRpcServer, InstanceStore } from './durable/rpc.js';
@@ -34,6 +34,8 @@ export interface SandboxAppOptions {
   clock?: Clock;
   /** Options of the simulated Azure Resource Manager (durations, Retry-After bounds). */
   arm?: Partial<Omit<SimulatedArmOptions, 'clock' | 'subscriptionId'>>;
+  /** Options of the simulated Key Vault (purge protection, the purge window, the retention). */
+  keyVault?: Omit<SimulatedKeyVaultOptions, 'clock'>;
   /** What the durable driver reports (episodes, activities, crashes, warnings, its own errors). */
   onDriverEvent?: (event: DriverEvent) => void;
   /** Adjusts each cluster's agent pools read from the AKS body (e.g. a GPU pool that starts at zero). */
@@ -79,9 +81,9 @@ export function appEntryFiles(): string[] {
 
 export async function startSandboxApp(options: SandboxAppOptions): Promise<SandboxApp> {
   installFunctionsCore();
-  const keyVault = new SimulatedKeyVault();
-  const keyVaultBase = await keyVault.listen();
   const clock = options.clock ?? new VirtualClock();
+  const keyVault = new SimulatedKeyVault(undefined, { clock, ...options.keyVault });
+  const keyVaultBase = await keyVault.listen();
   const instances = new InstanceStore(() => new Date(clock.now()));
   const rpc = new DurableRpcServer(instances);
   await rpc.listen();

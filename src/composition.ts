@@ -13,7 +13,7 @@ import { createAzureActivities } from './activities/azure.js';
 import { createKubernetesActivities } from './activities/kubernetes.js';
 import { createPostgresActivities } from './activities/postgres.js';
 import { createProgressActivities } from './activities/progress.js';
-import { createSecretActivities, SECRET_OPTIONS } from './activities/secrets.js';
+import { createSecretActivities, storeRequestSecret } from './activities/secrets.js';
 import { kubeClients } from './kube/client.js';
 import { loadTemplateSource } from './manifest-files.js';
 import { createAzureClients } from './azure/clients.js';
@@ -65,9 +65,7 @@ function compose(o: CompositionOverrides): Services {
     ...(o.httpClient ? { httpClient: o.httpClient } : {}),
   });
   const secrets: SecretWriter = {
-    async set(name, value) {
-      await clients.secrets.setSecret(name, value, SECRET_OPTIONS);
-    },
+    set: (name, value) => storeRequestSecret(clients.secrets, name, value),
   };
   const validator = createRequestValidator({
     allowedLocations: config.allowedLocations,

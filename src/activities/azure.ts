@@ -273,10 +273,19 @@ export function createAzureActivities({
             clients.storage.fileShares.get(names.resourceGroup, names.storageAccount, share.name),
           );
           if (existing && (existing.shareQuota ?? 0) >= share.quotaGiB) continue;
-          await clients.storage.fileShares.create(names.resourceGroup, names.storageAccount, share.name, {
-            shareQuota: share.quotaGiB,
-            enabledProtocols: 'SMB',
-          });
+          if (existing) {
+            // Growing an existing share is a PATCH of its quota alone (FileShares_Update): a PUT would re-send
+            // the create-only enabledProtocols and reset every property it leaves out (the Storage RP's
+            // 2025-08-01 file.json; Microsoft's own `az storage share-rm update` patches too).
+            await clients.storage.fileShares.update(names.resourceGroup, names.storageAccount, share.name, {
+              shareQuota: share.quotaGiB,
+            });
+          } else {
+            await clients.storage.fileShares.create(names.resourceGroup, names.storageAccount, share.name, {
+              shareQuota: share.quotaGiB,
+              enabledProtocols: 'SMB',
+            });
+          }
           mutated = true;
         }
         return { ok: true, value: { mutated } };

@@ -13,6 +13,7 @@ import type {
   PlatformSpec,
   PowerState,
   ProbeFailure,
+  SoftDeletedSecret,
   StepRecord,
 } from '../platform/types.js';
 
@@ -46,6 +47,8 @@ export interface ProgressUpdate {
   power?: PowerState;
   /** The idle probe's failure, or null when a probe answered again. */
   probeFailure?: ProbeFailure | null;
+  /** The secrets a teardown left soft-deleted (purge protection), with when Key Vault purges them. */
+  softDeletedSecrets?: SoftDeletedSecret[];
 }
 
 export type { ReadinessCheck };
@@ -83,7 +86,8 @@ export interface Activities {
   getPlatformSpec: { input: PlatformRef; output: PlatformSpec };
   getLastStopTime: { input: PlatformRef; output: string | null };
   ensureResourceGroup: { input: PlatformRef; output: Result<ResourceState> };
-  ensurePlatformSecrets: { input: PlatformRef; output: Result<{ created: string[] }> };
+  /** recovered: soft-deleted by an earlier platform of the prefix and recovered with their values. */
+  ensurePlatformSecrets: { input: PlatformRef; output: Result<{ created: string[]; recovered: string[] }> };
   /** Creates (or finds, or reconciles) one Azure resource of the platform, as its table entry describes it. */
   beginAzureResource: { input: PlatformRef & { kind: AzureResourceName }; output: Result<ResourceState> };
   getArmOperationStatus: { input: { operationUrl: string }; output: Result<OperationStatus> };
@@ -98,7 +102,11 @@ export interface Activities {
   };
   getPowerStates: { input: PlatformRef; output: Result<{ aks: string; postgres: string }> };
   beginResourceGroupDelete: { input: PlatformRef; output: Result<ResourceState> };
-  purgePlatformSecrets: { input: PlatformRef; output: Result<{ purged: string[] }> };
+  /** softDeleted: the secrets purge protection keeps (purge refused), with their scheduled purge dates. */
+  purgePlatformSecrets: {
+    input: PlatformRef;
+    output: Result<{ purged: string[]; softDeleted: SoftDeletedSecret[] }>;
+  };
   listSweepCandidates: { input: null; output: SweepCandidate[] };
   probeOllama: { input: PlatformRef; output: Result<{ loadedModels: number }> };
   requestPlatformStop: { input: PlatformRef & { restop: boolean }; output: Result<{ phase: string }> };

@@ -60,6 +60,7 @@ export function createProgressActivities({
         if (update.smokeTest) next.smokeTest = update.smokeTest;
         if (update.lastActiveAt) next.lastActiveAt = update.lastActiveAt;
         if (update.power) next.power = update.power;
+        if (update.softDeletedSecrets) next.softDeletedSecrets = update.softDeletedSecrets;
         if (update.probeFailure === null) delete next.probeFailure;
         else if (update.probeFailure) next.probeFailure = update.probeFailure;
         if (update.lastError === null) delete next.lastError;

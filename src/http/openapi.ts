@@ -265,7 +265,26 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             steps: { type: 'array', items: { type: 'object' } },
             models: { type: 'object' },
             endpoints: { type: 'object' },
-            credentials: { type: 'object', description: 'Key Vault secret names, never values.' },
+            credentials: {
+              type: 'object',
+              description: 'Key Vault secret names, never values.',
+              properties: {
+                keyVaultSecrets: { type: 'array', items: { type: 'string' } },
+                softDeleted: {
+                  type: 'array',
+                  description:
+                    'After a teardown whose purges Key Vault purge protection refused: the secrets it keeps soft-deleted, and when it purges them.',
+                  items: {
+                    type: 'object',
+                    required: ['name'],
+                    properties: {
+                      name: { type: 'string' },
+                      scheduledPurgeDate: { type: 'string', format: 'date-time' },
+                    },
+                  },
+                },
+              },
+            },
             lastError: { type: ['object', 'null'] },
             warnings: { type: 'array', items: { type: 'string' } },
             smokeTest: {

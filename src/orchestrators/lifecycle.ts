@@ -70,9 +70,13 @@ function* teardownPlatform(context: Context) {
   yield* progress.run('resourceGroupDelete', (step) =>
     ensureResource(context, step, 'beginResourceGroupDelete', { platformId }),
   );
-  yield* progress.run('secretsPurge', (step) =>
+  const { softDeleted } = yield* progress.run('secretsPurge', (step) =>
     callUntilAnswered(context, step, 'purgePlatformSecrets', { platformId }),
   );
+  // Purge protection keeps them soft-deleted until their scheduled purge date: the teardown still ends, and
+  // the record says which and until when (recorded only then, so a teardown without them replays unchanged).
+  if (softDeleted.length > 0)
+    yield* call(context, 'recordProgress', { platformId, softDeletedSecrets: softDeleted });
   yield* progress.setPhase('Deleted');
   return { platformId, phase: 'Deleted' };
 }

@@ -63,7 +63,11 @@ export function platformStatus(
     steps: r.steps,
     models: r.models,
     endpoints: r.endpoints,
-    credentials: { keyVaultSecrets: platformSecretNames(r.names, r.spec.huggingFaceToken) },
+    credentials: {
+      keyVaultSecrets: platformSecretNames(r.names, r.spec.huggingFaceToken),
+      // After a teardown the vault's purge protection refused to purge: what stays soft-deleted, until when.
+      softDeleted: r.softDeletedSecrets ?? [],
+    },
     lastError: r.lastError ?? null,
     warnings: warningsOf(r, now, stepDeadlineMs),
     power: r.power ?? null,
@@ -95,7 +99,8 @@ export function carryModelStates(
 
 /**
  * What works but not as it should: the flows' own warnings (a model on the CPU), failed model pulls, the
- * idle probe failing (the platform is then never auto-stopped), and a step running past its deadline.
+ * idle probe failing (the platform is then never auto-stopped), secrets a teardown could not purge, and a
+ * step running past its deadline.
  */
 export function warningsOf(r: PlatformRecord, now: Date, stepDeadlineMs: StepDeadline): string[] {
   const warnings = [...(r.warnings ?? [])];
@@ -106,6 +111,16 @@ export function warningsOf(r: PlatformRecord, now: Date, stepDeadlineMs: StepDea
     warnings.push(
       `The idle probe failed ${r.probeFailure.consecutive} time(s) in a row (last at ${r.probeFailure.at}: ${r.probeFailure.reason}); the platform is not auto-stopped while its usage cannot be read.`,
     );
+  if (r.phase === 'Deleted' && r.softDeletedSecrets?.length) {
+    const until = r.softDeletedSecrets
+      .map((s) => s.scheduledPurgeDate)
+      .filter((d): d is string => d !== undefined)
+      .sort()
+      .at(-1);
+    warnings.push(
+      `Key Vault's purge protection keeps ${r.softDeletedSecrets.length} secret(s) of this platform soft-deleted${until ? ` until ${until}` : ''} (credentials.softDeleted); creating the prefix again recovers them.`,
+    );
+  }
   // Steps left running by a flow a DELETE terminated are not overdue: only a running flow's steps count.
   const flowRuns = !SETTLED_PHASES.includes(r.phase);
   for (const step of flowRuns ? r.steps : []) {

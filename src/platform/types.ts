@@ -55,6 +55,13 @@ export interface ProbeFailure {
   consecutive: number;
 }
 
+/** A secret of a deleted platform that Key Vault keeps soft-deleted (purge protection refused its purge). */
+export interface SoftDeletedSecret {
+  name: string;
+  /** When Key Vault purges it by itself (the end of the vault's retention period). */
+  scheduledPurgeDate?: string;
+}
+
 export interface PlatformRecord {
   id: string;
   spec: PlatformSpec;
@@ -76,6 +83,8 @@ export interface PlatformRecord {
   smokeTest?: { model: string; tokensPerSecond: number; onGpu: boolean };
   power?: PowerState;
   probeFailure?: ProbeFailure;
+  /** Set by a teardown whose purges the vault's purge protection refused: the secrets it keeps, until when. */
+  softDeletedSecrets?: SoftDeletedSecret[];
   /** Optimistic-concurrency token of the stored entity; absent on a record not yet stored. */
   etag?: string;
 }

@@ -42,6 +42,15 @@ export interface Registry {
 
 const CURRENT = 'current';
 const ARCHIVE_PREFIX = 'deleted-';
+/** Columns a record may lack: absent stays absent (not `undefined`) when read back. */
+const OPTIONAL_JSON_COLUMNS = [
+  'lastError',
+  'warnings',
+  'smokeTest',
+  'power',
+  'probeFailure',
+  'softDeletedSecrets',
+] as const;
 const JSON_COLUMNS = [
   'spec',
   'names',
@@ -49,14 +58,8 @@ const JSON_COLUMNS = [
   'endpoints',
   'steps',
   'models',
-  'lastError',
-  'warnings',
-  'smokeTest',
-  'power',
-  'probeFailure',
+  ...OPTIONAL_JSON_COLUMNS,
 ] as const;
-/** Columns a record may lack: absent stays absent (not `undefined`) when read back. */
-const OPTIONAL_JSON_COLUMNS = ['lastError', 'warnings', 'smokeTest', 'power', 'probeFailure'] as const;
 // A Table string property holds at most 64 KiB, i.e. 32K UTF-16 code units.
 const MAX_JSON_CHARS = 32_000;
 const CREATE_ATTEMPTS = 5;

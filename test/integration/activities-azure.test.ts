@@ -11,6 +11,7 @@ import {
   armResourceId,
   AZURE_RESOURCE_NAMES,
   AZURE_RESOURCES,
+  fileShares,
   type AzureResourceKind,
   type AzureResourceName,
 } from '../../src/platform/azure-resources.js';
@@ -517,5 +518,41 @@ describe('ensureResourceGroup', () => {
     expect(await ensure()).toMatchObject({ ok: true, value: { mutated: true } });
     expect(puts()).toHaveLength(2);
     expect(puts()[1]!.body).toMatchObject({ tags: { costCenter: '42', 'platform-id': record.id } });
+  });
+});
+
+describe('ensureFileShares', () => {
+  it("grows an existing share with a PATCH of its quota alone, keeping the share's other properties", async () => {
+    const record = await sandbox.platform();
+    await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'storageAccount' });
+    sandbox.settle();
+    const { resourceGroup, storageAccount, modelsFileShare } = record.names;
+    const [models] = fileShares(record.spec, record.names);
+    // The share as an earlier, smaller spec left it, with metadata an operator added since.
+    await sandbox.clients.storage.fileShares.create(resourceGroup, storageAccount, modelsFileShare, {
+      shareQuota: models!.quotaGiB - 1,
+      enabledProtocols: 'SMB',
+      metadata: { owner: 'ops' },
+    });
+
+    const from = sandbox.arm.requests.length;
+    expect(answerOf(await sandbox.activities.ensureFileShares({ platformId: record.id }))).toEqual({
+      mutated: true,
+    });
+    const writes = sandbox
+      .armWrites(from)
+      .map((w) => ({ method: w.method, share: w.path.split('/').pop(), body: w.body }));
+    expect(writes).toContainEqual({
+      method: 'PATCH',
+      share: modelsFileShare,
+      body: { properties: { shareQuota: models!.quotaGiB } },
+    });
+    expect(writes.filter((w) => w.share === modelsFileShare)).toHaveLength(1);
+    const grown = await sandbox.clients.storage.fileShares.get(
+      resourceGroup,
+      storageAccount,
+      modelsFileShare,
+    );
+    expect(grown).toMatchObject({ shareQuota: models!.quotaGiB, metadata: { owner: 'ops' } });
   });
 });

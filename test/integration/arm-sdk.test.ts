@@ -641,6 +641,30 @@ describe('storage accounts (modular client, Location style)', () => {
     expect(share.shareQuota).toBe(100);
     await clients.storage.fileShares.create('rg-acme', 'stacme', 'models', { shareQuota: 100 });
     expect(statusOf('PUT', '/shares/models')).toEqual([201, 200]);
+    // enabledProtocols is create-only: a PUT or PATCH that changes it is refused; growing is a PATCH that
+    // merges the quota and keeps what it does not name, where a PUT replaces the whole share.
+    const nfs = { shareQuota: 100, enabledProtocols: 'NFS' } as const;
+    await expect(clients.storage.fileShares.create('rg-acme', 'stacme', 'models', nfs)).rejects.toMatchObject(
+      {
+        statusCode: 400,
+      },
+    );
+    await expect(clients.storage.fileShares.update('rg-acme', 'stacme', 'models', nfs)).rejects.toMatchObject(
+      {
+        statusCode: 400,
+      },
+    );
+    await clients.storage.fileShares.create('rg-acme', 'stacme', 'models', {
+      shareQuota: 100,
+      metadata: { owner: 'ops' },
+    });
+    const grown = await clients.storage.fileShares.update('rg-acme', 'stacme', 'models', { shareQuota: 200 });
+    expect(grown).toMatchObject({ shareQuota: 200, enabledProtocols: 'SMB', metadata: { owner: 'ops' } });
+    await clients.storage.fileShares.create('rg-acme', 'stacme', 'models', { shareQuota: 300 });
+    expect((await clients.storage.fileShares.get('rg-acme', 'stacme', 'models')).metadata).toBeUndefined();
+    await expect(
+      clients.storage.fileShares.update('rg-acme', 'stacme', 'absent', { shareQuota: 1 }),
+    ).rejects.toMatchObject({ statusCode: 404 });
     expect((await clients.storage.fileShares.get('rg-acme', 'stacme', 'models')).name).toBe('models');
     await clients.storage.fileShares.delete('rg-acme', 'stacme', 'models');
     await expect(clients.storage.fileShares.get('rg-acme', 'stacme', 'models')).rejects.toMatchObject({

@@ -1,7 +1,7 @@
 /**
  * stop, start and delete through the sandbox: the HTTP routes, the real orchestrations, the simulated ARM.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { armFault } from '../../sandbox/azure/arm.js';
 import { getServices } from '../../src/composition.js';
 import { ORCHESTRATORS } from '../../src/orchestrators/names.js';
@@ -82,6 +82,50 @@ describe('stop, start and delete', () => {
       for (const text of [...answers, ...logs]) expect(text.includes(secret)).toBe(false);
     }
     expect(answers.length).toBeGreaterThan(5);
+  });
+
+  it('with purge protection: create → Ready → delete → Deleted with the secrets kept → create again → Ready', async () => {
+    app.keyVault.purgeProtection = true;
+    onTestFinished(() => {
+      app.keyVault.purgeProtection = false;
+    });
+    const create = (token: string) =>
+      app.call('POST', '/platforms', {
+        body: { prefix: 'guard', models: ['phi3.5'], huggingFaceToken: token },
+      });
+    expect((await create('hf_first0000')).status).toBe(202);
+    await run('guard');
+    expect((await record('guard')).phase).toBe('Ready');
+    const mine = () => [...app.keyVault.secrets].filter(([name]) => name.includes('-guard-'));
+    const generated = new Map(
+      mine()
+        .filter(([name]) => !name.endsWith('huggingface-token'))
+        .map(([name, s]) => [name, s.value]),
+    );
+
+    expect((await app.call('DELETE', '/platforms/guard')).status).toBe(202);
+    await run('guard:teardown');
+    const status = (await app.call('GET', '/platforms/guard/status')).json;
+    expect(status.phase).toBe('Deleted');
+    expect(tagged('guard')).toEqual([]);
+    const kept = status.credentials.softDeleted as { name: string; scheduledPurgeDate: string }[];
+    expect(kept.map((s) => s.name).sort()).toEqual([...status.credentials.keyVaultSecrets].sort());
+    for (const s of kept) expect(Date.parse(s.scheduledPurgeDate)).toBeGreaterThan(app.clock.now());
+    expect(status.warnings).toEqual([expect.stringMatching(/purge protection keeps 6 secret\(s\)/)]);
+
+    expect((await create('hf_second000')).status).toBe(202);
+    await run('guard');
+    expect((await record('guard')).phase).toBe('Ready');
+    // Recovered, not purged: the generated values are back, the token is the new request's.
+    expect(
+      new Map(
+        mine()
+          .filter(([name]) => generated.has(name))
+          .map(([name, s]) => [name, s.value]),
+      ),
+    ).toEqual(generated);
+    expect(app.keyVault.secrets.get('platform-guard-huggingface-token')?.value).toBe('hf_second000');
+    expect(app.keyVault.inventory().filter((s) => s.name.includes('-guard-') && s.deleted)).toEqual([]);
   });
 
   it('DELETE during provisioning stops it and leaves nothing', async () => {

@@ -19,7 +19,7 @@ import type { PlatformRecord } from '../../src/platform/types.js';
 import { createTableRegistry, type Registry } from '../../src/registry/registry.js';
 import { SimulatedArm, type ArmRequestRecord, type SimulatedArmOptions } from '../../sandbox/azure/arm.js';
 import { sandboxCredential, simulatedAzureHttpClient } from '../../sandbox/azure/forwarding-client.js';
-import { SimulatedKeyVault } from '../../sandbox/azure/keyvault.js';
+import { SimulatedKeyVault, type SimulatedKeyVaultOptions } from '../../sandbox/azure/keyvault.js';
 import { VirtualClock } from '../../sandbox/clock.js';
 import { SimulatedKubernetes } from '../../sandbox/kube/apiserver.js';
 import { makeRecord } from './records.js';
@@ -68,6 +68,7 @@ export interface ActivitySandbox {
  */
 export async function startActivitySandbox(
   arm: Partial<Omit<SimulatedArmOptions, 'clock' | 'subscriptionId'>> = {},
+  keyVaultOptions: Omit<SimulatedKeyVaultOptions, 'clock'> = {},
 ): Promise<ActivitySandbox> {
   const clock = new VirtualClock();
   const kube = new SimulatedKubernetes({ clock });
@@ -81,7 +82,7 @@ export async function startActivitySandbox(
     ...arm,
   });
   const armBase = await simulatedArm.listen();
-  const keyVault = new SimulatedKeyVault();
+  const keyVault = new SimulatedKeyVault(undefined, { clock, ...keyVaultOptions });
   const keyVaultBase = await keyVault.listen();
   const clients = createAzureClients({
     subscriptionId: SUBSCRIPTION_ID,

@@ -67,6 +67,20 @@ describe('platform status', () => {
     expect(status(withToken).credentials.keyVaultSecrets).toContain(secrets['huggingface-token']);
   });
 
+  it('a deleted platform whose secrets purge protection keeps lists them, with a warning saying until when', () => {
+    const kept = [
+      { name: 'platform-alpha-grafana-admin-password', scheduledPurgeDate: '2026-04-05T09:00:00.000Z' },
+      { name: 'platform-alpha-openwebui-secret-key', scheduledPurgeDate: '2026-04-05T09:00:01.000Z' },
+    ];
+    const deleted = status(record({ phase: 'Deleted', softDeletedSecrets: kept }));
+    expect(deleted.credentials.softDeleted).toEqual(kept);
+    expect(deleted.warnings).toEqual([
+      expect.stringMatching(/2 secret\(s\).*until 2026-04-05T09:00:01.000Z/),
+    ]);
+    expect(status(record({ phase: 'Deleted' })).credentials.softDeleted).toEqual([]);
+    expect(status(record({ phase: 'Deleted' })).warnings).toEqual([]);
+  });
+
   it('a Ready platform says when the idle sweep stops it: its idle minutes after its last use', () => {
     const r = record({ phase: 'Ready', lastActiveAt: minutesAgo(20) });
     expect(status(r).autoStop).toEqual({ idleMinutes: 60, stopsAt: '2026-01-05T12:40:00.000Z' });

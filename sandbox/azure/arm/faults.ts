@@ -56,6 +56,7 @@ export type ArmOperationName =
   | 'storage.delete'
   | 'storage.listKeys'
   | 'storage.share.put'
+  | 'storage.share.patch'
   | 'storage.share.get'
   | 'storage.share.delete'
   | 'storage.share.list'

@@ -1,7 +1,8 @@
 /**
  * Microsoft.Storage/storageAccounts: create is an LRO in the Location style (202 + Location; the Location
  * URL answers 202 until done, then 200 with the account), updates and deletes are synchronous, keys are
- * listed by POST, and file shares are plain PUT/GET/DELETE. Account names are global, as in Azure.
+ * listed by POST, and file shares are plain PUT/PATCH/GET/DELETE (a PUT replaces, a PATCH merges; neither may
+ * change a create-only property). Account names are global, as in Azure.
  */
 import { createHash } from 'node:crypto';
 import { byMethod, type ProviderRequest, type Route } from './route.js';
@@ -177,6 +178,26 @@ function presentAccount(world: World, account: Resource): Obj {
   };
 }
 
+/**
+ * A share's properties only a create may set (`x-ms-mutability: ["create","read"]` in the Storage RP's
+ * 2025-08-01 file.json: `enabledProtocols`). Changing one on an existing share is refused (the code is this
+ * model's; the wire answer of the real RP was not verified), re-sending the same value is not.
+ */
+const SHARE_CREATE_ONLY = ['enabledProtocols'] as const;
+const SHARE_DEFAULTS: Obj = { enabledProtocols: 'SMB' };
+
+function refuseCreateOnlyChange(share: Resource, body: Obj) {
+  const sent = obj(body.properties);
+  const current = { ...SHARE_DEFAULTS, ...obj(share.body.properties) };
+  for (const property of SHARE_CREATE_ONLY)
+    if (sent[property] !== undefined && sent[property] !== current[property])
+      throw new ArmError(
+        400,
+        'InvalidRequestPropertyValue',
+        `The property '${property}' of a file share can only be set when the share is created.`,
+      );
+}
+
 function shareRoute(ctx: ProviderRequest, getAccount: () => Resource, shareName: string | undefined): Route {
   const { world } = ctx;
   const parent = (): Resource => {
@@ -237,6 +258,9 @@ function shareRoute(ctx: ProviderRequest, getAccount: () => Resource, shareName:
           );
         const existing = find(account);
         if (existing) {
+          // A PUT replaces the share's properties (what it leaves out returns to its default), but the
+          // create-only ones may not change.
+          refuseCreateOnlyChange(existing, ctx.body);
           existing.body = ctx.body;
           return { status: 200, body: existing.present() };
         }
@@ -256,6 +280,21 @@ function shareRoute(ctx: ProviderRequest, getAccount: () => Resource, shareName:
         };
         world.add(share);
         return { status: 201, body: share.present() };
+      },
+    },
+    // FileShares_Update: a merge of the properties sent, on an existing share only.
+    PATCH: {
+      op: 'storage.share.patch',
+      run: () => {
+        const share = find(parent());
+        if (!share) throw new ArmError(404, 'ShareNotFound', 'The specified share does not exist.');
+        refuseCreateOnlyChange(share, ctx.body);
+        share.body = {
+          ...share.body,
+          ...ctx.body,
+          properties: { ...obj(share.body.properties), ...obj(ctx.body.properties) },
+        };
+        return { status: 200, body: share.present() };
       },
     },
     GET: {

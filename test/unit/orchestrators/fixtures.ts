@@ -23,7 +23,7 @@ export const succeeded: ResourceState = { provisioningState: 'Succeeded', mutate
 export const azureStubs = (platform = spec()): Stubs => ({
   getPlatformSpec: async () => platform,
   ensureResourceGroup: async () => ok(succeeded),
-  ensurePlatformSecrets: async () => ok({ created: ['postgres-admin'] }),
+  ensurePlatformSecrets: async () => ok({ created: ['postgres-admin'], recovered: [] }),
   beginAzureResource: async () => ok(succeeded),
   ensurePostgresChild: async () => ok(succeeded),
   getAksOutboundIps: async () => ok({ ips: ['20.1.2.3'], clusterId: 'aks' }),

@@ -111,3 +111,36 @@ describe('startPlatform', () => {
     expect(run.callsOf('beginPostgresServerPower')[0]!.at).toBe(0);
   });
 });
+
+describe('teardownPlatform', () => {
+  const teardown = (softDeleted: { name: string; scheduledPurgeDate: string }[]) =>
+    runOrchestrator(
+      ORCHESTRATORS.delete,
+      { platformId: PLATFORM },
+      {
+        beginResourceGroupDelete: async () =>
+          ok<ResourceState>({ provisioningState: 'Succeeded', mutated: true }),
+        purgePlatformSecrets: async () => ok({ purged: [], softDeleted }),
+      },
+      { instanceId: `${PLATFORM}:teardown` },
+    );
+
+  it('purge protection keeping secrets soft-deleted ends Deleted, with the secrets and their purge dates recorded', async () => {
+    const kept = [
+      { name: 'platform-team1-grafana-admin-password', scheduledPurgeDate: '2026-04-05T09:00:00.000Z' },
+    ];
+    const run = await teardown(kept);
+    expect(run.runtimeStatus).toBe('Completed');
+    const updates = run.callsOf('recordProgress').map((c) => c.input);
+    expect(updates.filter((u) => u.softDeletedSecrets)).toEqual([
+      { platformId: PLATFORM, softDeletedSecrets: kept },
+    ]);
+    expect(updates.at(-1)?.phase).toBe('Deleted');
+  });
+
+  it('nothing kept: no soft-deleted secrets recorded', async () => {
+    const run = await teardown([]);
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(run.callsOf('recordProgress').some((c) => c.input.softDeletedSecrets)).toBe(false);
+  });
+});
