@@ -83,13 +83,16 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
   const rpc = new DurableRpcServer(instances);
   await rpc.listen();
 
-  const clusters = new SimulatedKubernetesFleet(clock, (ollama) => ({
-    jobEffect: (job, startMs) => preloadEffect(ollama, job, startMs),
-  }));
+  const clusters: SimulatedKubernetesFleet = new SimulatedKubernetesFleet(
+    clock,
+    (ollama) => ({ jobEffect: (job, startMs) => preloadEffect(ollama, job, startMs) }),
+    // Each cluster's API server answers as its AKS power state says (a stopped one does not).
+    (key) => arm.aksApiServer(key),
+  );
   await clusters.listen();
 
   const subscriptionId = '00000000-0000-4000-8000-000000000001';
-  const arm = new SimulatedArm({
+  const arm: SimulatedArm = new SimulatedArm({
     clock,
     subscriptionId,
     kubeconfigServer: (cluster) => clusters.serverFor(cluster.id.toLowerCase()),

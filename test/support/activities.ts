@@ -73,6 +73,8 @@ export async function startActivitySandbox(
     ...arm,
   });
   const armBase = await simulatedArm.listen();
+  // The one API server follows the power of the cluster created last (a stopped cluster's does not answer).
+  kube.followPower(() => simulatedArm.aksApiServer());
   const keyVault = new SimulatedKeyVault();
   const keyVaultBase = await keyVault.listen();
   const clients = createAzureClients({
