@@ -45,6 +45,7 @@ export class SimulatedKubernetes {
   private server?: Server;
   private serverUrl?: string;
   private power?: ApiServerPower;
+  private seenPower?: ReturnType<ApiServerPower>;
 
   constructor(options: SimulatedKubernetesOptions & { power?: ApiServerPower }) {
     this.cluster = new Cluster(options);
@@ -101,10 +102,16 @@ export class SimulatedKubernetes {
     });
   }
 
-  /** Takes the power state over before a request: stopped (connections reset), or started at its end. */
+  /**
+   * Takes a change of the power state over before a request: stopped (connections reset), or started at its
+   * end. Only changes: a test's own `stop()`/`start()` (a network fault) stays as it set it.
+   */
   private syncPower(): void {
     const state = this.power?.();
     if (!state) return;
+    const seen = this.seenPower;
+    this.seenPower = state;
+    if (seen ? seen.answering === state.answering && seen.since === state.since : state.answering) return;
     if (!state.answering && !this.cluster.stopped) controls.stop(this.cluster);
     else if (state.answering && this.cluster.stopped) controls.start(this.cluster, state.since);
   }
