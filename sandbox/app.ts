@@ -89,17 +89,22 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
   await rpc.listen();
 
   // Each cluster's nodes come from the agent pools of the AKS body the simulated ARM stored (its key is the
-  // cluster id), and its autoscaler asks the ARM's faults whether the cloud refuses to grow a pool.
-  const clusters: SimulatedKubernetesFleet = new SimulatedKubernetesFleet(clock, (ollama, key) => {
-    const stored: Record<string, unknown> | undefined = arm.resource(key);
-    return {
-      jobEffect: (job, startMs) => preloadEffect(ollama, job, startMs),
-      ...(stored
-        ? { agentPools: (options.agentPools ?? ((p) => p))(poolsFromAksBody(stored.properties)) }
-        : {}),
-      scaleUpRefusal: (pool) => arm.faults.scaleUpRefusal(pool),
-    };
-  });
+  // cluster id), its autoscaler asks the ARM's faults whether the cloud refuses to grow a pool, and its API
+  // server answers as its AKS power state says (a stopped one does not).
+  const clusters: SimulatedKubernetesFleet = new SimulatedKubernetesFleet(
+    clock,
+    (ollama, key) => {
+      const stored: Record<string, unknown> | undefined = arm.resource(key);
+      return {
+        jobEffect: (job, startMs) => preloadEffect(ollama, job, startMs),
+        ...(stored
+          ? { agentPools: (options.agentPools ?? ((p) => p))(poolsFromAksBody(stored.properties)) }
+          : {}),
+        scaleUpRefusal: (pool) => arm.faults.scaleUpRefusal(pool),
+      };
+    },
+    (key) => arm.aksApiServer(key),
+  );
   await clusters.listen();
 
   const subscriptionId = '00000000-0000-4000-8000-000000000001';

@@ -20,7 +20,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.js';
-import { AKS_TYPE, aksRoute, startAksUpgrade } from './arm/aks.js';
+import { AKS_TYPE, aksApiServer, aksRoute, startAksUpgrade, type ApiServerState } from './arm/aks.js';
 import { ArmFaults, type ArmOperationName, type Fault } from './arm/faults.js';
 import { publicIpRoute } from './arm/network.js';
 import { PLAIN_TYPES, plainRoute } from './arm/plain.js';
@@ -55,7 +55,7 @@ export {
   type Fault,
   type FaultTarget,
 } from './arm/faults.js';
-export { clusterToken } from './arm/aks.js';
+export { clusterToken, type ApiServerState } from './arm/aks.js';
 export { CONFIGURATIONS as PG_CONFIGURATIONS } from './arm/postgres.js';
 export { storageKey } from './arm/storage.js';
 export {
@@ -224,6 +224,17 @@ export class SimulatedArm {
         endsAt: op.endsAt,
         status: this.world.status(op),
       }));
+  }
+
+  /**
+   * Whether the API server of the AKS cluster `id` answers now (a stopped cluster's does not), for the
+   * simulated Kubernetes API server to follow; without `id`, the cluster created last. Undefined: no cluster.
+   */
+  aksApiServer(id?: string): ApiServerState | undefined {
+    this.world.settle();
+    if (id !== undefined) return aksApiServer(this.world, id);
+    const last = this.world.creations.filter((c) => c.type === AKS_TYPE).at(-1);
+    return last ? aksApiServer(this.world, last.id) : undefined;
   }
 
   /** When the next running operation ends (for tests driving a VirtualClock), or undefined. */

@@ -37,23 +37,37 @@ export type { KubeDelays, NameRule } from './simulation.js';
  * The facade: the listener and kubeconfig here; the store in cluster.ts, request handling in server.ts (and
  * the verbs, subresources, metrics and proxy modules it routes to), test controls in controls.ts.
  */
+/** Whether the cluster's API server answers and since when, as the simulated ARM's AKS power decides it. */
+export type ApiServerPower = () => { answering: boolean; since: number } | undefined;
+
 export class SimulatedKubernetes {
   readonly requests: KubeRequest[];
   readonly clusterName: string;
   private readonly cluster: Cluster;
   private server?: Server;
   private serverUrl?: string;
+  private power?: ApiServerPower;
+  private seenPower?: ReturnType<ApiServerPower>;
 
-  constructor(options: SimulatedKubernetesOptions) {
+  constructor(options: SimulatedKubernetesOptions & { power?: ApiServerPower }) {
     this.cluster = new Cluster(options);
     this.requests = this.cluster.requests;
     this.clusterName = this.cluster.clusterName;
+    this.power = options.power;
   }
 
   // ---- lifecycle -----------------------------------------------------------------------------------
 
+  /** Follows the power state AKS reports: the API server of a stopped cluster does not answer. */
+  followPower(power: ApiServerPower | undefined): void {
+    this.power = power;
+  }
+
   async listen(port = 0): Promise<string> {
-    this.server = createServer((req, res) => void handle(this.cluster, req, res));
+    this.server = createServer((req, res) => {
+      this.syncPower();
+      void handle(this.cluster, req, res);
+    });
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     this.serverUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this.serverUrl;
@@ -88,6 +102,20 @@ export class SimulatedKubernetes {
       preferences: {},
       users: [{ name: userName, user: this.cluster.token ? { token: this.cluster.token } : {} }],
     });
+  }
+
+  /**
+   * Takes a change of the power state over before a request: stopped (connections reset), or started at its
+   * end. Only changes: a test's own `stop()`/`start()` (a network fault) stays as it set it.
+   */
+  private syncPower(): void {
+    const state = this.power?.();
+    if (!state) return;
+    const seen = this.seenPower;
+    this.seenPower = state;
+    if (seen ? seen.answering === state.answering && seen.since === state.since : state.answering) return;
+    if (!state.answering && !this.cluster.stopped) controls.stop(this.cluster);
+    else if (state.answering && this.cluster.stopped) controls.start(this.cluster, state.since);
   }
 
   /** AKS stop: the API server stops answering (connections are reset). */

@@ -125,10 +125,13 @@ export function stop(cluster: Cluster): void {
   cluster.stopped = true;
 }
 
-/** AKS start: nodes rejoin, every pod restarts, standalone pods are gone, Ollama has nothing loaded. */
-export function start(cluster: Cluster): void {
+/**
+ * AKS start: nodes rejoin, every pod restarts, standalone pods are gone, Ollama has nothing loaded. `at`: when
+ * the start finished (default now), for a cluster that follows the simulated ARM's power state lazily.
+ */
+export function start(cluster: Cluster, at = cluster.now()): void {
   cluster.stopped = false;
-  const now = cluster.now();
+  const now = at;
   cluster.clusterStartedMs = now;
   for (const [key, e] of cluster.store) {
     if (e.type.kind === 'Pod' && e.type.builtin) cluster.store.delete(key);

@@ -6,7 +6,7 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.js';
-import { SimulatedKubernetes, type SimulatedKubernetesOptions } from './apiserver.js';
+import { SimulatedKubernetes, type ApiServerPower, type SimulatedKubernetesOptions } from './apiserver.js';
 import { SimulatedOllama } from './ollama.js';
 
 export interface SimulatedCluster {
@@ -28,6 +28,8 @@ export class SimulatedKubernetesFleet {
       ollama: SimulatedOllama,
       key: string,
     ) => Partial<SimulatedKubernetesOptions> = () => ({}),
+    /** Whether the API server of the cluster `key` answers (AKS power, from the simulated ARM). */
+    private readonly power?: (key: string) => ReturnType<ApiServerPower>,
   ) {}
 
   async listen(): Promise<string> {
@@ -63,7 +65,13 @@ export class SimulatedKubernetesFleet {
     if (!cluster) {
       cluster = (async () => {
         const ollama = new SimulatedOllama({ clock: this.clock });
-        const kube = new SimulatedKubernetes({ clock: this.clock, ollama, ...this.options(ollama, key) });
+        const power = this.power;
+        const kube = new SimulatedKubernetes({
+          clock: this.clock,
+          ollama,
+          ...this.options(ollama, key),
+          ...(power ? { power: () => power(key) } : {}),
+        });
         await kube.listen();
         const created = { key, kube, ollama };
         this.ready.push(created);

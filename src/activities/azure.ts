@@ -6,13 +6,14 @@
  * long-running operation (Consumption-plan functions stop after 5–10 minutes; an AKS creation takes
  * longer). Failures the orchestrator must decide on come back as typed results; only unexpected faults throw.
  */
-import { createPipelineRequest } from '@azure/core-rest-pipeline';
+import { createPipelineRequest, RestError } from '@azure/core-rest-pipeline';
 import type { AzureClients } from '../azure/clients.js';
 import {
   accepted,
   attempt,
   captureOperation,
   operationStatus,
+  parseJson,
   readOrUndefined,
   unchanged,
 } from '../azure/lro.js';
@@ -102,6 +103,7 @@ export function createAzureActivities({
         const reconcile = state === 'Succeeded' ? kind.reconcile?.(live, spec) : undefined;
         if (!reconcile) return unchanged(state);
         if ('wait' in reconcile) return unchanged(reconcile.wait);
+        if ('action' in reconcile) return postAction(id, kind.apiVersion, reconcile.action);
         const { seen, onResponse, abortSignal, submit } = captureOperation();
         await submit(
           resources.resources.beginUpdateById(id, kind.apiVersion, reconcile.patch, {
@@ -121,6 +123,32 @@ export function createAzureActivities({
     await submit(
       resources.resources.beginCreateOrUpdateById(id, kind.apiVersion, body, { onResponse, abortSignal }),
     );
+    return accepted(seen);
+  }
+
+  /**
+   * A POST action on a resource (AKS `start`) through the generic client's pipeline: accepted → the
+   * operation to follow (Azure-AsyncOperation or Location, with Retry-After); refused → Azure's error.
+   */
+  async function postAction(id: string, apiVersion: string, action: string): Promise<Result<ResourceState>> {
+    const response = await resources.sendRequest(
+      createPipelineRequest({
+        url: `${resources.$host}${id}/${action}?api-version=${apiVersion}`,
+        method: 'POST',
+      }),
+    );
+    if (response.status >= 400) {
+      const body = (parseJson(response.bodyAsText ?? undefined) ?? {}) as {
+        error?: { code?: string; message?: string };
+      };
+      throw new RestError(body.error?.message ?? `${action} answered ${response.status}`, {
+        code: body.error?.code,
+        statusCode: response.status,
+        response,
+      });
+    }
+    const { seen, onResponse } = captureOperation();
+    onResponse(response);
     return accepted(seen);
   }
 

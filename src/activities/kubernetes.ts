@@ -7,7 +7,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { AzureClients } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
 import { kubeStatus, type KubeClients } from '../kube/client.js';
-import { classifyKube } from '../kube/errors.js';
+import { apiServerUnreachable, classifyKube, unreachableApiServer } from '../kube/errors.js';
 import { applyStages, platformApplyObjects, SPEC_HASH, withSpecHash } from '../platform/apply.js';
 import { canonicalModel } from '../platform/catalog.js';
 import {
@@ -97,7 +97,7 @@ export function createKubernetesActivities(
     platformId: string,
     fn: (kube: KubeClients, record: PlatformRecord) => Promise<Result<T>>,
   ): Promise<Result<T>> => {
-    let record: PlatformRecord;
+    let record: PlatformRecord | undefined;
     try {
       record = await load(platformId);
       return await fn(await clusterFor(record), record);
@@ -105,9 +105,20 @@ export function createKubernetesActivities(
       const status = kubeStatus(e);
       // Any failure may mean stale credentials (after a start the API server address can change): read them again next time.
       credentials.delete(platformId);
-      return status ? classifyKube(status) : classifyAzureError(e);
+      if (status) return classifyKube(status);
+      const unreachable = unreachableApiServer(e);
+      if (unreachable && record)
+        return apiServerUnreachable(record.names.aksCluster, unreachable, await aksPower(record));
+      return classifyAzureError(e);
     }
   };
+
+  /** AKS's power state of the platform's cluster, to tell a stopped cluster from a network fault. */
+  const aksPower = async (record: PlatformRecord): Promise<string | undefined> =>
+    deps.clients.aks.managedClusters.get(record.names.resourceGroup, record.names.aksCluster).then(
+      (cluster) => cluster.powerState?.code,
+      () => undefined,
+    );
 
   return {
     async applyPlatformManifests({ platformId, stage, rerunJobs = false }) {

@@ -1,7 +1,8 @@
 /**
  * idleSweep: one pass over the Ready and Stopped platforms. Probes run in bounded batches; a platform idle
  * for its `autoStop.idleMinutes` is stopped through the same guarded path as POST /stop; a Stopped platform
- * whose PostgreSQL Azure restarted by itself is stopped again. A failed probe never stops anything.
+ * whose PostgreSQL Azure restarted by itself is stopped again. A failed probe never stops anything; a Ready
+ * platform whose AKS cluster was stopped outside the API (the probe says ClusterStopped) has its stop completed.
  *
  * Scale. An orchestrator replays its whole history at every step, so one flow doing a thousand platforms'
  * work one call at a time costs the square of that. The platforms are cut into chunks, each swept by a
@@ -103,7 +104,11 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
 type Probed = ActivityOutput<'probeOllama'> | ActivityOutput<'getPowerStates'>;
 
 function observe(result: Probed): Observation {
-  if (!result.ok) return { kind: 'probeFailed', reason: `${result.code}: ${result.message}` };
+  if (!result.ok)
+    return {
+      kind: result.code === 'ClusterStopped' ? 'clusterStopped' : 'probeFailed',
+      reason: `${result.code}: ${result.message}`,
+    };
   return 'loadedModels' in result.value
     ? { kind: 'ollama', loadedModels: result.value.loadedModels }
     : { kind: 'power', aks: result.value.aks, postgres: result.value.postgres };

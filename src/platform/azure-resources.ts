@@ -43,8 +43,11 @@ export interface BodyInputs {
   secret: (kind: SecretKind) => string;
 }
 
-/** What a live resource of ours needs, besides nothing: a PATCH to send, or to wait while one runs. */
-export type Reconcile = { patch: Partial<ArmResource> } | { wait: string } | undefined;
+/**
+ * What a live resource of ours needs, besides nothing: a PATCH to send, a POST action of its resource type
+ * (`<id>/<action>`, a long-running operation like a creation), or to wait while one runs.
+ */
+export type Reconcile = { patch: Partial<ArmResource> } | { action: 'start' } | { wait: string } | undefined;
 
 export interface AzureResourceKind {
   /** For people: "AKS cluster". */
@@ -89,6 +92,14 @@ const aksCluster: AzureResourceKind = {
   // The auto-upgrades below run in the operator's maintenance window (src/platform/maintenance.ts).
   then: 'aksMaintenanceWindow',
   deletedWith: 'resourceGroup',
+  // A stopped cluster (stopped in the portal, or a stop that failed half-way) has no control plane: its
+  // API server does not answer ("Stopping a cluster stops the control plane and agent nodes entirely",
+  // ManagedClusters_Stop, spec 2026-04-01). Provisioning (a retry) wants it running, so it starts it and
+  // follows the start like a creation, instead of waiting for readiness that cannot come.
+  reconcile: (live) => {
+    const power = (live.properties?.powerState as { code?: string } | undefined)?.code;
+    return power === 'Stopped' ? { action: 'start' } : undefined;
+  },
   body: ({ spec, names }) => ({
     location: spec.location,
     tags: platformTags(spec),

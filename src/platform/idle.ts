@@ -18,12 +18,18 @@ export interface SweepCandidate {
 export type Observation =
   | { kind: 'ollama'; loadedModels: number }
   | { kind: 'power'; aks?: string; postgres: string }
-  | { kind: 'probeFailed'; reason: string };
+  | { kind: 'probeFailed'; reason: string }
+  /** The probe found the AKS cluster stopped (its API server does not answer; AKS reports powerState Stopped). */
+  | { kind: 'clusterStopped'; reason: string };
 
 export type Decision = 'markActive' | 'stop' | 'restopPostgres' | 'keep' | 'probeFailed';
 
 export function decide(candidate: SweepCandidate, observation: Observation, now: Date): Decision {
   if (observation.kind === 'probeFailed') return 'probeFailed'; // never stop on a failed probe
+  // A Ready platform whose cluster was stopped outside the API (the portal, the CLI) serves nothing and is
+  // not Ready: its stop is completed through the guarded path (PostgreSQL stops too, the phase becomes
+  // Stopped, POST /start brings it back), whatever its auto-stop setting. Azure's word, not a failed probe.
+  if (observation.kind === 'clusterStopped') return candidate.phase === 'Ready' ? 'stop' : 'keep';
   if (candidate.phase === 'Stopped') {
     // Azure starts a stopped flexible server by itself after seven days; it must be stopped again.
     return observation.kind === 'power' && observation.postgres === 'Ready' ? 'restopPostgres' : 'keep';

@@ -1,9 +1,11 @@
 /**
  * The Kubernetes activities with the real @kubernetes/client-node against the simulated API server, reached
- * through the admin kubeconfig the simulated AKS returns: the staged apply and the Job readiness check.
+ * through the admin kubeconfig the simulated AKS returns: the staged apply, the Job readiness check, and what
+ * the activities see of a stopped cluster.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { platformObjects } from '../../src/activities/kubernetes.js';
+import { kubeClients, type KubeClients } from '../../src/kube/client.js';
 import { applyStages } from '../../src/platform/apply.js';
 import { APPLY_STAGES, type ApplyStage } from '../../src/platform/steps.js';
 import type { PlatformRecord } from '../../src/platform/types.js';
@@ -104,5 +106,110 @@ describe("checkPlatformReadiness 'job'", () => {
     expect(answerOf(await check())).toMatchObject({ ready: false });
     sandbox.clock.advanceBy(10 * 60_000);
     expect(answerOf(await check())).toMatchObject({ ready: true });
+  });
+});
+
+/**
+ * A stopped AKS cluster has no control plane: its API server does not answer until it is started again
+ * (start-stop-cluster.md; ManagedClusters_Stop in the 2026-04-01 spec). The simulated ARM's stop and start
+ * drive the simulated API server.
+ */
+const power = (action: 'stop' | 'start') =>
+  sandbox.activities.beginAksClusterPower({ platformId: record.id, action });
+
+/** The admin kubeconfig AKS returns now, as client-node clients. */
+async function adminClients(): Promise<KubeClients> {
+  const credentials = await sandbox.clients.aks.managedClusters.listClusterAdminCredentials(
+    record.names.resourceGroup,
+    record.names.aksCluster,
+  );
+  return kubeClients(new TextDecoder().decode(credentials.kubeconfigs![0]!.value!));
+}
+
+const powerState = async () =>
+  (await sandbox.clients.aks.managedClusters.get(record.names.resourceGroup, record.names.aksCluster))
+    .powerState?.code;
+
+describe('the API server of a stopped AKS cluster', () => {
+  it('does not answer while stopped or starting, and answers with its objects (pods restarted) after the start', async () => {
+    answerOf(await sandbox.activities.applyPlatformManifests({ platformId: record.id, stage: 'database' }));
+    answerOf(await power('stop'));
+    sandbox.settle();
+    expect(await powerState()).toBe('Stopped');
+
+    // ARM still hands out the credentials (they are stored with the cluster); the address does not answer.
+    const kube = await adminClients();
+    await expect(kube.core.listNode()).rejects.toMatchObject({ type: 'system', code: 'ECONNRESET' });
+
+    answerOf(await power('start'));
+    await expect(kube.core.listNode()).rejects.toMatchObject({ code: 'ECONNRESET' });
+    sandbox.settle();
+
+    const nodes = (await (await adminClients()).core.listNode()).items;
+    expect(nodes.length).toBeGreaterThan(0);
+    // Objects come back from etcd; the pods restart with the cluster, so none is ready right after.
+    expect(sandbox.kube.get('v1', 'Namespace', 'llm')).toBeDefined();
+    const pods = sandbox.kube.pods();
+    expect(pods.length).toBeGreaterThan(0);
+    for (const pod of pods)
+      expect(
+        (pod.status as { conditions?: { type: string; status: string }[] }).conditions?.find(
+          (c) => c.type === 'Ready',
+        )?.status,
+      ).not.toBe('True');
+  });
+
+  it('makes the probe and the readiness checks fail at once with the stopped cluster named, and wait while it starts', async () => {
+    answerOf(await sandbox.activities.checkPlatformReadiness({ platformId: record.id, check: 'nodes' }));
+    answerOf(await power('stop'));
+    sandbox.settle();
+
+    const stopped = {
+      ok: false,
+      kind: 'conflict',
+      code: 'ClusterStopped',
+      message: expect.stringContaining(`AKS cluster '${record.names.aksCluster}' is stopped`),
+    };
+    expect(await sandbox.activities.probeOllama({ platformId: record.id })).toEqual(stopped);
+    expect(
+      await sandbox.activities.checkPlatformReadiness({ platformId: record.id, check: 'nodes' }),
+    ).toEqual(stopped);
+
+    // Starting: AKS reports Running, the API server is not up yet: a readiness gate waits (transient).
+    answerOf(await power('start'));
+    expect(
+      await sandbox.activities.checkPlatformReadiness({ platformId: record.id, check: 'nodes' }),
+    ).toMatchObject({ ok: false, kind: 'transient', code: 'ApiServerUnreachable' });
+
+    // Each failure dropped the cached kubeconfig: the next call reads the credentials again.
+    sandbox.settle();
+    const reads = () => sandbox.arm.requests.filter((r) => /listclusteradmincredential/i.test(r.path)).length;
+    const before = reads();
+    answerOf(await sandbox.activities.checkPlatformReadiness({ platformId: record.id, check: 'nodes' }));
+    expect(reads()).toBe(before + 1);
+  });
+});
+
+describe('provisioning a platform whose cluster is stopped (a retry)', () => {
+  it('starts the cluster and follows the start like a creation, instead of waiting on a silent API server', async () => {
+    answerOf(await power('stop'));
+    sandbox.settle();
+
+    const begun = answerOf(
+      await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'aksCluster' }),
+    );
+    expect(begun).toMatchObject({ mutated: true, operationUrl: expect.any(String) });
+    expect(sandbox.arm.operations()).toEqual([expect.objectContaining({ kind: 'aks.start' })]);
+
+    sandbox.settle();
+    expect(await powerState()).toBe('Running');
+    expect(
+      answerOf(await sandbox.activities.getArmOperationStatus({ operationUrl: begun.operationUrl! })),
+    ).toMatchObject({ status: 'Succeeded' });
+    answerOf(await sandbox.activities.checkPlatformReadiness({ platformId: record.id, check: 'nodes' }));
+    // Running again: nothing more to send.
+    expect(
+      answerOf(await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'aksCluster' })),
+    ).toEqual({ provisioningState: 'Succeeded', mutated: false });
   });
 });

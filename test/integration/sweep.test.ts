@@ -57,6 +57,36 @@ describe('idle sweep', () => {
     expect(server('idle')!.properties.state).toBe('Stopped');
   });
 
+  it('a platform whose cluster was stopped in the portal is stopped by the next sweep, never reported Ready, and starts again', async () => {
+    await app.call('POST', '/platforms', { body: { prefix: 'portal', models: ['phi3.5'] } });
+    await run('portal');
+    expect((await record('portal')).phase).toBe('Ready');
+
+    // Someone stops the AKS cluster in the portal (ARM's own stop, not this API).
+    const cluster = app.arm
+      .inventory()
+      .find((r) => r.tags['platform-id'] === 'portal' && /managedclusters$/i.test(r.type))!;
+    const stop = await fetch(`${app.arm.url}${cluster.id}/stop?api-version=2026-04-01`, { method: 'POST' });
+    expect(stop.status).toBe(202);
+    clock().advanceBy(30 * MINUTES);
+    const lastActiveAt = (await record('portal')).lastActiveAt;
+
+    const swept = await sweep();
+    expect(swept.stopped).toContain('portal');
+    expect(swept.probeFailures).not.toContain('portal');
+    await run('portal');
+    expect((await record('portal')).lastActiveAt).toBe(lastActiveAt); // never recorded active
+    const status = (await app.call('GET', '/platforms/portal/status')).json as {
+      phase: string;
+      power: { aks: string; postgres: string };
+    };
+    expect(status).toMatchObject({ phase: 'Stopped', power: { aks: 'Stopped', postgres: 'Stopped' } });
+
+    expect((await app.call('POST', '/platforms/portal/start')).status).toBe(202);
+    await run('portal');
+    expect(await record('portal')).toMatchObject({ phase: 'Ready', power: { aks: 'Running' } });
+  });
+
   it('a sweep that is still running is not started twice', async () => {
     await app.host.fireTimer('idleSweepTimer');
     const started = app.instances.instances.get('_idle-sweep')!.createdTime;

@@ -82,6 +82,8 @@ export async function startActivitySandbox(
     ...arm,
   });
   const armBase = await simulatedArm.listen();
+  // The one API server follows the power of the cluster created last (a stopped cluster's does not answer).
+  kube.followPower(() => simulatedArm.aksApiServer());
   const keyVault = new SimulatedKeyVault(undefined, { clock, ...keyVaultOptions });
   const keyVaultBase = await keyVault.listen();
   const clients = createAzureClients({

@@ -41,6 +41,12 @@ describe('idle policy', () => {
       ),
     ).toBe('probeFailed');
   });
+  it('stops a Ready platform whose cluster is stopped, whatever its auto-stop; a Stopped one is kept', () => {
+    const observation = { kind: 'clusterStopped', reason: 'ClusterStopped: …' } as const;
+    expect(decide(ready({ idleMinutes: 0 }), observation, now)).toBe('stop');
+    expect(decide(ready({ lastActiveAt: '2026-01-05T11:59:00Z' }), observation, now)).toBe('stop');
+    expect(decide({ ...ready(), phase: 'Stopped' }, observation, now)).toBe('keep');
+  });
   it('starts counting when there is no baseline', () => {
     expect(decide(ready({ lastActiveAt: undefined }), { kind: 'ollama', loadedModels: 0 }, now)).toBe(
       'markActive',

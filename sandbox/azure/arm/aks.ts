@@ -19,6 +19,7 @@ import {
   tagsOf,
   type LroFailure,
   type Obj,
+  type Operation,
   type Reply,
   type Resource,
   type World,
@@ -31,11 +32,29 @@ export const PUBLIC_IP_TYPE = 'Microsoft.Network/publicIPAddresses';
 const DEFAULT_KUBERNETES_VERSION = '1.33.2';
 const TENANT_ID = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 
+/**
+ * Whether the cluster's API server answers, and since when. A stop takes the control plane down
+ * ("Stopping a cluster stops the control plane and agent nodes entirely": ManagedClusters_Stop, spec
+ * 2026-04-01; start-stop-cluster.md), so it stops answering once the stop is accepted; it answers again
+ * when the start has finished, with every object restored from etcd and every pod restarted.
+ */
+export interface ApiServerState {
+  answering: boolean;
+  since: number;
+}
+
 export interface Cluster extends Resource {
   /** powerState.code: AKS switches it when a stop/start is accepted, provisioningState shows progress. */
   power: 'Running' | 'Stopped';
+  apiServer: ApiServerState;
   nodeResourceGroup: string;
   publicIpId?: string;
+}
+
+/** The API server of the cluster `id`, or undefined when there is no such cluster. */
+export function aksApiServer(world: World, id: string): ApiServerState | undefined {
+  const r = world.get(id);
+  return isCluster(r) ? r.apiServer : undefined;
 }
 
 function isCluster(r: Resource | undefined): r is Cluster {
@@ -140,7 +159,8 @@ export function aksRoute(ctx: ProviderRequest): Route {
           } else assertMutable(cluster, 'stop');
           const before = cluster.power;
           cluster.power = action === 'stop' ? 'Stopped' : 'Running';
-          const op = world.start({
+          if (action === 'stop') cluster.apiServer = { answering: false, since: world.now() };
+          const op: Operation = world.start({
             kind: `aks.${action}`,
             resource: cluster,
             label: action === 'stop' ? 'Stopping' : 'Starting',
@@ -148,8 +168,13 @@ export function aksRoute(ctx: ProviderRequest): Route {
             failure,
             namespace: AKS_NAMESPACE,
             apiVersion: ctx.apiVersion,
+            onSucceeded: () => {
+              if (action === 'start') cluster.apiServer = { answering: true, since: op.endsAt };
+            },
+            // A failed stop leaves the cluster running (its control plane comes back); a failed start stopped.
             onFailed: () => {
               cluster.power = before;
+              if (action === 'stop') cluster.apiServer = { answering: true, since: op.endsAt };
             },
           });
           return {
@@ -396,6 +421,7 @@ function put(
     body: ctx.body,
     createdAt: world.now(),
     power: 'Running',
+    apiServer: { answering: true, since: world.now() },
     nodeResourceGroup,
     present: () => presentCluster(world, cluster),
   };

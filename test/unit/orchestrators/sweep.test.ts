@@ -84,6 +84,22 @@ describe('idleSweep', () => {
     expect(summary.probeFailures).toEqual(['mute1']);
   });
 
+  it('completes the stop of a Ready platform whose cluster was stopped outside the API, auto-stop or not', async () => {
+    const { run, summary } = await sweep(
+      [ready('portal1', 1, { probeFailures: 1 }), ready('portal2', 1, { idleMinutes: 0 })],
+      { probeOllama: async () => refused('conflict', 'ClusterStopped') },
+    );
+    // Never recorded active, never left Ready: the guarded stop moves it to Stopping, then Stopped.
+    expect(run.callsOf('requestPlatformStop').map((c) => c.input)).toEqual([
+      { platformId: 'portal1', restop: false },
+      { platformId: 'portal2', restop: false },
+    ]);
+    expect(run.callsOf('recordProgress').map((c) => c.input)).toEqual([
+      { platformId: 'portal1', probeFailure: null },
+    ]);
+    expect(summary).toMatchObject({ active: 0, stopped: ['portal1', 'portal2'], probeFailures: [] });
+  });
+
   it('clears the recorded probe failure once the probe answers again', async () => {
     const { run } = await sweep([ready('back1', 10, { probeFailures: 2 })], {
       probeOllama: async () => ok({ loadedModels: 0 }),
