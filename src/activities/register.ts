@@ -37,6 +37,7 @@ const REGISTERED: Record<Implemented, true> = {
   runSmokeTest: true,
   deleteOllamaModels: true,
   stopOpenWebui: true,
+  startOpenWebui: true,
   startWebuiDataWipe: true,
   beginPostgresDatabaseDelete: true,
 };
