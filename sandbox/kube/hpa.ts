@@ -9,7 +9,8 @@
  * adjusted (ScalingActive False) until someone scales it up again.
  *
  * Not simulated: scale-up/down policies and stabilization windows (the recommendation is applied at once),
- * readiness of pods in the metric average, Object/External metrics.
+ * readiness of pods in the metric average, Object/External metrics; a Pods metric counts only once a test
+ * set its value (setCustomMetric).
  */
 import type { Cluster } from './cluster.js';
 import { arr, clone, k8sTime, num, obj, str, type JsonObject } from './json.js';
@@ -22,12 +23,16 @@ export const HPA_SYNC_MS = 15_000;
 /** `--horizontal-pod-autoscaler-tolerance`: a metric within 10 % of its target changes nothing. */
 const TOLERANCE = 0.1;
 
-/** Scales every HPA's target that is due for it; called before each request is served (Cluster.sweep). */
+/**
+ * Syncs every HPA that is due (a new one at once, then once per sync period) and scales its target when it
+ * should; called before each request is served (Cluster.sweep). Cheap when nothing is due: no snapshot.
+ */
 export function reconcileAutoscalers(cluster: Cluster): void {
   const now = cluster.now();
-  for (const hpa of cluster.snapshot().ofKind('HorizontalPodAutoscaler')) {
-    // A new HPA is synced at once (the informer queues it); after a scale, once per sync period.
-    if (hpa.hpaLastScaleMs !== undefined && now < hpa.hpaLastScaleMs + HPA_SYNC_MS) continue;
+  for (const hpa of [...cluster.store.values()]) {
+    if (!hpa.type.builtin || hpa.type.kind !== 'HorizontalPodAutoscaler') continue;
+    if (hpa.hpaSyncedMs !== undefined && now < hpa.hpaSyncedMs + HPA_SYNC_MS) continue;
+    hpa.hpaSyncedMs = now;
     const target = targetOf(cluster, hpa);
     if (!target) continue;
     const current = num(target.content, 'spec', 'replicas') ?? 1;
@@ -49,11 +54,11 @@ export function reconcileAutoscalers(cluster: Cluster): void {
   }
 }
 
-export function targetOf(cluster: Cluster, hpa: Entry): Entry | undefined {
+function targetOf(cluster: Cluster, hpa: Entry): Entry | undefined {
   const ref = obj(hpa.content, 'spec', 'scaleTargetRef');
   const kind = str(ref, 'kind') ?? '';
   if (kind !== 'Deployment' && kind !== 'StatefulSet') return undefined;
-  return cluster.snapshot().find(kind, hpa.namespace, str(ref, 'name') ?? '');
+  return cluster.store.get(cluster.key(cluster.builtin('apps', kind), hpa.namespace, str(ref, 'name') ?? ''));
 }
 
 /** What the controller scales the target to now, or undefined when it does not act (disabled, no metric). */

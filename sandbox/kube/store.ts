@@ -66,7 +66,8 @@ export interface Entry {
   jobOutcome?: { failed: boolean; message?: string };
   /** Seeded by the simulator (nodes, system namespaces, storage classes). */
   system?: boolean;
-  /** HorizontalPodAutoscaler: when its controller last scaled the target (hpa.ts). */
+  /** HorizontalPodAutoscaler: when its controller last synced it, and last scaled its target (hpa.ts). */
+  hpaSyncedMs?: number;
   hpaLastScaleMs?: number;
 }
 

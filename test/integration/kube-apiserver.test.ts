@@ -487,8 +487,10 @@ describe('field ownership: the scale subresource and the HPA controller', () => 
     expect(disabled.status?.conditions).toContainEqual(
       expect.objectContaining({ type: 'ScalingActive', status: 'False', reason: 'ScalingDisabled' }),
     );
-    // Scaled up again, the HPA (its sync long due) takes the count over at once.
+    // Scaled up again, the HPA takes the count over at its next sync.
     expect((await scaleTo('web', 2, FIELD_MANAGER)).spec?.replicas).toBe(2);
+    expect(owners(await readWeb())).toEqual([[FIELD_MANAGER, 'Update', 'scale']]);
+    clock.advanceBy(15 * S);
     const resumed = await readWeb();
     expect(resumed.spec?.replicas).toBe(4);
     expect(owners(resumed)).toEqual([['horizontal-pod-autoscaler', 'Update', 'scale']]);
