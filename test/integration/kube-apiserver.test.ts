@@ -358,22 +358,21 @@ describe('field ownership: the scale subresource and the HPA controller', () => 
       },
     },
   });
-  const hpa = {
+  const autoscaler = (kind: string, name: string, min: number, max: number, metric: object) => ({
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
-    metadata: { name: 'web', namespace: 'llm' },
+    metadata: { name, namespace: 'llm' },
     spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
-      minReplicas: 2,
-      maxReplicas: 5,
-      metrics: [
-        {
-          type: 'Resource',
-          resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } },
-        },
-      ],
+      scaleTargetRef: { apiVersion: 'apps/v1', kind, name },
+      minReplicas: min,
+      maxReplicas: max,
+      metrics: [metric],
     },
-  };
+  });
+  const hpa = autoscaler('Deployment', 'web', 2, 5, {
+    type: 'Resource',
+    resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } },
+  });
   const readWeb = () => read<V1Deployment>('apps/v1', 'Deployment', 'web', 'llm');
   const owners = (d: V1Deployment) =>
     (d.metadata?.managedFields ?? [])
@@ -500,25 +499,15 @@ describe('field ownership: the scale subresource and the HPA controller', () => 
     await apply(namespace('llm'));
     await apply(ollamaService);
     await apply({ ...ollamaStatefulSet, spec: { ...ollamaStatefulSet.spec, replicas: 3 } });
-    await apply({
-      apiVersion: 'autoscaling/v2',
-      kind: 'HorizontalPodAutoscaler',
-      metadata: { name: 'ollama', namespace: 'llm' },
-      spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'ollama' },
-        minReplicas: 1,
-        maxReplicas: 2,
-        metrics: [
-          {
-            type: 'Pods',
-            pods: {
-              metric: { name: 'gpu_memory_utilization' },
-              target: { type: 'AverageValue', averageValue: '60' },
-            },
-          },
-        ],
-      },
-    });
+    await apply(
+      autoscaler('StatefulSet', 'ollama', 1, 2, {
+        type: 'Pods',
+        pods: {
+          metric: { name: 'gpu_memory_utilization' },
+          target: { type: 'AverageValue', averageValue: '60' },
+        },
+      }),
+    );
     // Above its maximum: brought down at once, without any metric.
     const ss = () => read<V1StatefulSet>('apps/v1', 'StatefulSet', 'ollama', 'llm');
     expect((await ss()).spec?.replicas).toBe(2);
