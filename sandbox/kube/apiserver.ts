@@ -197,6 +197,14 @@ export class SimulatedKubernetes {
     controls.setCustomMetric(this.cluster, metric, value);
   }
 
+  /**
+   * Average CPU utilization (percent of requests) of a workload's pods, as the HPA controller reads it from
+   * the resource metrics: an HPA on CPU scales its target towards it at its next sync.
+   */
+  setCpuUtilization(namespace: string, workload: string, percent: number): void {
+    controls.setCpuUtilization(this.cluster, namespace, workload, percent);
+  }
+
   // ---- assertions ----------------------------------------------------------------------------------
 
   /** Every stored object (without managedFields); `includeSystem: false` leaves out seeded objects. */

@@ -16,6 +16,7 @@ import {
   str,
   type JsonObject,
 } from './json.js';
+import { reconcileAutoscalers } from './hpa.js';
 import type { SimulatedOllama } from './ollama.js';
 import { BUILTIN_TYPES, crdTypes, groupVersionOf, type ResourceType } from './resources.js';
 import {
@@ -125,6 +126,8 @@ export class Cluster {
   readonly kubernetesVersion: string;
   customMetricNames: Set<string>;
   readonly customMetricValues = new Map<string, string>();
+  /** CPU load of a workload, by `namespace/name`, in percent of one pod's requests (controls.setCpuUtilization). */
+  readonly cpuLoad = new Map<string, number>();
   readonly store = new Map<string, Entry>();
   jobFailureRules: (NameRule & { message?: string })[];
   readonly readyDelays: { rule: NameRule; ms: number }[] = [];
@@ -346,7 +349,10 @@ export class Cluster {
     return snapshot;
   }
 
-  /** Finishes namespace deletions and Jobs' ttlSecondsAfterFinished, as controllers would have by now. */
+  /**
+   * Finishes namespace deletions and Jobs' ttlSecondsAfterFinished, and lets the HPA controller scale, as
+   * controllers would have by now.
+   */
   sweep(): void {
     this.autoscaler?.scan(this);
     const now = this.now();
@@ -356,6 +362,7 @@ export class Cluster {
         this.touch();
       }
     }
+    reconcileAutoscalers(this);
     const withTtl = [...this.store.values()].filter(
       (e) =>
         e.type.builtin &&
@@ -449,6 +456,13 @@ export class Cluster {
       body.spec = { finalizers: ['kubernetes'], ...obj(body, 'spec') };
     if (defaults && entry.type.kind === 'Service')
       body.spec = this.serviceDefaults(entry, obj(body, 'spec'), options.snapshot);
+    // apps/v1 defaults replicas to 1: a workload applied without them (an HPA's target) runs one.
+    if (
+      defaults &&
+      (entry.type.kind === 'Deployment' || entry.type.kind === 'StatefulSet') &&
+      num(body, 'spec', 'replicas') === undefined
+    )
+      body.spec = { ...obj(body, 'spec'), replicas: 1 };
     const status = options.status === false ? undefined : (options.snapshot ?? this.snapshot()).status(entry);
     return {
       apiVersion: apiVersion ?? groupVersionOf(entry.type),

@@ -2,7 +2,7 @@
  * Test controls and assertions: nodes, failing Jobs and workloads, ready delays, metric values, AKS stop
  * and start; the store as a client would read it.
  */
-import { obj, str, type JsonObject } from './json.js';
+import { num, obj, str, type JsonObject } from './json.js';
 import { ruleMatches, type NameRule } from './simulation.js';
 import type { Cluster } from './cluster.js';
 
@@ -72,6 +72,27 @@ export function setReadyDelay(cluster: Cluster, rule: NameRule, ms: number): voi
 export function setCustomMetric(cluster: Cluster, metric: string, value: string): void {
   cluster.customMetricNames.add(metric);
   cluster.customMetricValues.set(metric, value);
+}
+
+/**
+ * The workload's pods average `percent` of their CPU requests now; the load stays the same as the HPA adds
+ * or removes pods (the average falls as pods are added), so an HPA on cpu settles where it meets its target.
+ */
+export function setCpuUtilization(
+  cluster: Cluster,
+  namespace: string,
+  workload: string,
+  percent: number,
+): void {
+  const entry = [...cluster.store.values()].find(
+    (e) =>
+      (e.type.kind === 'Deployment' || e.type.kind === 'StatefulSet') &&
+      e.namespace === namespace &&
+      e.name === workload,
+  );
+  const replicas = entry ? (num(entry.content, 'spec', 'replicas') ?? 1) : 1;
+  cluster.cpuLoad.set(`${namespace}/${workload}`, percent * replicas);
+  cluster.touch();
 }
 
 /** Every stored object (without managedFields); `includeSystem: false` leaves out seeded objects. */
@@ -153,6 +174,7 @@ export function reset(cluster: Cluster): void {
   cluster.workloadFailures.length = 0;
   cluster.jobFailureRules = [];
   cluster.customMetricValues.clear();
+  cluster.cpuLoad.clear();
   cluster.clusterStartedMs = cluster.now();
   cluster.stopped = false;
   cluster.ollama?.reset();

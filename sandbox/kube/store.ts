@@ -68,6 +68,9 @@ export interface Entry {
   jobOutcome?: { failed: boolean; message?: string };
   /** Seeded by the simulator (nodes, system namespaces, storage classes). */
   system?: boolean;
+  /** HorizontalPodAutoscaler: when its controller last synced it, and last scaled its target (hpa.ts). */
+  hpaSyncedMs?: number;
+  hpaLastScaleMs?: number;
 }
 
 export class ApiError extends Error {
@@ -132,7 +135,8 @@ export interface Candidate {
 }
 
 export interface Conflict {
-  manager: string;
+  /** The managedFields entry that owns the field (its operation, subresource and time name it). */
+  owner: ManagerEntry;
   path: FieldPath;
 }
 
@@ -162,7 +166,7 @@ export function planApply(
         (p) => overlaps(p, owned) && !deepEqual(getPath(live, p), getPath(config, p)),
       );
       if (!clash) continue;
-      conflicts.push({ manager: other.manager, path: owned });
+      conflicts.push({ owner: other, path: owned });
       if (!conflicting.has(other)) conflicting.set(other, new Set());
       conflicting.get(other)!.add(pathKey(owned));
     }
@@ -238,16 +242,39 @@ export function planUpdate(
   return { content: clone(content), managers: result };
 }
 
-export function conflictError(conflicts: Conflict[], apiVersion: string): ApiError {
-  const lines = conflicts.map((c) => `conflict with "${c.manager}" using ${apiVersion}: ${dotted(c.path)}`);
-  const message =
-    conflicts.length === 1
-      ? `Apply failed with 1 conflict: ${lines[0]}`
-      : `Apply failed with ${conflicts.length} conflicts: ${lines.join('\n')}`;
+/**
+ * How the API server names a field manager in a conflict: `"name"` for an Apply entry; an Update entry adds
+ * its subresource, apiVersion and time (`"kubectl" with subresource "scale" using apps/v1 at …Z`).
+ */
+function printManager(m: ManagerEntry): string {
+  const named = `${JSON.stringify(m.manager)}${m.subresource ? ` with subresource ${JSON.stringify(m.subresource)}` : ''}`;
+  return m.operation === 'Update' ? `${named} using ${m.apiVersion} at ${m.time}` : named;
+}
+
+/**
+ * The 409 of an apply that would change fields other managers own, shaped as the API server's
+ * NewApplyConflict: reason Conflict, one FieldManagerConflict cause per field, no name or kind in details;
+ * several conflicts are listed per manager, managers sorted.
+ */
+export function conflictError(conflicts: Conflict[]): ApiError {
+  let message: string;
+  if (conflicts.length === 1)
+    message = `Apply failed with 1 conflict: conflict with ${printManager(conflicts[0]!.owner)}: ${dotted(conflicts[0]!.path)}`;
+  else {
+    const byManager = new Map<string, FieldPath[]>();
+    for (const c of conflicts) {
+      const name = printManager(c.owner);
+      byManager.set(name, [...(byManager.get(name) ?? []), c.path]);
+    }
+    const lines = [...byManager.keys()]
+      .sort()
+      .flatMap((name) => [`conflicts with ${name}:`, ...byManager.get(name)!.map((p) => `- ${dotted(p)}`)]);
+    message = `Apply failed with ${conflicts.length} conflicts: ${lines.join('\n')}`;
+  }
   return new ApiError(409, 'Conflict', message, {
     causes: conflicts.map((c) => ({
       reason: 'FieldManagerConflict',
-      message: `conflict with "${c.manager}" using ${apiVersion}`,
+      message: `conflict with ${printManager(c.owner)}`,
       field: dotted(c.path),
     })),
   });

@@ -153,7 +153,7 @@ export function apply(
   else checkNamespaceWritable(cluster, type, namespace);
   const config = userContent(object, type);
   const planned = planApply(existing, config, manager, apiVersion, force, k8sTime(cluster.now()));
-  if ('conflicts' in planned) throw conflictError(planned.conflicts, apiVersion);
+  if ('conflicts' in planned) throw conflictError(planned.conflicts);
   if (existing) {
     const immutable = immutabilityError(existing, planned.content);
     if (immutable) throw immutable;

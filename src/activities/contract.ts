@@ -121,7 +121,10 @@ export interface Activities {
   };
   getModelReport: { input: PlatformRef; output: Result<ModelReport> };
   deleteOllamaModels: { input: PlatformRef & { models: string[] }; output: Result<{ deleted: string[] }> };
+  /** Scales Open WebUI to zero through the scale subresource (its HPA then leaves it alone). */
   stopOpenWebui: { input: PlatformRef; output: Result<{ replicas: number }> };
+  /** Scales a stopped Open WebUI back to its HPA's minimum; one already running is left to its HPA. */
+  startOpenWebui: { input: PlatformRef; output: Result<{ replicas: number }> };
   /** Starts the wipe's Job that removes Open WebUI's files from its share (a finished one is replaced). */
   startWebuiDataWipe: { input: PlatformRef; output: Result<JobRef> };
   beginPostgresDatabaseDelete: { input: PlatformRef; output: Result<ResourceState> };

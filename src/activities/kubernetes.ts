@@ -12,7 +12,6 @@ import { applyStages, platformApplyObjects, SPEC_HASH, withSpecHash } from '../p
 import { canonicalModel } from '../platform/catalog.js';
 import {
   ON_DEMAND,
-  renderManifests,
   renderOnDemand,
   WAIT_FOR_COMPLETION,
   type TemplateSource,
@@ -66,6 +65,7 @@ type KubernetesActivity =
   | 'getModelReport'
   | 'deleteOllamaModels'
   | 'stopOpenWebui'
+  | 'startOpenWebui'
   | 'startWebuiDataWipe'
   | 'probeOllama'
   | 'runSmokeTest';
@@ -207,20 +207,36 @@ export function createKubernetesActivities(
     },
 
     /**
-     * Scales Open WebUI to zero by applying its rendered Deployment with no replicas (the same field manager
-     * owns every field, so nothing else changes); the next apply of the manifests brings it back.
+     * Scales Open WebUI to zero through the scale subresource. Its HPA owns the replica count (the manifest
+     * leaves it out), so an apply of replicas 0 would be a conflict; and a target at zero replicas switches
+     * its HPA off until it is scaled up again (Kubernetes' HPA documentation, "Implicit maintenance-mode
+     * deactivation"), so nothing brings Open WebUI back while its database is re-created.
      */
     async stopOpenWebui({ platformId }) {
+      return withCluster(platformId, async (kube) => {
+        const replicas = await kube.scaleDeployment(OPEN_WEBUI.namespace, OPEN_WEBUI.deployment, 0);
+        return { ok: true, value: { replicas } };
+      });
+    },
+
+    /**
+     * Scales a stopped Open WebUI back to its HPA's minimum (the requested replicas,
+     * manifests/80-autoscaling.yaml), which switches the HPA on again; a running one is its HPA's to size.
+     */
+    async startOpenWebui({ platformId }) {
       return withCluster(platformId, async (kube, record) => {
-        const deployment = (
-          renderManifests(record.spec, record.names, deps.templates) as KubernetesObject[]
-        ).find((o) => o.kind === 'Deployment' && o.metadata?.name === OPEN_WEBUI.deployment);
-        if (!deployment) throw new Error('the rendered manifests have no Open WebUI Deployment');
-        await kube.apply({
-          ...deployment,
-          spec: { ...(deployment as { spec: object }).spec, replicas: 0 },
-        } as KubernetesObject);
-        return { ok: true, value: { replicas: 0 } };
+        const scale = await kube.apps.readNamespacedDeploymentScale({
+          name: OPEN_WEBUI.deployment,
+          namespace: OPEN_WEBUI.namespace,
+        });
+        const current = scale.spec?.replicas ?? 0;
+        if (current > 0) return { ok: true, value: { replicas: current } };
+        const replicas = await kube.scaleDeployment(
+          OPEN_WEBUI.namespace,
+          OPEN_WEBUI.deployment,
+          record.spec.webui.replicas,
+        );
+        return { ok: true, value: { replicas } };
       });
     },
 
@@ -434,15 +450,30 @@ async function readiness(
       );
     }
     case 'workloads': {
-      const [deployments, statefulSets, daemonSets] = await Promise.all([
+      const [deployments, statefulSets, daemonSets, autoscalers] = await Promise.all([
         kube.apps.listDeploymentForAllNamespaces(),
         kube.apps.listStatefulSetForAllNamespaces(),
         kube.apps.listDaemonSetForAllNamespaces(),
+        kube.autoscaling.listHorizontalPodAutoscalerForAllNamespaces(),
       ]);
+      // An HPA's target is created with one replica (the manifest leaves replicas to the HPA) and resized by
+      // it: it is ready once its count is within the HPA's bounds, and that many pods are ready.
+      const bounds = new Map(
+        autoscalers.items.map((h) => [
+          `${h.metadata?.namespace}/${h.spec?.scaleTargetRef.kind}/${h.spec?.scaleTargetRef.name}`,
+          { min: h.spec?.minReplicas ?? 1, max: h.spec?.maxReplicas ?? Infinity },
+        ]),
+      );
       const waiting: string[] = [];
-      for (const d of [...deployments.items, ...statefulSets.items]) {
+      const workloads = [
+        ...deployments.items.map((d) => ({ kind: 'Deployment', d })),
+        ...statefulSets.items.map((d) => ({ kind: 'StatefulSet', d })),
+      ];
+      for (const { kind, d } of workloads) {
         const want = d.spec?.replicas ?? 1;
+        const hpa = bounds.get(`${d.metadata?.namespace}/${kind}/${d.metadata?.name}`);
         if (
+          (hpa && want > 0 && (want < hpa.min || want > hpa.max)) ||
           (d.status?.readyReplicas ?? 0) < want ||
           (d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 0)
         )

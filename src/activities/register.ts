@@ -38,6 +38,7 @@ const REGISTERED: Record<Implemented, true> = {
   runSmokeTest: true,
   deleteOllamaModels: true,
   stopOpenWebui: true,
+  startOpenWebui: true,
   startWebuiDataWipe: true,
   beginPostgresDatabaseDelete: true,
 };

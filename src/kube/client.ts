@@ -4,6 +4,7 @@
  */
 import {
   AppsV1Api,
+  AutoscalingV2Api,
   BatchV1Api,
   CoreV1Api,
   createConfiguration,
@@ -14,6 +15,7 @@ import {
   ServerConfiguration,
   type Configuration,
   type HttpMethod,
+  setHeaderOptions,
   type KubernetesObject,
   type ObservableMiddleware,
   type RequestContext,
@@ -27,8 +29,14 @@ export interface KubeClients {
   core: CoreV1Api;
   apps: AppsV1Api;
   batch: BatchV1Api;
+  autoscaling: AutoscalingV2Api;
   /** Server-side apply of one object with `fieldValidation=Strict`; returns the live object. */
   apply(object: KubernetesObject): Promise<KubernetesObject>;
+  /**
+   * Sets a Deployment's replicas through its scale subresource (as `kubectl scale` and the HPA do), so the
+   * count is owned apart from the applied manifest; returns the replicas the server now holds.
+   */
+  scaleDeployment(namespace: string, name: string, replicas: number): Promise<number>;
   /** GET/POST/DELETE through the API server's service proxy (`/api/v1/namespaces/{ns}/services/{name}:{port}/proxy/{path}`). */
   proxyGet(namespace: string, service: string, port: number, path: string): Promise<unknown>;
   proxyPost(namespace: string, service: string, port: number, path: string, body: unknown): Promise<unknown>;
@@ -56,11 +64,13 @@ export function kubeClients(kubeconfigYaml: string): KubeClients {
     },
     post: (response) => new Observable(Promise.resolve(response)),
   });
+  const apps = kc.makeApiClient(AppsV1Api);
   return {
     objects,
     core,
-    apps: kc.makeApiClient(AppsV1Api),
+    apps,
     batch: kc.makeApiClient(BatchV1Api),
+    autoscaling: kc.makeApiClient(AutoscalingV2Api),
     apply: (object) =>
       objects.patch(
         object,
@@ -71,6 +81,14 @@ export function kubeClients(kubeconfigYaml: string): KubeClients {
         PatchStrategy.ServerSideApply,
         strictApply(kc, object),
       ),
+    scaleDeployment: async (namespace, name, replicas) => {
+      // The generated patch methods send JSON Patch by default; a merge patch of spec.replicas says it plainly.
+      const scale = await apps.patchNamespacedDeploymentScale(
+        { name, namespace, fieldManager: FIELD_MANAGER, body: { spec: { replicas } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      return scale.spec?.replicas ?? 0;
+    },
     proxyGet: (namespace, service, port, path) =>
       core.connectGetNamespacedServiceProxyWithPath({
         name: `${service}:${port}`,

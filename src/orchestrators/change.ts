@@ -5,8 +5,9 @@
  * need more connections, a larger model share when models are added, removing models from Ollama, then
  * the manifests (the preload Job with the new list, replicas, HPA bounds and quota) and the pulls of the
  * new models. A wipe stops Open WebUI, removes its files from its share, drops and re-creates the openwebui
- * database, runs the database setup and migration Jobs again and starts Open WebUI: users, chats, documents
- * and embeddings are gone, infrastructure and models stay.
+ * database, runs the database setup and migration Jobs again and scales Open WebUI back up: users, chats,
+ * documents and embeddings are gone, infrastructure and models stay. Open WebUI's replica count belongs to
+ * its HPA: the wipe scales it through the scale subresource, never by applying a count.
  */
 import * as df from 'durable-functions';
 import type { PostgresChild, Readiness, Result } from '../activities/contract.js';
@@ -91,8 +92,9 @@ function* wipePlatform(context: Context) {
   );
 
   // The setup Job creates the vector extension and grants in the new database, the migration its schema;
-  // the last stage brings Open WebUI back with its replicas.
+  // then Open WebUI is scaled back to its HPA's minimum (the manifests leave its replicas to the HPA).
   yield* applyManifests(context, platformId, progress, { rerunJobs: true });
+  yield* progress.run('webuiStart', (step) => callUntilAnswered(context, step, 'startOpenWebui', ref));
   yield* gate(context, progress, platformId, 'workloadsReady');
   yield* progress.setPhase('Ready');
   return { platformId, phase: 'Ready' };

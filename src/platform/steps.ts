@@ -73,6 +73,7 @@ export const STEPS = {
   modelsRemove: { title: 'Remove the dropped models from Ollama', poll: 'kubernetes' },
   models: { title: 'Wait for the added models', poll: 'models' },
   webuiStop: { title: 'Scale Open WebUI to zero', poll: 'kubernetes' },
+  webuiStart: { title: "Scale Open WebUI back to its autoscaler's minimum", poll: 'kubernetes' },
   webuiStopped: { title: 'Wait until no Open WebUI pod runs', poll: 'kubernetes', check: 'webuiStopped' },
   webuiDataWipe: { title: "Remove Open WebUI's files from its share", poll: 'kubernetes', check: 'job' },
   databaseDrop: { title: 'Drop the openwebui database', poll: 'postgresChild' },

@@ -280,6 +280,68 @@ describe('a failed wipe', () => {
   });
 });
 
+describe('Open WebUI scaled by its HPA', () => {
+  it('a PATCH of the models, a wipe and a retry succeed, and our applies never reset the HPA replica count', async () => {
+    await ready('phpa', { webui: { replicas: 2 } });
+    const cluster = await clusterOf('phpa');
+    const webui = () =>
+      cluster.kube.get('apps/v1', 'Deployment', 'open-webui', 'llm') as {
+        spec: { replicas: number };
+        status: { readyReplicas?: number };
+        metadata: { managedFields: { manager: string; subresource?: string; fieldsV1: object }[] };
+      };
+    const replicasOwner = () =>
+      webui()
+        .metadata.managedFields.filter((m) => JSON.stringify(m.fieldsV1).includes('"f:replicas"'))
+        .map((m) => `${m.manager}/${m.subresource ?? ''}`);
+    // The manifest has no count: created with 1, raised to the HPA's minimum by the HPA.
+    expect(webui().spec.replicas).toBe(2);
+    expect(replicasOwner()).toEqual(['horizontal-pod-autoscaler/scale']);
+
+    // Load: 140 % of the CPU requests on 2 pods; the HPA settles at 4 (70 % each).
+    cluster.kube.setCpuUtilization('llm', 'open-webui', 140);
+    clock().advanceBy(15_000);
+    expect(webui().spec.replicas).toBe(4);
+
+    // An update applies every manifest again: no conflict, the HPA keeps its count.
+    expect(
+      (await app.call('PATCH', '/platforms/phpa', { body: { models: ['phi3.5', 'mistral:7b'] } })).status,
+    ).toBe(202);
+    await run('phpa');
+    expect((await record('phpa')).phase).toBe('Ready');
+    expect(webui().spec.replicas).toBe(4);
+    expect(replicasOwner()).toEqual(['horizontal-pod-autoscaler/scale']);
+
+    // A wipe scales Open WebUI to zero and back through the scale subresource; the HPA, off while it was
+    // at zero, takes the count over again.
+    const since = cluster.kube.requests.length;
+    expect((await app.call('POST', '/platforms/phpa/wipe')).status).toBe(202);
+    await run('phpa');
+    expect((await record('phpa')).phase).toBe('Ready');
+    const scales = cluster.kube.requests
+      .slice(since)
+      .filter((q) => q.path.endsWith('/deployments/open-webui/scale') && q.method === 'PATCH');
+    expect(scales.map((q) => q.status)).toEqual([200, 200]);
+    expect(webui()).toMatchObject({ spec: { replicas: 4 }, status: { readyReplicas: 4 } });
+    expect(replicasOwner()).toEqual(['horizontal-pod-autoscaler/scale']);
+
+    // A wipe that fails with Open WebUI at zero is retried as a wipe: Open WebUI comes back and the HPA
+    // takes its count over again.
+    app.arm.faults.script('pg.db.put', [armFault.error(400, 'InvalidParameterValue')]);
+    expect((await app.call('POST', '/platforms/phpa/wipe')).status).toBe(202);
+    await run('phpa');
+    expect((await record('phpa')).phase).toBe('Failed');
+    expect(webui().spec.replicas).toBe(0);
+    expect((await app.call('POST', '/platforms/phpa/retry')).status).toBe(202);
+    await run('phpa');
+    expect((await record('phpa')).phase).toBe('Ready');
+    expect(webui()).toMatchObject({ spec: { replicas: 4 }, status: { readyReplicas: 4 } });
+    expect(replicasOwner()).toEqual(['horizontal-pod-autoscaler/scale']);
+    // No apply of ours ever met a conflict.
+    expect(cluster.kube.requests.filter((q) => q.status === 409)).toEqual([]);
+  });
+});
+
 describe('status', () => {
   it('shows AKS and PostgreSQL power state and a failing idle probe as a warning', async () => {
     await ready('pstat', { autoStop: { idleMinutes: 30 } });
@@ -322,7 +384,8 @@ describe('the idle sweep beside running flows', () => {
       ['PATCH', '/platforms/sbusy', 'Ready'],
       ['DELETE', '/platforms/sbusy', 'Deleted'],
     ] as const) {
-      const body = method === 'PATCH' ? { body: { webui: { replicas: 2 } } } : {};
+      // More replicas: the HPA adds pods and the update waits for them, so it is still running at the sweep.
+      const body = method === 'PATCH' ? { body: { webui: { replicas: 4 } } } : {};
       expect((await app.call(method, path, body)).status).toBe(202);
       const during = (await record('sbusy')).phase;
       const instances = flowsOf();

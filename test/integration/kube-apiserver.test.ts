@@ -299,7 +299,8 @@ describe('discovery and server-side apply', () => {
       kind: 'Status',
       reason: 'Conflict',
       code: 409,
-      message: `Apply failed with 1 conflict: conflict with "${FIELD_MANAGER}" using apps/v1: .spec.replicas`,
+      // An Apply entry is named alone; Update entries add subresource, apiVersion and time (see below).
+      message: `Apply failed with 1 conflict: conflict with "${FIELD_MANAGER}": .spec.replicas`,
     });
 
     const forced = await apply<V1Deployment>(scale, 'kubectl', true);
@@ -332,6 +333,184 @@ describe('discovery and server-side apply', () => {
     const immutable = await rejection(apply(changedJob));
     expect(immutable.code).toBe(422);
     expect(statusOf(immutable).message).toContain('field is immutable');
+  });
+});
+
+describe('field ownership: the scale subresource and the HPA controller', () => {
+  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const scaleTo = (name: string, replicas: number, fieldManager: string) =>
+    kc
+      .makeApiClient(AppsV1Api)
+      .patchNamespacedDeploymentScale(
+        { name, namespace: 'llm', fieldManager, body: { spec: { replicas } } },
+        mergePatch,
+      );
+  const web = (image = 'ghcr.io/open-webui/open-webui:v0.6.34', replicas?: number) => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: 'llm', labels: { app: 'web' } },
+    spec: {
+      ...(replicas === undefined ? {} : { replicas }),
+      selector: { matchLabels: { app: 'web' } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: { containers: [{ name: 'web', image }] },
+      },
+    },
+  });
+  const autoscaler = (kind: string, name: string, min: number, max: number, metric: object) => ({
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: { name, namespace: 'llm' },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind, name },
+      minReplicas: min,
+      maxReplicas: max,
+      metrics: [metric],
+    },
+  });
+  const hpa = autoscaler('Deployment', 'web', 2, 5, {
+    type: 'Resource',
+    resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } },
+  });
+  const readWeb = () => read<V1Deployment>('apps/v1', 'Deployment', 'web', 'llm');
+  const owners = (d: V1Deployment) =>
+    (d.metadata?.managedFields ?? [])
+      .filter((m) => (m.fieldsV1 as { 'f:spec'?: { 'f:replicas'?: object } })['f:spec']?.['f:replicas'])
+      .map((m) => [m.manager, m.operation, m.subresource ?? '']);
+
+  it('a scale by another manager takes spec.replicas: applying another count is a 409 naming it', async () => {
+    await apply(namespace('llm'));
+    await apply(redis(), FIELD_MANAGER, false);
+    clock.advanceBy(S);
+    await scaleTo('redis', 3, 'kubectl');
+    const scaled = await read<V1Deployment>('apps/v1', 'Deployment', 'redis', 'llm');
+    const time = new Date(clock.now()).toISOString().replace('.000Z', 'Z');
+    expect(scaled.metadata?.managedFields).toContainEqual(
+      expect.objectContaining({
+        manager: 'kubectl',
+        operation: 'Update',
+        apiVersion: 'apps/v1',
+        subresource: 'scale',
+        fieldsV1: { 'f:spec': { 'f:replicas': {} } },
+      }),
+    );
+    expect(owners(scaled)).toEqual([['kubectl', 'Update', 'scale']]);
+
+    const refused = await rejection(apply(redis(), FIELD_MANAGER, false));
+    const owner = `"kubectl" with subresource "scale" using apps/v1 at ${time}`;
+    expect(refused.code).toBe(409);
+    expect(statusOf(refused)).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      reason: 'Conflict',
+      code: 409,
+      message: `Apply failed with 1 conflict: conflict with ${owner}: .spec.replicas`,
+      details: {
+        causes: [
+          { reason: 'FieldManagerConflict', message: `conflict with ${owner}`, field: '.spec.replicas' },
+        ],
+      },
+    });
+    // Several conflicts are listed per manager, managers sorted.
+    const both = await rejection(
+      apply(
+        {
+          ...redis(),
+          metadata: { name: 'redis', namespace: 'llm', labels: { app: 'cache' } },
+          spec: { replicas: 5 },
+        },
+        'ops',
+        false,
+      ),
+    );
+    expect(statusOf(both).message).toBe(
+      `Apply failed with 2 conflicts: conflicts with ${owner}:\n- .spec.replicas\nconflicts with "${FIELD_MANAGER}":\n- .metadata.labels.app`,
+    );
+
+    // The same value is shared ownership; leaving replicas out leaves kubectl's count alone.
+    await apply({ ...redis(), spec: { ...redis().spec, replicas: 3 } }, FIELD_MANAGER, false);
+    const { replicas: _r, ...withoutReplicas } = redis('redis:7.4.2').spec;
+    const applied = await apply<V1Deployment>({ ...redis(), spec: withoutReplicas }, FIELD_MANAGER, false);
+    expect(applied.spec?.replicas).toBe(3);
+    expect(applied.spec?.template.spec?.containers[0]?.image).toBe('redis:7.4.2');
+    expect(owners(applied)).toEqual([['kubectl', 'Update', 'scale']]);
+  });
+
+  it('the HPA scales its target through the scale subresource; our applies without replicas keep its count', async () => {
+    await apply(namespace('llm'));
+    const created = await apply<V1Deployment>(web(), FIELD_MANAGER, false);
+    // apps/v1 defaults replicas to 1, owned by nobody.
+    expect(created.spec?.replicas).toBe(1);
+    expect(owners(created)).toEqual([]);
+
+    // A new HPA is synced at once: the target is raised to its minimum.
+    await apply(hpa, FIELD_MANAGER, false);
+    const raised = await readWeb();
+    expect(raised.spec?.replicas).toBe(2);
+    expect(owners(raised)).toEqual([['horizontal-pod-autoscaler', 'Update', 'scale']]);
+
+    // Load of 140 % per pod at 2 pods: 4 pods bring it to the 70 % target, at the next sync (15 s).
+    sim.setCpuUtilization('llm', 'web', 140);
+    clock.advanceBy(14 * S);
+    expect((await readWeb()).spec?.replicas).toBe(2);
+    clock.advanceBy(S);
+    expect((await readWeb()).spec?.replicas).toBe(4);
+    clock.advanceBy(60 * S);
+    expect((await readWeb()).spec?.replicas).toBe(4);
+
+    // Our apply (a new image, no replicas) changes the template and leaves the HPA's count and ownership.
+    const updated = await apply<V1Deployment>(
+      web('ghcr.io/open-webui/open-webui:v0.6.35'),
+      FIELD_MANAGER,
+      false,
+    );
+    expect(updated.spec?.replicas).toBe(4);
+    expect(owners(updated)).toEqual([['horizontal-pod-autoscaler', 'Update', 'scale']]);
+    const refused = await rejection(apply(web(undefined, 2), FIELD_MANAGER, false));
+    expect(refused.code).toBe(409);
+    expect(statusOf(refused).message).toMatch(
+      /^Apply failed with 1 conflict: conflict with "horizontal-pod-autoscaler" with subresource "scale" using apps\/v1 at .*Z: \.spec\.replicas$/,
+    );
+
+    // Scaled to zero, the target is left alone (ScalingActive False) until it is scaled up again.
+    await scaleTo('web', 0, FIELD_MANAGER);
+    clock.advanceBy(5 * 60 * S);
+    expect((await readWeb()).spec?.replicas).toBe(0);
+    const disabled = await read<
+      KubernetesObject & { status?: { conditions?: object[]; desiredReplicas?: number } }
+    >('autoscaling/v2', 'HorizontalPodAutoscaler', 'web', 'llm');
+    expect(disabled.status?.desiredReplicas).toBe(0);
+    expect(disabled.status?.conditions).toContainEqual(
+      expect.objectContaining({ type: 'ScalingActive', status: 'False', reason: 'ScalingDisabled' }),
+    );
+    // Scaled up again, the HPA takes the count over at its next sync.
+    expect((await scaleTo('web', 2, FIELD_MANAGER)).spec?.replicas).toBe(2);
+    expect(owners(await readWeb())).toEqual([[FIELD_MANAGER, 'Update', 'scale']]);
+    clock.advanceBy(15 * S);
+    const resumed = await readWeb();
+    expect(resumed.spec?.replicas).toBe(4);
+    expect(owners(resumed)).toEqual([['horizontal-pod-autoscaler', 'Update', 'scale']]);
+  });
+
+  it('the HPA follows a Pods metric from custom.metrics.k8s.io and keeps its target within its bounds', async () => {
+    await apply(namespace('llm'));
+    await apply(ollamaService);
+    await apply({ ...ollamaStatefulSet, spec: { ...ollamaStatefulSet.spec, replicas: 3 } });
+    await apply(
+      autoscaler('StatefulSet', 'ollama', 1, 2, {
+        type: 'Pods',
+        pods: {
+          metric: { name: 'gpu_memory_utilization' },
+          target: { type: 'AverageValue', averageValue: '60' },
+        },
+      }),
+    );
+    // Above its maximum: brought down at once, without any metric.
+    const ss = () => read<V1StatefulSet>('apps/v1', 'StatefulSet', 'ollama', 'llm');
+    expect((await ss()).spec?.replicas).toBe(2);
   });
 });
 

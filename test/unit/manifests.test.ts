@@ -488,8 +488,24 @@ describe('Open WebUI', () => {
   const deployment = (objects: KubernetesObject[]) => find(objects, 'Deployment', 'open-webui', 'llm');
   const container = (objects: KubernetesObject[]) => containersOf(deployment(objects))[0]!;
 
-  it.each(cases)('runs the requested replicas (%s)', (label, objects) => {
-    expect((deployment(objects).spec as { replicas: number }).replicas).toBe(SPECS[label]!.webui.replicas);
+  // The HPA owns the count: a count in the manifest would be ours too, and our apply (without force) would
+  // meet a 409 Conflict once the HPA scaled. Created without one, the Deployment starts with 1 and the HPA
+  // raises it to its minimum, the requested replicas.
+  it.each(cases)('runs the requested replicas through its HPA, not its own count (%s)', (label, objects) => {
+    expect(deployment(objects).spec).not.toHaveProperty('replicas');
+    const hpa = find(objects, 'HorizontalPodAutoscaler', 'open-webui', 'llm').spec as { minReplicas: number };
+    expect(hpa.minReplicas).toBe(SPECS[label]!.webui.replicas);
+  });
+
+  it.each(cases)('leaves replicas out of every workload an HPA scales (%s)', (_, objects) => {
+    const targets = objects
+      .filter((o) => o.kind === 'HorizontalPodAutoscaler')
+      .map((o) => (o.spec as { scaleTargetRef: { kind: string; name: string } }).scaleTargetRef);
+    expect(targets.map((t) => `${t.kind}/${t.name}`).sort()).toEqual([
+      'Deployment/open-webui',
+      'StatefulSet/ollama',
+    ]);
+    for (const t of targets) expect(find(objects, t.kind, t.name, 'llm').spec).not.toHaveProperty('replicas');
   });
 
   it('is configured for several replicas: PostgreSQL, pgvector, Redis websockets, one worker', () => {

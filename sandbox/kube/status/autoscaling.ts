@@ -1,4 +1,5 @@
 /** HorizontalPodAutoscaler and PodDisruptionBudget status. */
+import { hpaScaleStatus } from '../hpa.js';
 import { arr, num, obj, str, type JsonObject } from '../json.js';
 import { matchesLabelSelector } from '../selectors.js';
 import type { Snapshot } from '../simulation.js';
@@ -11,7 +12,6 @@ export function hpaStatus(s: Snapshot, entry: Entry): JsonObject {
   const targetKind = str(ref, 'kind') ?? '';
   const target = s.find(targetKind, entry.namespace, str(ref, 'name') ?? '');
   const min = num(spec, 'minReplicas') ?? 1;
-  const max = num(spec, 'maxReplicas') ?? min;
   const current = target ? (num(target.content, 'spec', 'replicas') ?? 1) : 0;
   const metrics = arr(spec, 'metrics');
   const custom = metrics.filter((m) => ['Pods', 'Object', 'External'].includes(str(m, 'type') ?? ''));
@@ -22,9 +22,10 @@ export function hpaStatus(s: Snapshot, entry: Entry): JsonObject {
     '';
   const active = custom.length === 0 || s.customMetricsAvailable();
   const group = targetKind === 'Deployment' || targetKind === 'StatefulSet' ? '.apps' : '';
+  // A target scaled to zero switches the HPA off until it is scaled up again (hpa.ts).
+  const disabled = target !== undefined && current === 0 && min > 0;
   return {
-    currentReplicas: current,
-    desiredReplicas: target ? Math.min(max, Math.max(min, current)) : 0,
+    ...hpaScaleStatus(entry, target),
     conditions: [
       target
         ? condition(
@@ -43,23 +44,34 @@ export function hpaStatus(s: Snapshot, entry: Entry): JsonObject {
             `the HPA controller was unable to get the target's current scale: ${targetKind.toLowerCase()}s${group} "${str(ref, 'name')}" not found`,
             entry.createdMs,
           ),
-      active
+      disabled
         ? condition(
             s.now,
             'ScalingActive',
-            true,
-            'ValidMetricFound',
-            'the HPA was able to successfully calculate a replica count',
+            false,
+            'ScalingDisabled',
+            'scaling is disabled since the replica count of the target is zero',
             entry.createdMs,
           )
-        : condition(
-            s.now,
-            'ScalingActive',
-            false,
-            custom[0] && str(custom[0], 'type') === 'Pods' ? 'FailedGetPodsMetric' : 'FailedGetObjectMetric',
-            `the HPA was unable to compute the replica count: unable to get metric ${metricName(custom[0])}: unable to fetch metrics from custom metrics API: the server could not find the requested resource (get pods.custom.metrics.k8s.io *)`,
-            entry.createdMs,
-          ),
+        : active
+          ? condition(
+              s.now,
+              'ScalingActive',
+              true,
+              'ValidMetricFound',
+              'the HPA was able to successfully calculate a replica count',
+              entry.createdMs,
+            )
+          : condition(
+              s.now,
+              'ScalingActive',
+              false,
+              custom[0] && str(custom[0], 'type') === 'Pods'
+                ? 'FailedGetPodsMetric'
+                : 'FailedGetObjectMetric',
+              `the HPA was unable to compute the replica count: unable to get metric ${metricName(custom[0])}: unable to fetch metrics from custom metrics API: the server could not find the requested resource (get pods.custom.metrics.k8s.io *)`,
+              entry.createdMs,
+            ),
     ],
   };
 }

@@ -78,6 +78,7 @@ describe('wipePlatform', () => {
   const wipeStubs = (): Stubs => ({
     ...clusterStubs(),
     stopOpenWebui: async () => ok({ replicas: 0 }),
+    startOpenWebui: async () => ok({ replicas: 2 }),
     startWebuiDataWipe: async () => ok({ namespace: 'llm', name: 'webui-wipe' }),
     beginPostgresDatabaseDelete: async () => ok(succeeded),
     ensurePostgresChild: async () => ok(succeeded),
@@ -110,8 +111,13 @@ describe('wipePlatform', () => {
       'databaseDrop',
       'databaseCreate',
       ...APPLY,
+      'webuiStart',
       'workloadsReady',
     ]);
+    // Open WebUI is scaled back up only after the migration Job made the new database's schema.
+    const at = (name: string) => order.lastIndexOf(name);
+    expect(at('startOpenWebui')).toBeGreaterThan(at('applyPlatformManifests'));
+    expect(at('startOpenWebui')).toBeLessThan(order.lastIndexOf('check workloads'));
   });
 
   it('applies every stage again with rerunJobs, so the setup and migration Jobs run on the new database', async () => {
