@@ -23,6 +23,7 @@ import { VirtualClock } from '../../sandbox/clock.js';
 import { SimulatedKubernetes } from '../../sandbox/kube/apiserver.js';
 import { SimulatedOllama } from '../../sandbox/kube/ollama.js';
 import { SPECS, TEMPLATES, namesOf, specOf } from '../support/manifests.js';
+import { readObject } from '../support/kube-fixtures.js';
 
 const TOKEN = 'sandbox-cluster-admin-token';
 const S = 1000;
@@ -56,7 +57,7 @@ const read = <T extends KubernetesObject>(
   kind: string,
   name: string,
   namespace?: string,
-) => client.read<T>({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } });
+) => readObject(client)<T>(apiVersion, kind, name, namespace);
 
 async function rejection(promise: Promise<unknown>): Promise<{
   code: number;

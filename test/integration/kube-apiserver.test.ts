@@ -27,6 +27,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { VirtualClock } from '../../sandbox/clock.js';
 import { SimulatedKubernetes } from '../../sandbox/kube/apiserver.js';
 import { SimulatedOllama } from '../../sandbox/kube/ollama.js';
+import { devicePlugin, GPU_TOLERATIONS, ollamaStatefulSet, readObject } from '../support/kube-fixtures.js';
 
 const FIELD_MANAGER = 'llm-platforms-api';
 const TOKEN = 'sandbox-cluster-admin-token';
@@ -34,12 +35,6 @@ const GPU_NODE = 'aks-gput4-16180339-vmss000000';
 const S = 1000;
 
 /** What the platform's GPU workloads must tolerate on the spot T4 pool. */
-const GPU_TOLERATIONS = [
-  { key: 'sku', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' },
-  { key: 'kubernetes.azure.com/scalesetpriority', operator: 'Equal', value: 'spot', effect: 'NoSchedule' },
-  { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
-];
-
 const namespace = (name: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
 
 const redis = (image = 'redis:7.4') => ({
@@ -66,49 +61,6 @@ const job = (name: string) => ({
   },
 });
 
-const devicePlugin = (tolerations: object[]) => ({
-  apiVersion: 'apps/v1',
-  kind: 'DaemonSet',
-  metadata: { name: 'nvidia-device-plugin', namespace: 'kube-system' },
-  spec: {
-    selector: { matchLabels: { name: 'nvidia-device-plugin' } },
-    template: {
-      metadata: { labels: { name: 'nvidia-device-plugin' } },
-      spec: {
-        nodeSelector: { 'kubernetes.azure.com/accelerator': 'nvidia' },
-        tolerations,
-        containers: [{ name: 'plugin', image: 'nvcr.io/nvidia/k8s-device-plugin:v0.17.1' }],
-      },
-    },
-  },
-});
-
-const ollamaStatefulSet = {
-  apiVersion: 'apps/v1',
-  kind: 'StatefulSet',
-  metadata: { name: 'ollama', namespace: 'llm' },
-  spec: {
-    serviceName: 'ollama',
-    replicas: 1,
-    selector: { matchLabels: { app: 'ollama' } },
-    template: {
-      metadata: { labels: { app: 'ollama' } },
-      spec: {
-        nodeSelector: { workload: 'llm' },
-        tolerations: GPU_TOLERATIONS,
-        containers: [
-          {
-            name: 'ollama',
-            image: 'ollama/ollama:0.12.6',
-            ports: [{ name: 'http', containerPort: 11434 }],
-            resources: { limits: { 'nvidia.com/gpu': '1' } },
-          },
-        ],
-      },
-    },
-  },
-};
-
 const ollamaService = {
   apiVersion: 'v1',
   kind: 'Service',
@@ -131,7 +83,7 @@ const read = <T extends KubernetesObject>(
   kind: string,
   name: string,
   namespace?: string,
-) => client.read<T>({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } });
+) => readObject(client)<T>(apiVersion, kind, name, namespace);
 
 async function rejection(promise: Promise<unknown>): Promise<ApiException<unknown>> {
   try {

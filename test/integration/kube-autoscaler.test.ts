@@ -17,54 +17,18 @@ import { DEFAULT_POOLS, SimulatedKubernetes, type AgentPoolSpec } from '../../sa
 import { poolsFromAksBody } from '../../sandbox/kube/autoscaler.js';
 import { DEFAULT_DELAYS } from '../../sandbox/kube/simulation.js';
 import { AZURE_RESOURCES } from '../../src/platform/azure-resources.js';
+import {
+  devicePlugin as devicePluginOf,
+  GPU_TOLERATIONS,
+  ollamaStatefulSet,
+} from '../support/kube-fixtures.js';
 import { makeRecord } from '../support/records.js';
 
 const S = 1000;
 const MIN = 60 * S;
 const SPOT = 'kubernetes.azure.com/scalesetpriority';
-const TOLERATIONS = [
-  { key: 'sku', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' },
-  { key: SPOT, operator: 'Equal', value: 'spot', effect: 'NoSchedule' },
-];
-
-const ollama = {
-  apiVersion: 'apps/v1',
-  kind: 'StatefulSet',
-  metadata: { name: 'ollama', namespace: 'llm' },
-  spec: {
-    serviceName: 'ollama',
-    replicas: 1,
-    selector: { matchLabels: { app: 'ollama' } },
-    template: {
-      metadata: { labels: { app: 'ollama' } },
-      spec: {
-        nodeSelector: { workload: 'llm' },
-        tolerations: TOLERATIONS,
-        containers: [
-          { name: 'ollama', image: 'ollama/ollama', resources: { limits: { 'nvidia.com/gpu': '1' } } },
-        ],
-      },
-    },
-  },
-};
-
-const devicePlugin = {
-  apiVersion: 'apps/v1',
-  kind: 'DaemonSet',
-  metadata: { name: 'nvidia-device-plugin', namespace: 'kube-system' },
-  spec: {
-    selector: { matchLabels: { name: 'nvidia-device-plugin' } },
-    template: {
-      metadata: { labels: { name: 'nvidia-device-plugin' } },
-      spec: {
-        nodeSelector: { 'kubernetes.azure.com/accelerator': 'nvidia' },
-        tolerations: TOLERATIONS,
-        containers: [{ name: 'plugin', image: 'nvcr.io/nvidia/k8s-device-plugin:v0.17.1' }],
-      },
-    },
-  },
-};
-
+const ollama = ollamaStatefulSet;
+const devicePlugin = devicePluginOf(GPU_TOLERATIONS);
 /** The platform's pools as the product's AKS body declares them, the GPU pool starting at `gpuCount`. */
 function platformPools(spot: boolean, gpuCount = 0): AgentPoolSpec[] {
   const record = makeRecord('autoscale');
