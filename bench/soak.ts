@@ -439,7 +439,7 @@ interface StopStart {
   cycles: Map<string, CycleState>;
   problems: string[];
   /** The status's power (recorded by the flow) differing from Azure's at the end of a stop or start. */
-  statusStale: number;
+  statusStale: string[];
 }
 
 /**
@@ -448,7 +448,7 @@ interface StopStart {
  * hook: `step` sends the due requests and checks the finished flows.
  */
 function stopStartCycles(app: BenchApp, ids: string[], random: () => number) {
-  const state: StopStart = { cycles: new Map(), problems: [], statusStale: 0 };
+  const state: StopStart = { cycles: new Map(), problems: [], statusStale: [] };
   for (const id of ids) {
     state.cycles.set(id, 'waiting');
     app.clock.setTimer(app.clock.now() + Math.floor(random() * STOP_WINDOW_MS), () =>
@@ -468,7 +468,10 @@ function stopStartCycles(app: BenchApp, ids: string[], random: () => number) {
       return `ended ${record?.phase ?? 'no record'}, not ${phase} ${JSON.stringify(record?.lastError ?? null)}`;
     if (azure.aks !== aks || azure.postgres !== postgres)
       return `${phase} with AKS ${azure.aks} and PostgreSQL ${azure.postgres} in Azure`;
-    if (record.power?.aks !== aks || record.power?.postgres !== postgres) state.statusStale++;
+    if (record.power?.aks !== aks || record.power?.postgres !== postgres)
+      state.statusStale.push(
+        `${id}: ${phase} but the status's power says AKS ${record.power?.aks} and PostgreSQL ${record.power?.postgres} (observed ${record.power?.observedAt})`,
+      );
     return undefined;
   };
   const step = async () => {
@@ -913,8 +916,9 @@ async function main(): Promise<number> {
       `behaviours: PostgreSQL ServerBusy outcomes ${behaviours.pgBusyOutcomes} (plus the simulator's busy outcome after each creation), ServerIsNotReady refusals ${behaviours.pgMaintenanceRefusals}; AKS upgrades ${upgrades.started} of ${upgrades.scheduled} scheduled (${upgrades.missed} never found the cluster running), AKS writes refused 409 ${aksRefused}; Key Vault purge protection ${purgeProtection ? `on, ${keptSoftDeleted} secrets kept soft-deleted as the statuses say` : 'off'}`,
     );
     out(
-      `stops and starts: ${stopStarts} of ${chosen.length} stopped then Ready with Azure's power states matching, in ${seconds(stopStartMs)} simulated s${cycled ? '' : ' (NOT all settled)'}; status power stale after ${stopStart.state.statusStale} of them`,
+      `stops and starts: ${stopStarts} of ${chosen.length} stopped then Ready with Azure's power states matching, in ${seconds(stopStartMs)} simulated s${cycled ? '' : ' (NOT all settled)'}; status power stale after ${stopStart.state.statusStale.length} of them`,
     );
+    for (const p of stopStart.state.statusStale.slice(0, 5)) out(`  stale: ${p}`);
     for (const p of stopStart.state.problems.slice(0, 10)) out(`  stop/start: ${p}`);
     if (refused.length) out(`POST /platforms refused: ${refused.slice(0, 5).join('; ')}`);
     if (deleteRefused.length) out(`DELETE refused: ${deleteRefused.slice(0, 5).join('; ')}`);
