@@ -22,7 +22,7 @@
  *   database and firewall writes, besides the simulator's default busy outcome just after a creation);
  * - PostgreSQL refusing a stop or start 409 ServerIsNotReady during its maintenance (a rate on pg.stop/start);
  * - AKS upgrading a random share of clusters by itself at random times, minutes to beyond 20 minutes, every
- *   write refused 409 OperationNotAllowed meanwhile;
+ *   write refused 409 OperationNotAllowed meanwhile; and a share of the stops sent during such an upgrade;
  * - Key Vault's asynchronous purge (always) and its purge protection (a seeded share of runs, or
  *   --purge-protection): the teardown then keeps the secrets soft-deleted and says so in
  *   credentials.softDeleted, which the leftover check counts as expected, not as leftovers.
@@ -390,28 +390,35 @@ interface UpgradeStats {
 }
 
 /**
- * A share of the clusters gets an upgrade at a random time of the window from `from`, lasting minutes to
- * beyond 20 minutes (F4). Only a running, idle cluster upgrades: one due while its cluster is being created,
- * stopped or busy is tried again a little later, as AKS would start it once the cluster is settled.
+ * AKS upgrades cluster `id` from `at` for `durationMs`. Only a running, idle cluster upgrades: one due while
+ * its cluster is being created, stopped or busy is tried again a little later, as AKS would start it once
+ * the cluster is settled.
  */
+function scheduleUpgrade(app: BenchApp, stats: UpgradeStats, id: string, at: number, durationMs: number) {
+  const cluster = aksClusterId(app, derivePlatformNames(app.config.subscriptionId, id));
+  stats.scheduled++;
+  const attempt = (n: number) => () => {
+    try {
+      app.arm.upgradeAksCluster(cluster, durationMs);
+      stats.started++;
+    } catch {
+      if (n >= UPGRADE_ATTEMPTS) stats.missed++;
+      else stats.cancel.push(app.clock.setTimer(app.clock.now() + UPGRADE_RETRY_MS, attempt(n + 1)));
+    }
+  };
+  stats.cancel.push(app.clock.setTimer(Math.max(at, app.clock.now()), attempt(1)));
+}
+
+const upgradeDuration = (random: () => number) =>
+  UPGRADE_MIN_MS + Math.floor(random() * (UPGRADE_MAX_MS - UPGRADE_MIN_MS));
+
+/** A share of the clusters gets an upgrade at a random time of the window from `from` (F4). */
 function scheduleUpgrades(app: BenchApp, ids: string[], random: () => number, from: number): UpgradeStats {
   const stats: UpgradeStats = { scheduled: 0, started: 0, missed: 0, cancel: [] };
   for (const id of ids) {
     if (random() >= UPGRADE_SHARE) continue;
-    const cluster = aksClusterId(app, derivePlatformNames(app.config.subscriptionId, id));
     const at = from + Math.floor(random() * UPGRADE_WINDOW_MS);
-    const durationMs = UPGRADE_MIN_MS + Math.floor(random() * (UPGRADE_MAX_MS - UPGRADE_MIN_MS));
-    stats.scheduled++;
-    const attempt = (n: number) => () => {
-      try {
-        app.arm.upgradeAksCluster(cluster, durationMs);
-        stats.started++;
-      } catch {
-        if (n >= UPGRADE_ATTEMPTS) stats.missed++;
-        else stats.cancel.push(app.clock.setTimer(app.clock.now() + UPGRADE_RETRY_MS, attempt(n + 1)));
-      }
-    };
-    stats.cancel.push(app.clock.setTimer(at, attempt(1)));
+    scheduleUpgrade(app, stats, id, at, upgradeDuration(random));
   }
   return stats;
 }
@@ -447,13 +454,18 @@ interface StopStart {
  * start flow waits the 15 minutes AKS asks between a stop and a start). Driven from the drive loop's idle
  * hook: `step` sends the due requests and checks the finished flows.
  */
-function stopStartCycles(app: BenchApp, ids: string[], random: () => number) {
+function stopStartCycles(app: BenchApp, ids: string[], random: () => number, upgrades: UpgradeStats) {
   const state: StopStart = { cycles: new Map(), problems: [], statusStale: [] };
   for (const id of ids) {
     state.cycles.set(id, 'waiting');
-    app.clock.setTimer(app.clock.now() + Math.floor(random() * STOP_WINDOW_MS), () =>
-      state.cycles.set(id, 'due'),
-    );
+    const stopAt = app.clock.now() + Math.floor(random() * STOP_WINDOW_MS);
+    app.clock.setTimer(stopAt, () => state.cycles.set(id, 'due'));
+    // Upgrades at random times rarely meet the few writes of a flow: a share of the stops is sent while
+    // AKS upgrades the cluster (begun up to its whole duration before), so the stop meets the refusal.
+    if (random() < UPGRADE_SHARE) {
+      const durationMs = upgradeDuration(random);
+      scheduleUpgrade(app, upgrades, id, stopAt - Math.floor(random() * durationMs), durationMs);
+    }
   }
   const registry = getServices().registry;
   const fail = (id: string, problem: string) => {
@@ -837,7 +849,7 @@ async function main(): Promise<number> {
     if (chosen.length === 0) chosen.push(ids[Math.floor(stopStartRandom() * ids.length)]!);
     log(`stopping and starting ${chosen.length} platforms…`);
     const t2 = app.clock.now();
-    const stopStart = stopStartCycles(app, chosen, stopStartRandom);
+    const stopStart = stopStartCycles(app, chosen, stopStartRandom, upgrades);
     const cycled = await drive(app, stopStart.done, random, options.crashRate, stats, stopStart.step);
     const stopStartMs = app.clock.now() - t2;
     const stopStarts = [...stopStart.state.cycles.values()].filter((c) => c === 'done').length;
