@@ -13,7 +13,21 @@
  *   rotated value) or one the platform does not define, (d) a Kubernetes object created more than once in
  *   a cluster (more than one 201 for its path).
  * - leftovers: after the deletes, anything in the simulated ARM inventory tagged with a platform's id or
- *   inside its resource groups, and any Key Vault secret of a platform, live or soft-deleted.
+ *   inside its resource groups, and any Key Vault secret of a platform, live or soft-deleted, except a
+ *   soft-deleted one that purge protection keeps and the platform's status lists in credentials.softDeleted.
+ *
+ * Besides the transient faults, the soak injects Azure's known awkward behaviours (see
+ * sandbox/azure/arm/faults.ts, sandbox/azure/keyvault.ts; azure-real-behaviours F1, F2, F4, F5):
+ * - PostgreSQL accepting a child write whose operation then fails ServerBusy (a rate on the configuration,
+ *   database and firewall writes, besides the simulator's default busy outcome just after a creation);
+ * - PostgreSQL refusing a stop or start 409 ServerIsNotReady during its maintenance (a rate on pg.stop/start);
+ * - AKS upgrading a random share of clusters by itself at random times, minutes to beyond 20 minutes, every
+ *   write refused 409 OperationNotAllowed meanwhile; and a share of the stops sent during such an upgrade;
+ * - Key Vault's asynchronous purge (always) and its purge protection (a seeded share of runs, or
+ *   --purge-protection): the teardown then keeps the secrets soft-deleted and says so in
+ *   credentials.softDeleted, which the leftover check counts as expected, not as leftovers.
+ * After Ready a seeded share of platforms is stopped and started again (POST …/stop, then …/start, which
+ * waits the 15 minutes AKS asks), each checked Stopped then Ready with Azure's power states matching.
  *
  * Time is simulated on a VirtualClock; the seed fixes the ARM fault draws, which instances crash when,
  * and the invalid requests. Prints a report, then one line of JSON; exits non-zero when a check fails.
@@ -47,13 +61,23 @@ import {
   validBody,
   withBytes,
 } from '../test/support/requests.js';
-import { countBy, FINISHED, HOUR, intFlag, seconds, startBenchApp, type BenchApp } from './support.js';
+import {
+  countBy,
+  FINISHED,
+  HOUR,
+  intFlag,
+  MINUTE,
+  seconds,
+  startBenchApp,
+  type BenchApp,
+} from './support.js';
 
-const USAGE = `Usage: npm run soak -- [--platforms <n>] [--invalid <n>] [--seed <n>] [--fault-rate <p>] [--crash-rate <p>]
+const USAGE = `Usage: npm run soak -- [--platforms <n>] [--invalid <n>] [--seed <n>] [--fault-rate <p>] [--crash-rate <p>] [--purge-protection]
 
 Provisions --platforms platforms at once through POST /platforms with ARM faults and orchestration
-crash-replays injected, deletes them all, then sends --invalid generated invalid requests. Prints
-ready=… failed=… duplicates=… leftovers=… and exits non-zero unless every platform got Ready with no
+crash-replays injected (and PostgreSQL's busy outcomes and maintenance refusals, AKS upgrades, Key
+Vault's asynchronous purge), stops and starts a share of them, deletes them all, and sends --invalid
+generated invalid requests. Prints ready=… failed=… duplicates=… leftovers=… stopStarts=… and exits non-zero unless every platform got Ready with no
 duplicate and no leftover, and every invalid request was refused (4xx, never 5xx) without a trace.
 
 Options:
@@ -63,6 +87,7 @@ Options:
   --fault-rate <p>   share of ARM requests answered with a transient fault (default 0.1)
   --crash-rate <p>   chance that a running orchestration crashes (mid-flight) and replays, for each
                      one at each step of the durable runtime (default 0.1)
+  --purge-protection the vault has purge protection (default: on in a seeded 30 % of runs)
   -h, --help         this text
 `;
 
@@ -77,6 +102,24 @@ const TRANSIENT: Fault[] = [
   armFault.drop(),
 ];
 
+/** PostgreSQL child writes whose operation then fails ServerBusy (azure-real-behaviours F1). */
+const PG_BUSY_RATE = 0.1;
+const PG_CHILD_WRITES = ['pg.config.put', 'pg.db.put', 'pg.firewall.put'] as const;
+/** PostgreSQL stops and starts refused 409 ServerIsNotReady by a maintenance (azure-real-behaviours F2). */
+const PG_MAINTENANCE_RATE = 0.2;
+/** Clusters AKS upgrades by itself, when (after provisioning starts) and for how long (F4: can outlast 20 min). */
+const UPGRADE_SHARE = 0.3;
+const UPGRADE_WINDOW_MS = 60 * MINUTE;
+const UPGRADE_MIN_MS = 2 * MINUTE;
+const UPGRADE_MAX_MS = 30 * MINUTE;
+/** An upgrade due while its cluster is not running and idle is tried again this often, this many times. */
+const UPGRADE_RETRY_MS = 2 * MINUTE;
+const UPGRADE_ATTEMPTS = 60;
+/** Runs with purge protection on, and platforms stopped and started again after Ready (within a window). */
+const PURGE_PROTECTION_SHARE = 0.3;
+const STOP_START_SHARE = 0.4;
+const STOP_WINDOW_MS = 30 * MINUTE;
+
 const MAX_SIMULATED_MS = 24 * HOUR;
 const MAX_STEPS = 200_000;
 /** Event-loop turns into a step within which a crash is placed. */
@@ -88,6 +131,7 @@ interface Options {
   seed: number;
   faultRate: number;
   crashRate: number;
+  purgeProtection?: boolean;
 }
 
 function probability(name: string, value: string | undefined, fallback: number): number {
@@ -106,6 +150,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       seed: { type: 'string' },
       'fault-rate': { type: 'string' },
       'crash-rate': { type: 'string' },
+      'purge-protection': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -120,6 +165,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     seed: intFlag('seed', values.seed, randomInt(1, 2 ** 31 - 1), 0),
     faultRate: probability('fault-rate', values['fault-rate'], 0.1),
     crashRate: probability('crash-rate', values['crash-rate'], 0.1),
+    ...(values['purge-protection'] ? { purgeProtection: true } : {}),
   };
 }
 
@@ -147,6 +193,8 @@ async function drive(
   random: () => number,
   crashRate: number,
   stats: DriveStats,
+  /** Called whenever the runtime is idle (before the clock moves): may send requests. */
+  onIdle?: () => Promise<void>,
 ): Promise<boolean> {
   const start = app.clock.now();
   for (let step = 0; step < MAX_STEPS; step++) {
@@ -171,6 +219,10 @@ async function drive(
     await idle;
     // A crash after the runtime went idle leaves the instance waiting for the next run.
     await app.driver.runUntilIdle();
+    if (onIdle) {
+      await onIdle();
+      await app.driver.runUntilIdle();
+    }
     if (done()) return true;
     const next = app.clock.nextTimerAt();
     if (next === undefined || next > start + MAX_SIMULATED_MS) return done();
@@ -293,8 +345,17 @@ async function findDuplicates(app: BenchApp, ids: string[]): Promise<DuplicateRe
   };
 }
 
-function findLeftovers(app: BenchApp, ids: string[]): string[] {
+/**
+ * `kept`: per platform, the secrets its status lists as kept soft-deleted by purge protection
+ * (credentials.softDeleted): those are expected, counted in `keptSoftDeleted`, not leftovers.
+ */
+function findLeftovers(
+  app: BenchApp,
+  ids: string[],
+  kept: Map<string, Set<string>>,
+): { leftovers: string[]; keptSoftDeleted: number } {
   const left: string[] = [];
+  let keptSoftDeleted = 0;
   for (const id of ids) {
     const names = derivePlatformNames(app.config.subscriptionId, id);
     const groups = platformGroups(app, names);
@@ -305,14 +366,150 @@ function findLeftovers(app: BenchApp, ids: string[]): string[] {
         .map((i) => `azure ${i.id}`),
     );
     const prefix = `platform-${id}-`;
-    left.push(
-      ...app.keyVault
-        .inventory()
-        .filter((s) => s.name.startsWith(prefix))
-        .map((s) => `key vault ${s.name}${s.deleted ? ' (soft-deleted)' : ''}`),
-    );
+    for (const s of app.keyVault.inventory().filter((s) => s.name.startsWith(prefix))) {
+      if (s.deleted && app.keyVault.purgeProtection && kept.get(id)?.has(s.name)) keptSoftDeleted++;
+      else left.push(`key vault ${s.name}${s.deleted ? ' (soft-deleted)' : ''}`);
+    }
   }
-  return left;
+  return { leftovers: left, keptSoftDeleted };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// AKS upgrading clusters by itself.
+
+function aksClusterId(app: BenchApp, names: PlatformNames): string {
+  return `/subscriptions/${app.config.subscriptionId}/resourceGroups/${names.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${names.aksCluster}`;
+}
+
+interface UpgradeStats {
+  scheduled: number;
+  started: number;
+  /** Never found its cluster running and idle within its attempts. */
+  missed: number;
+  cancel: (() => void)[];
+}
+
+/**
+ * AKS upgrades cluster `id` from `at` for `durationMs`. Only a running, idle cluster upgrades: one due while
+ * its cluster is being created, stopped or busy is tried again a little later, as AKS would start it once
+ * the cluster is settled.
+ */
+function scheduleUpgrade(app: BenchApp, stats: UpgradeStats, id: string, at: number, durationMs: number) {
+  const cluster = aksClusterId(app, derivePlatformNames(app.config.subscriptionId, id));
+  stats.scheduled++;
+  const attempt = (n: number) => () => {
+    try {
+      app.arm.upgradeAksCluster(cluster, durationMs);
+      stats.started++;
+    } catch {
+      if (n >= UPGRADE_ATTEMPTS) stats.missed++;
+      else stats.cancel.push(app.clock.setTimer(app.clock.now() + UPGRADE_RETRY_MS, attempt(n + 1)));
+    }
+  };
+  stats.cancel.push(app.clock.setTimer(Math.max(at, app.clock.now()), attempt(1)));
+}
+
+const upgradeDuration = (random: () => number) =>
+  UPGRADE_MIN_MS + Math.floor(random() * (UPGRADE_MAX_MS - UPGRADE_MIN_MS));
+
+/** A share of the clusters gets an upgrade at a random time of the window from `from` (F4). */
+function scheduleUpgrades(app: BenchApp, ids: string[], random: () => number, from: number): UpgradeStats {
+  const stats: UpgradeStats = { scheduled: 0, started: 0, missed: 0, cancel: [] };
+  for (const id of ids) {
+    if (random() >= UPGRADE_SHARE) continue;
+    const at = from + Math.floor(random() * UPGRADE_WINDOW_MS);
+    scheduleUpgrade(app, stats, id, at, upgradeDuration(random));
+  }
+  return stats;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Stops and starts.
+
+/** Azure's power states of a platform's cluster and server, read from the simulated ARM. */
+function azurePower(app: BenchApp, id: string): { aks: string; postgres: string } {
+  const names = derivePlatformNames(app.config.subscriptionId, id);
+  const aks = lower(aksClusterId(app, names));
+  const pg = lower(
+    `/subscriptions/${app.config.subscriptionId}/resourceGroups/${names.resourceGroup}/providers/Microsoft.DBforPostgreSQL/flexibleServers/${names.postgresServer}`,
+  );
+  const inventory = app.arm.inventory();
+  const cluster = inventory.find((i) => lower(i.id) === aks)?.properties as
+    { powerState?: { code?: string } } | undefined;
+  const server = inventory.find((i) => lower(i.id) === pg)?.properties as { state?: string } | undefined;
+  return { aks: cluster?.powerState?.code ?? 'Absent', postgres: server?.state ?? 'Absent' };
+}
+
+type CycleState = 'waiting' | 'due' | 'stopping' | 'starting' | 'done' | 'failed';
+
+interface StopStart {
+  cycles: Map<string, CycleState>;
+  problems: string[];
+  /** The status's power (recorded by the flow) differing from Azure's at the end of a stop or start. */
+  statusStale: string[];
+}
+
+/**
+ * Each chosen platform is stopped at a random time of the window, and started as soon as it is Stopped (the
+ * start flow waits the 15 minutes AKS asks between a stop and a start). Driven from the drive loop's idle
+ * hook: `step` sends the due requests and checks the finished flows.
+ */
+function stopStartCycles(app: BenchApp, ids: string[], random: () => number, upgrades: UpgradeStats) {
+  const state: StopStart = { cycles: new Map(), problems: [], statusStale: [] };
+  for (const id of ids) {
+    state.cycles.set(id, 'waiting');
+    const stopAt = app.clock.now() + Math.floor(random() * STOP_WINDOW_MS);
+    app.clock.setTimer(stopAt, () => state.cycles.set(id, 'due'));
+    // Upgrades at random times rarely meet the few writes of a flow: a share of the stops is sent while
+    // AKS upgrades the cluster (begun up to its whole duration before), so the stop meets the refusal.
+    if (random() < UPGRADE_SHARE) {
+      const durationMs = upgradeDuration(random);
+      scheduleUpgrade(app, upgrades, id, stopAt - Math.floor(random() * durationMs), durationMs);
+    }
+  }
+  const registry = getServices().registry;
+  const fail = (id: string, problem: string) => {
+    state.cycles.set(id, 'failed');
+    state.problems.push(`${id}: ${problem}`);
+  };
+  const settled = (id: string) => FINISHED.has(app.instances.instances.get(id)?.runtimeStatus ?? '');
+  const check = async (id: string, phase: string, aks: string, postgres: string) => {
+    const record = await registry.get(id);
+    const azure = azurePower(app, id);
+    if (record?.phase !== phase)
+      return `ended ${record?.phase ?? 'no record'}, not ${phase} ${JSON.stringify(record?.lastError ?? null)}`;
+    if (azure.aks !== aks || azure.postgres !== postgres)
+      return `${phase} with AKS ${azure.aks} and PostgreSQL ${azure.postgres} in Azure`;
+    if (record.power?.aks !== aks || record.power?.postgres !== postgres)
+      state.statusStale.push(
+        `${id}: ${phase} but the status's power says AKS ${record.power?.aks} and PostgreSQL ${record.power?.postgres} (observed ${record.power?.observedAt})`,
+      );
+    return undefined;
+  };
+  const step = async () => {
+    for (const [id, cycle] of state.cycles) {
+      if (cycle === 'due') {
+        const r = await app.call('POST', `/platforms/${id}/stop`);
+        if (r.status === 202) state.cycles.set(id, 'stopping');
+        else fail(id, `POST stop ${r.status} ${r.text.slice(0, 200)}`);
+      } else if (cycle === 'stopping' && settled(id)) {
+        const problem = await check(id, 'Stopped', 'Stopped', 'Stopped');
+        if (problem) {
+          fail(id, `stop ${problem}`);
+          continue;
+        }
+        const r = await app.call('POST', `/platforms/${id}/start`);
+        if (r.status === 202) state.cycles.set(id, 'starting');
+        else fail(id, `POST start ${r.status} ${r.text.slice(0, 200)}`);
+      } else if (cycle === 'starting' && settled(id)) {
+        const problem = await check(id, 'Ready', 'Running', 'Ready');
+        if (problem) fail(id, `start ${problem}`);
+        else state.cycles.set(id, 'done');
+      }
+    }
+  };
+  const done = () => [...state.cycles.values()].every((c) => c === 'done' || c === 'failed');
+  return { state, step, done };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -580,8 +777,13 @@ async function main(): Promise<number> {
     return 0;
   }
   const { platforms, seed } = options;
+  const purgeProtection =
+    options.purgeProtection ?? seededRandom(seed ^ 0x2c1b3c6d)() < PURGE_PROTECTION_SHARE;
   out(
     `soak: ${platforms} platforms, ARM fault rate ${options.faultRate}, crash rate ${options.crashRate} per running orchestration and step, ${options.invalid} invalid requests, seed=${seed}`,
+  );
+  out(
+    `  PostgreSQL busy outcome rate ${PG_BUSY_RATE} on ${PG_CHILD_WRITES.join(', ')}; maintenance refusal rate ${PG_MAINTENANCE_RATE} on pg.stop, pg.start; AKS upgrades on ${UPGRADE_SHARE * 100} % of clusters (${UPGRADE_MIN_MS / MINUTE}–${UPGRADE_MAX_MS / MINUTE} min); Key Vault asynchronous purge, purge protection ${purgeProtection ? 'on' : 'off'}; ${STOP_START_SHARE * 100} % stopped and started`,
   );
   const driverEvents: Record<string, number> = {};
   const driverProblems: string[] = [];
@@ -591,10 +793,23 @@ async function main(): Promise<number> {
       driverProblems.push(`${e.instanceId}: ${e.message}`);
   };
   const wall0 = Date.now();
-  const { app, close } = await startBenchApp({ onDriverEvent });
+  const { app, close } = await startBenchApp({ onDriverEvent, keyVault: { purgeProtection } });
   try {
     app.arm.faults.rate('*', options.faultRate, TRANSIENT, seed);
+    // An operation's own rate is drawn first; when it draws nothing the transient rate still applies.
+    for (const [i, op] of PG_CHILD_WRITES.entries())
+      app.arm.faults.rate(op, PG_BUSY_RATE, [armFault.busyOutcome()], seed ^ (0x1000 + i));
+    for (const [i, op] of (['pg.stop', 'pg.start'] as const).entries())
+      app.arm.faults.rate(
+        op,
+        PG_MAINTENANCE_RATE,
+        [armFault.pgMaintenance('Updating'), armFault.pgMaintenance('Restarting')],
+        seed ^ (0x2000 + i),
+      );
     const random = seededRandom(seed ^ 0x5bd1e995);
+    // Their own streams, so that adding them leaves the crash draws of a seed as they were.
+    const upgradeRandom = seededRandom(seed ^ 0x3e1f7a55);
+    const stopStartRandom = seededRandom(seed ^ 0x68e31da4);
     const stats: DriveStats = { steps: 0, crashes: 0, crashedInstances: new Set() };
     const ids = Array.from({ length: platforms }, (_, i) => `soak${String(i + 1).padStart(3, '0')}`);
     const registry = getServices().registry;
@@ -603,6 +818,7 @@ async function main(): Promise<number> {
 
     // 1. Provision everything at once.
     const t0 = app.clock.now();
+    const upgrades = scheduleUpgrades(app, ids, upgradeRandom, t0);
     const created = await Promise.all(
       ids.map((prefix, i) =>
         app.call('POST', '/platforms', {
@@ -627,7 +843,26 @@ async function main(): Promise<number> {
     const after = await snapshot(app);
     const changed = Object.keys(before).filter((k) => before[k] !== after[k]);
 
-    // 3. Delete everything at once.
+    // 3. Stop and start a share of the platforms (upgrades still due may hit them), then check that no
+    // platform has its cluster stopped with its server running.
+    const chosen = ids.filter(() => stopStartRandom() < STOP_START_SHARE);
+    if (chosen.length === 0) chosen.push(ids[Math.floor(stopStartRandom() * ids.length)]!);
+    log(`stopping and starting ${chosen.length} platforms…`);
+    const t2 = app.clock.now();
+    const stopStart = stopStartCycles(app, chosen, stopStartRandom, upgrades);
+    const cycled = await drive(app, stopStart.done, random, options.crashRate, stats, stopStart.step);
+    const stopStartMs = app.clock.now() - t2;
+    const stopStarts = [...stopStart.state.cycles.values()].filter((c) => c === 'done').length;
+    for (const [id, c] of stopStart.state.cycles)
+      if (c !== 'done' && c !== 'failed') stopStart.state.problems.push(`${id}: still ${c}`);
+    for (const id of ids) {
+      const power = azurePower(app, id);
+      if (power.aks === 'Stopped' && power.postgres !== 'Stopped')
+        stopStart.state.problems.push(`${id}: AKS stopped with PostgreSQL ${power.postgres}`);
+    }
+    for (const cancel of upgrades.cancel) cancel();
+
+    // 4. Delete everything at once.
     log('deleting…');
     const t1 = app.clock.now();
     const deletes = await Promise.all(ids.map((id) => app.call('DELETE', `/platforms/${id}`)));
@@ -646,7 +881,14 @@ async function main(): Promise<number> {
         teardown: app.instances.instances.get(`${id}:teardown`),
       }))
       .filter((x) => x.record?.phase !== 'Deleted');
-    const leftovers = findLeftovers(app, ids);
+    // What the status says purge protection keeps (credentials.softDeleted).
+    const kept = new Map<string, Set<string>>();
+    for (const id of ids) {
+      const status = await app.call('GET', `/platforms/${id}/status`);
+      const softDeleted = (status.json?.credentials?.softDeleted ?? []) as { name: string }[];
+      if (softDeleted.length) kept.set(id, new Set(softDeleted.map((s) => s.name)));
+    }
+    const { leftovers, keptSoftDeleted } = findLeftovers(app, ids, kept);
     const wallMs = Date.now() - wall0;
 
     // Report.
@@ -655,8 +897,23 @@ async function main(): Promise<number> {
         ? `${f.fault.status}`
         : f.fault.kind === 'throttle'
           ? '429'
-          : f.fault.kind,
+          : f.fault.kind === 'error' || f.fault.kind === 'lroFailure'
+            ? f.fault.code
+            : f.fault.kind,
     );
+    const aksRefused = app.arm.requests.filter(
+      (r) => r.status === 409 && /\/managedclusters\//i.test(r.path) && r.method !== 'GET',
+    ).length;
+    const behaviours = {
+      pgBusyOutcomes: faults.ServerBusy ?? 0,
+      pgMaintenanceRefusals: faults.ServerIsNotReady ?? 0,
+      aksUpgrades: upgrades.started,
+      aksUpgradesMissed: upgrades.missed,
+      aksWritesRefused409: aksRefused,
+      purgeProtection,
+      keptSoftDeleted,
+      stopStarts,
+    };
     out();
     out(
       `provisioning: ${seconds(provisionMs)} simulated s until all settled${provisioned ? '' : ' (NOT all settled)'}; deleting: ${seconds(deleteMs)} s${tornDown ? '' : ' (NOT all settled)'}`,
@@ -667,6 +924,14 @@ async function main(): Promise<number> {
     out(
       `ARM: ${app.arm.requests.length} requests, ${app.arm.faults.applied.length} faults injected (${faultsProvisioning} while provisioning) ${JSON.stringify(faults)}; simulator errors ${app.arm.internalErrors.length}`,
     );
+    out(
+      `behaviours: PostgreSQL ServerBusy outcomes ${behaviours.pgBusyOutcomes} (plus the simulator's busy outcome after each creation), ServerIsNotReady refusals ${behaviours.pgMaintenanceRefusals}; AKS upgrades ${upgrades.started} of ${upgrades.scheduled} scheduled (${upgrades.missed} never found the cluster running), AKS writes refused 409 ${aksRefused}; Key Vault purge protection ${purgeProtection ? `on, ${keptSoftDeleted} secrets kept soft-deleted as the statuses say` : 'off'}`,
+    );
+    out(
+      `stops and starts: ${stopStarts} of ${chosen.length} stopped then Ready with Azure's power states matching, in ${seconds(stopStartMs)} simulated s${cycled ? '' : ' (NOT all settled)'}; status power stale after ${stopStart.state.statusStale.length} of them`,
+    );
+    for (const p of stopStart.state.statusStale.slice(0, 5)) out(`  stale: ${p}`);
+    for (const p of stopStart.state.problems.slice(0, 10)) out(`  stop/start: ${p}`);
     if (refused.length) out(`POST /platforms refused: ${refused.slice(0, 5).join('; ')}`);
     if (deleteRefused.length) out(`DELETE refused: ${deleteRefused.slice(0, 5).join('; ')}`);
     for (const id of failedIds.slice(0, 10)) {
@@ -703,7 +968,7 @@ async function main(): Promise<number> {
     out();
     out(`seed=${seed}`);
     out(
-      `ready=${ready} failed=${platforms - ready} duplicates=${duplicates.total} leftovers=${leftovers.length}`,
+      `ready=${ready} failed=${platforms - ready} duplicates=${duplicates.total} leftovers=${leftovers.length} stopStarts=${stopStarts}`,
     );
     out(
       `5xx=${invalid.serverErrors} invalid=${invalid.sent} violations=${invalid.violations.length} changed=${changed.length}`,
@@ -712,6 +977,8 @@ async function main(): Promise<number> {
       ready === platforms &&
       duplicates.total === 0 &&
       leftovers.length === 0 &&
+      stopStarts === chosen.length &&
+      stopStart.state.problems.length === 0 &&
       refused.length === 0 &&
       deleteRefused.length === 0 &&
       deleted === platforms &&
@@ -730,6 +997,8 @@ async function main(): Promise<number> {
         deleted,
         duplicates: duplicates.total,
         leftovers: leftovers.length,
+        stopStarts,
+        behaviours,
         invalid: invalid.sent,
         serverErrors: invalid.serverErrors,
         violations: invalid.violations.length,
@@ -739,6 +1008,7 @@ async function main(): Promise<number> {
         steps: stats.steps,
         driverErrors: driverProblems.length,
         provisionS: seconds(provisionMs),
+        stopStartS: seconds(stopStartMs),
         deleteS: seconds(deleteMs),
         wallS: Math.round(wallMs / 100) / 10,
       }),
