@@ -226,7 +226,11 @@ function* followOperation(
 
 /** Reads AKS's and PostgreSQL's power state from Azure and records it for the status (never fails a flow). */
 export function* recordPower(context: Context, platformId: string): Flow<void> {
-  const power = yield* call(context, 'getPowerStates', { platformId });
+  // A throttled or failed read is waited out (a bounded wait of its own): recording nothing would leave the
+  // status showing the power state from before the step that just changed it.
+  const power = yield* callUntilAnswered(context, stepClock(context, 'powerState'), 'getPowerStates', {
+    platformId,
+  });
   if (power.ok)
     yield* call(context, 'recordProgress', {
       platformId,

@@ -89,6 +89,8 @@ export const STEPS = {
     poll: 'resourceGroupDelete',
   },
   secretsPurge: { title: "Delete and purge the platform's secrets", poll: 'keyVault' },
+  // Not a step of the timeline: paces the read of the power states recorded after each power step.
+  powerState: { title: "Read AKS's and PostgreSQL's power state", poll: 'storageAccount' },
 } as const satisfies Record<string, StepDefinition>;
 
 export type StepName = keyof typeof STEPS;

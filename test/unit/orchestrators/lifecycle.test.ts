@@ -9,6 +9,7 @@ import { ORCHESTRATORS } from '../../../src/orchestrators/names.js';
 import {
   MINUTES,
   ok,
+  refused,
   RUN_START,
   runOrchestrator,
   type Finished,
@@ -53,6 +54,28 @@ const powerOperations = (run: Finished) =>
 const followed = (operation: string) => [`begin ${operation}`, `read ${operation}`, `read ${operation}`];
 
 describe('stopPlatform', () => {
+  it('a power read that is throttled is waited out: the status records the state the stop left', async () => {
+    let reads = 0;
+    const run = await runOrchestrator(
+      ORCHESTRATORS.stop,
+      { platformId: PLATFORM },
+      {
+        ...powerStubs(),
+        getPowerStates: async () =>
+          ++reads === 1
+            ? refused('throttled', 'TooManyRequests')
+            : ok({ aks: 'Stopped', postgres: reads === 2 ? 'Ready' : 'Stopped' }),
+      },
+    );
+    expect(run.runtimeStatus).toBe('Completed');
+    const recorded = run.callsOf('recordProgress').flatMap((c) => (c.input.power ? [c.input.power] : []));
+    // One record after each power step, each from an answered read (the throttled one is read again).
+    expect(recorded.map(({ aks, postgres }) => ({ aks, postgres }))).toEqual([
+      { aks: 'Stopped', postgres: 'Ready' },
+      { aks: 'Stopped', postgres: 'Stopped' },
+    ]);
+  });
+
   it('stops AKS, and waits for it to be stopped, before it stops PostgreSQL', async () => {
     const run = await runOrchestrator(ORCHESTRATORS.stop, { platformId: PLATFORM }, powerStubs());
     expect(run.runtimeStatus).toBe('Completed');
