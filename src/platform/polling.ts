@@ -25,8 +25,10 @@ export const POLL = {
   // Storage accounts, resource groups, secrets, file shares and the AKS maintenance window: seconds.
   storageAccount: { initialMs: 5_000, factor: 2, maxMs: 30_000, deadlineMs: minutes(10) },
   postgresChild: { initialMs: 2_500, factor: 2, maxMs: 30_000, deadlineMs: minutes(15) },
-  // AKS stop ≈ 4 min, start ≈ 6 min; PostgreSQL stop/start ≈ 2 min; a group delete takes what it holds.
-  aksPower: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(45) },
+  // AKS stop ≈ 10 min, start ≈ 4–6 min; PostgreSQL stop/start ≈ 2 min; a group delete takes what it holds.
+  // A stop or start may first wait out an upgrade (AKS refuses writes while one runs, which can outlast 20
+  // minutes), then take its own 10 minutes or so.
+  aksPower: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(60) },
   postgresPower: { initialMs: 15_000, factor: 1.5, maxMs: 60_000, deadlineMs: minutes(30) },
   resourceGroupDelete: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(90) },
   // Key Vault shows a deleted secret within seconds of the delete.
