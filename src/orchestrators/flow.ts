@@ -89,23 +89,21 @@ export type Probe<T> = { done: T } | { wait: string; retryAfterMs?: number; fail
 
 /**
  * The poll loop: probes until done or failed; between probes sleeps as long as Azure asked (Retry-After,
- * never less) or the step's bounded backoff. Past the step's deadline (or `maxAttempts`), the wait ends
- * with its last failure, or a timeout naming what was still missing.
+ * never less) or the step's bounded backoff. Past the step's deadline the wait ends with its last failure,
+ * or a timeout naming what was still missing.
  */
 export function* poll<T>(
   context: Context,
   step: StepClock,
   probe: (attempt: number) => Flow<Probe<T>>,
-  options: { maxAttempts?: number; firstWaitMs?: number; firstAttempt?: number } = {},
+  options: { firstWaitMs?: number; firstAttempt?: number } = {},
 ): Flow<Result<T>> {
   if (options.firstWaitMs) yield* sleep(context, options.firstWaitMs);
   for (let attempt = options.firstAttempt ?? 0; ; attempt++) {
     const reading = yield* probe(attempt);
     if ('done' in reading) return { ok: true, value: reading.done };
     if ('ok' in reading) return reading;
-    const outOfAttempts =
-      options.maxAttempts !== undefined && attempt + 1 - (options.firstAttempt ?? 0) >= options.maxAttempts;
-    if (outOfAttempts || now(context) >= step.deadline) return reading.failure ?? timeout(step, reading.wait);
+    if (now(context) >= step.deadline) return reading.failure ?? timeout(step, reading.wait);
     yield* sleep(context, nextWaitMs(step.policy, attempt, reading.retryAfterMs));
   }
 }
