@@ -52,12 +52,7 @@ afterEach(async () => {
 /** The platform's apply: server-side apply by its field manager, `fieldValidation=Strict`. */
 const apply = <T extends KubernetesObject>(object: object) => platform.apply(object as T) as Promise<T>;
 
-const read = <T extends KubernetesObject>(
-  apiVersion: string,
-  kind: string,
-  name: string,
-  namespace?: string,
-) => readObject(client)<T>(apiVersion, kind, name, namespace);
+const read = readObject(() => client);
 
 async function rejection(promise: Promise<unknown>): Promise<{
   code: number;

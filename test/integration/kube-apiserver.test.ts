@@ -78,12 +78,7 @@ let client: KubernetesObjectApi;
 const apply = <T extends KubernetesObject>(object: object, manager = FIELD_MANAGER, force = true) =>
   client.patch(object as T, undefined, undefined, manager, force, PatchStrategy.ServerSideApply);
 
-const read = <T extends KubernetesObject>(
-  apiVersion: string,
-  kind: string,
-  name: string,
-  namespace?: string,
-) => readObject(client)<T>(apiVersion, kind, name, namespace);
+const read = readObject(() => client);
 
 async function rejection(promise: Promise<unknown>): Promise<ApiException<unknown>> {
   try {

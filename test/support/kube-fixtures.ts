@@ -53,8 +53,8 @@ export const ollamaStatefulSet = {
   },
 };
 
-/** Reads one object by its coordinates. */
+/** Reads one object by its coordinates, with the client a test has at the time (often set in beforeEach). */
 export const readObject =
-  (client: KubernetesObjectApi) =>
+  (client: () => KubernetesObjectApi) =>
   <T extends KubernetesObject>(apiVersion: string, kind: string, name: string, namespace?: string) =>
-    client.read<T>({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } });
+    client().read<T>({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } });
