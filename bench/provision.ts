@@ -337,7 +337,17 @@ async function provisionSequential(
     if (r.preloadFinished) throw new Error(`${prefix}: no model could be pulled`);
     sleep();
   }
-  const smoke = await answered('runSmokeTest', { ...ref, model: first }, notYet);
+  // The chat waits for Ollama to load the model (simulated time): move the clock while it waits, as the
+  // durable driver does for the flow.
+  const chatting = answered('runSmokeTest', { ...ref, model: first }, notYet);
+  let answeredChat = false;
+  void chatting.finally(() => (answeredChat = true));
+  while (!answeredChat) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const next = app.clock.nextTimerAt();
+    if (app.clock.sleeping > 0 && next !== undefined) app.clock.advanceTo(next);
+  }
+  const smoke = await chatting;
   if (!smoke.ok) fail('runSmokeTest', smoke);
   const readyMs = app.clock.now() - t0;
   for (;;) {

@@ -21,6 +21,7 @@ export class VirtualClock implements Clock {
   private current: number;
   private timers: PendingTimer[] = [];
   private seq = 0;
+  private waits = 0;
 
   constructor(start = Date.parse('2026-01-05T09:00:00Z')) {
     this.current = start;
@@ -36,6 +37,25 @@ export class VirtualClock implements Clock {
     return () => {
       this.timers = this.timers.filter((t) => t !== timer);
     };
+  }
+
+  /**
+   * Simulated work that takes time (a blocking call answered once a model is loaded): resolves when the
+   * clock reaches `at`. `sleeping` counts the waits not over yet, so the durable driver can tell that every
+   * running activity is waiting for time to pass and move the clock at once.
+   */
+  wait(at: number): Promise<void> {
+    this.waits++;
+    return new Promise<void>((resolve) =>
+      this.setTimer(at, () => {
+        this.waits--;
+        resolve();
+      }),
+    );
+  }
+
+  get sleeping(): number {
+    return this.waits;
   }
 
   nextTimerAt(): number | undefined {
@@ -82,4 +102,10 @@ export class ScaledClock implements Clock {
     handle.unref?.();
     return () => clearTimeout(handle);
   }
+}
+
+/** Resolves when `clock` reaches `at` (counted by a VirtualClock as a wait, see `VirtualClock.wait`). */
+export function waitUntil(clock: Clock, at: number): Promise<void> {
+  if (clock instanceof VirtualClock) return clock.wait(at);
+  return new Promise<void>((resolve) => clock.setTimer(at, resolve));
 }

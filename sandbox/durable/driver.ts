@@ -46,8 +46,9 @@
  *   attach() / detach()          hook the InstanceStore (start, terminate, raise event) / unhook and stop.
  *   startNew(name, input, id?)   convenience for store.start.
  *   runUntilIdle()               run episodes and activities until only time (or outside input) can make
- *                                progress; an activity that makes no progress for `stallMs` real ms (e.g. it
- *                                waits on the VirtualClock) is left running.
+ *                                progress; an activity that makes no progress for `stallMs` real ms is left
+ *                                running, and at once when every running activity waits on the VirtualClock
+ *                                (`VirtualClock.wait`, e.g. a simulated model load).
  *   runUntil(pred, opts)         runUntilIdle, then jump a VirtualClock to its next timer, repeat.
  *                                With another clock (ScaledClock) it polls in real time.
  *   history(id)                  committed history of the current execution (a copy).
@@ -168,7 +169,7 @@ const setImmediateP = () => new Promise<void>((resolve) => setImmediate(resolve)
 const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const isVirtual = (
   c: Clock,
-): c is Clock & { nextTimerAt(): number | undefined; advanceTo(at: number): void } =>
+): c is Clock & { nextTimerAt(): number | undefined; advanceTo(at: number): void; sleeping?: number } =>
   typeof (c as { nextTimerAt?: unknown }).nextTimerAt === 'function' &&
   typeof (c as { advanceTo?: unknown }).advanceTo === 'function';
 
@@ -339,17 +340,30 @@ export class DurableDriver {
       }
       const before = this.progress;
       let timer: NodeJS.Timeout | undefined;
+      let asleep: NodeJS.Timeout | undefined;
       await Promise.race([
         ...this.activityWork,
         new Promise<void>((resolve) => {
           timer = setTimeout(resolve, this.stallMs);
           timer.unref?.();
+          // Activities blocked on simulated time (VirtualClock.wait) can only progress once the clock moves:
+          // when every running activity is such a wait, there is no need to sit out stallMs.
+          asleep = setInterval(() => {
+            if (this.allAsleep()) resolve();
+          }, 2);
+          asleep.unref?.();
         }),
       ]);
       clearTimeout(timer);
+      clearInterval(asleep);
       await setImmediateP();
       if (this.progress === before && this.work.size === this.activityWork.size) return;
     }
+  }
+
+  private allAsleep(): boolean {
+    const clock = this.clock;
+    return isVirtual(clock) && this.activityWork.size > 0 && (clock.sleeping ?? 0) >= this.activityWork.size;
   }
 
   async runUntil(

@@ -2,14 +2,16 @@
  * Simulated Ollama HTTP API (in memory): `/api/tags` (pulled models), `/api/ps` (loaded models, `size_vram`
  * > 0 only with a GPU, expiring per keep_alive on the shared clock), `/api/pull` (streaming NDJSON or
  * `stream: false`, finishing `pullMs` of simulated time later; failures answer like Ollama:
- * `{ "error": "pull model manifest: file does not exist" }`), `/api/generate` and `/api/chat` (load the
- * model; token timings reflect GPU or CPU), `/api/embed`, `/api/show`, `/api/delete`, `/api/version`.
+ * `{ "error": "pull model manifest: file does not exist" }`), `/api/generate` and `/api/chat` (answered
+ * once the model is loaded, which takes simulated time: read from the share, or from the page cache if it
+ * was loaded since the pod started; token timings reflect GPU or CPU), `/api/embed`, `/api/show`, `/api/delete`, `/api/version`.
  *
  * The simulated API server's service proxy calls `serve()`; `listen()` serves it on its own port as well.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from '../clock.js';
+import { MODEL_CATALOG } from '../../src/platform/catalog.js';
+import { waitUntil, type Clock } from '../clock.js';
 import { hashInt } from './json.js';
 
 export interface OllamaModel {
@@ -60,6 +62,29 @@ interface Loaded {
 /** Simulated time one model pull takes unless `pullMs` says otherwise. */
 export const DEFAULT_PULL_MS = 120_000;
 
+/**
+ * Loading a model reads it from the Azure Files share: a 100 GiB Premium (provisioned v1) share reads at
+ * 110 MiB/s (Azure Files billing documentation), so llama3.1:8b (4.9 GiB) loads in about 45 s; moving it
+ * over a T4's PCIe bus takes under a second, so the share sets the pace.
+ */
+export const SHARE_READ_BYTES_PER_S = 110 * 2 ** 20;
+/** A model read since the pod started is in the node's page cache: a reload took 4.2 s (ollama#5826). */
+export const CACHED_LOAD_MS = 4_200;
+/** A request for a model already in GPU memory starts at once. */
+const LOADED_MS = 10;
+
+/** Bytes a pulled model takes: a model of the catalog its library size, others a stable 1–5 GB. */
+export function modelSize(model: string): number {
+  const name = normalizeModel(model);
+  const known = MODEL_CATALOG[name]?.downloadGiB;
+  return known ? Math.round(known * 2 ** 30) : 1_000_000_000 + (hashInt(name) % 4_000_000_000);
+}
+
+/** Simulated time a load of `bytes` from the share takes (nothing in the page cache). */
+export function coldLoadMs(bytes: number): number {
+  return Math.round((bytes / SHARE_READ_BYTES_PER_S) * 1000);
+}
+
 /** Go's maximum duration: what Ollama reports as expiry for keep_alive < 0 (a date in 2318). */
 const FOREVER_MS = 9_223_372_036_854;
 
@@ -95,6 +120,9 @@ export class SimulatedOllama {
   private readonly version: string;
   private readonly models = new Map<string, Stored>();
   private readonly loadedModels = new Map<string, Loaded>();
+  /** Loads in progress (one per model, shared by the requests that wait for it), and models read before. */
+  private readonly loading = new Map<string, Promise<void>>();
+  private readonly pageCache = new Set<string>();
   private readonly pullFailures = new Map<string, string>();
   /** Pulls made by a Job's pod (model-preload), keyed by Job uid: each model lands at its time. */
   private readonly scheduledPulls = new Map<string, { name: string; at: number }[]>();
@@ -205,11 +233,13 @@ export class SimulatedOllama {
   /** The pod restarted (AKS stop/start): nothing is loaded; pulled models stay (they live on the volume). */
   unloadAll(): void {
     this.loadedModels.clear();
+    this.pageCache.clear();
   }
 
   reset(): void {
     this.models.clear();
     this.loadedModels.clear();
+    this.pageCache.clear();
     this.pullFailures.clear();
   }
 
@@ -344,8 +374,9 @@ export class SimulatedOllama {
           return json(400, { error: (e as Error).message });
         }
         this.expire();
-        const wasLoaded = this.loadedModels.has(name);
-        const loadNs = wasLoaded ? 10_000_000 : gpu ? 2_000_000_000 : 6_000_000_000;
+        // Like Ollama, the request is answered once the model is in memory (an unload request loads nothing).
+        const loadMs = keepMs === 0 && !this.loadedModels.has(name) ? 0 : await this.ensureLoaded(name);
+        const loadNs = loadMs * 1_000_000;
         const createdAt = new Date(this.clock.now()).toISOString();
         if (pathname === '/api/embed') {
           this.load(name, this.expiryFromMs(keepMs), gpu);
@@ -455,7 +486,7 @@ export class SimulatedOllama {
     if (!present && this.pullMs > 0) {
       this.pending++;
       try {
-        await new Promise<void>((resolve) => this.clock.setTimer(this.clock.now() + this.pullMs, resolve));
+        await waitUntil(this.clock, this.clock.now() + this.pullMs);
       } finally {
         this.pending--;
       }
@@ -479,10 +510,9 @@ export class SimulatedOllama {
     const name = normalizeModel(spec.name);
     const existing = this.models.get(name);
     if (existing && spec.size === undefined) return existing;
-    const h = hashInt(name);
     const stored: Stored = {
       name,
-      size: spec.size ?? 1_000_000_000 + (h % 4_000_000_000),
+      size: spec.size ?? modelSize(name),
       digest:
         spec.digest ??
         Array.from({ length: 8 }, (_, i) => hashInt(`${name}/${i}`).toString(16).padStart(8, '0')).join(''),
@@ -512,9 +542,27 @@ export class SimulatedOllama {
     };
   }
 
+  /** Waits (in simulated time) until `name` is in memory; returns how long this request waited for it. */
+  private async ensureLoaded(name: string): Promise<number> {
+    if (this.loadedModels.has(name)) return LOADED_MS;
+    const start = this.clock.now();
+    let load = this.loading.get(name);
+    if (!load) {
+      const ms = this.pageCache.has(name) ? CACHED_LOAD_MS : coldLoadMs(this.models.get(name)?.size ?? 0);
+      load = waitUntil(this.clock, start + ms).finally(() => {
+        this.loading.delete(name);
+        this.pageCache.add(name);
+      });
+      this.loading.set(name, load);
+    }
+    await load;
+    return Math.max(LOADED_MS, this.clock.now() - start);
+  }
+
   private load(name: string, expiresAt: number, gpu: boolean) {
     const size = this.models.get(name)?.size ?? 0;
     this.loadedModels.set(name, { name, expiresAt, sizeVram: gpu ? size : 0 });
+    this.pageCache.add(name);
   }
 
   private expiry(keepAlive: string | number): number {

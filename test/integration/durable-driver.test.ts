@@ -61,6 +61,15 @@ df.app.activity('test_slow', {
     }),
 });
 
+/** A blocking call that takes simulated time (as the simulated Ollama's model load does). */
+let activityClock: VirtualClock | undefined;
+df.app.activity('test_takesTime', {
+  handler: async (ms: number) => {
+    await activityClock!.wait(activityClock!.now() + ms);
+    return activityClock!.now();
+  },
+});
+
 // ------------------------------------------------------------------ test orchestrations
 
 const isoNow = (context: df.OrchestrationContext) => context.df.currentUtcDateTime.toISOString();
@@ -154,6 +163,11 @@ df.app.orchestration('test_approval', function* (context) {
 df.app.orchestration('test_failing', function* (context) {
   yield context.df.callActivity('test_echo', { step: 'before failure' });
   throw new Error('boom in orchestrator');
+});
+
+df.app.orchestration('test_timed', function* (context) {
+  const answeredAt = (yield context.df.callActivity('test_takesTime', 45 * MIN)) as number;
+  return { answeredAt, resumedAt: context.df.currentUtcDateTime.getTime() };
 });
 
 df.app.orchestration('test_blocked', function* (context) {
@@ -262,7 +276,9 @@ afterEach(() => {
   }
 });
 
-function setup(options: { unknownOrchestrator?: 'fail' | 'pending'; autoRun?: boolean } = {}): Fixture {
+function setup(
+  options: { unknownOrchestrator?: 'fail' | 'pending'; autoRun?: boolean; stallMs?: number } = {},
+): Fixture {
   const clock = new VirtualClock();
   const store = new InstanceStore(() => new Date(clock.now()));
   const events: DriverEvent[] = [];
@@ -554,6 +570,16 @@ describe('DurableDriver', () => {
     expect(ofType(f.driver.history('failing'), H.ExecutionCompleted)[0]!.OrchestrationStatus).toBe(
       OrchestrationStatus.Failed,
     );
+  });
+
+  it('moves the virtual clock at once when every running activity waits for simulated time', async () => {
+    // With a stall of an hour of real time, only the clock's count of waits can let the run finish.
+    const f = setup({ stallMs: 3_600_000 });
+    activityClock = f.clock;
+    f.driver.startNew('test_timed', null, 'timed');
+    expect(await f.driver.runUntil(() => f.status('timed') === 'Completed')).toBe(true);
+    expect(f.output('timed')).toEqual({ answeredAt: f.start + 45 * MIN, resumedAt: f.start + 45 * MIN });
+    expect(f.clock.sleeping).toBe(0);
   });
 
   it('terminate stops an instance and ignores the late result of its running activity', async () => {

@@ -808,11 +808,14 @@ describe('service proxy to Ollama', () => {
     expect(failed.code).toBe(500);
     expect(JSON.parse(String(failed.body))).toEqual({ error: 'pull model manifest: file does not exist' });
 
-    const answer = (await post('api/generate', {
-      model: 'llama3.2:1b',
-      prompt: 'Say hi',
-      stream: false,
-    })) as Record<string, unknown>;
+    // A cold load reads the model from the share (1.3 GiB at 110 MiB/s, about 12 s): the answer waits for it.
+    const generating = post('api/generate', { model: 'llama3.2:1b', prompt: 'Say hi', stream: false });
+    await vi.waitFor(() => expect(clock.sleeping).toBe(1));
+    clock.advanceBy(12 * S);
+    expect(clock.sleeping).toBe(1);
+    clock.advanceBy(1 * S);
+    const answer = (await generating) as Record<string, unknown>;
+    expect(answer.load_duration).toBe(13 * S * 1e6);
     expect(answer).toMatchObject({
       done: true,
       response: expect.any(String),
@@ -829,6 +832,14 @@ describe('service proxy to Ollama', () => {
     expect(((await get('api/ps')) as typeof ps).models[0]!.size_vram).toBe(0);
     clock.advanceBy(5 * 60 * S);
     expect(await get('api/ps')).toEqual({ models: [] });
+    // Loaded before, so a reload comes from the node's page cache; once loaded, a request starts at once.
+    const reloading = post('api/generate', { model: 'llama3.2:1b', prompt: '', keep_alive: '1m' });
+    await vi.waitFor(() => expect(clock.sleeping).toBe(1));
+    clock.advanceBy(4.2 * S);
+    expect(await reloading).toMatchObject({ done_reason: 'load' });
+    expect(await post('api/generate', { model: 'llama3.2:1b', prompt: 'Hi', stream: false })).toMatchObject({
+      load_duration: 10 * 1e6,
+    });
 
     // Plain fetch with the kubeconfig's credentials works as well (e.g. for streaming pulls).
     const init = await kc.applyToFetchOptions({});

@@ -64,6 +64,9 @@ describe('provisionPlatform, Azure half', () => {
     expect(Date.parse(step('postgresFirewall').startedAt!)).toBeGreaterThanOrEqual(
       Date.parse(step('aksCluster').endedAt!),
     );
+    // The smoke test's chat waits for Ollama to load llama3.1:8b (4.9 GiB) from the share at 110 MiB/s.
+    const smoke = step('smokeTest');
+    expect(Date.parse(smoke.endedAt!) - Date.parse(smoke.startedAt!)).toBeGreaterThanOrEqual(45_000);
 
     const [cluster] = byType('Microsoft.ContainerService/managedClusters', 'prov1');
     const gpu = (cluster!.properties.agentPoolProfiles as Record<string, unknown>[]).find(
