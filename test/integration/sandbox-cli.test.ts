@@ -208,6 +208,28 @@ describe('npm run sandbox', () => {
     }
   }, 120_000);
 
+  it('mints development tokens at /_sandbox/token: a reader may list but not create; no token is 401', async () => {
+    const minted = await fetch(`${api}/_sandbox/token?roles=Platforms.Reader`);
+    expect(minted.status).toBe(200);
+    const { token: reader } = (await minted.json()) as { token: string };
+    const as = (bearer: string | undefined, init: RequestInit = {}) =>
+      fetch(`${api}/platforms`, {
+        ...init,
+        headers: {
+          'x-functions-key': key,
+          'content-type': 'application/json',
+          ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        },
+      });
+    expect((await as(reader)).status).toBe(200);
+    const create = { method: 'POST', body: JSON.stringify({ prefix: 'tok42', models: ['phi3.5'] }) };
+    const refused = await as(reader, create);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('content-type')).toBe('application/problem+json');
+    expect((await as(undefined)).status).toBe(401);
+    expect(stderr).toMatch(/development token for Platforms\.Operator: \S+/);
+  });
+
   it('lists the simulated cloud at /_sandbox/inventory without a key, and no secret values', async () => {
     // The README's platform was deleted (secrets purged): provision another one to list.
     const created = await fetch(`${api}/platforms`, {
