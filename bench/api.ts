@@ -123,7 +123,8 @@ async function run(
   // up, so that nothing runs behind the measurement.
   if (!options.ready) app.driver.autoRun = false;
   const ids = Array.from({ length: n }, (_, i) => `p${String(i + 1).padStart(4, '0')}`);
-  const headers = { [KEY_HEADER]: key };
+  // The function key and the sandbox's admin identity (emulated App Service Authentication).
+  const headers = { [KEY_HEADER]: key, authorization: `Bearer ${app.adminToken}` };
 
   // Register the platforms (202 each), as a client would.
   let t = performance.now();

@@ -27,6 +27,7 @@ import type {
 } from '../src/activities/contract.js';
 import { RETRYABLE_KINDS } from '../src/activities/contract.js';
 import { getServices } from '../src/composition.js';
+import { APP_ITSELF } from '../src/platform/access.js';
 import type { PlatformRecord } from '../src/platform/types.js';
 import {
   AZURE_RESOURCE_NAMES,
@@ -287,7 +288,7 @@ async function provisionSequential(
   };
   const ref = { platformId: prefix };
 
-  await getServices().platforms.create({ prefix, models }, NO_ORCHESTRATIONS, { dryRun: false });
+  await getServices().platforms.create(APP_ITSELF, { prefix, models }, NO_ORCHESTRATIONS, { dryRun: false });
   const rg = await answered('ensureResourceGroup', ref);
   if (!rg.ok) fail('ensureResourceGroup', rg);
   const secrets = await answered('ensurePlatformSecrets', ref);

@@ -692,9 +692,11 @@ async function sendInvalid(app: BenchApp, requests: InvalidRequest[]): Promise<I
     violations: [],
   };
   const one = async (r: InvalidRequest) => {
-    const headers = Object.fromEntries(
-      Object.entries(r.headers).map(([k, v]) => [k, v === KEY ? app.functionKey : v]),
-    );
+    // Every request carries the admin identity: these probe the request checks behind authentication.
+    const headers = {
+      authorization: `Bearer ${app.adminToken}`,
+      ...Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, v === KEY ? app.functionKey : v])),
+    };
     const res = await app.host.http({
       method: r.method,
       url: `http://127.0.0.1:7071${r.path}`,

@@ -6,7 +6,7 @@
 import { startSandboxApp, type SandboxApp, type SandboxAppOptions } from '../sandbox/app.js';
 import type { ArmRequestRecord } from '../sandbox/azure/arm.js';
 import { startAzurite, type RunningAzurite } from '../sandbox/azurite.js';
-import { callApp, type CallOptions, type Reply } from '../sandbox/call.js';
+import { asAdminByDefault, callApp, type CallOptions, type Reply } from '../sandbox/call.js';
 import { VirtualClock } from '../sandbox/clock.js';
 import type { KubeRequest } from '../sandbox/kube/apiserver.js';
 
@@ -39,7 +39,13 @@ export async function startBenchApp(
       ...started,
       clock,
       call: (method, path, callOptions) =>
-        callApp(started.host, started.functionKey, method, path, callOptions),
+        callApp(
+          started.host,
+          started.functionKey,
+          method,
+          path,
+          asAdminByDefault(started.adminToken, callOptions),
+        ),
     };
     return { app, close };
   } catch (e) {

@@ -11,10 +11,12 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfig, type Config } from '../src/config.js';
 import { overrideComposition } from '../src/composition.js';
+import { ROLES } from '../src/platform/access.js';
 import { sandboxCredential, simulatedAzureHttpClient } from './azure/forwarding-client.js';
 import { SimulatedArm, type SimulatedArmOptions } from './azure/arm.js';
 import { SimulatedKeyVault, type SimulatedKeyVaultOptions } from './azure/keyvault.js';
 import { VirtualClock, type Clock } from './clock.js';
+import { DevIdentityProvider } from './easy-auth.js';
 import { DurableDriver, type DriverEvent } from './durable/driver.js';
 import { DurableRpcServer, InstanceStore } from './durable/rpc.js';
 import { FunctionsHost, getRegistrations, installFunctionsCore, type LogLine } from './host.js';
@@ -46,6 +48,13 @@ export interface SandboxApp {
   host: FunctionsHost;
   config: Config;
   functionKey: string;
+  /**
+   * The development identity provider of the emulated App Service Authentication (on unless the settings
+   * turn WEBSITE_AUTH_ENABLED off): mints bearer tokens with chosen roles and groups.
+   */
+  identities: DevIdentityProvider;
+  /** A Platforms.Admin bearer token of this run, for callers that need no particular identity. */
+  adminToken: string;
   keyVault: SimulatedKeyVault;
   arm: SimulatedArm;
   /** One simulated Kubernetes API server and Ollama per AKS cluster, created when its kubeconfig is first used. */
@@ -120,6 +129,8 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
     AZURE_SUBSCRIPTION_ID: subscriptionId,
     KEY_VAULT_URL: keyVault.vaultUrl,
     REGISTRY_TABLE: `platforms${randomBytes(4).toString('hex')}`,
+    // The deployed app runs behind App Service Authentication; the host below emulates it.
+    WEBSITE_AUTH_ENABLED: 'True',
     ...options.settings,
   });
   overrideComposition({
@@ -130,8 +141,11 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
   for (const file of appEntryFiles()) await import(pathToFileURL(file).href);
 
   const functionKey = options.functionKey ?? randomBytes(24).toString('base64url');
+  const identities = new DevIdentityProvider();
+  const adminToken = (await identities.roleTokens())[ROLES.admin];
   const host = new FunctionsHost({
     functionKey,
+    ...(config.authEnabled ? { easyAuth: identities } : {}),
     durableClientData: () => rpc.clientData(),
     onLog: options.onLog,
   });
@@ -154,6 +168,8 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
     host,
     config,
     functionKey,
+    identities,
+    adminToken,
     keyVault,
     arm,
     clusters,

@@ -1,6 +1,6 @@
 /**
  * One request to the app through the Functions host emulation, as a client would send it: JSON body,
- * function key header, the answer's body parsed as JSON when it is JSON. Shared by the tests' harness and
+ * function key header, bearer token, the answer's body parsed as JSON when it is JSON. Shared by the tests' harness and
  * the benchmark scripts.
  */
 import type { FunctionsHost } from './host.js';
@@ -19,6 +19,8 @@ export interface CallOptions {
   headers?: Record<string, string>;
   /** The function key to send (default the app's); null sends none. */
   key?: string | null;
+  /** A bearer token for the emulated App Service Authentication (sandbox/easy-auth.ts); null sends none. */
+  token?: string | null;
 }
 
 export async function callApp(
@@ -26,12 +28,13 @@ export async function callApp(
   functionKey: string,
   method: string,
   path: string,
-  { body, raw, headers = {}, key = functionKey }: CallOptions = {},
+  { body, raw, headers = {}, key = functionKey, token }: CallOptions = {},
 ): Promise<Reply> {
   const payload = raw ?? (body === undefined ? undefined : JSON.stringify(body));
   const allHeaders = {
     ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
     ...(key ? { 'x-functions-key': key } : {}),
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
     ...headers,
   };
   const res = await host.http({
@@ -48,3 +51,9 @@ export async function callApp(
   }
   return { status: res.status, headers: res.headers, text: res.body, json };
 }
+
+/** Callers that name no identity act as the sandbox's admin: tests and benchmarks about other things need no roles. */
+export const asAdminByDefault = (adminToken: string, options: CallOptions = {}): CallOptions => ({
+  ...options,
+  token: options.token === undefined ? adminToken : options.token,
+});

@@ -9,8 +9,13 @@
  * those of the deployed app; sandbox/server.ts is that HTTP front. `GET /_sandbox/inventory` (no key)
  * lists what exists in the simulated cloud: names, types, tags and properties, never a secret value.
  *
- * stdout carries exactly one line, `sandbox ready: api=http://127.0.0.1:<port> key=<function key>`; all
- * other output goes to stderr. SIGINT/SIGTERM (or the parent process exiting) stop everything this started
+ * The host emulates App Service Authentication with a development identity provider (sandbox/easy-auth.ts):
+ * platform routes need `Authorization: Bearer <token>` besides the function key. `GET /_sandbox/token`
+ * (no key) mints one for chosen roles, object id and groups.
+ *
+ * stdout carries exactly one line,
+ * `sandbox ready: api=http://127.0.0.1:<port> key=<function key> token=<Platforms.Admin token>`; all
+ * other output goes to stderr (an operator's and a reader's token among it). SIGINT/SIGTERM (or the parent process exiting) stop everything this started
  * and exit 0.
  */
 import type { Server } from 'node:http';
@@ -43,9 +48,14 @@ Options:
   -h, --help         this text
 
 When ready it prints one line to stdout:
-  sandbox ready: api=http://127.0.0.1:<port> key=<function key>
-The function key is random per run. GET /_sandbox/inventory (no key) lists the simulated Azure
-resources, Kubernetes objects and Key Vault secret names. Ctrl-C stops everything.
+  sandbox ready: api=http://127.0.0.1:<port> key=<function key> token=<admin token>
+The function key and the token signing key are random per run. Platform routes need both headers:
+  x-functions-key: <function key>
+  authorization: Bearer <token>
+The token is a development identity with the role Platforms.Admin; stderr shows a Platforms.Operator and a
+Platforms.Reader token, and GET /_sandbox/token?roles=<role,...>&oid=<guid>&groups=<guid,...> (no key)
+mints others. GET /_sandbox/inventory (no key) lists the simulated Azure resources, Kubernetes objects
+and Key Vault secret names. Ctrl-C stops everything.
 `;
 
 interface Options {
@@ -186,7 +196,11 @@ async function main(): Promise<void> {
       log(
         `speed ${speed}: a real second is ${speed} simulated seconds; started in ${Date.now() - started} ms`,
       );
-      process.stdout.write(`sandbox ready: api=http://${HOST}:${actualPort} key=${sandbox.functionKey}\n`);
+      const tokens = await sandbox.identities.roleTokens();
+      for (const [role, token] of Object.entries(tokens)) log(`development token for ${role}: ${token}`);
+      process.stdout.write(
+        `sandbox ready: api=http://${HOST}:${actualPort} key=${sandbox.functionKey} token=${sandbox.adminToken}\n`,
+      );
     } catch (e) {
       failure = e;
     }

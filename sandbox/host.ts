@@ -4,7 +4,9 @@
  * registration. Standing in for that module captures exactly what the real host would receive, so the
  * app's own entry files, bindings and handlers run unchanged. HTTP requests are routed by the registered
  * route templates and methods; `authLevel: 'function'` routes require the function key as Azure does
- * (header `x-functions-key` or query `code`), answering 401 with an empty body otherwise.
+ * (header `x-functions-key` or query `code`), answering 401 with an empty body otherwise. With `easyAuth`
+ * the host also stands in for App Service Authentication (sandbox/easy-auth.ts): it decides which caller
+ * headers the app sees.
  */
 import functions, { type HttpResponseInit } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
@@ -86,6 +88,8 @@ export interface HostOptions {
   /** Value the host passes for `durableClient` input bindings (the extension's client data). */
   durableClientData?: () => unknown;
   onLog?: (line: LogLine) => void;
+  /** App Service Authentication: the headers the app receives for the client's headers. */
+  easyAuth?: { authenticate(headers: Record<string, string>): Promise<Record<string, string>> };
 }
 
 export interface EmulatedRequest {
@@ -122,10 +126,13 @@ export class FunctionsHost {
         : typeof req.body === 'string'
           ? { string: req.body }
           : { bytes: req.body };
+    const headers = this.options.easyAuth
+      ? await this.options.easyAuth.authenticate(req.headers ?? {})
+      : (req.headers ?? {});
     const request = new HttpRequest({
       method: req.method.toUpperCase(),
       url: req.url,
-      headers: req.headers ?? {},
+      headers,
       params,
       body,
       query: Object.fromEntries(url.searchParams),
@@ -141,9 +148,9 @@ export class FunctionsHost {
     }
     const response =
       result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as HttpResponseInit);
-    const headers: Record<string, string> = {};
-    response.headers.forEach((value, key) => (headers[key] = value));
-    return { status: response.status, headers, body: await response.text() };
+    const responseHeaders: Record<string, string> = {};
+    response.headers.forEach((value, key) => (responseHeaders[key] = value));
+    return { status: response.status, headers: responseHeaders, body: await response.text() };
   }
 
   /** Invokes a timer-triggered function now. */

@@ -2,7 +2,8 @@
  * The sandbox's HTTP front: serves a started sandbox app on 127.0.0.1, converting each request into a
  * `FunctionsHost.http` call (method, absolute URL, headers, raw body bytes), so routing, function keys and
  * the app's answers are those of the deployed app. `GET /_sandbox/inventory` (no key) lists what exists in
- * the simulated cloud: names, types, tags and properties, never a secret value.
+ * the simulated cloud: names, types, tags and properties, never a secret value. `GET /_sandbox/token`
+ * (no key) mints a development bearer token: `?roles=` (comma-separated), `?oid=`, `?groups=`.
  *
  * Used by `npm run sandbox` (sandbox/cli.ts) and by the benchmarks (bench/).
  */
@@ -15,6 +16,7 @@ export const HOST = '127.0.0.1';
 /** The Functions host's own request size limit (100 MB); the app refuses anything over 64 KiB itself. */
 const MAX_REQUEST_BYTES = 100 * 1024 * 1024;
 export const INVENTORY_PATH = '/_sandbox/inventory';
+export const TOKEN_PATH = '/_sandbox/token';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const isObject = (v: Json | undefined): v is JsonObject =>
@@ -90,6 +92,21 @@ export function serveSandbox(app: SandboxApp, port: number, log: (message: strin
             2,
           );
           send(res, 200, { 'content-type': 'application/json' }, `${body}\n`);
+          return;
+        }
+        if (url.pathname === TOKEN_PATH) {
+          const list = (name: string) =>
+            (url.searchParams.get(name) ?? '')
+              .split(',')
+              .map((v) => v.trim())
+              .filter(Boolean);
+          const oid = url.searchParams.get('oid') ?? undefined;
+          const token = await app.identities.mint({
+            roles: list('roles'),
+            groups: list('groups'),
+            ...(oid ? { oid } : {}),
+          });
+          send(res, 200, { 'content-type': 'application/json' }, `${JSON.stringify({ token })}\n`);
           return;
         }
         const body = await readBody(req);

@@ -25,6 +25,11 @@ export interface Config {
   defaultIdleMinutes: number;
   /** The weekly UTC window of every cluster's auto-upgrades (AKS refuses writes while one runs). */
   maintenanceWindow: MaintenanceWindow;
+  /**
+   * App Service Authentication is on (App Service sets WEBSITE_AUTH_ENABLED=True then): only then is the
+   * caller header trustworthy, so only then can a platform route identify a caller.
+   */
+  authEnabled: boolean;
 }
 
 export class ConfigError extends Error {
@@ -46,6 +51,8 @@ export const SETTINGS = {
   AUTO_STOP_SCHEDULE: 'NCRONTAB of the idle sweep. Default: 0 */5 * * * * (every 5 minutes).',
   DEFAULT_IDLE_MINUTES: 'Idle minutes before auto-stop when a request gives none; 0 = never. Default: 60.',
   AKS_MAINTENANCE_WINDOW: `Weekly UTC window of every cluster's auto-upgrades. Default: ${DEFAULT_MAINTENANCE_WINDOW}.`,
+  WEBSITE_AUTH_ENABLED:
+    'Set by App Service when App Service Authentication is on (True/False). Platform routes need it on: they read the caller from it. Default: False.',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -121,6 +128,9 @@ export function loadConfig(env: Env = process.env): Config {
   );
   check('AKS_MAINTENANCE_WINDOW', maintenanceWindow !== undefined, MAINTENANCE_WINDOW_RULE);
 
+  const authText = text('WEBSITE_AUTH_ENABLED', 'False').toLowerCase();
+  check('WEBSITE_AUTH_ENABLED', authText === 'true' || authText === 'false', 'must be True or False');
+
   if (problems.length > 0 || !maintenanceWindow) throw new ConfigError(problems);
   return Object.freeze({
     storageConnection,
@@ -132,6 +142,7 @@ export function loadConfig(env: Env = process.env): Config {
     autoStopSchedule,
     defaultIdleMinutes,
     maintenanceWindow: Object.freeze(maintenanceWindow),
+    authEnabled: authText === 'true',
   });
 }
 

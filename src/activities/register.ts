@@ -5,6 +5,7 @@
 import * as df from 'durable-functions';
 import { getServices, type Services } from '../composition.js';
 import type { InvocationContext } from '@azure/functions';
+import { APP_ITSELF } from '../platform/access.js';
 import { ApiError } from '../services/errors.js';
 import { orchestrationsFromDurableClient } from '../services/orchestrations.js';
 import type { ActivityInput, ActivityOutput } from './contract.js';
@@ -63,6 +64,7 @@ df.app.activity('requestPlatformStop', {
   ): Promise<ActivityOutput<'requestPlatformStop'>> => {
     try {
       const accepted = await getServices().platforms.transition(
+        APP_ITSELF,
         platformId,
         'stop',
         orchestrationsFromDurableClient(df.getClient(context)),

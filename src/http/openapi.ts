@@ -25,10 +25,21 @@ const idParameter = {
   description: 'The platform id (its prefix).',
   schema: { type: 'string', pattern: PREFIX_PATTERN },
 };
-const security = [{ functionKey: [] }, { functionKeyQuery: [] }];
+// Both gates at once: the function key (header or query) and a caller App Service Authentication signed in.
+const security = [
+  { functionKey: [], entraId: [] },
+  { functionKeyQuery: [], entraId: [] },
+];
 
 const common = {
-  '401': { description: 'Missing or wrong function key (answered by the Functions host, without a body).' },
+  '401': {
+    description:
+      'Missing or wrong function key (answered by the Functions host, without a body), or no authenticated caller (problem+json, `WWW-Authenticate: Bearer`).',
+    content: { [PROBLEM_CONTENT_TYPE]: { schema: ref('Problem') } },
+  },
+  '403': problemResponse(
+    'The caller has none of the roles Platforms.Admin, Platforms.Operator, Platforms.Reader, or its role does not allow this (a Reader changing a platform).',
+  ),
   '500': problemResponse('Unexpected fault (never caused by client input).'),
   '503': problemResponse('A dependency is unavailable; retry later.'),
 };
@@ -42,7 +53,7 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
     parameters: [idParameter],
     responses: {
       '202': accepted,
-      '404': problemResponse('Unknown platform.'),
+      '404': problemResponse('Unknown platform, or one the caller neither owns nor administers.'),
       '409': problemResponse('Not possible in the current phase, or another operation runs.'),
       ...common,
     },
@@ -110,13 +121,13 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
           parameters: [idParameter],
           responses: {
             '200': jsonResponse('The platform.', ref('Platform')),
-            '404': problemResponse('Unknown platform.'),
+            '404': problemResponse('Unknown platform, or one the caller neither owns nor administers.'),
             ...common,
           },
         },
         patch: {
           summary:
-            'Change models, Open WebUI replicas or auto-stop. A models or replicas change runs the update flow (from Ready); an auto-stop change alone is recorded at once.',
+            'Change models, Open WebUI replicas, auto-stop or owners. A models or replicas change runs the update flow (from Ready); an auto-stop or owners change alone is recorded at once.',
           operationId: 'updatePlatform',
           security,
           parameters: [idParameter],
@@ -135,7 +146,7 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
               locationHeader,
             ),
             '400': problemResponse('Invalid body: `errors` names every bad field by JSON pointer.'),
-            '404': problemResponse('Unknown platform.'),
+            '404': problemResponse('Unknown platform, or one the caller neither owns nor administers.'),
             '409': problemResponse('Not possible in the current phase, or another operation runs.'),
             '413': problemResponse('Body larger than 64 KiB.'),
             '415': problemResponse('Body is not JSON.'),
@@ -155,7 +166,7 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
           parameters: [idParameter],
           responses: {
             '200': jsonResponse('The status.', ref('Status')),
-            '404': problemResponse('Unknown platform.'),
+            '404': problemResponse('Unknown platform, or one the caller neither owns nor administers.'),
             ...common,
           },
         },
@@ -198,6 +209,13 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
       securitySchemes: {
         functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key' },
         functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code' },
+        entraId: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            "A Microsoft Entra ID access token for the API's app registration, validated by App Service Authentication before the app runs. App roles: Platforms.Admin (every platform), Platforms.Operator (create; operate the platforms it owns), Platforms.Reader (read the platforms it owns). A caller owns a platform when its object id or one of its groups is among the platform's owners.",
+        },
       },
       schemas: {
         CreatePlatformRequest: stripId(createPlatformSchema(options)),
@@ -251,6 +269,12 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             id: { type: 'string' },
             phase: ref('Phase'),
             spec: { type: 'object' },
+            owners: {
+              type: 'array',
+              items: { type: 'string' },
+              description:
+                'Entra object ids that own the platform; empty on records made before owners existed.',
+            },
             names: { type: 'object' },
             endpoints: { type: 'object' },
             links: ref('Links'),

@@ -11,6 +11,8 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 export const PROBLEM_TYPES = {
   validation: { status: 400, title: 'The request is invalid' },
   'invalid-json': { status: 400, title: 'The body is not valid JSON' },
+  unauthorized: { status: 401, title: 'No authenticated caller' },
+  forbidden: { status: 403, title: 'The caller may not do this' },
   'not-found': { status: 404, title: 'Not found' },
   conflict: { status: 409, title: 'Conflict' },
   'payload-too-large': { status: 413, title: 'The body is too large' },

@@ -17,6 +17,7 @@ export const json = (
 /** The problem type of each refusal; a new refusal without one fails the type-check. */
 const REFUSAL_PROBLEMS: Record<Refusal, ProblemType> = {
   validation: 'validation',
+  forbidden: 'forbidden',
   'not-found': 'not-found',
   conflict: 'conflict',
   unavailable: 'unavailable',

@@ -31,7 +31,23 @@ export interface FieldError {
   message: string;
 }
 
-export type CreatePlatformRequest = Omit<PlatformSpec, 'huggingFaceToken'> & { huggingFaceToken?: string };
+export type CreatePlatformRequest = Omit<PlatformSpec, 'huggingFaceToken'> & {
+  huggingFaceToken?: string;
+  owners?: string[];
+};
+
+/** An Entra object id (GUID); owners are compared in lower case. */
+const OBJECT_ID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+const ownersSchema = {
+  type: 'array',
+  minItems: LIMITS.owners.min,
+  maxItems: LIMITS.owners.max,
+  uniqueItems: true,
+  items: { type: 'string', pattern: OBJECT_ID_PATTERN },
+  description:
+    'Entra object ids (users, groups, service principals) that own the platform: they (and admins) see and operate it. Default: the caller.',
+  examples: [['00000000-0000-4000-8000-00000000abcd']],
+} as const;
 
 export function createPlatformSchema(options: SchemaOptions) {
   return {
@@ -143,6 +159,7 @@ export function createPlatformSchema(options: SchemaOptions) {
         additionalProperties: { type: 'string', maxLength: LIMITS.tags.maxValueLength },
         description: 'Added to every Azure resource of the platform (at most 15).',
       },
+      owners: ownersSchema,
     },
   } as const;
 }
@@ -180,6 +197,10 @@ export function updatePlatformSchema(options: SchemaOptions) {
         required: ['idleMinutes'],
         properties: { idleMinutes },
       },
+      owners: {
+        ...ownersSchema,
+        description: 'The full new list of owners (Operator owners or admins); at least one.',
+      },
     },
   } as const;
 }
@@ -188,12 +209,15 @@ export type UpdatePlatformRequest = {
   models?: string[];
   webui?: { replicas: number };
   autoStop?: { idleMinutes: number };
+  owners?: string[];
 };
 
 /** A valid PATCH: the platform's new spec and what changed that needs the cluster. */
 export interface ValidatedUpdate {
   spec: PlatformSpec;
   change: PlatformChange;
+  /** The new owners (lower case), when the PATCH names them; they are not part of the spec. */
+  owners?: string[];
 }
 
 // ajv-formats is CommonJS: under Node's ESM loader its default export is the plugin function itself.
@@ -235,18 +259,29 @@ export function createRequestValidator(options: SchemaOptions): RequestValidator
       );
       return errors.length > 0
         ? { ok: false, errors }
-        : { ok: true, value: { spec, change: diff(current, spec) } };
+        : {
+            ok: true,
+            value: {
+              spec,
+              change: diff(current, spec),
+              ...(patch.owners ? { owners: normaliseOwners(patch.owners) } : {}),
+            },
+          };
     },
     validateCreate(body) {
       // useDefaults mutates: validate a copy so the caller's object is never changed.
       const copy = structuredClone(body);
       if (!validate(copy)) return { ok: false, errors: toFieldErrors(validate.errors ?? []) };
       const value = copy as CreatePlatformRequest;
+      if (value.owners) value.owners = normaliseOwners(value.owners);
       const errors = checkSpecRules(value);
       return errors.length > 0 ? { ok: false, errors } : { ok: true, value };
     },
   };
 }
+
+/** Object ids compare in lower case; two spellings of one id count once. */
+const normaliseOwners = (owners: string[]) => [...new Set(owners.map((o) => o.toLowerCase()))];
 
 /** Models compare by their canonical Ollama name: `llama3.1` and `llama3.1:latest` are one model. */
 function diff(before: PlatformSpec, after: PlatformSpec): PlatformChange {

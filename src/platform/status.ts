@@ -30,6 +30,7 @@ export function platformView(r: PlatformRecord) {
     phase: r.phase,
     operation: r.operation,
     spec: r.spec,
+    owners: r.owners ?? [],
     names: publicNames(r),
     endpoints: r.endpoints,
     createdAt: r.createdAt,

@@ -70,6 +70,11 @@ export interface PlatformRecord {
   operation: Operation;
   createdAt: string;
   updatedAt: string;
+  /**
+   * Entra object ids (users, groups, service principals) that own the platform (src/platform/access.ts).
+   * Absent on records made before owners were recorded: only admins see those.
+   */
+  owners?: string[];
   names: PlatformNames;
   resourceIds: Record<string, string>;
   endpoints: Record<string, string>;

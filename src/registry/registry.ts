@@ -44,6 +44,7 @@ const CURRENT = 'current';
 const ARCHIVE_PREFIX = 'deleted-';
 /** Columns a record may lack: absent stays absent (not `undefined`) when read back. */
 const OPTIONAL_JSON_COLUMNS = [
+  'owners',
   'lastError',
   'warnings',
   'smokeTest',

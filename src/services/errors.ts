@@ -6,11 +6,12 @@ import type { FieldError } from '../platform/schema.js';
 
 /**
  * - validation: the request is not acceptable as written (`errors` says where);
- * - not-found: no such platform (or it was deleted);
+ * - forbidden: the caller has no role of this API, or its role does not allow this on a platform it sees;
+ * - not-found: no such platform (or it was deleted, or the caller may not see it);
  * - conflict: the platform's phase or a running operation forbids the request now;
  * - unavailable: a dependency refused (the durable runtime did not start the flow); retrying later may work.
  */
-export type Refusal = 'validation' | 'not-found' | 'conflict' | 'unavailable';
+export type Refusal = 'validation' | 'forbidden' | 'not-found' | 'conflict' | 'unavailable';
 
 /** A refusal the caller can act on. */
 export class ApiError extends Error {

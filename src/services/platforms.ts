@@ -2,8 +2,14 @@
  * What the HTTP routes do, independent of HTTP: validate, record, start or inspect the orchestration.
  * The registry record is the lock that orders operations on one platform (every transition is an
  * ETag-guarded write); the durable runtime's own instance status is the second guard.
+ *
+ * Every method takes the caller and applies src/platform/access.ts: a caller without a role of this API
+ * is refused (forbidden), a platform the caller may not see is answered exactly as an unknown id
+ * (not-found: its existence is not revealed), and a role that does not allow the action on a platform
+ * the caller sees is forbidden.
  */
 import type { Config } from '../config.js';
+import { canSee, roleAllows, ROLES, type Action, type Caller } from '../platform/access.js';
 import {
   instanceIdFor,
   childInstanceIds,
@@ -50,13 +56,16 @@ export class PlatformService {
 
   /** Validates a create request; with dryRun returns the plan and creates nothing. */
   async create(
+    caller: Caller,
     body: unknown,
     orchestrations: Orchestrations,
     options: { dryRun: boolean },
   ): Promise<Accepted | PlatformPlan> {
+    authorize(caller, 'create');
     const result = this.deps.validator.validateCreate(body);
     if (!result.ok) throw new ApiError('validation', 'The request body is invalid.', result.errors);
-    const { huggingFaceToken, ...rest } = result.value;
+    // Owners are who may act on the platform, not what it is: kept beside the spec, never in it.
+    const { huggingFaceToken, owners = [caller.objectId], ...rest } = result.value;
     const spec: PlatformSpec = { ...rest, huggingFaceToken: huggingFaceToken !== undefined };
     if (options.dryRun) {
       const { subscriptionId, maintenanceWindow } = this.deps.config;
@@ -66,9 +75,13 @@ export class PlatformService {
     const id = spec.prefix;
     const existing = await this.deps.registry.get(id);
     if (existing && existing.phase !== 'Deleted') {
-      // The same request again after a failure resumes it (every step is idempotent); anything else is a clash.
-      if (existing.phase === 'Failed' && sameSpec(existing.spec, spec)) return this.retry(id, orchestrations);
-      throw prefixTaken(existing);
+      // The same request again after a failure resumes it (every step is idempotent); anything else is a
+      // clash. A prefix is one set of Azure names, so a platform the caller cannot see still takes it,
+      // but its phase is not shown.
+      const visible = canSee(caller, existing.owners);
+      if (visible && existing.phase === 'Failed' && sameSpec(existing.spec, spec))
+        return this.retry(caller, id, orchestrations);
+      throw prefixTaken(existing, visible);
     }
     await this.refuseIfActive(id, orchestrations);
     const now = this.deps.now().toISOString();
@@ -79,6 +92,7 @@ export class PlatformService {
       operation: 'provision',
       createdAt: now,
       updatedAt: now,
+      owners,
       names: derivePlatformNames(this.deps.config.subscriptionId, id),
       resourceIds: {},
       endpoints: {},
@@ -88,7 +102,10 @@ export class PlatformService {
     try {
       await this.deps.registry.create(record);
     } catch (e) {
-      if (e instanceof RegistryConflictError) throw prefixTaken(await this.deps.registry.get(id));
+      if (e instanceof RegistryConflictError) {
+        const winner = await this.deps.registry.get(id);
+        throw prefixTaken(winner, canSee(caller, winner?.owners));
+      }
       throw e;
     }
     // The token goes straight to Key Vault, before the flow starts, so it never enters durable history.
@@ -98,28 +115,32 @@ export class PlatformService {
     return { id, phase: 'Pending', operation: 'provision', links: links(id) };
   }
 
-  async list(options: { includeDeleted: boolean }) {
+  /** The platforms the caller sees: an admin all, anyone else those it owns. */
+  async list(caller: Caller, options: { includeDeleted: boolean }) {
+    authorize(caller, 'read');
     const records = await this.deps.registry.list(options);
     return {
-      platforms: records.map((r) => ({
-        id: r.id,
-        phase: r.phase,
-        operation: r.operation,
-        location: r.spec.location,
-        models: r.spec.models,
-        createdAt: r.createdAt,
-        updatedAt: r.updatedAt,
-        links: links(r.id),
-      })),
+      platforms: records
+        .filter((r) => canSee(caller, r.owners))
+        .map((r) => ({
+          id: r.id,
+          phase: r.phase,
+          operation: r.operation,
+          location: r.spec.location,
+          models: r.spec.models,
+          createdAt: r.createdAt,
+          updatedAt: r.updatedAt,
+          links: links(r.id),
+        })),
     };
   }
 
-  async get(id: string) {
-    return platformView(await this.require(id));
+  async get(caller: Caller, id: string) {
+    return platformView(await this.require(caller, id, 'read'));
   }
 
-  async status(id: string, orchestrations: Orchestrations) {
-    const r = await this.require(id);
+  async status(caller: Caller, id: string, orchestrations: Orchestrations) {
+    const r = await this.require(caller, id, 'read');
     const instance = await this.activeOrLatest(id, orchestrations);
     return platformStatus(r, instance, this.deps.now(), stepDeadlineMs);
   }
@@ -128,8 +149,8 @@ export class PlatformService {
    * Runs the failed flow again for a Failed platform, as `RETRIED_AS` says: the same flow (finished steps
    * are found and skipped), except a failed update, which provisioning converges.
    */
-  async retry(id: string, orchestrations: Orchestrations): Promise<Accepted> {
-    const current = await this.require(id);
+  async retry(caller: Caller, id: string, orchestrations: Orchestrations): Promise<Accepted> {
+    const current = await this.require(caller, id, 'operate');
     if (current.phase !== 'Failed')
       throw new ApiError('conflict', `Platform '${id}' is ${current.phase}; retry is possible from Failed.`);
     await this.refuseIfActive(id, orchestrations);
@@ -154,13 +175,14 @@ export class PlatformService {
 
   /** stop, start or delete: a guarded phase transition, then the orchestration. */
   async transition(
+    caller: Caller,
     id: string,
     operation: Transition,
     orchestrations: Orchestrations,
     options: { restop?: boolean } = {},
   ): Promise<Accepted> {
     const rule = options.restop && operation === 'stop' ? RESTOP : TRANSITIONS[operation];
-    const current = await this.require(id);
+    const current = await this.require(caller, id, 'operate');
     if (current.phase === 'Deleted' && operation !== 'delete') {
       throw new ApiError('not-found', `Platform '${id}' was deleted.`);
     }
@@ -207,11 +229,12 @@ export class PlatformService {
   }
 
   /**
-   * PATCH: an autoStop change is recorded at once (200); a change of models or replicas needs the running
+   * PATCH: an autoStop or owners change is recorded at once (200); a change of models or replicas needs the running
    * cluster, so it is accepted from Ready only and runs the update flow (202), which runs only the steps
    * the change touches.
    */
   async update(
+    caller: Caller,
     id: string,
     body: unknown,
     orchestrations: Orchestrations,
@@ -219,7 +242,7 @@ export class PlatformService {
     | { status: 200; body: ReturnType<typeof platformView> }
     | { status: 202; body: Accepted & { change: PlatformChange } }
   > {
-    const current = await this.require(id);
+    const current = await this.require(caller, id, 'operate');
     if (current.phase === 'Deleted') throw new ApiError('not-found', `Platform '${id}' was deleted.`);
     // Validated against the record being written (inside the guarded update), so a concurrent change is
     // merged with, never overwritten; the first check only answers early.
@@ -240,7 +263,12 @@ export class PlatformService {
           throw new ApiError('conflict', `Platform '${id}' is ${r.phase}; it can no longer be changed.`);
         const fresh = validate(r.spec);
         if (fresh.needsCluster) throw changedMeanwhile();
-        return { ...r, spec: fresh.spec, models: carryModelStates(fresh.spec.models, r.models, []) };
+        return {
+          ...r,
+          spec: fresh.spec,
+          models: carryModelStates(fresh.spec.models, r.models, []),
+          ...(fresh.owners ? { owners: fresh.owners } : {}),
+        };
       });
       return { status: 200, body: platformView(updated) };
     }
@@ -264,6 +292,7 @@ export class PlatformService {
         ...r,
         spec: fresh.spec,
         models: carryModelStates(fresh.spec.models, r.models, fresh.change.addedModels),
+        ...(fresh.owners ? { owners: fresh.owners } : {}),
         phase: 'Updating',
         operation: 'update',
         updatedAt: this.deps.now().toISOString(),
@@ -280,9 +309,16 @@ export class PlatformService {
     return { status: 202, body: { ...accepted(updated), change: change! } };
   }
 
-  private async require(id: string): Promise<PlatformRecord> {
+  /**
+   * The platform, if the caller sees it and its role allows the action. Not seen: the same answer as an
+   * unknown id, so ids of other owners' platforms cannot be probed.
+   */
+  private async require(caller: Caller, id: string, action: Action): Promise<PlatformRecord> {
+    authorize(caller, 'read');
     const record = await this.deps.registry.get(id);
-    if (!record) throw new ApiError('not-found', `No platform with id '${id}'.`);
+    if (!record || !canSee(caller, record.owners))
+      throw new ApiError('not-found', `No platform with id '${id}'.`);
+    if (!roleAllows(caller, action)) throw notAllowed(caller, action);
     return record;
   }
 
@@ -341,11 +377,31 @@ export class PlatformService {
   }
 }
 
-const prefixTaken = (r: PlatformRecord | undefined) =>
+const prefixTaken = (r: PlatformRecord | undefined, visible: boolean) =>
   new ApiError(
     'conflict',
-    `A platform with prefix '${r?.id ?? ''}' already exists (phase ${r?.phase ?? 'unknown'}); delete it first or choose another prefix.`,
+    visible
+      ? `A platform with prefix '${r?.id ?? ''}' already exists (phase ${r?.phase ?? 'unknown'}); delete it first or choose another prefix.`
+      : `The prefix '${r?.id ?? ''}' is taken; choose another prefix.`,
   );
+
+/** A caller without any role of this API is refused everything; with one, the role must allow the action. */
+function authorize(caller: Caller, action: Action) {
+  if (caller.roles.length === 0)
+    throw new ApiError(
+      'forbidden',
+      `The caller has none of this API's roles (${Object.values(ROLES).join(', ')}).`,
+    );
+  if (!roleAllows(caller, action)) throw notAllowed(caller, action);
+}
+
+const DOING: Record<Action, string> = {
+  read: 'reading platforms',
+  create: 'creating platforms',
+  operate: 'changing, stopping, starting or deleting platforms',
+};
+const notAllowed = (caller: Caller, action: Action) =>
+  new ApiError('forbidden', `The caller's roles (${caller.roles.join(', ')}) do not allow ${DOING[action]}.`);
 
 /** Two specs ask for the same platform (the token itself is never stored, only whether one was given). */
 function sameSpec(a: PlatformSpec, b: PlatformSpec): boolean {

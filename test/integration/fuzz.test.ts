@@ -66,6 +66,8 @@ interface Request {
   /** Overrides the content type; null sends none. */
   contentType?: string | null;
   headers?: Record<string, string>;
+  /** Sends no bearer token (only what `headers` carries); otherwise the sandbox's admin token. */
+  anonymous?: boolean;
 }
 
 /** One POST /platforms. Text goes through the harness; raw bytes straight to the host emulation. */
@@ -74,7 +76,11 @@ async function post(family: Family, req: Request): Promise<Reply> {
   sent[family]++;
   let reply: Reply;
   if (req.bytes !== undefined || req.contentType === null) {
-    const headers: Record<string, string> = { 'x-functions-key': app.functionKey, ...req.headers };
+    const headers: Record<string, string> = {
+      'x-functions-key': app.functionKey,
+      ...(req.anonymous ? {} : { authorization: `Bearer ${app.adminToken}` }),
+      ...req.headers,
+    };
     if (req.contentType !== null) headers['content-type'] = req.contentType ?? 'application/json';
     const res = await app.host.http({
       method: 'POST',
@@ -91,6 +97,7 @@ async function post(family: Family, req: Request): Promise<Reply> {
     reply = { status: res.status, headers: res.headers, text: res.body, json };
   } else {
     reply = await app.call('POST', path, {
+      ...(req.anonymous ? { token: null } : {}),
       raw: req.text ?? '',
       headers: {
         'content-type': req.contentType ?? 'application/json',
@@ -314,6 +321,33 @@ describe('POST /platforms under fuzzing', () => {
       fcParams(30),
     );
   }, 60_000);
+
+  it('refuses a valid body from no caller with 401, whatever authorization and principal headers a client sends', async () => {
+    const text = fc.string({ unit: 'grapheme-ascii', maxLength: 300 });
+    await fc.assert(
+      fc.asyncProperty(
+        validBody,
+        fc.oneof(
+          text,
+          text.map((t) => `Bearer ${t}`),
+          fc.constant(`Bearer ${app.adminToken}x`),
+        ),
+        fc.oneof(
+          text,
+          fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v)).toString('base64')),
+        ),
+        async (body, authorization, principal) => {
+          const reply = await post('garbage', {
+            text: JSON.stringify(body),
+            anonymous: true,
+            headers: { authorization, 'x-ms-client-principal': principal },
+          });
+          expectProblem(reply, [401]);
+        },
+      ),
+      { seed: SEED, numRuns: 60 },
+    );
+  });
 
   it('refuses empty bodies with 400', async () => {
     for (const req of [

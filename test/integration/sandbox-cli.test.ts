@@ -20,7 +20,7 @@ import { readmeExamples as parseExamples, type CurlExample } from '../support/re
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const OUT_DIR = join('dist', 'sandbox', '.cli-test');
 const CLI = join(root, OUT_DIR, 'sandbox', 'cli.js');
-const READY = /^sandbox ready: api=(http:\/\/127\.0\.0\.1:(\d+)) key=(\S+)$/;
+const READY = /^sandbox ready: api=(http:\/\/127\.0\.0\.1:(\d+)) key=(\S+) token=(\S+)$/;
 // Signals are emulated on Windows (child.kill terminates at once): the shutdown path cannot be observed.
 const posix = process.platform !== 'win32';
 
@@ -94,7 +94,9 @@ async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number):
 /** True once the platform's last flow has ended (or it does not exist), false after 30 s. */
 async function settled(id: string): Promise<boolean> {
   const done = await until(async () => {
-    const res = await fetch(`${api}/platforms/${id}/status`, { headers: { 'x-functions-key': key } });
+    const res = await fetch(`${api}/platforms/${id}/status`, {
+      headers: { 'x-functions-key': key, authorization: `Bearer ${token}` },
+    });
     if (res.status === 404) return true;
     const status = (await res.json()) as { orchestration: { runtimeStatus: string } | null };
     const running = ['Pending', 'Running'].includes(status.orchestration?.runtimeStatus ?? '');
@@ -111,6 +113,7 @@ let readyMs = Number.NaN;
 let api = '';
 let port = 0;
 let key = '';
+let token = '';
 
 const azuritePid = () => Number(/Azurite \(in memory\) pid (\d+)/.exec(stderr)?.[1]);
 const diagnostics = () => `stdout:\n${stdout}\nstderr (last 4000 characters):\n${stderr.slice(-4_000)}`;
@@ -153,7 +156,7 @@ beforeAll(async () => {
   const m = await ready;
   readyMs = Math.round(performance.now() - started);
   console.info(`sandbox ready ${readyMs} ms after spawn`);
-  [api, port, key] = [m[1]!, Number(m[2]), m[3]!];
+  [api, port, key, token] = [m[1]!, Number(m[2]), m[3]!, m[4]!];
   expect(port).toBe(requested);
 }, 120_000);
 
@@ -178,7 +181,7 @@ describe('npm run sandbox', () => {
   });
 
   it(`answers the README examples with the statuses the README shows (run with ${hasCurl ? 'curl' : 'fetch'})`, async () => {
-    const examples = parseExamples({ API: api, KEY: key });
+    const examples = parseExamples({ API: api, KEY: key, TOKEN: token });
     expect(examples.length).toBeGreaterThanOrEqual(13);
     for (const e of examples) expect(e.expected, e.command).toBeGreaterThanOrEqual(200);
     for (const example of examples) {
@@ -205,11 +208,37 @@ describe('npm run sandbox', () => {
     }
   }, 120_000);
 
+  it('mints development tokens at /_sandbox/token: a reader may list but not create; no token is 401', async () => {
+    const minted = await fetch(`${api}/_sandbox/token?roles=Platforms.Reader`);
+    expect(minted.status).toBe(200);
+    const { token: reader } = (await minted.json()) as { token: string };
+    const as = (bearer: string | undefined, init: RequestInit = {}) =>
+      fetch(`${api}/platforms`, {
+        ...init,
+        headers: {
+          'x-functions-key': key,
+          'content-type': 'application/json',
+          ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        },
+      });
+    expect((await as(reader)).status).toBe(200);
+    const create = { method: 'POST', body: JSON.stringify({ prefix: 'tok42', models: ['phi3.5'] }) };
+    const refused = await as(reader, create);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('content-type')).toBe('application/problem+json');
+    expect((await as(undefined)).status).toBe(401);
+    expect(stderr).toMatch(/development token for Platforms\.Operator: \S+/);
+  });
+
   it('lists the simulated cloud at /_sandbox/inventory without a key, and no secret values', async () => {
     // The README's platform was deleted (secrets purged): provision another one to list.
     const created = await fetch(`${api}/platforms`, {
       method: 'POST',
-      headers: { 'x-functions-key': key, 'content-type': 'application/json' },
+      headers: {
+        'x-functions-key': key,
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ prefix: 'inv42', models: ['phi3.5'] }),
     });
     expect(created.status).toBe(202);

@@ -1,15 +1,12 @@
 import { inject } from 'vitest';
 import { startSandboxApp, type SandboxApp, type SandboxAppOptions } from '../../sandbox/app.js';
-import { callApp, type Reply } from '../../sandbox/call.js';
+import { asAdminByDefault, callApp, type CallOptions, type Reply } from '../../sandbox/call.js';
 
 export type { Reply };
 
 export interface TestApp extends SandboxApp {
-  call(
-    method: string,
-    path: string,
-    options?: { body?: unknown; raw?: string; headers?: Record<string, string>; key?: string | null },
-  ): Promise<Reply>;
+  /** As the sandbox's admin identity unless `token` says otherwise (null: no token). */
+  call(method: string, path: string, options?: CallOptions): Promise<Reply>;
 }
 
 /** The real app, loaded through its registrations, on Azurite and the simulated Key Vault and durable API. */
@@ -21,6 +18,7 @@ export async function startTestApp(options: Partial<SandboxAppOptions> = {}): Pr
   });
   return {
     ...app,
-    call: (method, path, callOptions) => callApp(app.host, app.functionKey, method, path, callOptions),
+    call: (method, path, callOptions) =>
+      callApp(app.host, app.functionKey, method, path, asAdminByDefault(app.adminToken, callOptions)),
   };
 }

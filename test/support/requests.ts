@@ -128,6 +128,7 @@ export const validBody: fc.Arbitrary<Body> = fc.record(
     ),
     huggingFaceToken: token,
     tags,
+    owners: fc.uniqueArray(fc.uuid(), { minLength: 1, maxLength: 3 }),
   },
   { requiredKeys: ['prefix', 'models'] },
 );
@@ -229,7 +230,17 @@ const badModelRef = fc.oneof(
   ),
   unicodeString.filter((s) => !MODEL_RE.test(s)),
 );
-const KNOWN_TOP = ['prefix', 'models', 'location', 'gpu', 'webui', 'autoStop', 'huggingFaceToken', 'tags'];
+const KNOWN_TOP = [
+  'prefix',
+  'models',
+  'location',
+  'gpu',
+  'webui',
+  'autoStop',
+  'huggingFaceToken',
+  'tags',
+  'owners',
+];
 const extraName = (known: string[]) =>
   fc
     .oneof(
@@ -272,6 +283,16 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   set(['models'], fc.array(nestedArray, { minLength: 1, maxLength: 3 })),
   fc.record({ op: fc.constant('setModel' as const), index: fc.nat(12), value: badModelRef }),
   fc.constant<Mutation>({ op: 'delete', field: 'models' }),
+  // owners: Entra object ids only, 1–20 of them
+  set(['owners'], nonArray),
+  set(['owners'], fc.constant([])),
+  set(['owners'], fc.array(fc.oneof(nonString, unicodeString), { minLength: 1, maxLength: 3 })),
+  set(
+    ['owners'],
+    fc.constant(
+      Array.from({ length: 21 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`),
+    ),
+  ),
   fc.constant<Mutation>({ op: 'duplicateModel' }),
   // location
   set(

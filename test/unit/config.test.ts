@@ -54,7 +54,22 @@ describe('loadConfig', () => {
       defaultIdleMinutes: 60,
       allowedLocations: [...DEFAULT_ALLOWED_LOCATIONS],
       maintenanceWindow: { day: 'Sunday', startTime: '02:00', durationHours: 4 },
+      authEnabled: false,
     });
+  });
+
+  it.each([
+    ['True', true],
+    ['true', true],
+    ['False', false],
+  ])('reads WEBSITE_AUTH_ENABLED=%j (App Service sets True when its authentication is on)', (value, on) => {
+    expect(loadConfig({ ...minimalEnv, WEBSITE_AUTH_ENABLED: value }).authEnabled).toBe(on);
+  });
+
+  it('rejects a WEBSITE_AUTH_ENABLED other than True or False', () => {
+    expect(settingsNamed(configErrorFor({ ...minimalEnv, WEBSITE_AUTH_ENABLED: 'yes' }))).toEqual([
+      'WEBSITE_AUTH_ENABLED',
+    ]);
   });
 
   it('names all three required settings at once when the environment is empty', () => {

@@ -63,16 +63,16 @@ describe('OpenAPI document', () => {
 
   it('lists every route with every status it answers', () => {
     const expected: Record<string, number[]> = {
-      'POST /platforms': [200, 202, 400, 409, 413, 415],
-      'GET /platforms': [200],
-      'GET /platforms/{id}': [200, 404],
-      'GET /platforms/{id}/status': [200, 404],
-      'PATCH /platforms/{id}': [200, 202, 400, 404, 409, 413, 415],
-      'DELETE /platforms/{id}': [202, 404, 409],
-      'POST /platforms/{id}/wipe': [202, 404, 409],
-      'POST /platforms/{id}/stop': [202, 404, 409],
-      'POST /platforms/{id}/start': [202, 404, 409],
-      'POST /platforms/{id}/retry': [202, 404, 409],
+      'POST /platforms': [200, 202, 400, 409, 413, 415, 401, 403],
+      'GET /platforms': [200, 401, 403],
+      'GET /platforms/{id}': [200, 404, 401, 403],
+      'GET /platforms/{id}/status': [200, 404, 401, 403],
+      'PATCH /platforms/{id}': [200, 202, 400, 404, 409, 413, 415, 401, 403],
+      'DELETE /platforms/{id}': [202, 404, 409, 401, 403],
+      'POST /platforms/{id}/wipe': [202, 404, 409, 401, 403],
+      'POST /platforms/{id}/stop': [202, 404, 409, 401, 403],
+      'POST /platforms/{id}/start': [202, 404, 409, 401, 403],
+      'POST /platforms/{id}/retry': [202, 404, 409, 401, 403],
       'GET /health': [200],
       'GET /openapi.json': [200],
     };
@@ -131,6 +131,22 @@ describe('OpenAPI document', () => {
           expect(Object.keys(content), `${method} ${path} ${status}`).toEqual(['application/problem+json']);
         }
       }
+    }
+  });
+
+  it('asks for the function key and an Entra caller together on every platform route, and for neither on the meta routes', () => {
+    const doc = build();
+    expect(doc.components.securitySchemes.entraId).toMatchObject({ type: 'http', scheme: 'bearer' });
+    for (const [path, method, op] of operations(doc)) {
+      const security = (op as { security?: Record<string, unknown>[] }).security;
+      if (!path.startsWith('/platforms')) {
+        expect(security, `${method} ${path}`).toBeUndefined();
+        continue;
+      }
+      expect(security, `${method} ${path}`).toEqual([
+        { functionKey: [], entraId: [] },
+        { functionKeyQuery: [], entraId: [] },
+      ]);
     }
   });
 
