@@ -144,7 +144,7 @@ describe('random transient faults', () => {
       for (const op of ['pg.config.put', 'pg.db.put', 'pg.firewall.put'] as const)
         app.arm.faults.rate(op, 0, [armFault.pass()], 1);
     }
-    // Five provisionings through SDK retries with real back-off delays: a guard against a hang, not a speed limit.
+    // Three provisionings through SDK retries with real back-off delays: a guard against a hang, not a speed limit.
   }, 120_000);
 });
 
