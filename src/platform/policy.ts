@@ -11,6 +11,8 @@ export const LIMITS = {
   webuiReplicas: { min: 1, max: 10, default: 3 },
   gpuNodesDefault: { min: 0, max: 2 },
   tags: { maxPairs: 15, maxNameLength: 128, maxValueLength: 256 },
+  /** CIDRs a request may admit to its HTTPS entry (one line of the entry's Caddyfile). */
+  allowedSourceRanges: { max: 32 },
   /** Request bodies larger than this are refused with 413 before parsing. */
   maxBodyBytes: 64 * 1024,
 } as const;

@@ -15,6 +15,8 @@ export const MODEL_PATTERN =
   '^(?:[a-z0-9][a-z0-9._-]{0,79}/)?[a-z0-9][a-z0-9._-]{0,79}(?::[A-Za-z0-9][A-Za-z0-9._-]{0,127})?$';
 // Azure tag names may not contain < > % & \ ? / (Azure "Use tags to organize your Azure resources").
 const TAG_NAME_PATTERN = '^[^<>%&\\\\?/\\p{Cc}]+$';
+/** An address, `/`, a prefix length: what `checkSpecRules` then parses as a CIDR. */
+const CIDR_SHAPE = '^[0-9A-Fa-f.:]+/[0-9]{1,3}$';
 /** Tags the API sets on every resource itself; a request may not override them. */
 export const RESERVED_TAGS = ['managed-by', 'platform-id'] as const;
 
@@ -119,6 +121,25 @@ export function createPlatformSchema(options: SchemaOptions) {
             anyOf: [{ const: IDLE_MINUTES.never }, { minimum: IDLE_MINUTES.min, maximum: IDLE_MINUTES.max }],
             default: options.defaultIdleMinutes,
             description: 'Stop the platform after this many idle minutes; 0 = never.',
+          },
+        },
+      },
+      network: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          allowedSourceRanges: {
+            type: 'array',
+            maxItems: LIMITS.allowedSourceRanges.max,
+            uniqueItems: true,
+            default: [],
+            // The shape here, the address and prefix length in `checkSpecRules` (a pattern for every IPv6
+            // spelling would be unreadable).
+            items: { type: 'string', maxLength: 43, pattern: CIDR_SHAPE },
+            description:
+              'Who may reach the platform: IPv4 or IPv6 CIDRs (e.g. 203.0.113.0/24, 2001:db8::/32); others get 403 at the HTTPS entry. Empty or absent: anyone.',
+            examples: [['203.0.113.0/24']],
           },
         },
       },
@@ -281,6 +302,13 @@ export function checkSpecRules(request: CreatePlatformRequest): FieldError[] {
       });
     tagNames.set(lower, name);
   }
+  (request.network?.allowedSourceRanges ?? []).forEach((range, i) => {
+    if (!isCidr(range))
+      errors.push({
+        pointer: `/network/allowedSourceRanges/${i}`,
+        message: CIDR_MESSAGE,
+      });
+  });
   const seen = new Map<string, number>();
   request.models.forEach((model, i) => {
     const canonical = canonicalModel(model);
@@ -348,7 +376,40 @@ function describePattern(pointer: string): string | undefined {
   if (pointer.startsWith('/models/'))
     return 'must be an Ollama model reference such as llama3.1:8b or namespace/name:tag';
   if (pointer === '/huggingFaceToken') return 'must not contain whitespace';
+  if (pointer.startsWith('/network/allowedSourceRanges/')) return CIDR_MESSAGE;
   return undefined;
+}
+
+const CIDR_MESSAGE =
+  'must be an IPv4 or IPv6 CIDR: an address, then / and a prefix length (0–32 for IPv4, 0–128 for IPv6)';
+
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** `a.b.c.d/n` (n ≤ 32) or an IPv6 address in any RFC 4291 spelling `/n` (n ≤ 128); no zone, no leading zero in n. */
+export function isCidr(range: string): boolean {
+  const m = /^([^/]+)\/(0|[1-9]\d{0,2})$/.exec(range);
+  if (!m) return false;
+  const address = m[1]!;
+  const length = m[2]!;
+  if (IPV4.test(address)) return Number(length) <= 32;
+  return Number(length) <= 128 && isIpv6(address);
+}
+
+function isIpv6(address: string): boolean {
+  if (!/^[0-9A-Fa-f:.]+$/.test(address) || address.split('::').length > 2) return false;
+  // An embedded IPv4 address stands for the last two groups.
+  let groups = address;
+  const lastColon = address.lastIndexOf(':');
+  const tail = address.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    if (!IPV4.test(tail)) return false;
+    groups = `${address.slice(0, lastColon + 1)}0:0`;
+  }
+  const [head, rest] = groups.split('::') as [string, string | undefined];
+  const parts = (s: string) => (s === '' ? [] : s.split(':'));
+  const all = [...parts(head), ...parts(rest ?? '')];
+  if (!all.every((g) => /^[0-9A-Fa-f]{1,4}$/.test(g))) return false;
+  return rest === undefined ? all.length === 8 : all.length <= 7;
 }
 
 const escapePointer = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');
