@@ -177,6 +177,7 @@ export function updatePlatformSchema(options: SchemaOptions) {
   const create = createPlatformSchema(options).properties;
   const { default: _replicasDefault, ...replicas } = create.webui.properties.replicas;
   const { default: _idleDefault, ...idleMinutes } = create.autoStop.properties.idleMinutes;
+  const { default: _rangesDefault, ...allowedSourceRanges } = create.network.properties.allowedSourceRanges;
   return {
     $id: 'UpdatePlatformRequest',
     title: 'UpdatePlatformRequest',
@@ -201,6 +202,12 @@ export function updatePlatformSchema(options: SchemaOptions) {
         required: ['idleMinutes'],
         properties: { idleMinutes },
       },
+      network: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['allowedSourceRanges'],
+        properties: { allowedSourceRanges },
+      },
     },
   } as const;
 }
@@ -209,6 +216,7 @@ export type UpdatePlatformRequest = {
   models?: string[];
   webui?: { replicas: number };
   autoStop?: { idleMinutes: number };
+  network?: { allowedSourceRanges: string[] };
 };
 
 /** A valid PATCH: the platform's new spec and what changed that needs the cluster. */
@@ -249,10 +257,11 @@ export function createRequestValidator(options: SchemaOptions): RequestValidator
         models: patch.models ?? current.models,
         webui: { ...current.webui, ...(patch.webui ?? {}) },
         autoStop: { ...current.autoStop, ...(patch.autoStop ?? {}) },
+        ...(patch.network ? { network: { allowedSourceRanges: patch.network.allowedSourceRanges } } : {}),
       };
-      // The cross-field rules concern models only here (the rest of the spec was valid and is unchanged).
-      const errors = checkSpecRules({ ...spec, huggingFaceToken: undefined }).filter((e) =>
-        e.pointer?.startsWith('/models/'),
+      // The rules concern models and ranges only here (the rest of the spec was valid and is unchanged).
+      const errors = checkSpecRules({ ...spec, huggingFaceToken: undefined }).filter(
+        (e) => e.pointer?.startsWith('/models/') || e.pointer?.startsWith('/network/'),
       );
       return errors.length > 0
         ? { ok: false, errors }
@@ -279,8 +288,14 @@ function diff(before: PlatformSpec, after: PlatformSpec): PlatformChange {
     ...(before.webui.replicas !== after.webui.replicas
       ? { replicas: { from: before.webui.replicas, to: after.webui.replicas } }
       : {}),
+    ...(sameRanges(before, after) ? {} : { allowedSourceRanges: ranges(after) }),
   };
 }
+
+const ranges = (spec: PlatformSpec) => spec.network?.allowedSourceRanges ?? [];
+/** The same CIDRs in another order admit the same clients: no change (the Caddyfile lists them as given). */
+const sameRanges = (a: PlatformSpec, b: PlatformSpec) =>
+  JSON.stringify([...ranges(a)].sort()) === JSON.stringify([...ranges(b)].sort());
 
 /** Rules the schema cannot express. Runs only on schema-valid input. */
 export function checkSpecRules(request: CreatePlatformRequest): FieldError[] {

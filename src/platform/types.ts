@@ -44,6 +44,8 @@ export interface PlatformChange {
   removedModels: string[];
   /** Open WebUI replicas before and after, when they change. */
   replicas?: { from: number; to: number };
+  /** The new allowed source ranges, when they change (the apply rolls the HTTPS entry with them). */
+  allowedSourceRanges?: string[];
 }
 
 /** Azure's power state of the cluster (Running, Stopped) and the server (Ready, Stopped, …), last observed. */

@@ -236,6 +236,45 @@ describe('update (PATCH) request schema', () => {
     });
   });
 
+  it('replaces the allowed source ranges, validated as on create, and reports the new list as a change', () => {
+    const result = validator.validateUpdate(
+      { network: { allowedSourceRanges: ['203.0.113.0/24'] } },
+      current,
+    );
+    expect(result).toEqual({
+      ok: true,
+      value: {
+        spec: { ...current, network: { allowedSourceRanges: ['203.0.113.0/24'] } },
+        change: { addedModels: [], removedModels: [], allowedSourceRanges: ['203.0.113.0/24'] },
+      },
+    });
+    // Back to anyone: an empty list is a change too; the same ranges in another order are none.
+    const restricted = { ...current, network: { allowedSourceRanges: ['10.0.0.0/8', '2001:db8::/32'] } };
+    const open = validator.validateUpdate({ network: { allowedSourceRanges: [] } }, restricted);
+    expect(open.ok && open.value.change).toEqual({
+      addedModels: [],
+      removedModels: [],
+      allowedSourceRanges: [],
+    });
+    const reordered = validator.validateUpdate(
+      { network: { allowedSourceRanges: ['2001:db8::/32', '10.0.0.0/8'] } },
+      restricted,
+    );
+    expect(reordered.ok && reordered.value.change).toEqual({ addedModels: [], removedModels: [] });
+    // A record from before the field existed (no network) compares as anyone.
+    const { network: _network, ...legacy } = current;
+    const none = validator.validateUpdate({ network: { allowedSourceRanges: [] } }, legacy);
+    expect(none.ok && none.value.change).toEqual({ addedModels: [], removedModels: [] });
+    const pointersOf = (body: unknown) => {
+      const r = validator.validateUpdate(body, current);
+      return r.ok ? [] : r.errors.map((e) => e.pointer);
+    };
+    expect(pointersOf({ network: { allowedSourceRanges: ['10.0.0.0/33'] } })).toEqual([
+      '/network/allowedSourceRanges/0',
+    ]);
+    expect(pointersOf({ network: {} })).toEqual(['/network/allowedSourceRanges']);
+  });
+
   it('sees the same model under another spelling, or in another order, as no change', () => {
     const result = validator.validateUpdate({ models: ['llama3.1:8b', 'phi3.5:latest'] }, current);
     expect(result.ok && result.value.change).toEqual({ addedModels: [], removedModels: [] });
