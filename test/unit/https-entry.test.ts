@@ -9,18 +9,8 @@ import { HTTPS_ENTRY, renderManifests } from '../../src/platform/manifests.js';
 import { derivePlatformNames, publicDnsLabel, publicHost } from '../../src/platform/naming.js';
 import type { KubernetesObject } from '../../src/platform/templates.js';
 import type { PlatformSpec } from '../../src/platform/types.js';
-import {
-  SPECS,
-  SUBSCRIPTION,
-  TEMPLATES,
-  containersOf,
-  envOf,
-  find,
-  namesOf,
-  podSpecOf,
-  ref,
-  specOf,
-} from '../support/manifests.js';
+import { SPECS, SUBSCRIPTION, TEMPLATES, namesOf, specOf } from '../support/manifests.js';
+import { containersOf, envOf, find, podSpecOf, ref } from '../support/manifests.js';
 
 interface ServiceSpec {
   type?: string;
@@ -95,17 +85,24 @@ describe('public endpoints', () => {
     expect(spec.loadBalancerSourceRanges).toBeUndefined();
   });
 
-  it('sends the 443 traffic to the port Caddy serves HTTPS on, and Caddy listens on nothing else', () => {
+  it('sends the 443 traffic to Caddy on 443, where it serves HTTPS and nothing else', () => {
     const deployment = find(defaults, 'Deployment', 'https-entry', 'llm');
     const [caddy] = containersOf(deployment) as unknown as {
       image: string;
       ports: { name: string; containerPort: number }[];
     }[];
     expect(caddy!.image).toMatch(/^caddy:2\.\d+\.\d+$/);
-    expect(caddy!.ports).toEqual([{ name: 'https', containerPort: 8443 }]);
+    expect(caddy!.ports).toEqual([{ name: 'https', containerPort: 443 }]);
     const spec = find(defaults, 'Service', HTTPS_ENTRY.service, HTTPS_ENTRY.namespace).spec as ServiceSpec;
     expect(spec.ports).toEqual([{ name: 'https', port: 443, targetPort: 'https' }]);
-    expect(directives(caddyfile(defaults))).toContain('https_port 8443');
+    // Caddy's default HTTPS port; the TLS-ALPN challenge is answered there.
+    expect(directives(caddyfile(defaults))).not.toContainEqual(expect.stringMatching(/^https?_port\b/));
+    // The one capability it needs to bind 443, and only that (the image's binary will not start without it).
+    expect((caddy as unknown as { securityContext: unknown }).securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] },
+    });
   });
 });
 
