@@ -483,6 +483,14 @@ export class Cluster {
       ...(ip ? { clusterIP: ip, clusterIPs: [ip], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack' } : {}),
       sessionAffinity: str(spec, 'sessionAffinity') ?? 'None',
       internalTrafficPolicy: str(spec, 'internalTrafficPolicy') ?? 'Cluster',
+      // An externally reachable Service: Cluster by default; Local (the client's address kept) gets the
+      // node port the load balancer's health probe asks which nodes run a ready endpoint.
+      ...(type === 'LoadBalancer' || type === 'NodePort'
+        ? { externalTrafficPolicy: str(spec, 'externalTrafficPolicy') ?? 'Cluster' }
+        : {}),
+      ...(type === 'LoadBalancer' && str(spec, 'externalTrafficPolicy') === 'Local'
+        ? { healthCheckNodePort: 30000 + ((entry.name.length * 977 + 13) % 2767) }
+        : {}),
       ports: (Array.isArray(spec.ports) ? spec.ports : []).map((p) =>
         isObject(p)
           ? {

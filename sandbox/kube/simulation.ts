@@ -808,9 +808,10 @@ export class Snapshot {
     const fixed = str(service.content, 'spec', 'clusterIP');
     if (fixed) return fixed;
     const h = hashInt(`${service.namespace}/${service.name}`);
-    return `10.0.${((h >> 8) % 254) + 1}.${(h % 253) + 2}`;
+    return `10.0.${((h >>> 8) % 254) + 1}.${(h % 253) + 2}`;
   }
 
+  // Unsigned shifts: the hash is an unsigned 32-bit number, and `>>` would turn half of them negative.
   loadBalancerIp(service: Entry): string {
     const spec = obj(service.content, 'spec');
     const requested = str(spec, 'loadBalancerIP');
@@ -821,8 +822,8 @@ export class Snapshot {
         'service.beta.kubernetes.io/azure-load-balancer-internal'
       ] === 'true';
     return internal
-      ? `10.224.${((h >> 16) % 200) + 10}.${(h % 250) + 4}`
-      : `20.${((h >> 16) % 200) + 20}.${(h >> 8) % 256}.${(h % 250) + 4}`;
+      ? `10.224.${((h >>> 16) % 200) + 10}.${(h % 250) + 4}`
+      : `20.${((h >>> 16) % 200) + 20}.${(h >>> 8) % 256}.${(h % 250) + 4}`;
   }
 
   /** When a Job finished (success or failure), if it has. */

@@ -11,11 +11,13 @@ import { apiServerUnreachable, classifyKube, unreachableApiServer } from '../kub
 import { applyStages, platformApplyObjects, SPEC_HASH, withSpecHash } from '../platform/apply.js';
 import { canonicalModel } from '../platform/catalog.js';
 import {
+  HTTPS_ENTRY,
   ON_DEMAND,
   renderOnDemand,
   WAIT_FOR_COMPLETION,
   type TemplateSource,
 } from '../platform/manifests.js';
+import { publicEndpoints, publicHost } from '../platform/naming.js';
 import type { PlatformRecord } from '../platform/types.js';
 import { requireRecord, type Registry } from '../registry/registry.js';
 import type { ActivityHandlers, JobRef, Readiness, ReadinessCheck, Result } from './contract.js';
@@ -158,7 +160,7 @@ export function createKubernetesActivities(
     },
 
     async checkPlatformReadiness({ platformId, check, job }) {
-      return withCluster(platformId, (kube) => readiness(kube, check, job));
+      return withCluster(platformId, (kube, record) => readiness(kube, record, check, job));
     },
 
     async getModelReport({ platformId }) {
@@ -383,6 +385,7 @@ const time = (t: Date | string | undefined) => (t === undefined ? 0 : new Date(t
 
 async function readiness(
   kube: KubeClients,
+  record: PlatformRecord,
   check: ReadinessCheck,
   jobRef?: JobRef,
 ): Promise<Result<Readiness>> {
@@ -489,23 +492,16 @@ async function readiness(
       );
     }
     case 'endpoints': {
-      const services = (await kube.core.listServiceForAllNamespaces()).items.filter(
-        (s) => s.spec?.type === 'LoadBalancer',
-      );
-      const endpoints: Record<string, string> = {};
-      for (const s of services) {
-        const ip = s.status?.loadBalancer?.ingress?.[0]?.ip;
-        const port = s.spec?.ports?.[0]?.port ?? 80;
-        if (ip) endpoints[s.metadata?.name ?? 'service'] = `http://${ip}${port === 80 ? '' : `:${port}`}`;
-      }
-      const missing = services
-        .filter((s) => !s.status?.loadBalancer?.ingress?.[0]?.ip)
-        .map((s) => s.metadata?.name);
-      return ok(
-        services.length > 0 && missing.length === 0,
-        missing.length ? `waiting for IPs: ${missing.join(', ')}` : 'load balancers have IPs',
-        endpoints,
-      );
+      // The HTTPS entry is the one public Service: once Azure gave its load balancer an IP, the DNS label
+      // on that IP names the stable host its certificate is for, and that host is the endpoint.
+      const entry = await kube.core.readNamespacedService({
+        name: HTTPS_ENTRY.service,
+        namespace: HTTPS_ENTRY.namespace,
+      });
+      const ip = entry.status?.loadBalancer?.ingress?.[0]?.ip;
+      if (!ip) return ok(false, `waiting for the IP of ${HTTPS_ENTRY.service}'s load balancer`);
+      const host = publicHost(record.names, record.spec.location);
+      return ok(true, `${host} → ${ip}`, publicEndpoints(record.names, record.spec.location));
     }
     case 'webuiStopped': {
       const d = await kube.apps.readNamespacedDeployment({

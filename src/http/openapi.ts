@@ -263,6 +263,15 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             links: ref('Links'),
           },
         },
+        Endpoints: {
+          type: 'object',
+          description:
+            "Once the platform's HTTPS entry has its public IP: Open WebUI at https://<label>.<region>.cloudapp.azure.com and Grafana at /grafana/ on the same host (its own sign-in). HTTPS only; no plain-HTTP endpoint exists.",
+          properties: {
+            'open-webui': { type: 'string', format: 'uri' },
+            grafana: { type: 'string', format: 'uri' },
+          },
+        },
         Platform: {
           type: 'object',
           properties: {
@@ -276,7 +285,7 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
                 'Entra object ids that own the platform; empty on records made before owners existed.',
             },
             names: { type: 'object' },
-            endpoints: { type: 'object' },
+            endpoints: ref('Endpoints'),
             links: ref('Links'),
           },
         },
@@ -288,12 +297,27 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             orchestration: { type: ['object', 'null'] },
             steps: { type: 'array', items: { type: 'object' } },
             models: { type: 'object' },
-            endpoints: { type: 'object' },
+            endpoints: ref('Endpoints'),
             credentials: {
               type: 'object',
-              description: 'Key Vault secret names, never values.',
+              description: 'Where each credential lives: Key Vault secret names, never values.',
               properties: {
                 keyVaultSecrets: { type: 'array', items: { type: 'string' } },
+                accounts: {
+                  type: 'object',
+                  description:
+                    'Per credential (openWebuiAdmin, grafanaAdmin, postgresAdmin, openWebuiDatabase, openWebuiSecretKey, huggingFaceToken when given): where it is used (url or host), as whom (user), and the Key Vault secret holding it.',
+                  additionalProperties: {
+                    type: 'object',
+                    required: ['keyVaultSecret'],
+                    properties: {
+                      url: { type: 'string', format: 'uri' },
+                      host: { type: 'string' },
+                      user: { type: 'string' },
+                      keyVaultSecret: { type: 'string' },
+                    },
+                  },
+                },
                 softDeleted: {
                   type: 'array',
                   description:

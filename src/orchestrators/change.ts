@@ -3,8 +3,8 @@
  *
  * An update runs only the steps its change touches: a larger PostgreSQL SKU when more Open WebUI replicas
  * need more connections, a larger model share when models are added, removing models from Ollama, then
- * the manifests (the preload Job with the new list, replicas, HPA bounds and quota) and the pulls of the
- * new models. A wipe stops Open WebUI, removes its files from its share, drops and re-creates the openwebui
+ * the manifests (the preload Job with the new list, replicas, HPA bounds and quota, the HTTPS entry's
+ * allowed source ranges, which roll its pod) and the pulls of the new models. A wipe stops Open WebUI, removes its files from its share, drops and re-creates the openwebui
  * database, runs the database setup and migration Jobs again and scales Open WebUI back up: users, chats,
  * documents and embeddings are gone, infrastructure and models stay. Open WebUI's replica count belongs to
  * its HPA: the wipe scales it through the scale subresource, never by applying a count.

@@ -34,8 +34,8 @@ export const PRICES = {
 export const SYSTEM_POOL = { vmSize: 'Standard_D2s_v5', count: 2 } as const;
 export const APPS_POOL = { vmSize: 'Standard_D4s_v5', minCount: 1, maxCount: 3 } as const;
 export const POSTGRES_STORAGE_GIB = 32;
-/** The cluster's egress IP plus the Open WebUI and Grafana load-balancer IPs. */
-export const PUBLIC_IPS = 3;
+/** The cluster's egress IP plus the HTTPS entry's load-balancer IP (Open WebUI and Grafana behind it). */
+export const PUBLIC_IPS = 2;
 
 export interface CostLine {
   item: string;

@@ -15,7 +15,8 @@
  * anything after it is applied: PostgreSQL setup, then the Open WebUI schema migration, then Open WebUI.
  * Jobs are immutable: re-running one with a changed template means deleting it first.
  */
-import type { PlatformNames } from './naming.js';
+import { createHash } from 'node:crypto';
+import { publicDnsLabel, publicHost, type PlatformNames } from './naming.js';
 import {
   type DASHBOARDS,
   GPU_MEMORY_METRIC,
@@ -69,6 +70,9 @@ export interface RenderOptions {
 }
 
 export const NAMESPACES = { llm: 'llm', monitoring: 'monitoring' } as const;
+
+/** Grafana's admin account (its password is the Secret `grafana-admin`, from Key Vault). */
+export const GRAFANA_ADMIN_USER = 'admin';
 
 /** The PostgreSQL role Open WebUI connects as (created by the database-setup Job; never the admin). */
 export const OPENWEBUI_DB_ROLE = 'openwebui';
@@ -153,13 +157,37 @@ function render(
   templates: TemplateSource,
   options: RenderOptions,
 ): Rendered[] {
-  // The quota is computed from the workloads it must admit, so they are rendered first with an empty one.
-  const draft = renderDocuments(templates.manifests, templateValues(spec, names, templates, options, {}));
-  const hard = quotaFor(
-    draft.map((r) => r.object),
-    NAMESPACES.llm,
+  // The quota is computed from the workloads it must admit, and the entry's pod template carries the hash
+  // of its rendered Caddyfile, so everything is rendered first with neither.
+  const draft = renderDocuments(
+    templates.manifests,
+    templateValues(spec, names, templates, options, { quotaHard: {}, entryConfigHash: '' }),
+  ).map((r) => r.object);
+  const derived = { quotaHard: quotaFor(draft, NAMESPACES.llm), entryConfigHash: entryConfigHash(draft) };
+  return renderDocuments(templates.manifests, templateValues(spec, names, templates, options, derived));
+}
+
+/** The HTTPS entry's Caddy configuration, by name. */
+export const HTTPS_ENTRY = { namespace: NAMESPACES.llm, configMap: 'https-entry', service: 'https-entry' };
+
+function entryConfigHash(objects: readonly KubernetesObject[]): string {
+  const config = objects.find(
+    (o) =>
+      o.kind === 'ConfigMap' &&
+      o.metadata.name === HTTPS_ENTRY.configMap &&
+      o.metadata.namespace === HTTPS_ENTRY.namespace,
   );
-  return renderDocuments(templates.manifests, templateValues(spec, names, templates, options, hard));
+  if (!config) throw new Error(`the manifests have no ConfigMap ${HTTPS_ENTRY.configMap}`);
+  return createHash('sha256').update(JSON.stringify(config.data)).digest('hex').slice(0, 16);
+}
+
+/**
+ * Who may reach the entry: the request's CIDRs, or everyone (both address families) when it names none.
+ * Caddy's remote_ip matcher takes them space-separated.
+ */
+export function allowedSourceRanges(spec: PlatformSpec): string[] {
+  const ranges = spec.network?.allowedSourceRanges ?? [];
+  return ranges.length > 0 ? ranges : ['0.0.0.0/0', '::/0'];
 }
 
 function templateValues(
@@ -167,7 +195,7 @@ function templateValues(
   names: PlatformNames,
   templates: TemplateSource,
   options: RenderOptions,
-  quotaHard: Record<string, string>,
+  derived: { quotaHard: Record<string, string>; entryConfigHash: string },
 ): TemplateValues {
   const adminEmail = options.adminEmail ?? spec.webui.adminEmail ?? defaultAdminEmail(spec.prefix);
   if (!/^[^\s@"'<>]+@[^\s@"'<>]+\.[^\s@"'<>]+$/.test(adminEmail))
@@ -208,6 +236,7 @@ function templateValues(
     kubeStateMetrics: { resources: ksmResources.sort().join(',') },
     prometheus: { cadvisorMetricsRegex: SCRAPED_METRICS['kubelet-cadvisor'].join('|') },
     grafana: {
+      adminUser: GRAFANA_ADMIN_USER,
       datasourceUid: GRAFANA_DATASOURCE_UID,
       dashboards: {
         gpuMonitoring: templates.dashboards.gpuMonitoring,
@@ -218,6 +247,12 @@ function templateValues(
       args: spec.models.flatMap((model) => [model, String(pullTimeoutSeconds(model))]),
       deadlineSeconds: preloadDeadlineSeconds(spec.models),
     },
-    quota: { hard: quotaHard },
+    quota: { hard: derived.quotaHard },
+    entry: {
+      host: publicHost(names, spec.location),
+      dnsLabel: publicDnsLabel(names),
+      allowedSourceRanges: allowedSourceRanges(spec).join(' '),
+      configHash: derived.entryConfigHash,
+    },
   };
 }

@@ -87,3 +87,26 @@ export function platformSecretNames(names: PlatformNames, withHuggingFaceToken: 
     (kind) => names.secrets[kind],
   );
 }
+
+/**
+ * The DNS label of the platform's only public address (its HTTPS entry's load balancer IP), set with the
+ * Service annotation `service.beta.kubernetes.io/azure-dns-label-name`: Azure publishes it as
+ * `<label>.<region>.cloudapp.azure.com` (AKS "Use a static public IP address and DNS label with the AKS
+ * load balancer"). A label must be unique within its region, so it carries the cluster DNS prefix's hash
+ * of (subscription id, prefix); it is derived from a stored name, so a record created before it has one too.
+ * `llm-` + at most 21 characters: a letter first, lowercase letters, digits and `-`, well under 63.
+ */
+export function publicDnsLabel(names: Pick<PlatformNames, 'aksDnsPrefix'>): string {
+  return `llm-${names.aksDnsPrefix}`;
+}
+
+/** The stable host name of the platform's HTTPS entry (Open WebUI at `/`, Grafana at `/grafana/`). */
+export function publicHost(names: Pick<PlatformNames, 'aksDnsPrefix'>, location: string): string {
+  return `${publicDnsLabel(names)}.${location}.cloudapp.azure.com`;
+}
+
+/** What the status and the result show as the platform's endpoints: HTTPS on its stable host only. */
+export function publicEndpoints(names: Pick<PlatformNames, 'aksDnsPrefix'>, location: string) {
+  const host = publicHost(names, location);
+  return { 'open-webui': `https://${host}`, grafana: `https://${host}/grafana/` };
+}

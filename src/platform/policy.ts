@@ -13,6 +13,8 @@ export const LIMITS = {
   tags: { maxPairs: 15, maxNameLength: 128, maxValueLength: 256 },
   /** Owners of one platform (Entra object ids of people, groups, service principals). */
   owners: { min: 1, max: 20 },
+  /** CIDRs a request may admit to its HTTPS entry (one line of the entry's Caddyfile). */
+  allowedSourceRanges: { max: 32 },
   /** Request bodies larger than this are refused with 413 before parsing. */
   maxBodyBytes: 64 * 1024,
 } as const;

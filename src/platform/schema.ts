@@ -15,6 +15,8 @@ export const MODEL_PATTERN =
   '^(?:[a-z0-9][a-z0-9._-]{0,79}/)?[a-z0-9][a-z0-9._-]{0,79}(?::[A-Za-z0-9][A-Za-z0-9._-]{0,127})?$';
 // Azure tag names may not contain < > % & \ ? / (Azure "Use tags to organize your Azure resources").
 const TAG_NAME_PATTERN = '^[^<>%&\\\\?/\\p{Cc}]+$';
+/** An address, `/`, a prefix length: what `checkSpecRules` then parses as a CIDR. */
+const CIDR_SHAPE = '^[0-9A-Fa-f.:]+/[0-9]{1,3}$';
 /** Tags the API sets on every resource itself; a request may not override them. */
 export const RESERVED_TAGS = ['managed-by', 'platform-id'] as const;
 
@@ -138,6 +140,25 @@ export function createPlatformSchema(options: SchemaOptions) {
           },
         },
       },
+      network: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          allowedSourceRanges: {
+            type: 'array',
+            maxItems: LIMITS.allowedSourceRanges.max,
+            uniqueItems: true,
+            default: [],
+            // The shape here, the address and prefix length in `checkSpecRules` (a pattern for every IPv6
+            // spelling would be unreadable).
+            items: { type: 'string', maxLength: 43, pattern: CIDR_SHAPE },
+            description:
+              'Who may reach the platform: IPv4 or IPv6 CIDRs (e.g. 203.0.113.0/24, 2001:db8::/32); others get 403 at the HTTPS entry. Empty or absent: anyone.',
+            examples: [['203.0.113.0/24']],
+          },
+        },
+      },
       huggingFaceToken: {
         type: 'string',
         minLength: 8,
@@ -173,6 +194,7 @@ export function updatePlatformSchema(options: SchemaOptions) {
   const create = createPlatformSchema(options).properties;
   const { default: _replicasDefault, ...replicas } = create.webui.properties.replicas;
   const { default: _idleDefault, ...idleMinutes } = create.autoStop.properties.idleMinutes;
+  const { default: _rangesDefault, ...allowedSourceRanges } = create.network.properties.allowedSourceRanges;
   return {
     $id: 'UpdatePlatformRequest',
     title: 'UpdatePlatformRequest',
@@ -201,6 +223,12 @@ export function updatePlatformSchema(options: SchemaOptions) {
         ...ownersSchema,
         description: 'The full new list of owners (Operator owners or admins); at least one.',
       },
+      network: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['allowedSourceRanges'],
+        properties: { allowedSourceRanges },
+      },
     },
   } as const;
 }
@@ -210,6 +238,7 @@ export type UpdatePlatformRequest = {
   webui?: { replicas: number };
   autoStop?: { idleMinutes: number };
   owners?: string[];
+  network?: { allowedSourceRanges: string[] };
 };
 
 /** A valid PATCH: the platform's new spec and what changed that needs the cluster. */
@@ -252,10 +281,11 @@ export function createRequestValidator(options: SchemaOptions): RequestValidator
         models: patch.models ?? current.models,
         webui: { ...current.webui, ...(patch.webui ?? {}) },
         autoStop: { ...current.autoStop, ...(patch.autoStop ?? {}) },
+        ...(patch.network ? { network: { allowedSourceRanges: patch.network.allowedSourceRanges } } : {}),
       };
-      // The cross-field rules concern models only here (the rest of the spec was valid and is unchanged).
-      const errors = checkSpecRules({ ...spec, huggingFaceToken: undefined }).filter((e) =>
-        e.pointer?.startsWith('/models/'),
+      // The rules concern models and ranges only here (the rest of the spec was valid and is unchanged).
+      const errors = checkSpecRules({ ...spec, huggingFaceToken: undefined }).filter(
+        (e) => e.pointer?.startsWith('/models/') || e.pointer?.startsWith('/network/'),
       );
       return errors.length > 0
         ? { ok: false, errors }
@@ -293,8 +323,14 @@ function diff(before: PlatformSpec, after: PlatformSpec): PlatformChange {
     ...(before.webui.replicas !== after.webui.replicas
       ? { replicas: { from: before.webui.replicas, to: after.webui.replicas } }
       : {}),
+    ...(sameRanges(before, after) ? {} : { allowedSourceRanges: ranges(after) }),
   };
 }
+
+const ranges = (spec: PlatformSpec) => spec.network?.allowedSourceRanges ?? [];
+/** The same CIDRs in another order admit the same clients: no change (the Caddyfile lists them as given). */
+const sameRanges = (a: PlatformSpec, b: PlatformSpec) =>
+  JSON.stringify([...ranges(a)].sort()) === JSON.stringify([...ranges(b)].sort());
 
 /** Rules the schema cannot express. Runs only on schema-valid input. */
 export function checkSpecRules(request: CreatePlatformRequest): FieldError[] {
@@ -316,6 +352,13 @@ export function checkSpecRules(request: CreatePlatformRequest): FieldError[] {
       });
     tagNames.set(lower, name);
   }
+  (request.network?.allowedSourceRanges ?? []).forEach((range, i) => {
+    if (!isCidr(range))
+      errors.push({
+        pointer: `/network/allowedSourceRanges/${i}`,
+        message: CIDR_MESSAGE,
+      });
+  });
   const seen = new Map<string, number>();
   request.models.forEach((model, i) => {
     const canonical = canonicalModel(model);
@@ -383,7 +426,40 @@ function describePattern(pointer: string): string | undefined {
   if (pointer.startsWith('/models/'))
     return 'must be an Ollama model reference such as llama3.1:8b or namespace/name:tag';
   if (pointer === '/huggingFaceToken') return 'must not contain whitespace';
+  if (pointer.startsWith('/network/allowedSourceRanges/')) return CIDR_MESSAGE;
   return undefined;
+}
+
+const CIDR_MESSAGE =
+  'must be an IPv4 or IPv6 CIDR: an address, then / and a prefix length (0–32 for IPv4, 0–128 for IPv6)';
+
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** `a.b.c.d/n` (n ≤ 32) or an IPv6 address in any RFC 4291 spelling `/n` (n ≤ 128); no zone, no leading zero in n. */
+export function isCidr(range: string): boolean {
+  const m = /^([^/]+)\/(0|[1-9]\d{0,2})$/.exec(range);
+  if (!m) return false;
+  const address = m[1]!;
+  const length = m[2]!;
+  if (IPV4.test(address)) return Number(length) <= 32;
+  return Number(length) <= 128 && isIpv6(address);
+}
+
+function isIpv6(address: string): boolean {
+  if (!/^[0-9A-Fa-f:.]+$/.test(address) || address.split('::').length > 2) return false;
+  // An embedded IPv4 address stands for the last two groups.
+  let groups = address;
+  const lastColon = address.lastIndexOf(':');
+  const tail = address.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    if (!IPV4.test(tail)) return false;
+    groups = `${address.slice(0, lastColon + 1)}0:0`;
+  }
+  const [head, rest] = groups.split('::') as [string, string | undefined];
+  const parts = (s: string) => (s === '' ? [] : s.split(':'));
+  const all = [...parts(head), ...parts(rest ?? '')];
+  if (!all.every((g) => /^[0-9A-Fa-f]{1,4}$/.test(g))) return false;
+  return rest === undefined ? all.length === 8 : all.length <= 7;
 }
 
 const escapePointer = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');

@@ -5,7 +5,8 @@
 import { canonicalModel } from './catalog.js';
 import { estimateCost } from './cost.js';
 import { stopsAt } from './idle.js';
-import { platformSecretNames } from './naming.js';
+import { GRAFANA_ADMIN_USER, OPENWEBUI_DB_ROLE, defaultAdminEmail, postgresHost } from './manifests.js';
+import { platformSecretNames, publicEndpoints } from './naming.js';
 import { SETTLED_PHASES } from './phases.js';
 import type { ModelState, PlatformRecord } from './types.js';
 
@@ -66,6 +67,7 @@ export function platformStatus(
     endpoints: r.endpoints,
     credentials: {
       keyVaultSecrets: platformSecretNames(r.names, r.spec.huggingFaceToken),
+      accounts: credentialsOf(r),
       // After a teardown the vault's purge protection refused to purge: what stays soft-deleted, until when.
       softDeleted: r.softDeletedSecrets ?? [],
     },
@@ -83,6 +85,40 @@ export function platformStatus(
     costPerHour: { currency: 'USD', ...cost },
     updatedAt: r.updatedAt,
     links: links(r.id),
+  };
+}
+
+/**
+ * Where each credential lives: the account it opens (where, as whom) and the Key Vault secret that holds
+ * it, by name. Never a value: a reader with access to the vault reads the secret there.
+ */
+export function credentialsOf(r: PlatformRecord) {
+  const secret = r.names.secrets;
+  const endpoints = publicEndpoints(r.names, r.spec.location);
+  return {
+    openWebuiAdmin: {
+      url: endpoints['open-webui'],
+      user: r.spec.webui.adminEmail ?? defaultAdminEmail(r.spec.prefix),
+      keyVaultSecret: secret['openwebui-admin-password'],
+    },
+    grafanaAdmin: {
+      url: endpoints.grafana,
+      user: GRAFANA_ADMIN_USER,
+      keyVaultSecret: secret['grafana-admin-password'],
+    },
+    postgresAdmin: {
+      host: postgresHost(r.names),
+      user: r.names.postgresAdminLogin,
+      keyVaultSecret: secret['postgres-admin-password'],
+    },
+    openWebuiDatabase: {
+      host: postgresHost(r.names),
+      user: OPENWEBUI_DB_ROLE,
+      keyVaultSecret: secret['openwebui-db-password'],
+    },
+    // Signs Open WebUI's sessions; no account of its own.
+    openWebuiSecretKey: { keyVaultSecret: secret['openwebui-secret-key'] },
+    ...(r.spec.huggingFaceToken ? { huggingFaceToken: { keyVaultSecret: secret['huggingface-token'] } } : {}),
   };
 }
 

@@ -15,6 +15,11 @@ export interface PlatformSpec {
   /** adminEmail: the Open WebUI admin account created at provisioning (its password is in Key Vault). */
   webui: { replicas: number; adminEmail?: string };
   autoStop: { idleMinutes: number };
+  /**
+   * Who may reach the platform's HTTPS entry: CIDRs (IPv4 or IPv6); empty means anyone. Absent on a record
+   * created before the field existed, which means the same.
+   */
+  network?: { allowedSourceRanges: string[] };
   tags: Record<string, string>;
   /** True when the request carried a Hugging Face token (the token itself only ever goes to Key Vault). */
   huggingFaceToken: boolean;
@@ -39,6 +44,8 @@ export interface PlatformChange {
   removedModels: string[];
   /** Open WebUI replicas before and after, when they change. */
   replicas?: { from: number; to: number };
+  /** The new allowed source ranges, when they change (the apply rolls the HTTPS entry with them). */
+  allowedSourceRanges?: string[];
 }
 
 /** Azure's power state of the cluster (Running, Stopped) and the server (Ready, Stopped, …), last observed. */

@@ -229,7 +229,8 @@ export class PlatformService {
   }
 
   /**
-   * PATCH: an autoStop or owners change is recorded at once (200); a change of models or replicas needs the running
+   * PATCH: an autoStop or owners change is recorded at once (200); a change of models, replicas or allowed
+   * source ranges (the HTTPS entry's Caddyfile) needs the running
    * cluster, so it is accepted from Ready only and runs the update flow (202), which runs only the steps
    * the change touches.
    */
@@ -250,7 +251,10 @@ export class PlatformService {
       const result = this.deps.validator.validateUpdate(body, spec);
       if (!result.ok) throw new ApiError('validation', 'The request body is invalid.', result.errors);
       const { change } = result.value;
-      const needsCluster = change.addedModels.length + change.removedModels.length > 0 || !!change.replicas;
+      const needsCluster =
+        change.addedModels.length + change.removedModels.length > 0 ||
+        !!change.replicas ||
+        !!change.allowedSourceRanges;
       return { ...result.value, needsCluster };
     };
     const { needsCluster } = validate(current.spec);
@@ -276,7 +280,7 @@ export class PlatformService {
     const refuse = (phase: Phase) =>
       new ApiError(
         'conflict',
-        `Platform '${id}' is ${phase}; models and replicas can be changed when it is Ready${phase === 'Stopped' ? ' (start it first)' : ''}.`,
+        `Platform '${id}' is ${phase}; models, replicas and allowed source ranges can be changed when it is Ready${phase === 'Stopped' ? ' (start it first)' : ''}.`,
       );
     if (current.phase !== 'Ready') throw refuse(current.phase);
     await this.refuseIfActive(id, orchestrations);

@@ -109,6 +109,32 @@ describe("checkPlatformReadiness 'job'", () => {
   });
 });
 
+describe("checkPlatformReadiness 'endpoints'", () => {
+  it("waits for the HTTPS entry's load balancer IP, then gives the stable HTTPS host, never an address", async () => {
+    const check = () =>
+      sandbox.activities.checkPlatformReadiness({ platformId: record.id, check: 'endpoints' });
+    // Not applied yet: the entry's Service is not there, which the flow waits out.
+    expect(await check()).toMatchObject({ ok: false, kind: 'notFound' });
+    for (const { stage } of APPLY_STAGES) answerOf(await apply(stage));
+    expect(answerOf(await check())).toMatchObject({ ready: false });
+    expect(answerOf(await check())).not.toHaveProperty('endpoints');
+
+    sandbox.clock.advanceBy(10 * 60_000);
+    const ready = answerOf(await check());
+    const host = `llm-${record.names.aksDnsPrefix}.${record.spec.location}.cloudapp.azure.com`;
+    expect(ready).toMatchObject({ ready: true, detail: expect.stringContaining(host) });
+    expect(ready.endpoints).toEqual({ 'open-webui': `https://${host}`, grafana: `https://${host}/grafana/` });
+    // The one public Service is the entry, on 443 only: Open WebUI and Grafana have none of their own.
+    const core = (await adminClients()).core;
+    const exposed = (await core.listServiceForAllNamespaces()).items.filter(
+      (s) => s.spec?.type === 'LoadBalancer' || s.spec?.type === 'NodePort',
+    );
+    expect(exposed.map((s) => [s.metadata?.name, s.spec?.ports?.map((p) => p.port)])).toEqual([
+      ['https-entry', [443]],
+    ]);
+  });
+});
+
 /**
  * A stopped AKS cluster has no control plane: its API server does not answer until it is started again
  * (start-stop-cluster.md; ManagedClusters_Stop in the 2026-04-01 spec). The simulated ARM's stop and start

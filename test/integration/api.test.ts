@@ -131,6 +131,17 @@ describe('POST /platforms', () => {
     ).not.toContain('Golf!');
   });
 
+  it('refuses an allowed source range that is not a CIDR with 400 naming the entry', async () => {
+    const reply = await app.call('POST', '/platforms', {
+      body: body('golfcidr', { network: { allowedSourceRanges: ['203.0.113.0/24', '203.0.113.0/33'] } }),
+    });
+    expectProblem(reply, 400);
+    expect(reply.json.errors).toEqual([
+      { pointer: '/network/allowedSourceRanges/1', message: expect.stringMatching(/IPv4 or IPv6 CIDR/) },
+    ]);
+    expect((await app.call('GET', '/platforms/golfcidr')).status).toBe(404);
+  });
+
   it('answers 415 to a body that is not JSON', async () => {
     const reply = await app.call('POST', '/platforms', {
       raw: 'prefix=hotel',

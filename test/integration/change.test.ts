@@ -143,6 +143,52 @@ describe('PATCH /platforms/{id}', () => {
     ).toEqual([]);
   });
 
+  it("changes who may reach the platform: the entry's Caddyfile gets the new ranges and its pod rolls", async () => {
+    await ready('pnet', { network: { allowedSourceRanges: ['203.0.113.0/24'] } });
+    const cluster = await clusterOf('pnet');
+    const caddyfile = () =>
+      (cluster.kube.get('v1', 'ConfigMap', 'https-entry', 'llm') as { data: { Caddyfile: string } }).data
+        .Caddyfile;
+    const configHash = () =>
+      (
+        cluster.kube.get('apps/v1', 'Deployment', 'https-entry', 'llm') as {
+          spec: { template: { metadata: { annotations: Record<string, string> } } };
+        }
+      ).spec.template.metadata.annotations['llm-platforms-api/config-hash'];
+    expect(caddyfile()).toContain('not remote_ip 203.0.113.0/24\n');
+    const hash = configHash();
+
+    // An invalid range is refused before anything runs.
+    const bad = await app.call('PATCH', '/platforms/pnet', {
+      body: { network: { allowedSourceRanges: ['198.51.100.0/24', '2001:db8::/129'] } },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json.errors.map((e: { pointer: string }) => e.pointer)).toEqual([
+      '/network/allowedSourceRanges/1',
+    ]);
+
+    const since = clock().now();
+    const reply = await app.call('PATCH', '/platforms/pnet', {
+      body: { network: { allowedSourceRanges: ['198.51.100.0/24', '2001:db8::/32'] } },
+    });
+    expect(reply.status).toBe(202);
+    expect(reply.json.change).toEqual({
+      addedModels: [],
+      removedModels: [],
+      allowedSourceRanges: ['198.51.100.0/24', '2001:db8::/32'],
+    });
+    await run('pnet');
+    const r = await record('pnet');
+    expect(r.phase).toBe('Ready');
+    expect(r.spec.network).toEqual({ allowedSourceRanges: ['198.51.100.0/24', '2001:db8::/32'] });
+    expect(caddyfile()).toContain('not remote_ip 198.51.100.0/24 2001:db8::/32\n');
+    expect(configHash()).not.toBe(hash);
+    const touched = await stepsSince('pnet', since);
+    expect(touched).toContain('workloadsReady');
+    for (const untouched of ['models', 'modelsRemove', 'fileShares', 'postgresResize'])
+      expect(touched).not.toContain(untouched);
+  });
+
   it('a refused resize leaves the platform Failed naming the step; retry converges to the recorded spec', async () => {
     await ready('pfail', { webui: { replicas: 1 } });
     app.arm.faults.script('pg.update', [armFault.error(400, 'InvalidParameterValue')]);

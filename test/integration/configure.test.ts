@@ -54,7 +54,19 @@ describe('configurePlatform', () => {
     expect(status.json).toMatchObject({
       phase: 'Ready',
       models: { 'phi3.5': 'ready' },
-      endpoints: { 'open-webui': expect.stringMatching(/^http:\/\//) },
+      // HTTPS on the platform's stable host only, Grafana under it; no address, no plain HTTP.
+      endpoints: {
+        'open-webui': `https://llm-${r.names.aksDnsPrefix}.${r.spec.location}.cloudapp.azure.com`,
+        grafana: `https://llm-${r.names.aksDnsPrefix}.${r.spec.location}.cloudapp.azure.com/grafana/`,
+      },
+      credentials: {
+        accounts: {
+          openWebuiAdmin: {
+            user: 'ops@example.com',
+            keyVaultSecret: 'platform-kready-openwebui-admin-password',
+          },
+        },
+      },
     });
     for (const value of app.keyVault.values()) expect(status.text).not.toContain(value);
     expect(status.json.credentials.keyVaultSecrets).toContain('platform-kready-openwebui-admin-password');

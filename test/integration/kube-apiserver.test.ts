@@ -559,6 +559,38 @@ describe('status simulation on a virtual clock', () => {
     });
   });
 
+  it('a DNS label Azure refuses leaves the Service without an IP; Local traffic gets a health-check node port', async () => {
+    const entry = (name: string, label: string) =>
+      apply({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: {
+          name,
+          namespace: 'llm',
+          annotations: { 'service.beta.kubernetes.io/azure-dns-label-name': label },
+        },
+        spec: {
+          type: 'LoadBalancer',
+          externalTrafficPolicy: 'Local',
+          selector: { app: 'https-entry' },
+          ports: [{ port: 443, targetPort: 8443 }],
+        },
+      });
+    await entry('good', 'llm-team42-0a1b2c3d');
+    // Azure's domain name label rule: a lowercase letter first, no uppercase, no hyphen last, ≤ 63.
+    await entry('upper', 'LLM-team42');
+    await entry('hyphen', 'llm-team42-');
+    await entry('long', `l${'x'.repeat(63)}`);
+    clock.advanceBy(10 * 60 * S);
+    const ip = async (name: string) =>
+      (await read<V1Service>('v1', 'Service', name, 'llm')).status?.loadBalancer?.ingress?.[0]?.ip;
+    expect(await ip('good')).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    for (const name of ['upper', 'hyphen', 'long']) expect(await ip(name), name).toBeUndefined();
+    const spec = (await read<V1Service>('v1', 'Service', 'good', 'llm')).spec;
+    expect(spec?.externalTrafficPolicy).toBe('Local');
+    expect(spec?.healthCheckNodePort).toBeGreaterThanOrEqual(30000);
+  });
+
   it('the GPU node advertises nvidia.com/gpu only once a device plugin that tolerates its taints is ready', async () => {
     const gpu = async () => (await read<V1Node>('v1', 'Node', GPU_NODE)).status?.capacity?.['nvidia.com/gpu'];
     await apply(ollamaStatefulSet);

@@ -405,12 +405,13 @@ describe('the quota of namespace llm', () => {
     expect(Object.keys(hard).filter((k) => k.startsWith('limits.nvidia'))).toEqual([]);
   });
 
-  it('counts the Open WebUI load balancer as the only one, and both claims', () => {
+  it("counts the HTTPS entry's load balancer as the only one, and the three claims", () => {
     const hard = (
       find(defaults, 'ResourceQuota', 'llm-quota', 'llm').spec as { hard: Record<string, string> }
     ).hard;
     expect(hard['services.loadbalancers']).toBe('1');
-    expect(hard.persistentvolumeclaims).toBe('2');
+    // Ollama's models, Open WebUI's data and the entry's certificates.
+    expect(hard.persistentvolumeclaims).toBe('3');
   });
 });
 
@@ -588,13 +589,16 @@ describe('Open WebUI', () => {
     ).toBeUndefined();
   });
 
-  it('is exposed by a load balancer on port 80 and kept available by a disruption budget', () => {
+  it('is in-cluster only (reached through the HTTPS entry) and kept available by a disruption budget', () => {
     const svc = find(defaults, 'Service', 'open-webui', 'llm').spec as {
       type: string;
       ports: { port: number; targetPort: string }[];
     };
-    expect(svc.type).toBe('LoadBalancer');
+    expect(svc.type).toBe('ClusterIP');
     expect(svc.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http' }]);
+    // The entry balances over the pods itself: a headless Service lists them.
+    const pods = find(defaults, 'Service', 'open-webui-pods', 'llm').spec as Record<string, unknown>;
+    expect(pods).toMatchObject({ type: 'ClusterIP', clusterIP: 'None' });
     const port = (container(defaults) as unknown as { ports: { name: string; containerPort: number }[] })
       .ports;
     expect(port).toEqual([{ name: 'http', containerPort: 8080 }]);

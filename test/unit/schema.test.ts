@@ -25,6 +25,7 @@ describe('create request schema', () => {
         gpu: { vmSize: 'Standard_NC4as_T4_v3', minNodes: 0, maxNodes: 2, spot: true },
         webui: { replicas: 3 },
         autoStop: { idleMinutes: 60 },
+        network: { allowedSourceRanges: [] },
         tags: {},
       },
     });
@@ -152,6 +153,50 @@ describe('create request schema', () => {
   });
 });
 
+describe('network.allowedSourceRanges', () => {
+  const withRanges = (allowedSourceRanges: unknown) => ({
+    prefix: 'abc',
+    models: ['phi3.5'],
+    network: { allowedSourceRanges },
+  });
+
+  it('accepts IPv4 and IPv6 CIDRs in any RFC 4291 spelling', () => {
+    const ranges = [
+      '203.0.113.0/24',
+      '10.1.2.3/32',
+      '0.0.0.0/0',
+      '2001:db8::/32',
+      '::/0',
+      '::ffff:192.0.2.1/128',
+    ];
+    const result = validator.validateCreate(withRanges(ranges));
+    expect(result.ok && result.value.network).toEqual({ allowedSourceRanges: ranges });
+  });
+
+  it('refuses what is not a CIDR, naming each entry and saying what a CIDR is', () => {
+    // Not even the shape (the schema), then the shape but not a valid address or length (the rules).
+    for (const bad of [
+      ['203.0.113.0', 'any', '10.0.0.0/8 '],
+      ['203.0.113.0/33', '256.0.0.0/8', '2001:db8:::/32', '::/129', '1::2::3/64', '10.0.0.0/08'],
+    ]) {
+      const errors = errorsOf(withRanges(['10.0.0.0/8', ...bad]));
+      expect(errors.map((e) => e.pointer)).toEqual(
+        bad.map((_, i) => `/network/allowedSourceRanges/${i + 1}`),
+      );
+      for (const e of errors) expect(e.message).toMatch(/must be an IPv4 or IPv6 CIDR/);
+    }
+  });
+
+  it('refuses duplicates, too many ranges and unknown fields', () => {
+    expect(pointers(withRanges(['10.0.0.0/8', '10.0.0.0/8']))).toEqual(['/network/allowedSourceRanges']);
+    const many = Array.from({ length: 33 }, (_, i) => `10.0.${i}.0/24`);
+    expect(pointers(withRanges(many))).toEqual(['/network/allowedSourceRanges']);
+    expect(pointers({ prefix: 'abc', models: ['phi3.5'], network: { open: true } })).toEqual([
+      '/network/open',
+    ]);
+  });
+});
+
 describe('tag names, which Azure compares without case', () => {
   it('refuses our reserved tags in any case', () => {
     expect(errorsOf({ prefix: 'abc', models: ['phi3.5'], tags: { 'Managed-By': 'me' } })).toEqual([
@@ -189,6 +234,45 @@ describe('update (PATCH) request schema', () => {
         },
       },
     });
+  });
+
+  it('replaces the allowed source ranges, validated as on create, and reports the new list as a change', () => {
+    const result = validator.validateUpdate(
+      { network: { allowedSourceRanges: ['203.0.113.0/24'] } },
+      current,
+    );
+    expect(result).toEqual({
+      ok: true,
+      value: {
+        spec: { ...current, network: { allowedSourceRanges: ['203.0.113.0/24'] } },
+        change: { addedModels: [], removedModels: [], allowedSourceRanges: ['203.0.113.0/24'] },
+      },
+    });
+    // Back to anyone: an empty list is a change too; the same ranges in another order are none.
+    const restricted = { ...current, network: { allowedSourceRanges: ['10.0.0.0/8', '2001:db8::/32'] } };
+    const open = validator.validateUpdate({ network: { allowedSourceRanges: [] } }, restricted);
+    expect(open.ok && open.value.change).toEqual({
+      addedModels: [],
+      removedModels: [],
+      allowedSourceRanges: [],
+    });
+    const reordered = validator.validateUpdate(
+      { network: { allowedSourceRanges: ['2001:db8::/32', '10.0.0.0/8'] } },
+      restricted,
+    );
+    expect(reordered.ok && reordered.value.change).toEqual({ addedModels: [], removedModels: [] });
+    // A record from before the field existed (no network) compares as anyone.
+    const { network: _network, ...legacy } = current;
+    const none = validator.validateUpdate({ network: { allowedSourceRanges: [] } }, legacy);
+    expect(none.ok && none.value.change).toEqual({ addedModels: [], removedModels: [] });
+    const pointersOf = (body: unknown) => {
+      const r = validator.validateUpdate(body, current);
+      return r.ok ? [] : r.errors.map((e) => e.pointer);
+    };
+    expect(pointersOf({ network: { allowedSourceRanges: ['10.0.0.0/33'] } })).toEqual([
+      '/network/allowedSourceRanges/0',
+    ]);
+    expect(pointersOf({ network: {} })).toEqual(['/network/allowedSourceRanges']);
   });
 
   it('sees the same model under another spelling, or in another order, as no change', () => {

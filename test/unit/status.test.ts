@@ -67,6 +67,44 @@ describe('platform status', () => {
     expect(status(withToken).credentials.keyVaultSecrets).toContain(secrets['huggingface-token']);
   });
 
+  it('names where each credential lives: the account, as whom, and its Key Vault secret, never a value', () => {
+    const r = record({ spec: { ...record().spec, webui: { replicas: 1, adminEmail: 'ops@example.com' } } });
+    const host = `llm-${r.names.aksDnsPrefix}.westeurope.cloudapp.azure.com`;
+    const pg = `${r.names.postgresServer}.postgres.database.azure.com`;
+    expect(status(r).credentials.accounts).toEqual({
+      openWebuiAdmin: {
+        url: `https://${host}`,
+        user: 'ops@example.com',
+        keyVaultSecret: 'platform-alpha-openwebui-admin-password',
+      },
+      grafanaAdmin: {
+        url: `https://${host}/grafana/`,
+        user: 'admin',
+        keyVaultSecret: 'platform-alpha-grafana-admin-password',
+      },
+      postgresAdmin: { host: pg, user: 'llmadmin', keyVaultSecret: 'platform-alpha-postgres-admin-password' },
+      openWebuiDatabase: {
+        host: pg,
+        user: 'openwebui',
+        keyVaultSecret: 'platform-alpha-openwebui-db-password',
+      },
+      openWebuiSecretKey: { keyVaultSecret: 'platform-alpha-openwebui-secret-key' },
+    });
+    // Every secret the platform has is named by exactly one entry, and the Hugging Face token only when given.
+    const named = (x: ReturnType<typeof status>) =>
+      Object.values(x.credentials.accounts)
+        .map((a) => a.keyVaultSecret)
+        .sort();
+    expect(named(status(r))).toEqual([...status(r).credentials.keyVaultSecrets].sort());
+    const withToken = status(record({ spec: { ...r.spec, huggingFaceToken: true } }));
+    expect(withToken.credentials.accounts).toMatchObject({
+      huggingFaceToken: { keyVaultSecret: 'platform-alpha-huggingface-token' },
+    });
+    expect(named(withToken)).toEqual([...withToken.credentials.keyVaultSecrets].sort());
+    // The default admin address when the request named none.
+    expect(status(record()).credentials.accounts.openWebuiAdmin.user).toBe('admin@alpha.local');
+  });
+
   it('a deleted platform whose secrets purge protection keeps lists them, with a warning saying until when', () => {
     const kept = [
       { name: 'platform-alpha-grafana-admin-password', scheduledPurgeDate: '2026-04-05T09:00:00.000Z' },
