@@ -25,6 +25,11 @@ export interface Config {
   defaultIdleMinutes: number;
   /** The weekly UTC window of every cluster's auto-upgrades (AKS refuses writes while one runs). */
   maintenanceWindow: MaintenanceWindow;
+  /**
+   * Object id of the API's own identity, granted Kubernetes access on every cluster it creates; undefined:
+   * the `oid` of the token its credential returns.
+   */
+  apiPrincipalId?: string;
 }
 
 export class ConfigError extends Error {
@@ -46,6 +51,8 @@ export const SETTINGS = {
   AUTO_STOP_SCHEDULE: 'NCRONTAB of the idle sweep. Default: 0 */5 * * * * (every 5 minutes).',
   DEFAULT_IDLE_MINUTES: 'Idle minutes before auto-stop when a request gives none; 0 = never. Default: 60.',
   AKS_MAINTENANCE_WINDOW: `Weekly UTC window of every cluster's auto-upgrades. Default: ${DEFAULT_MAINTENANCE_WINDOW}.`,
+  API_PRINCIPAL_ID:
+    "Object id (UUID) of the API's identity (the Function App's managed identity), granted Azure Kubernetes Service RBAC Cluster Admin on each cluster. Default: the oid of the credential's token.",
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -121,6 +128,9 @@ export function loadConfig(env: Env = process.env): Config {
   );
   check('AKS_MAINTENANCE_WINDOW', maintenanceWindow !== undefined, MAINTENANCE_WINDOW_RULE);
 
+  const apiPrincipalId = text('API_PRINCIPAL_ID', '');
+  if (apiPrincipalId) check('API_PRINCIPAL_ID', UUID.test(apiPrincipalId), 'must be a UUID');
+
   if (problems.length > 0 || !maintenanceWindow) throw new ConfigError(problems);
   return Object.freeze({
     storageConnection,
@@ -132,6 +142,7 @@ export function loadConfig(env: Env = process.env): Config {
     autoStopSchedule,
     defaultIdleMinutes,
     maintenanceWindow: Object.freeze(maintenanceWindow),
+    ...(apiPrincipalId ? { apiPrincipalId: apiPrincipalId.toLowerCase() } : {}),
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * provisionPlatform: resource group → secrets → every Azure resource of the table in parallel (PostgreSQL
- * followed by its settings and database) → the PostgreSQL firewall (which needs the cluster's egress IPs)
- * → file shares → the in-cluster platform. Every step is idempotent, so a retry (POST /platforms/{id}/retry,
+ * followed by its settings and database) → the API's role on the cluster → the PostgreSQL firewall (which
+ * needs the cluster's egress IPs) → file shares → the role in effect → the in-cluster platform. Every step is idempotent, so a retry (POST /platforms/{id}/retry,
  * or the same POST again) runs the same flow and skips what already exists.
  */
 import * as df from 'durable-functions';
@@ -17,7 +17,7 @@ import {
 } from '../platform/azure-resources.js';
 import { OPENWEBUI_DATABASE } from '../platform/naming.js';
 import type { StepName } from '../platform/steps.js';
-import { configurePlatform, spotHint } from './configure.js';
+import { configurePlatform, gate, spotHint } from './configure.js';
 import {
   all,
   call,
@@ -108,8 +108,15 @@ function* provisionPlatform(context: Context): Flow<{ platformId: string; phase:
       yield* progress.fail(step, result, step === 'aksCluster' ? spotHint(spec)(result) : undefined);
   }
 
+  // The API's identity gets its Kubernetes role on the new cluster (no local accounts): granted first, so that
+  // it propagates to the cluster's Azure RBAC while the firewall and the shares are written, then waited for
+  // (the API server answers 403 until the assignment takes effect, up to about five minutes).
+  yield* progress.run('clusterAccess', (step) =>
+    callUntilAnswered(context, step, 'ensureClusterAccess', ref),
+  );
   yield* progress.run('postgresFirewall', (step) => configureFirewall(context, step, platformId));
   yield* progress.run('fileShares', (step) => callUntilAnswered(context, step, 'ensureFileShares', ref));
+  yield* gate(context, progress, platformId, 'clusterAccessReady');
 
   // The in-cluster half: manifests, database setup, readiness, first model and smoke test, then the rest.
   yield* configurePlatform(context, spec, progress);

@@ -81,7 +81,7 @@ describe('configurePlatform', () => {
         .filter(
           (q) =>
             q.method !== 'GET' &&
-            !q.path.endsWith('/listClusterAdminCredential') &&
+            !q.path.endsWith('/listClusterUserCredential') &&
             !q.path.endsWith('/listKeys'),
         ),
     ).toEqual([]);
