@@ -1,13 +1,15 @@
 /**
  * The API's access to a platform's cluster: its own identity is granted the built-in "Azure Kubernetes
- * Service RBAC Cluster Admin" role on the cluster (Azure RBAC for Kubernetes; the cluster has no local
- * accounts, azure-real-behaviours F9). The role assignment's name is derived from scope, principal and
- * role, so a retry finds its own grant; it is deleted with the resource group.
+ * Service RBAC Cluster Admin" role (Azure RBAC for Kubernetes; the cluster has no local accounts,
+ * azure-real-behaviours F9) on the platform's resource group, which holds that one cluster. The group
+ * exists before the cluster, so the grant is made before the cluster's creation and propagates during it
+ * (up to about five minutes) instead of after it. The role assignment's name is derived from scope,
+ * principal and role, so a retry finds its own grant; it is deleted with the resource group.
  */
 import { createHash } from 'node:crypto';
 import type { AzureClients } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
-import { AKS_RBAC_CLUSTER_ADMIN_ROLE, armResourceId } from '../platform/azure-resources.js';
+import { AKS_RBAC_CLUSTER_ADMIN_ROLE } from '../platform/azure-resources.js';
 import { requireRecord, type Registry } from '../registry/registry.js';
 import type { ActivityHandlers } from './contract.js';
 
@@ -32,7 +34,7 @@ export function createAccessActivities(deps: AccessActivityDeps): ActivityHandle
     async ensureClusterAccess({ platformId }) {
       try {
         const record = await requireRecord(deps.registry, platformId);
-        const scope = armResourceId(deps.subscriptionId, record.names, 'aksCluster');
+        const scope = `/subscriptions/${deps.subscriptionId}/resourceGroups/${record.names.resourceGroup}`;
         const principalId = await deps.principalId();
         const name = roleAssignmentName(scope, principalId, AKS_RBAC_CLUSTER_ADMIN_ROLE);
         const assignments = deps.clients.authorization.roleAssignments;

@@ -1,7 +1,8 @@
 /**
- * provisionPlatform: resource group → secrets → every Azure resource of the table in parallel (PostgreSQL
- * followed by its settings and database) → the API's role on the cluster → the PostgreSQL firewall (which
- * needs the cluster's egress IPs) → file shares → the role in effect → the in-cluster platform. Every step is idempotent, so a retry (POST /platforms/{id}/retry,
+ * provisionPlatform: resource group → secrets → the API's role → every Azure resource of the table in parallel (PostgreSQL
+ * followed by its settings and database) → the PostgreSQL firewall (which needs the cluster's egress IPs)
+ * → file shares → the in-cluster platform. The API's Kubernetes role is granted before the resources and
+ * waited for (in effect on the cluster) before the in-cluster half. Every step is idempotent, so a retry (POST /platforms/{id}/retry,
  * or the same POST again) runs the same flow and skips what already exists.
  */
 import * as df from 'durable-functions';
@@ -87,6 +88,12 @@ function* provisionPlatform(context: Context): Flow<{ platformId: string; phase:
     callUntilAnswered(context, step, 'ensureResourceGroup', ref),
   );
   yield* progress.run('secrets', (step) => callUntilAnswered(context, step, 'ensurePlatformSecrets', ref));
+  // The API's identity gets its Kubernetes role (the cluster has no local accounts) on the resource group that
+  // will hold the cluster: granted before the cluster is created, it propagates to Azure RBAC during the
+  // creation (up to about five minutes), and clusterAccessReady below finds it in effect instead of waiting.
+  yield* progress.run('clusterAccess', (step) =>
+    callUntilAnswered(context, step, 'ensureClusterAccess', ref),
+  );
 
   // Every resource in parallel, as sub-orchestrations (each with its own durable poll loop). A durable task is
   // scheduled only when yielded, so all go into one Task.all: storage (≈ 30 s) ends long before AKS (≈ 9 min),
@@ -108,12 +115,6 @@ function* provisionPlatform(context: Context): Flow<{ platformId: string; phase:
       yield* progress.fail(step, result, step === 'aksCluster' ? spotHint(spec)(result) : undefined);
   }
 
-  // The API's identity gets its Kubernetes role on the new cluster (no local accounts): granted first, so that
-  // it propagates to the cluster's Azure RBAC while the firewall and the shares are written, then waited for
-  // (the API server answers 403 until the assignment takes effect, up to about five minutes).
-  yield* progress.run('clusterAccess', (step) =>
-    callUntilAnswered(context, step, 'ensureClusterAccess', ref),
-  );
   yield* progress.run('postgresFirewall', (step) => configureFirewall(context, step, platformId));
   yield* progress.run('fileShares', (step) => callUntilAnswered(context, step, 'ensureFileShares', ref));
   yield* gate(context, progress, platformId, 'clusterAccessReady');

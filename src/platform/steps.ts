@@ -39,7 +39,8 @@ export const STEPS = {
   },
   postgresSettings: { title: 'Write the PostgreSQL parameters and database', poll: 'postgresChild' },
   clusterAccess: {
-    title: "Grant the API's identity Azure Kubernetes Service RBAC Cluster Admin on the cluster",
+    title:
+      "Grant the API's identity Azure Kubernetes Service RBAC Cluster Admin on the platform's resource group",
     poll: 'storageAccount',
   },
   postgresFirewall: { title: "Admit the cluster's egress IPs to PostgreSQL", poll: 'postgresChild' },
@@ -146,14 +147,14 @@ export const START_GATES = [
 export const PROVISION_ORDER: readonly (readonly StepName[])[] = [
   ['resourceGroup'],
   ['secrets'],
+  // The grant goes first, so that it propagates while the resources are created.
+  ['clusterAccess'],
   AZURE_RESOURCE_NAMES,
   // The steps that follow each resource in its own sub-orchestration (the table's `then`), in parallel.
   AZURE_RESOURCE_NAMES.flatMap((kind): StepName[] => {
     const then = AZURE_RESOURCES[kind].then;
     return then ? [then] : [];
   }),
-  // The grant goes first, so that it propagates while the firewall and the shares are written.
-  ['clusterAccess'],
   ['postgresFirewall'],
   ['fileShares'],
   ['clusterAccessReady'],

@@ -6,7 +6,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { roleAssignmentName } from '../../src/activities/access.js';
-import { AKS_RBAC_CLUSTER_ADMIN_ROLE, armResourceId } from '../../src/platform/azure-resources.js';
+import { AKS_RBAC_CLUSTER_ADMIN_ROLE } from '../../src/platform/azure-resources.js';
 import type { PlatformRecord } from '../../src/platform/types.js';
 import { armFault, DEFAULT_DURATIONS } from '../../sandbox/azure/arm.js';
 import { AKS_SERVER_APP_ID, SANDBOX_API_PRINCIPAL_ID } from '../../sandbox/azure/entra.js';
@@ -30,8 +30,8 @@ beforeEach(async () => {
 const access = () => sandbox.activities.checkPlatformReadiness({ platformId: record.id, check: 'access' });
 
 describe('ensureClusterAccess', () => {
-  it('grants Azure Kubernetes Service RBAC Cluster Admin on the cluster under a derived name, once', async () => {
-    const scope = armResourceId(SUBSCRIPTION_ID, record.names, 'aksCluster');
+  it("grants Azure Kubernetes Service RBAC Cluster Admin on the platform's resource group under a derived name, once", async () => {
+    const scope = `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${record.names.resourceGroup}`;
     expect(answerOf(await sandbox.activities.ensureClusterAccess({ platformId: record.id }))).toEqual({
       provisioningState: 'Succeeded',
       mutated: true,
@@ -66,7 +66,7 @@ describe('ensureClusterAccess', () => {
   });
 
   it('is satisfied by the same grant under another name (409 RoleAssignmentExists)', async () => {
-    const scope = armResourceId(SUBSCRIPTION_ID, record.names, 'aksCluster');
+    const scope = `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/${record.names.resourceGroup}`;
     await sandbox.clients.authorization.roleAssignments.create(
       scope,
       '0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d',

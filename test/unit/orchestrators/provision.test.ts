@@ -247,7 +247,7 @@ describe("the cluster's maintenance window", () => {
 });
 
 describe("the API's access to the cluster (Entra ID, Azure RBAC, no local accounts)", () => {
-  it('grants the role once the cluster exists, then waits on durable timers until the API server honours it, before any apply', async () => {
+  it('grants the role before the cluster is created, then waits on durable timers until the API server honours it, before any apply', async () => {
     let accessReads = 0;
     const run = await provision({
       // 403 (the role assignment not propagated yet) twice, then access.
@@ -263,14 +263,12 @@ describe("the API's access to the cluster (Entra ID, Azure RBAC, no local accoun
     const grant = names.indexOf('ensureClusterAccess');
     const firstAccess = names.indexOf('check:access');
     const lastAccess = names.lastIndexOf('check:access');
-    expect(grant).toBeGreaterThan(names.indexOf('ensureAksMaintenanceWindow'));
-    expect(grant).toBeGreaterThan(names.lastIndexOf('beginAzureResource'));
-    expect(firstAccess).toBeGreaterThan(grant);
+    // Granted before the cluster is created (it propagates meanwhile), waited for before the first apply.
+    expect(grant).toBeGreaterThan(names.indexOf('ensurePlatformSecrets'));
+    expect(grant).toBeLessThan(names.indexOf('beginAzureResource'));
+    expect(firstAccess).toBeGreaterThan(names.indexOf('ensureFileShares'));
     expect(names.filter((n) => n === 'check:access')).toHaveLength(3);
     expect(names.indexOf('applyPlatformManifests')).toBeGreaterThan(lastAccess);
-    // The grant propagates while the firewall and the shares are written.
-    expect(names.indexOf('ensureFileShares')).toBeGreaterThan(grant);
-    expect(names.indexOf('ensureFileShares')).toBeLessThan(firstAccess);
     expect(run.timers.length).toBeGreaterThanOrEqual(2);
     expect(stepEnded(run, 'clusterAccessReady')).toMatchObject({ state: 'succeeded' });
   });
