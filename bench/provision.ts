@@ -293,6 +293,9 @@ async function provisionSequential(
   if (!rg.ok) fail('ensureResourceGroup', rg);
   const secrets = await answered('ensurePlatformSecrets', ref);
   if (!secrets.ok) fail('ensurePlatformSecrets', secrets);
+  // The API's Kubernetes role (no local accounts): granted before the resources, waited for before the apply.
+  const access = await answered('ensureClusterAccess', ref);
+  if (!access.ok) fail('ensureClusterAccess', access);
   for (const kind of AZURE_RESOURCE_NAMES) await ensure('beginAzureResource', { ...ref, kind });
   const ips = await answered('getAksOutboundIps', ref);
   if (!ips.ok) return fail('getAksOutboundIps', ips);
@@ -306,6 +309,12 @@ async function provisionSequential(
   if (!shares.ok) fail('ensureFileShares', shares);
 
   const notYet = new Set<Failure['kind']>([...RETRYABLE_KINDS, 'notFound']);
+  for (;;) {
+    const ready = await answered('checkPlatformReadiness', { ...ref, check: 'access' }, notYet);
+    if (!ready.ok) return fail('access', ready);
+    if (ready.value.ready) break;
+    sleep();
+  }
   for (const { stage } of APPLY_STAGES) {
     const applied = await answered('applyPlatformManifests', { ...ref, stage }, notYet);
     if (!applied.ok) return fail('applyPlatformManifests', applied);

@@ -32,12 +32,18 @@
  * Time is simulated on a VirtualClock; the seed fixes the ARM fault draws, which instances crash when,
  * and the invalid requests. Prints a report, then one line of JSON; exits non-zero when a check fails.
  */
+import { roleAssignmentName } from '../src/activities/access.js';
+import { SANDBOX_API_PRINCIPAL_ID } from '../sandbox/azure/entra.js';
 import { randomInt } from 'node:crypto';
 import { setImmediate as nextTick } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import fc from 'fast-check';
 import { getServices } from '../src/composition.js';
-import { firewallRules, POSTGRES_CONFIGURATION } from '../src/platform/azure-resources.js';
+import {
+  AKS_RBAC_CLUSTER_ADMIN_ROLE,
+  firewallRules,
+  POSTGRES_CONFIGURATION,
+} from '../src/platform/azure-resources.js';
 import { AUTO_UPGRADE_SCHEDULE } from '../src/platform/maintenance.js';
 import { derivePlatformNames, platformSecretNames, type PlatformNames } from '../src/platform/naming.js';
 import { armFault, seededRandom, type Fault, type InventoryItem } from '../sandbox/azure/arm.js';
@@ -279,6 +285,10 @@ function expectedAzure(app: BenchApp, names: PlatformNames, inventory: Inventory
     ),
     nodeRg,
     ...outbound,
+    // The API's Kubernetes role on the group (its name derived from scope, principal and role).
+    lower(
+      `${rg}/providers/Microsoft.Authorization/roleAssignments/${roleAssignmentName(rg, SANDBOX_API_PRINCIPAL_ID, AKS_RBAC_CLUSTER_ADMIN_ROLE)}`,
+    ),
   ]);
 }
 

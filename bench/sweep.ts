@@ -17,6 +17,8 @@
  * Kubernetes API servers, Ollama and Table storage in that window; the driver's own time. Afterwards the
  * stop flows the sweep started are run to completion (simulated time) and their requests counted apart.
  */
+import { roleAssignmentName } from '../src/activities/access.js';
+import { SANDBOX_API_PRINCIPAL_ID } from '../sandbox/azure/entra.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -31,7 +33,11 @@ import { kubeClients } from '../src/kube/client.js';
 import { loadTemplateSource } from '../src/manifest-files.js';
 import { IDLE_SWEEP, SWEEP_INSTANCE_ID } from '../src/orchestrators/names.js';
 import { SWEEP_CONCURRENCY } from '../src/orchestrators/policy.js';
-import { armResourceId, AZURE_RESOURCES } from '../src/platform/azure-resources.js';
+import {
+  AKS_RBAC_CLUSTER_ADMIN_ROLE,
+  armResourceId,
+  AZURE_RESOURCES,
+} from '../src/platform/azure-resources.js';
 import { renderManifests } from '../src/platform/manifests.js';
 import { derivePlatformNames, type PlatformNames } from '../src/platform/naming.js';
 import { createRequestValidator } from '../src/platform/schema.js';
@@ -474,6 +480,18 @@ async function seedArm(app: SandboxApp, platforms: readonly Seeded[]): Promise<v
     // Sent and accepted, as the generic begin does (by resource id, the poller stopped after the first
     // answer); the operations finish in simulated time. A throwaway password: the simulated server keeps
     // it, nothing reads it back.
+    // The API's Kubernetes role on the group, as the clusterAccess step grants it (the clusters have no
+    // local accounts; the probe reads Ollama through the API server with the app's Entra token).
+    const scope = `/subscriptions/${app.config.subscriptionId}/resourceGroups/${names.resourceGroup}`;
+    await azure.authorization.roleAssignments.create(
+      scope,
+      roleAssignmentName(scope, SANDBOX_API_PRINCIPAL_ID, AKS_RBAC_CLUSTER_ADMIN_ROLE),
+      {
+        roleDefinitionId: `/subscriptions/${app.config.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${AKS_RBAC_CLUSTER_ADMIN_ROLE}`,
+        principalId: SANDBOX_API_PRINCIPAL_ID,
+        principalType: 'ServicePrincipal',
+      },
+    );
     const password = randomBytes(24).toString('base64url');
     for (const kind of ['aksCluster', 'postgresServer'] as const) {
       const resource = AZURE_RESOURCES[kind];

@@ -12,7 +12,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfig, type Config } from '../src/config.js';
 import { overrideComposition } from '../src/composition.js';
 import { ROLES } from '../src/platform/access.js';
-import { sandboxCredential, simulatedAzureHttpClient } from './azure/forwarding-client.js';
+import { sandboxCredentialOn } from './azure/entra.js';
+import { simulatedAzureHttpClient } from './azure/forwarding-client.js';
 import { SimulatedArm, type SimulatedArmOptions } from './azure/arm.js';
 import { SimulatedKeyVault, type SimulatedKeyVaultOptions } from './azure/keyvault.js';
 import { VirtualClock, type Clock } from './clock.js';
@@ -113,6 +114,11 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
       };
     },
     (key) => arm.aksApiServer(key),
+    // The API servers check access as AKS does, from the clusters' settings and role assignments in ARM.
+    {
+      access: (key) => arm.access(key),
+      mayUseKubernetes: (key, principal) => arm.mayUseKubernetes(key, principal),
+    },
   );
   await clusters.listen();
 
@@ -120,7 +126,7 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
   const arm: SimulatedArm = new SimulatedArm({
     clock,
     subscriptionId,
-    kubeconfigServer: (cluster): string => clusters.serverFor(cluster.id.toLowerCase()),
+    kubeAccess: clusters.frontDoor,
     ...options.arm,
   });
   const armBase = await arm.listen();
@@ -135,7 +141,7 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
   });
   overrideComposition({
     config,
-    credential: sandboxCredential,
+    credential: sandboxCredentialOn(clock),
     httpClient: simulatedAzureHttpClient({ keyVaultUrl: keyVault.vaultUrl, keyVaultBase, armBase }),
   });
   for (const file of appEntryFiles()) await import(pathToFileURL(file).href);

@@ -15,6 +15,8 @@ import { createPostgresActivities } from './activities/postgres.js';
 import { createProgressActivities } from './activities/progress.js';
 import { createSecretActivities, storeRequestSecret } from './activities/secrets.js';
 import { kubeClients } from './kube/client.js';
+import { aksTokenSource, principalIdOf } from './kube/token.js';
+import { createAccessActivities } from './activities/access.js';
 import { loadTemplateSource } from './manifest-files.js';
 import { createAzureClients } from './azure/clients.js';
 import { createRequestValidator } from './platform/schema.js';
@@ -37,6 +39,9 @@ export interface Services {
   /** Every activity of the contract but the one that needs the durable client (registered on its own). */
   activities: ActivityHandlers<Exclude<ActivityName, 'requestPlatformStop'>>;
 }
+
+/** The scope of the token whose `oid` names the API's identity when API_PRINCIPAL_ID is unset. */
+const ARM_SCOPE = 'https://management.azure.com/.default';
 
 let overrides: CompositionOverrides = {};
 let services: Services | undefined;
@@ -73,11 +78,23 @@ function compose(o: CompositionOverrides): Services {
   });
   const templates = loadTemplateSource();
   const platforms = new PlatformService({ config, registry, validator, secrets, now, templates });
+  // Kubernetes is reached with Entra ID tokens from the same credential as Azure (no local accounts).
+  const tokens = aksTokenSource(credential, now);
+  const configuredPrincipal = config.apiPrincipalId;
+  let principal: Promise<string> | undefined;
+  const principalId = () =>
+    configuredPrincipal
+      ? Promise.resolve(configuredPrincipal)
+      : (principal ??= principalIdOf(credential, ARM_SCOPE).catch((e: unknown) => {
+          principal = undefined;
+          throw e;
+        }));
   const activities: Services['activities'] = {
     ...createAzureActivities({ clients, registry, maintenanceWindow: config.maintenanceWindow }),
     ...createPostgresActivities({ clients, registry }),
     ...createSecretActivities({ clients, registry }),
-    ...createKubernetesActivities({ clients, registry, kube: kubeClients, now, templates }),
+    ...createAccessActivities({ clients, registry, subscriptionId: config.subscriptionId, principalId }),
+    ...createKubernetesActivities({ clients, registry, kube: kubeClients, tokens, now, templates }),
     ...createProgressActivities({ registry, now }),
   };
   return { config, registry, platforms, activities };

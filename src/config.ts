@@ -30,6 +30,11 @@ export interface Config {
    * caller header trustworthy, so only then can a platform route identify a caller.
    */
   authEnabled: boolean;
+  /**
+   * Object id of the API's own identity, granted Kubernetes access on every cluster it creates; undefined:
+   * the `oid` of the token its credential returns.
+   */
+  apiPrincipalId?: string;
 }
 
 export class ConfigError extends Error {
@@ -53,6 +58,8 @@ export const SETTINGS = {
   AKS_MAINTENANCE_WINDOW: `Weekly UTC window of every cluster's auto-upgrades. Default: ${DEFAULT_MAINTENANCE_WINDOW}.`,
   WEBSITE_AUTH_ENABLED:
     'Set by App Service when App Service Authentication is on (True/False). Platform routes need it on: they read the caller from it. Default: False.',
+  API_PRINCIPAL_ID:
+    "Object id (UUID) of the API's identity (the Function App's managed identity), granted Azure Kubernetes Service RBAC Cluster Admin on each cluster. Default: the oid of the credential's token.",
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -130,6 +137,8 @@ export function loadConfig(env: Env = process.env): Config {
 
   const authText = text('WEBSITE_AUTH_ENABLED', 'False').toLowerCase();
   check('WEBSITE_AUTH_ENABLED', authText === 'true' || authText === 'false', 'must be True or False');
+  const apiPrincipalId = text('API_PRINCIPAL_ID', '');
+  if (apiPrincipalId) check('API_PRINCIPAL_ID', UUID.test(apiPrincipalId), 'must be a UUID');
 
   if (problems.length > 0 || !maintenanceWindow) throw new ConfigError(problems);
   return Object.freeze({
@@ -143,6 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
     defaultIdleMinutes,
     maintenanceWindow: Object.freeze(maintenanceWindow),
     authEnabled: authText === 'true',
+    ...(apiPrincipalId ? { apiPrincipalId: apiPrincipalId.toLowerCase() } : {}),
   });
 }
 

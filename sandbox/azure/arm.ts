@@ -20,7 +20,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.js';
-import { AKS_TYPE, aksApiServer, aksRoute, startAksUpgrade, type ApiServerState } from './arm/aks.js';
+import type { ClusterAuthority } from '../kube/front-door.js';
+import {
+  AKS_TYPE,
+  aksApiServer,
+  aksRoute,
+  clusterAccess,
+  startAksUpgrade,
+  type ApiServerState,
+  type KubeAccessPoint,
+} from './arm/aks.js';
+import { holdsKubernetesRole, roleAssignmentRoute } from './arm/authorization.js';
 import { ArmFaults, type ArmOperationName, type Fault } from './arm/faults.js';
 import { publicIpRoute } from './arm/network.js';
 import { PLAIN_TYPES, plainRoute } from './arm/plain.js';
@@ -55,7 +65,7 @@ export {
   type Fault,
   type FaultTarget,
 } from './arm/faults.js';
-export { clusterToken, type ApiServerState } from './arm/aks.js';
+export { type ApiServerState, type KubeAccessPoint } from './arm/aks.js';
 export { CONFIGURATIONS as PG_CONFIGURATIONS } from './arm/postgres.js';
 export { storageKey } from './arm/storage.js';
 export {
@@ -70,8 +80,8 @@ export interface SimulatedArmOptions {
   clock: Clock;
   subscriptionId: string;
   durations?: Partial<Durations>;
-  /** API server URL written into returned kubeconfigs (default: the cluster's https FQDN). */
-  kubeconfigServer?: (cluster: { id: string; name: string }) => string;
+  /** The API servers returned kubeconfigs point at (their server URL, CA and the admin certificates). */
+  kubeAccess?: KubeAccessPoint;
   /**
    * Lower bound of Retry-After on LRO answers, in seconds (default 1, as Azure). SDK pollers sleep that
    * long in real time, so tests pass 0 (the SDK then polls at its `updateIntervalInMs`).
@@ -141,7 +151,7 @@ export function creationMs(durations: Durations, type: string): number {
 const STATUS_SEGMENTS = new Set(['operations', 'azureasyncoperation', 'operationstatuses']);
 const RESULT_SEGMENTS = new Set(['operationresults', 'asyncoperations']);
 
-export class SimulatedArm {
+export class SimulatedArm implements ClusterAuthority {
   readonly faults = new ArmFaults();
   /** Every request received, in order. */
   readonly requests: ArmRequestRecord[] = [];
@@ -160,7 +170,7 @@ export class SimulatedArm {
       publicEndpoint: options.publicEndpoint ?? 'https://management.azure.com',
       retryAfterSeconds: options.retryAfterSeconds ?? 1,
       maxRetryAfterSeconds: options.maxRetryAfterSeconds ?? 15,
-      kubeconfigServer: options.kubeconfigServer,
+      kubeAccess: options.kubeAccess,
     });
     registerPgAutoStart(this.world);
   }
@@ -235,6 +245,18 @@ export class SimulatedArm {
     if (id !== undefined) return aksApiServer(this.world, id);
     const last = this.world.creations.filter((c) => c.type === AKS_TYPE).at(-1);
     return last ? aksApiServer(this.world, last.id) : undefined;
+  }
+
+  /** How the AKS cluster `id` may be reached (local accounts, Entra ID, Azure RBAC); undefined: no cluster. */
+  access(id: string): ReturnType<ClusterAuthority['access']> {
+    this.world.settle();
+    return clusterAccess(this.world, id);
+  }
+
+  /** Whether a Kubernetes role of `principalId` on the cluster `id` (or above) has taken effect. */
+  mayUseKubernetes(id: string, principalId: string): boolean {
+    this.world.settle();
+    return holdsKubernetesRole(this.world, id, principalId);
   }
 
   /** When the next running operation ends (for tests driving a VirtualClock), or undefined. */
@@ -312,7 +334,7 @@ export class SimulatedArm {
         req.socket.destroy();
         return;
       }
-      reply = fault ? this.faultReply(fault, route) : route.run();
+      reply = await (fault ? this.faultReply(fault, route) : route.run());
     } catch (e) {
       if (e instanceof ArmError)
         reply = {
@@ -345,7 +367,7 @@ export class SimulatedArm {
     res.end(payload);
   }
 
-  private faultReply(fault: Fault, route: Route): Reply {
+  private faultReply(fault: Fault, route: Route): Reply | Promise<Reply> {
     const retryAfter = (s: number | undefined): Record<string, string> =>
       s === undefined ? {} : { 'retry-after': String(s) };
     switch (fault.kind) {
@@ -424,6 +446,16 @@ export class SimulatedArm {
           return STATUS_SEGMENTS.has(pollKind) ? world.pollStatus(op) : world.pollResult(op);
         },
       };
+    }
+
+    // A role assignment at any scope: `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`.
+    const at = lrest.findIndex(
+      (s, i) =>
+        s === 'providers' && lrest[i + 1] === 'microsoft.authorization' && lrest[i + 2] === 'roleassignments',
+    );
+    if (at >= 0 && rest.length === at + 4) {
+      const scope = `/subscriptions/${segments[1]}${at > 0 ? `/${rest.slice(0, at).join('/')}` : ''}`;
+      return roleAssignmentRoute(ctx, scope, rest[at + 3]!);
     }
 
     if (lrest[0] !== 'resourcegroups') throw noRoute(ctx.method, path);

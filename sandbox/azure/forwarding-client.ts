@@ -4,6 +4,7 @@
  * Only the transport changes; every pipeline policy of the real client still runs.
  */
 import { createDefaultHttpClient, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
+import { sandboxCredentialOn } from './entra.js';
 
 export function forwardingHttpClient(routes: (url: URL) => string | undefined): HttpClient {
   const inner = createDefaultHttpClient();
@@ -41,9 +42,8 @@ export function simulatedAzureHttpClient(endpoints: {
   );
 }
 
-/** A TokenCredential for simulated services: a fixed, obviously fake token with a long expiry. */
-export const sandboxCredential = {
-  async getToken() {
-    return { token: 'sandbox-token', expiresOnTimestamp: Date.now() + 3_600_000 };
-  },
-};
+/**
+ * A TokenCredential for simulated services on the wall clock: Entra-shaped tokens (sandbox/azure/entra.ts).
+ * The sandbox app and the activity tests use `sandboxCredentialOn(clock)` with their own clock.
+ */
+export const sandboxCredential = sandboxCredentialOn({ now: () => Date.now() });

@@ -86,9 +86,10 @@ export class SimulatedKubernetes {
   }
 
   /**
-   * A kubeconfig for this server, shaped like AKS's listClusterAdminCredential output (context
-   * `<cluster>-admin`, user `clusterAdmin_…`). client-node refuses plain http unless the cluster has
-   * `insecure-skip-tls-verify: true`, which is set.
+   * A kubeconfig for this server itself, for tests and tools (context `<cluster>-admin`, user
+   * `clusterAdmin_…`, the test token if any). What AKS returns points at the HTTPS front door instead
+   * (front-door.ts). client-node refuses plain http unless the cluster has `insecure-skip-tls-verify:
+   * true`, which is set.
    */
   kubeconfig(user = 'clusterAdmin'): string {
     const userName = user === 'clusterAdmin' ? `clusterAdmin_sandbox_${this.clusterName}` : user;

@@ -1,12 +1,12 @@
 /**
- * One simulated Kubernetes API server (and Ollama) per AKS cluster, behind one loopback listener: each
- * cluster's kubeconfig points at `<base>/clusters/<cluster key>`, and requests under that prefix are
- * forwarded to that cluster's own simulator, created on first use. Platforms never share a cluster.
+ * One simulated Kubernetes API server (and Ollama) per AKS cluster, behind one HTTPS loopback listener (the
+ * front door, which authenticates as AKS does): each cluster's kubeconfig points at
+ * `<base>/clusters/<cluster key>`, and requests under that prefix are forwarded to that cluster's own
+ * simulator, created on first use. Platforms never share a cluster.
  */
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.js';
 import { SimulatedKubernetes, type ApiServerPower, type SimulatedKubernetesOptions } from './apiserver.js';
+import { AksFrontDoor, type ClusterAuthority } from './front-door.js';
 import { SimulatedOllama } from './ollama.js';
 
 export interface SimulatedCluster {
@@ -16,8 +16,8 @@ export interface SimulatedCluster {
 }
 
 export class SimulatedKubernetesFleet {
-  private server?: Server;
-  private base = '';
+  /** The listener every kubeconfig points at; what the simulated ARM writes into kubeconfigs. */
+  readonly frontDoor: AksFrontDoor;
   private readonly clusters = new Map<string, Promise<SimulatedCluster>>();
   private readonly ready: SimulatedCluster[] = [];
 
@@ -30,33 +30,19 @@ export class SimulatedKubernetesFleet {
     ) => Partial<SimulatedKubernetesOptions> = () => ({}),
     /** Whether the API server of the cluster `key` answers (AKS power, from the simulated ARM). */
     private readonly power?: (key: string) => ReturnType<ApiServerPower>,
-  ) {}
+    /** The clusters' access settings and role assignments (the simulated ARM). */
+    authority?: ClusterAuthority,
+  ) {
+    this.frontDoor = new AksFrontDoor(clock, async (key) => (await this.cluster(key)).kube, authority);
+  }
 
-  async listen(): Promise<string> {
-    this.server = createServer((req, res) => {
-      const match = /^\/clusters\/([^/]+)(\/.*)?$/.exec(req.url ?? '');
-      if (!match) {
-        res.writeHead(404).end();
-        return;
-      }
-      void this.cluster(decodeURIComponent(match[1]!)).then(({ kube }) => {
-        const target = new URL(match[2] ?? '/', kube.url);
-        const upstream = httpRequest(target, { method: req.method, headers: req.headers }, (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        });
-        upstream.on('error', () => res.destroy());
-        req.pipe(upstream);
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this.base;
+  listen(): Promise<string> {
+    return this.frontDoor.listen();
   }
 
   /** The API server URL to put into the kubeconfig of the cluster `key`. */
   serverFor(key: string): string {
-    return `${this.base}/clusters/${encodeURIComponent(key)}`;
+    return this.frontDoor.serverFor(key);
   }
 
   /** The cluster's simulators (created if needed). */
@@ -88,9 +74,6 @@ export class SimulatedKubernetesFleet {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.ready.map((c) => c.kube.close()));
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    await Promise.all([...this.ready.map((c) => c.kube.close()), this.frontDoor.close()]);
   }
 }

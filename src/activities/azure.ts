@@ -104,14 +104,17 @@ export function createAzureActivities({
         if (!reconcile) return unchanged(state);
         if ('wait' in reconcile) return unchanged(reconcile.wait);
         if ('action' in reconcile) return postAction(id, kind.apiVersion, reconcile.action);
-        const { seen, onResponse, abortSignal, submit } = captureOperation();
-        await submit(
-          resources.resources.beginUpdateById(id, kind.apiVersion, reconcile.patch, {
-            onResponse,
-            abortSignal,
-          }),
-        );
-        return accepted(seen);
+        if ('patch' in reconcile) {
+          const { seen, onResponse, abortSignal, submit } = captureOperation();
+          await submit(
+            resources.resources.beginUpdateById(id, kind.apiVersion, reconcile.patch, {
+              onResponse,
+              abortSignal,
+            }),
+          );
+          return accepted(seen);
+        }
+        // { put }: the whole body again, below.
       }
     }
     // Secret values go from Key Vault straight into the request body; they are never returned or logged.

@@ -93,6 +93,8 @@ export interface Activities {
   getArmOperationStatus: { input: { operationUrl: string }; output: Result<OperationStatus> };
   getAksOutboundIps: { input: PlatformRef; output: Result<{ ips: string[]; clusterId: string }> };
   ensureAksMaintenanceWindow: { input: PlatformRef; output: Result<ResourceState> };
+  /** Grants the API's identity Azure Kubernetes Service RBAC Cluster Admin on the platform's cluster. */
+  ensureClusterAccess: { input: PlatformRef; output: Result<ResourceState> };
   ensurePostgresChild: { input: PlatformRef & { child: PostgresChild }; output: Result<ResourceState> };
   ensureFileShares: { input: PlatformRef; output: Result<{ mutated: boolean }> };
   beginAksClusterPower: { input: PlatformRef & { action: 'stop' | 'start' }; output: Result<ResourceState> };

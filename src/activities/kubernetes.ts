@@ -1,12 +1,15 @@
 /**
  * Kubernetes-side activities: apply the platform's manifests with server-side apply, read readiness, read
- * the models Ollama holds, and a smoke test through the API server's service proxy. The admin kubeconfig
- * comes from AKS (listClusterAdminCredential) and lives in this process's memory for a few minutes only.
+ * the models Ollama holds, and a smoke test through the API server's service proxy. Every request carries
+ * an Entra ID token for AKS's server application (the cluster has no local accounts); the API server's
+ * address and CA come from the cluster's user kubeconfig, which on an Entra ID cluster holds no secret.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { AzureClients } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
-import { kubeStatus, type KubeClients } from '../kube/client.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { kubeStatus, type ClusterConnection, type KubeClients } from '../kube/client.js';
+import type { TokenSource } from '../kube/token.js';
 import { apiServerUnreachable, classifyKube, unreachableApiServer } from '../kube/errors.js';
 import { applyStages, platformApplyObjects, SPEC_HASH, withSpecHash } from '../platform/apply.js';
 import { canonicalModel } from '../platform/catalog.js';
@@ -35,12 +38,15 @@ const CREATE_ONLY_KINDS = new Set(['PersistentVolume', 'PersistentVolumeClaim'])
 export interface KubernetesActivityDeps {
   clients: AzureClients;
   registry: Registry;
-  kube: (kubeconfig: string) => KubeClients;
+  kube: (connection: ClusterConnection) => KubeClients;
+  /** Entra ID tokens for AKS's server application, from the credential the Azure clients use. */
+  tokens: TokenSource;
   now: () => Date;
   templates: TemplateSource;
 }
 
-const CREDENTIAL_TTL_MS = 10 * 60_000;
+/** The API server's address and CA are re-read after this long (a start can change the address). */
+const ENDPOINT_TTL_MS = 10 * 60_000;
 
 /** The objects to apply (`platformApplyObjects`), with the secret values read from Key Vault and Azure. */
 export async function platformObjects(
@@ -75,23 +81,41 @@ type KubernetesActivity =
 export function createKubernetesActivities(
   deps: KubernetesActivityDeps,
 ): ActivityHandlers<KubernetesActivity> {
-  const credentials = new Map<string, { kubeconfig: string; until: number }>();
+  const endpoints = new Map<string, { server: string; caData?: string; until: number }>();
 
   const load = (platformId: string) => requireRecord(deps.registry, platformId);
 
-  /** Admin credentials of the platform's cluster; re-read after a start (the API server address can change). */
-  const clusterFor = async (record: PlatformRecord, fresh = false): Promise<KubeClients> => {
-    const cached = credentials.get(record.id);
-    if (!fresh && cached && cached.until > deps.now().getTime()) return deps.kube(cached.kubeconfig);
-    const result = await deps.clients.aks.managedClusters.listClusterAdminCredentials(
-      record.names.resourceGroup,
-      record.names.aksCluster,
-    );
-    const value = result.kubeconfigs?.[0]?.value;
-    if (!value) throw new Error('AKS returned no admin kubeconfig');
-    const kubeconfig = new TextDecoder().decode(value);
-    credentials.set(record.id, { kubeconfig, until: deps.now().getTime() + CREDENTIAL_TTL_MS });
-    return deps.kube(kubeconfig);
+  /**
+   * The platform's cluster with a current token. Its server and CA come from listClusterUserCredential:
+   * on an Entra ID cluster that kubeconfig's user is an exec plugin (kubelogin), which is not used; the
+   * token comes from our own credential instead.
+   */
+  const clusterFor = async (record: PlatformRecord): Promise<KubeClients> => {
+    let endpoint = endpoints.get(record.id);
+    if (!endpoint || endpoint.until <= deps.now().getTime()) {
+      const result = await deps.clients.aks.managedClusters.listClusterUserCredentials(
+        record.names.resourceGroup,
+        record.names.aksCluster,
+      );
+      const value = result.kubeconfigs?.[0]?.value;
+      if (!value) throw new Error('AKS returned no user kubeconfig');
+      const kc = new KubeConfig();
+      kc.loadFromString(new TextDecoder().decode(value));
+      const cluster = kc.getCurrentCluster();
+      if (!cluster) throw new Error('the user kubeconfig AKS returned names no cluster');
+      endpoint = {
+        server: cluster.server,
+        ...(cluster.caData ? { caData: cluster.caData } : {}),
+        until: deps.now().getTime() + ENDPOINT_TTL_MS,
+      };
+      endpoints.set(record.id, endpoint);
+    }
+    return deps.kube({
+      name: record.names.aksCluster,
+      server: endpoint.server,
+      ...(endpoint.caData ? { caData: endpoint.caData } : {}),
+      token: await deps.tokens.token(),
+    });
   };
 
   /** Runs `fn` against the cluster; Kubernetes and Azure failures become typed results. */
@@ -105,8 +129,10 @@ export function createKubernetesActivities(
       return await fn(await clusterFor(record), record);
     } catch (e) {
       const status = kubeStatus(e);
-      // Any failure may mean stale credentials (after a start the API server address can change): read them again next time.
-      credentials.delete(platformId);
+      // Any failure may mean a stale address (after a start the API server address can change): read it again
+      // next time; a refused token (401) is replaced.
+      endpoints.delete(platformId);
+      if (status?.code === 401) deps.tokens.drop();
       if (status) return classifyKube(status);
       const unreachable = unreachableApiServer(e);
       if (unreachable && record)
@@ -394,6 +420,18 @@ async function readiness(
     value: { ready, detail, ...(endpoints ? { endpoints } : {}) },
   });
   switch (check) {
+    case 'access': {
+      // Azure RBAC for Kubernetes sees a new role assignment only once it has propagated (up to about five
+      // minutes, AKS manage-azure-rbac docs): until then the API server answers 403 Forbidden.
+      try {
+        await kube.core.readNamespace({ name: 'kube-system' });
+        return ok(true, "the API's identity is authorized on the cluster");
+      } catch (e) {
+        const status = kubeStatus(e);
+        if (status?.code !== 403) throw e;
+        return ok(false, `waiting for the role assignment to take effect (${status.message.slice(0, 300)})`);
+      }
+    }
     case 'nodes': {
       const nodes = (await kube.core.listNode()).items;
       const notReady = nodes.filter(

@@ -24,6 +24,7 @@ const REGISTERED: Record<Implemented, true> = {
   getArmOperationStatus: true,
   getAksOutboundIps: true,
   ensureAksMaintenanceWindow: true,
+  ensureClusterAccess: true,
   ensurePostgresChild: true,
   ensureFileShares: true,
   beginAksClusterPower: true,

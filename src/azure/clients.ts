@@ -4,6 +4,7 @@
  */
 import type { TokenCredential } from '@azure/core-auth';
 import type { HttpClient } from '@azure/core-rest-pipeline';
+import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { ContainerServiceClient } from '@azure/arm-containerservice';
 import { PostgreSQLManagementFlexibleServerClient } from '@azure/arm-postgresql-flexible';
 import { ResourceManagementClient } from '@azure/arm-resources';
@@ -16,6 +17,8 @@ export interface AzureClients {
   postgres: PostgreSQLManagementFlexibleServerClient;
   storage: StorageManagementClient;
   secrets: SecretClient;
+  /** Role assignments (the API's own access to each cluster's Kubernetes API). */
+  authorization: AuthorizationManagementClient;
 }
 
 export interface AzureClientOptions {
@@ -41,6 +44,7 @@ export function createAzureClients(o: AzureClientOptions): AzureClients {
     aks: new ContainerServiceClient(o.credential, o.subscriptionId, common),
     postgres: new PostgreSQLManagementFlexibleServerClient(o.credential, o.subscriptionId, common),
     storage: new StorageManagementClient(o.credential, o.subscriptionId, common),
+    authorization: new AuthorizationManagementClient(o.credential, o.subscriptionId, common),
     secrets: new SecretClient(o.keyVaultUrl, o.credential, {
       retryOptions,
       ...(o.httpClient ? { httpClient: o.httpClient } : {}),

@@ -1,6 +1,7 @@
 /**
- * Kubernetes clients for one cluster, from the admin kubeconfig AKS returns. The kubeconfig is held in
- * memory only: never stored, logged or returned.
+ * Kubernetes clients for one cluster: its API server and CA (public data from AKS) with an Entra ID bearer
+ * token for AKS's server application, built into a KubeConfig in memory. No kubeconfig with a secret is
+ * read or kept; the token is never stored, logged or returned.
  */
 import {
   AppsV1Api,
@@ -49,9 +50,29 @@ export interface KubeClients {
   ): Promise<unknown>;
 }
 
-export function kubeClients(kubeconfigYaml: string): KubeClients {
+/** A cluster's API server, the CA its certificate chains to, and the bearer token to present. */
+export interface ClusterConnection {
+  name: string;
+  server: string;
+  /** Base64 PEM, as in a kubeconfig's `certificate-authority-data`. */
+  caData?: string;
+  token: string;
+}
+
+/** Clients from a connection, or from a whole kubeconfig (tools and tests). */
+export function kubeClients(source: ClusterConnection | string): KubeClients {
   const kc = new KubeConfig();
-  kc.loadFromString(kubeconfigYaml);
+  if (typeof source === 'string') kc.loadFromString(source);
+  else
+    kc.loadFromClusterAndUser(
+      {
+        name: source.name,
+        server: source.server,
+        skipTLSVerify: false,
+        ...(source.caData ? { caData: source.caData } : {}),
+      },
+      { name: 'entra', token: source.token },
+    );
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const core = kc.makeApiClient(CoreV1Api);
   // The generated proxy POST has no body parameter: a per-call middleware adds the JSON body, keeping the

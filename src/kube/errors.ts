@@ -12,7 +12,7 @@ export function classifyKube(status: { code: number; reason: string; message: st
   };
   if (status.code === 409) return { ...base, kind: 'conflict' };
   if (status.code === 404) return { ...base, kind: 'notFound' };
-  // 401: stale admin credentials (a restarted cluster); the caller reads them again, so a retry can succeed.
+  // 401: a refused token (expired, say); the caller drops it and asks for a fresh one, so a retry can succeed.
   if (status.code === 429 || status.code >= 500 || status.code === 401) return { ...base, kind: 'transient' };
   return { ...base, kind: 'invalid' };
 }

@@ -1,7 +1,8 @@
 /**
- * provisionPlatform: resource group → secrets → every Azure resource of the table in parallel (PostgreSQL
+ * provisionPlatform: resource group → secrets → the API's role → every Azure resource of the table in parallel (PostgreSQL
  * followed by its settings and database) → the PostgreSQL firewall (which needs the cluster's egress IPs)
- * → file shares → the in-cluster platform. Every step is idempotent, so a retry (POST /platforms/{id}/retry,
+ * → file shares → the in-cluster platform. The API's Kubernetes role is granted before the resources and
+ * waited for (in effect on the cluster) before the in-cluster half. Every step is idempotent, so a retry (POST /platforms/{id}/retry,
  * or the same POST again) runs the same flow and skips what already exists.
  */
 import * as df from 'durable-functions';
@@ -17,7 +18,7 @@ import {
 } from '../platform/azure-resources.js';
 import { OPENWEBUI_DATABASE } from '../platform/naming.js';
 import type { StepName } from '../platform/steps.js';
-import { configurePlatform, spotHint } from './configure.js';
+import { configurePlatform, gate, spotHint } from './configure.js';
 import {
   all,
   call,
@@ -87,6 +88,12 @@ function* provisionPlatform(context: Context): Flow<{ platformId: string; phase:
     callUntilAnswered(context, step, 'ensureResourceGroup', ref),
   );
   yield* progress.run('secrets', (step) => callUntilAnswered(context, step, 'ensurePlatformSecrets', ref));
+  // The API's identity gets its Kubernetes role (the cluster has no local accounts) on the resource group that
+  // will hold the cluster: granted before the cluster is created, it propagates to Azure RBAC during the
+  // creation (up to about five minutes), and clusterAccessReady below finds it in effect instead of waiting.
+  yield* progress.run('clusterAccess', (step) =>
+    callUntilAnswered(context, step, 'ensureClusterAccess', ref),
+  );
 
   // Every resource in parallel, as sub-orchestrations (each with its own durable poll loop). A durable task is
   // scheduled only when yielded, so all go into one Task.all: storage (≈ 30 s) ends long before AKS (≈ 9 min),
@@ -110,6 +117,7 @@ function* provisionPlatform(context: Context): Flow<{ platformId: string; phase:
 
   yield* progress.run('postgresFirewall', (step) => configureFirewall(context, step, platformId));
   yield* progress.run('fileShares', (step) => callUntilAnswered(context, step, 'ensureFileShares', ref));
+  yield* gate(context, progress, platformId, 'clusterAccessReady');
 
   // The in-cluster half: manifests, database setup, readiness, first model and smoke test, then the rest.
   yield* configurePlatform(context, spec, progress);

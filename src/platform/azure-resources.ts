@@ -47,7 +47,13 @@ export interface BodyInputs {
  * What a live resource of ours needs, besides nothing: a PATCH to send, a POST action of its resource type
  * (`<id>/<action>`, a long-running operation like a creation), or to wait while one runs.
  */
-export type Reconcile = { patch: Partial<ArmResource> } | { action: 'start' } | { wait: string } | undefined;
+export type Reconcile =
+  | { patch: Partial<ArmResource> }
+  | { action: 'start' }
+  | { wait: string }
+  /** The whole body is PUT again (a setting that only a PUT changes); the reason, for people. */
+  | { put: string }
+  | undefined;
 
 export interface AzureResourceKind {
   /** For people: "AKS cluster". */
@@ -96,9 +102,12 @@ const aksCluster: AzureResourceKind = {
   // API server does not answer ("Stopping a cluster stops the control plane and agent nodes entirely",
   // ManagedClusters_Stop, spec 2026-04-01). Provisioning (a retry) wants it running, so it starts it and
   // follows the start like a creation, instead of waiting for readiness that cannot come.
+  // A cluster created with local accounts (before Entra ID integration) is brought to it by a PUT of the
+  // whole body: AKS changes aadProfile and disableLocalAccounts of a live cluster only that way.
   reconcile: (live) => {
     const power = (live.properties?.powerState as { code?: string } | undefined)?.code;
-    return power === 'Stopped' ? { action: 'start' } : undefined;
+    if (power === 'Stopped') return { action: 'start' };
+    return hasEntraAccess(live) ? undefined : { put: 'Entra ID integration without local accounts' };
   },
   body: ({ spec, names }) => ({
     location: spec.location,
@@ -109,9 +118,12 @@ const aksCluster: AzureResourceKind = {
       dnsPrefix: names.aksDnsPrefix,
       nodeResourceGroup: names.nodeResourceGroup,
       enableRBAC: true,
-      // Local accounts stay enabled: a serverless worker cannot run kubelogin's interactive flow, so the API
-      // reads the admin kubeconfig (listClusterAdminCredential) and keeps it in memory only.
-      disableLocalAccounts: false,
+      // No local accounts, so no static credential to leak: Kubernetes is reached with Entra ID tokens for
+      // AKS's server application, authorized by Azure RBAC (the API's identity is granted a role on the cluster
+      // by the clusterAccess step). A token from a managed identity needs no interaction
+      // (azure-real-behaviours F9, "Local accounts vs Entra ID").
+      aadProfile: { managed: true, enableAzureRBAC: true },
+      disableLocalAccounts: true,
       oidcIssuerProfile: { enabled: true },
       securityProfile: { workloadIdentity: { enabled: true } },
       networkProfile: {
@@ -183,12 +195,29 @@ const aksCluster: AzureResourceKind = {
       oidcIssuer: (body.properties.oidcIssuerProfile as { enabled: boolean }).enabled,
       workloadIdentity: (body.properties.securityProfile as { workloadIdentity: { enabled: boolean } })
         .workloadIdentity.enabled,
+      kubernetesAccess: 'Entra ID tokens with Azure RBAC; local accounts disabled',
       fileCsiDriver: (body.properties.storageProfile as { fileCSIDriver: { enabled: boolean } }).fileCSIDriver
         .enabled,
       agentPools: p.agentPoolProfiles.map(poolSummary),
     };
   },
 };
+
+/** Whether a live cluster takes Entra ID tokens with Azure RBAC and has no local accounts. */
+function hasEntraAccess(live: ArmResource): boolean {
+  const aad = live.properties?.aadProfile as { managed?: boolean; enableAzureRBAC?: boolean } | undefined;
+  return (
+    live.properties?.disableLocalAccounts === true && aad?.managed === true && aad.enableAzureRBAC === true
+  );
+}
+
+/**
+ * The built-in role the API's identity holds on each cluster: "Azure Kubernetes Service RBAC Cluster Admin"
+ * (full access to the cluster's Kubernetes API under Azure RBAC for Kubernetes).
+ */
+export const AKS_RBAC_CLUSTER_ADMIN_ROLE = 'b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b';
+/** AKS's Entra ID server application: the audience of the tokens its API servers accept (F9). */
+export const AKS_SERVER_APP_SCOPE = '6dae42f8-4368-4678-94ff-3960e28e3630/.default';
 
 interface AgentPool {
   name: string;

@@ -33,6 +33,9 @@ export const POLL = {
   resourceGroupDelete: { initialMs: 30_000, factor: 1.5, maxMs: 120_000, deadlineMs: minutes(90) },
   // Key Vault shows a deleted secret within seconds of the delete.
   keyVault: { initialMs: 2_000, factor: 2, maxMs: 15_000, deadlineMs: minutes(10) },
+  // A role assignment takes effect in Azure RBAC for Kubernetes within about five minutes (AKS
+  // manage-azure-rbac docs); the deadline leaves three times that.
+  clusterAccess: { initialMs: 15_000, factor: 1.5, maxMs: 60_000, deadlineMs: minutes(15) },
   // GPU nodes from zero, image pulls and the device plugin take minutes; spot capacity can take longer.
   kubernetes: { initialMs: 5_000, factor: 1.5, maxMs: 15_000, deadlineMs: minutes(45) },
   // Model pulls are gigabytes over the network onto Azure Files.

@@ -9,7 +9,7 @@ import { POLL, type PolicyName, type PollPolicy } from './polling.js';
 
 /** The in-cluster readiness checks a step can wait on (one activity, a named check). */
 export type ReadinessCheck =
-  'nodes' | 'gpu' | 'volumes' | 'job' | 'workloads' | 'endpoints' | 'metricsApi' | 'webuiStopped';
+  'access' | 'nodes' | 'gpu' | 'volumes' | 'job' | 'workloads' | 'endpoints' | 'metricsApi' | 'webuiStopped';
 
 export interface StepDefinition {
   /** What the step does, for people (status readers, docs). */
@@ -38,8 +38,18 @@ export const STEPS = {
     poll: 'storageAccount',
   },
   postgresSettings: { title: 'Write the PostgreSQL parameters and database', poll: 'postgresChild' },
+  clusterAccess: {
+    title:
+      "Grant the API's identity Azure Kubernetes Service RBAC Cluster Admin on the platform's resource group",
+    poll: 'storageAccount',
+  },
   postgresFirewall: { title: "Admit the cluster's egress IPs to PostgreSQL", poll: 'postgresChild' },
   fileShares: { title: 'Create the model and Open WebUI file shares', poll: 'storageAccount' },
+  clusterAccessReady: {
+    title: "Wait until the cluster's API server honours the role assignment",
+    poll: 'clusterAccess',
+    check: 'access',
+  },
   // provisioning, in-cluster half (the apply stages are named by what they apply: see APPLY_STAGES)
   applyDatabase: {
     title: 'Apply namespaces, GPU plugin, storage and the database setup Job',
@@ -137,6 +147,8 @@ export const START_GATES = [
 export const PROVISION_ORDER: readonly (readonly StepName[])[] = [
   ['resourceGroup'],
   ['secrets'],
+  // The grant goes first, so that it propagates while the resources are created.
+  ['clusterAccess'],
   AZURE_RESOURCE_NAMES,
   // The steps that follow each resource in its own sub-orchestration (the table's `then`), in parallel.
   AZURE_RESOURCE_NAMES.flatMap((kind): StepName[] => {
@@ -145,6 +157,7 @@ export const PROVISION_ORDER: readonly (readonly StepName[])[] = [
   }),
   ['postgresFirewall'],
   ['fileShares'],
+  ['clusterAccessReady'],
   ...APPLY_STAGES.flatMap((s): StepName[][] => ('job' in s ? [[s.apply], [s.job]] : [[s.apply]])),
   ...PROVISION_GATES.map((g) => [g]),
   ['firstModel'],

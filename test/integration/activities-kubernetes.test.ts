@@ -1,6 +1,6 @@
 /**
  * The Kubernetes activities with the real @kubernetes/client-node against the simulated API server, reached
- * through the admin kubeconfig the simulated AKS returns: the staged apply, the Job readiness check, and what
+ * with an Entra ID token at the server and CA the simulated AKS returns: the staged apply, the Job readiness check, and what
  * the activities see of a stopped cluster.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -22,6 +22,7 @@ beforeEach(async () => {
   for (const kind of ['aksCluster', 'storageAccount'] as const)
     answerOf(await sandbox.activities.beginAzureResource({ platformId: record.id, kind }));
   sandbox.settle();
+  await sandbox.grantClusterAccess(record);
 });
 
 const refOf = (o: { kind?: string; metadata?: { name?: unknown; namespace?: unknown } }) =>
@@ -143,13 +144,9 @@ describe("checkPlatformReadiness 'endpoints'", () => {
 const power = (action: 'stop' | 'start') =>
   sandbox.activities.beginAksClusterPower({ platformId: record.id, action });
 
-/** The admin kubeconfig AKS returns now, as client-node clients. */
-async function adminClients(): Promise<KubeClients> {
-  const credentials = await sandbox.clients.aks.managedClusters.listClusterAdminCredentials(
-    record.names.resourceGroup,
-    record.names.aksCluster,
-  );
-  return kubeClients(new TextDecoder().decode(credentials.kubeconfigs![0]!.value!));
+/** The simulated API server itself (no AKS in front: a test's view, bypassing authentication). */
+function adminClients(): KubeClients {
+  return kubeClients(sandbox.kube.kubeconfig());
 }
 
 const powerState = async () =>
@@ -207,9 +204,9 @@ describe('the API server of a stopped AKS cluster', () => {
       await sandbox.activities.checkPlatformReadiness({ platformId: record.id, check: 'nodes' }),
     ).toMatchObject({ ok: false, kind: 'transient', code: 'ApiServerUnreachable' });
 
-    // Each failure dropped the cached kubeconfig: the next call reads the credentials again.
+    // Each failure dropped the cached address: the next call reads the user kubeconfig again.
     sandbox.settle();
-    const reads = () => sandbox.arm.requests.filter((r) => /listclusteradmincredential/i.test(r.path)).length;
+    const reads = () => sandbox.arm.requests.filter((r) => /listclusterusercredential/i.test(r.path)).length;
     const before = reads();
     answerOf(await sandbox.activities.checkPlatformReadiness({ platformId: record.id, check: 'nodes' }));
     expect(reads()).toBe(before + 1);

@@ -29,7 +29,13 @@ import { ScaledClock, VirtualClock } from '../../sandbox/clock.js';
 
 // @azure/arm-postgresql-flexible validates the subscription id as a UUID on the client side.
 const SUB = '3f1d2c4b-5a69-4788-9a0b-1c2d3e4f5a6b';
-const KUBE_SERVER = 'http://127.0.0.1:16443';
+const KUBE_SERVER = 'https://127.0.0.1:16443';
+/** Where kubeconfigs point (no API server behind it here: test/integration/cluster-identity.test.ts has one). */
+const KUBE_ACCESS = {
+  server: () => KUBE_SERVER,
+  caPem: 'sandbox CA',
+  adminCertificate: async () => ({ certificate: 'admin certificate', key: 'admin key' }),
+};
 const MIN = 60_000;
 const LRO = { updateIntervalInMs: 0 };
 
@@ -77,7 +83,7 @@ async function start(options: Partial<SimulatedArmOptions> = {}) {
     clock,
     subscriptionId: SUB,
     retryAfterSeconds: 0,
-    kubeconfigServer: () => KUBE_SERVER,
+    kubeAccess: KUBE_ACCESS,
     ...options,
   });
   clients = await connect(arm);
@@ -317,7 +323,14 @@ describe('AKS managed clusters (modular client, Azure-AsyncOperation)', () => {
     expect(creds.kubeconfigs?.[0]?.name).toBe('clusterAdmin');
     const kubeconfig = parse(Buffer.from(creds.kubeconfigs![0]!.value!).toString('utf8'));
     expect(kubeconfig.clusters[0].cluster.server).toBe(KUBE_SERVER);
-    expect(kubeconfig.users[0].user.token).toMatch(/^sandbox-admin-/);
+    // AKS's admin kubeconfig carries the admin's client certificate and key, not a token (F9).
+    expect(kubeconfig.users[0].user).toEqual({
+      'client-certificate-data': Buffer.from('admin certificate').toString('base64'),
+      'client-key-data': Buffer.from('admin key').toString('base64'),
+    });
+    expect(kubeconfig.clusters[0].cluster['certificate-authority-data']).toBe(
+      Buffer.from('sandbox CA').toString('base64'),
+    );
 
     // Same body: 200, no operation, nothing changed.
     const inventory = arm.inventory();

@@ -93,7 +93,7 @@ describe('configurePlatform', () => {
         .filter(
           (q) =>
             q.method !== 'GET' &&
-            !q.path.endsWith('/listClusterAdminCredential') &&
+            !q.path.endsWith('/listClusterUserCredential') &&
             !q.path.endsWith('/listKeys'),
         ),
     ).toEqual([]);

@@ -60,10 +60,22 @@ describe('stop, start and delete', () => {
     for (const id of ['/platforms/life', '/platforms/life/status', '/platforms']) await app.call('GET', id);
     const secrets = app.keyVault.values();
     expect(secrets.length).toBeGreaterThanOrEqual(5);
+    const { names } = await record('life');
+    // Role assignments carry no tags: the API's grant on the cluster is found by its scope.
+    const grants = () =>
+      app.arm
+        .inventory()
+        .filter(
+          (r) =>
+            r.type === 'Microsoft.Authorization/roleAssignments' &&
+            r.id.includes(`/resourceGroups/${names.resourceGroup}/`),
+        );
+    expect(grants()).toHaveLength(1);
     expect((await app.call('DELETE', '/platforms/life')).status).toBe(202);
     await run('life:teardown');
     expect((await record('life')).phase).toBe('Deleted');
     expect(tagged('life')).toEqual([]);
+    expect(grants()).toEqual([]);
     expect(app.keyVault.inventory().filter((s) => s.name.includes('-life-'))).toEqual([]);
     const status = await app.call('GET', '/platforms/life/status');
     expect(status.json.phase).toBe('Deleted');

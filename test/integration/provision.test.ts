@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getServices } from '../../src/composition.js';
 import { armFault } from '../../sandbox/azure/arm/faults.js';
+import { AKS_SERVER_APP_ID, SANDBOX_API_PRINCIPAL_ID } from '../../sandbox/azure/entra.js';
 import { startTestApp, type TestApp } from '../support/harness.js';
 
 let app: TestApp;
@@ -84,6 +85,41 @@ describe('provisionPlatform, Azure half', () => {
     });
     expect(cluster!.tags).toEqual({ team: 'nlp', 'managed-by': 'llm-platforms-api', 'platform-id': 'prov1' });
 
+    // Entra ID with Azure RBAC, no local accounts (azure-real-behaviours F9): the API's identity holds its
+    // Kubernetes role on the cluster's resource group, granted before the cluster was created, and every
+    // request the product sent to the cluster carried an Entra token for AKS's server application, none a
+    // certificate.
+    expect(cluster!.properties).toMatchObject({
+      aadProfile: { managed: true, enableAzureRBAC: true },
+      disableLocalAccounts: true,
+    });
+    const grants = app.arm
+      .inventory()
+      .filter(
+        (x) =>
+          x.type === 'Microsoft.Authorization/roleAssignments' &&
+          x.properties.scope ===
+            `/subscriptions/${app.config.subscriptionId}/resourceGroups/${r.names.resourceGroup}`,
+      );
+    expect(grants.map((g) => g.properties)).toEqual([
+      expect.objectContaining({
+        principalId: SANDBOX_API_PRINCIPAL_ID,
+        principalType: 'ServicePrincipal',
+        roleDefinitionId: expect.stringMatching(/\/b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b$/),
+      }),
+    ]);
+    expect(Date.parse(step('clusterAccess').endedAt!)).toBeLessThanOrEqual(
+      Date.parse(step('aksCluster').startedAt!),
+    );
+    const kubeRequests = app.clusters.frontDoor.requests.filter((q) => q.key === cluster!.id.toLowerCase());
+    expect(kubeRequests.length).toBeGreaterThan(20);
+    expect(
+      kubeRequests.filter(
+        (q) => q.user !== `entra:${SANDBOX_API_PRINCIPAL_ID}` || q.audience !== AKS_SERVER_APP_ID,
+      ),
+    ).toEqual([]);
+    expect(app.arm.requests.filter((q) => /listClusterAdminCredential/i.test(q.path))).toEqual([]);
+
     const serverName = r.names.postgresServer;
     const children = app.arm.inventory().filter((x) => x.id.includes(`/flexibleServers/${serverName}/`));
     const config = (name: string) =>
@@ -149,7 +185,7 @@ const MUTATING = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
 const mutatingCalls = (from: number) =>
   app.arm.requests
     .slice(from)
-    .filter((q) => MUTATING.has(q.method) && !/\/listClusterAdminCredential|\/listKeys/.test(q.path));
+    .filter((q) => MUTATING.has(q.method) && !/\/listCluster(Admin|User)Credential|\/listKeys/.test(q.path));
 
 describe('provisionPlatform, idempotency and failures', () => {
   it('provisioning a platform that is already provisioned makes no mutating ARM call', async () => {
@@ -168,6 +204,33 @@ describe('provisionPlatform, idempotency and failures', () => {
     expect(mutatingCalls(before)).toEqual([]);
     // Secrets are generated once: a second run keeps every value (a new WEBUI_SECRET_KEY would log users out).
     expect(secretVersions()).toEqual(versions);
+  });
+
+  it('a platform whose cluster has local accounts (an earlier release) is moved to Entra ID and Azure RBAC by running provisioning again', async () => {
+    await app.call('POST', '/platforms', { body: { prefix: 'legacy', models: ['phi3.5'] } });
+    expect(await app.driver.runUntil(done('legacy'), { maxSimulatedMs: 3 * 3_600_000 })).toBe(true);
+    // The cluster as an earlier release created it: local accounts, no Entra ID integration.
+    const [cluster] = byType('Microsoft.ContainerService/managedClusters', 'legacy');
+    const live = app.arm.resource(cluster!.id)!;
+    const legacy = await fetch(`${app.arm.url}${cluster!.id}?api-version=2026-04-01`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        location: live.location,
+        tags: live.tags,
+        identity: { type: 'SystemAssigned' },
+        properties: { ...cluster!.properties, aadProfile: undefined, disableLocalAccounts: false },
+      }),
+    });
+    expect(legacy.status).toBe(200);
+    await app.driver.runUntil(() => app.arm.operations().length === 0, { maxSimulatedMs: 3_600_000 });
+    expect(app.arm.access(cluster!.id)).toEqual({ localAccounts: true, entra: false, azureRbac: false });
+
+    app.instances.start('provisionPlatform', 'legacy', { platformId: 'legacy' });
+    expect(await app.driver.runUntil(done('legacy'), { maxSimulatedMs: 3 * 3_600_000 })).toBe(true);
+    expect(app.instances.instances.get('legacy')!.runtimeStatus).toBe('Completed');
+    expect(app.arm.access(cluster!.id)).toEqual({ localAccounts: false, entra: true, azureRbac: true });
+    expect((await record('legacy'))!.phase).toBe('Ready');
   });
 
   it('a spot capacity refusal fails the platform at aksCluster with Azure’s code and the on-demand hint; retry converges', async () => {

@@ -7,21 +7,30 @@
 import { randomBytes } from 'node:crypto';
 import { expect, inject, onTestFinished } from 'vitest';
 import type { ActivityHandlers, ActivityName, Result } from '../../src/activities/contract.js';
+import { createAccessActivities } from '../../src/activities/access.js';
 import { createAzureActivities } from '../../src/activities/azure.js';
 import { createKubernetesActivities } from '../../src/activities/kubernetes.js';
 import { createPostgresActivities } from '../../src/activities/postgres.js';
 import { createSecretActivities } from '../../src/activities/secrets.js';
 import { createAzureClients, type AzureClients } from '../../src/azure/clients.js';
 import { kubeClients } from '../../src/kube/client.js';
+import { aksTokenSource } from '../../src/kube/token.js';
 import type { MaintenanceWindow } from '../../src/platform/maintenance.js';
 import { derivePlatformNames } from '../../src/platform/naming.js';
 import type { PlatformRecord } from '../../src/platform/types.js';
 import { createTableRegistry, type Registry } from '../../src/registry/registry.js';
-import { SimulatedArm, type ArmRequestRecord, type SimulatedArmOptions } from '../../sandbox/azure/arm.js';
-import { sandboxCredential, simulatedAzureHttpClient } from '../../sandbox/azure/forwarding-client.js';
+import {
+  DEFAULT_DURATIONS,
+  SimulatedArm,
+  type ArmRequestRecord,
+  type SimulatedArmOptions,
+} from '../../sandbox/azure/arm.js';
+import { SANDBOX_API_PRINCIPAL_ID, sandboxCredentialOn } from '../../sandbox/azure/entra.js';
+import { simulatedAzureHttpClient } from '../../sandbox/azure/forwarding-client.js';
 import { SimulatedKeyVault, type SimulatedKeyVaultOptions } from '../../sandbox/azure/keyvault.js';
 import { VirtualClock } from '../../sandbox/clock.js';
 import { SimulatedKubernetes } from '../../sandbox/kube/apiserver.js';
+import { AksFrontDoor } from '../../sandbox/kube/front-door.js';
 import { makeRecord } from './records.js';
 import { TEMPLATES } from './manifests.js';
 
@@ -44,8 +53,12 @@ export interface ActivitySandbox {
   clock: VirtualClock;
   arm: SimulatedArm;
   keyVault: SimulatedKeyVault;
-  /** The one cluster every AKS kubeconfig of this sandbox points at. */
+  /** The one cluster every AKS kubeconfig of this sandbox points at (behind `frontDoor`). */
   kube: SimulatedKubernetes;
+  /** The HTTPS listener in front of it that authenticates and authorizes as AKS does. */
+  frontDoor: AksFrontDoor;
+  /** The credential of the Azure clients and the Kubernetes activities (it records what it issued). */
+  credential: ReturnType<typeof sandboxCredentialOn>;
   clients: AzureClients;
   registry: Registry;
   activities: ActivityHandlers<WiredActivity>;
@@ -56,6 +69,11 @@ export interface ActivitySandbox {
    * it before it creates the resources of the table.
    */
   platform(overrides?: Partial<PlatformRecord>): Promise<PlatformRecord>;
+  /**
+   * Grants the API's identity its role on the platform's cluster (ensureClusterAccess) and moves the clock
+   * past the role assignment's propagation, as provisioning has it before the in-cluster half.
+   */
+  grantClusterAccess(record: PlatformRecord): Promise<void>;
   /** Moves the clock to the end of every ARM operation running now (and of those their ends start). */
   settle(): void;
   /** ARM requests from index `from` on that changed or could change something (no reads, no list*). */
@@ -73,12 +91,17 @@ export async function startActivitySandbox(
   const clock = new VirtualClock();
   const kube = new SimulatedKubernetes({ clock });
   await kube.listen();
-  const simulatedArm = new SimulatedArm({
+  const frontDoor: AksFrontDoor = new AksFrontDoor(clock, async () => kube, {
+    access: (key) => simulatedArm.access(key),
+    mayUseKubernetes: (key, principal) => simulatedArm.mayUseKubernetes(key, principal),
+  });
+  await frontDoor.listen();
+  const simulatedArm: SimulatedArm = new SimulatedArm({
     clock,
     subscriptionId: SUBSCRIPTION_ID,
     // Retry-After 0: the SDK never sleeps in real time (a test that is about Retry-After sets its own).
     retryAfterSeconds: 0,
-    kubeconfigServer: () => kube.url,
+    kubeAccess: frontDoor,
     ...arm,
   });
   const armBase = await simulatedArm.listen();
@@ -86,10 +109,11 @@ export async function startActivitySandbox(
   kube.followPower(() => simulatedArm.aksApiServer());
   const keyVault = new SimulatedKeyVault(undefined, { clock, ...keyVaultOptions });
   const keyVaultBase = await keyVault.listen();
+  const credential = sandboxCredentialOn(clock);
   const clients = createAzureClients({
     subscriptionId: SUBSCRIPTION_ID,
     keyVaultUrl: keyVault.vaultUrl,
-    credential: sandboxCredential,
+    credential,
     httpClient: simulatedAzureHttpClient({ keyVaultUrl: keyVault.vaultUrl, keyVaultBase, armBase }),
   });
   const registry = createTableRegistry(
@@ -104,10 +128,23 @@ export async function startActivitySandbox(
     ...createAzureActivities({ clients, registry, maintenanceWindow: MAINTENANCE_WINDOW }),
     ...createPostgresActivities({ clients, registry }),
     ...createSecretActivities({ clients, registry }),
-    ...createKubernetesActivities({ clients, registry, kube: kubeClients, now, templates: TEMPLATES }),
+    ...createAccessActivities({
+      clients,
+      registry,
+      subscriptionId: SUBSCRIPTION_ID,
+      principalId: async () => SANDBOX_API_PRINCIPAL_ID,
+    }),
+    ...createKubernetesActivities({
+      clients,
+      registry,
+      kube: kubeClients,
+      tokens: aksTokenSource(credential, now),
+      now,
+      templates: TEMPLATES,
+    }),
   };
   onTestFinished(async () => {
-    await Promise.all([simulatedArm.close(), keyVault.close(), kube.close()]);
+    await Promise.all([simulatedArm.close(), keyVault.close(), kube.close(), frontDoor.close()]);
     expect(simulatedArm.internalErrors).toEqual([]);
   });
   return {
@@ -115,10 +152,16 @@ export async function startActivitySandbox(
     arm: simulatedArm,
     keyVault,
     kube,
+    frontDoor,
+    credential,
     clients,
     registry,
     activities,
     register,
+    async grantClusterAccess(record) {
+      expect(await activities.ensureClusterAccess({ platformId: record.id })).toMatchObject({ ok: true });
+      clock.advanceBy(DEFAULT_DURATIONS.roleAssignmentPropagation);
+    },
     async platform(overrides = {}) {
       const record = await register(`plat${platforms++}`, overrides);
       expect(await activities.ensureResourceGroup({ platformId: record.id })).toMatchObject({ ok: true });

@@ -6,6 +6,7 @@
  * through its Microsoft.Network id.
  */
 import { stringify } from 'yaml';
+import { AKS_SERVER_APP_ID } from '../entra.js';
 import { byMethod, type ProviderRequest, type Route } from './route.js';
 import { assertGroupWritable, ensureResourceGroup } from './resource-groups.js';
 import {
@@ -204,8 +205,7 @@ export function aksRoute(ctx: ProviderRequest): Route {
               'Getting static credential is not allowed because this cluster is set to disable local accounts.',
             );
           const admin = action === 'listclusteradmincredential';
-          const kubeconfig = kubeconfigFor(world, cluster, admin);
-          return {
+          return kubeconfigFor(world, cluster, admin).then((kubeconfig) => ({
             status: 200,
             body: {
               kubeconfigs: [
@@ -215,7 +215,7 @@ export function aksRoute(ctx: ProviderRequest): Route {
                 },
               ],
             },
-          };
+          }));
         },
       },
     });
@@ -371,6 +371,16 @@ function put(
       400,
       'InvalidParameter',
       'The value of parameter agentPoolProfiles is invalid: at least one agent pool is required.',
+    );
+  // Local accounts can be disabled only on an AKS-managed Entra ID cluster, and Azure RBAC for Kubernetes
+  // needs one too (spec 2026-04-01, `disableLocalAccounts`; manage-local-accounts-managed-azure-ad;
+  // azure-real-behaviours F9).
+  const aad = obj(properties.aadProfile);
+  if ((properties.disableLocalAccounts === true || aad.enableAzureRBAC === true) && aad.managed !== true)
+    throw new ArmError(
+      400,
+      'BadRequest',
+      'Local accounts can only be disabled, and Azure RBAC for Kubernetes enabled, on clusters with AKS-managed Azure AD integration (aadProfile.managed: true).',
     );
 
   if (existing) {
@@ -560,6 +570,10 @@ function presentCluster(world: World, cluster: Cluster): Obj {
             }
           : {}),
       },
+      // AKS fills in the tenant of a managed Entra ID integration.
+      ...(obj(properties.aadProfile).managed === true
+        ? { aadProfile: { ...obj(properties.aadProfile), tenantID: TENANT_ID } }
+        : {}),
       identityProfile: {
         kubeletidentity: {
           resourceId: `${nodeRgId}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${cluster.name}-agentpool`,
@@ -603,40 +617,86 @@ function agentPools(world: World, cluster: Cluster): Obj[] {
   });
 }
 
-/** A deterministic token for the cluster's admin (or user) account, as put into its kubeconfig. */
-export function clusterToken(cluster: Pick<Resource, 'key'>, admin = true): string {
-  return `sandbox-${admin ? 'admin' : 'user'}-${sha256('token', String(admin), cluster.key).toString('hex').slice(0, 32)}`;
+/** What a kubeconfig of the cluster carries: its server, the CA and the admin client certificate. */
+export interface KubeAccessPoint {
+  server(cluster: { id: string; name: string }): string;
+  readonly caPem: string;
+  adminCertificate(cluster: { id: string; name: string }): Promise<{ certificate: string; key: string }>;
 }
 
-function kubeconfigFor(world: World, cluster: Cluster, admin: boolean): string {
-  const fqdn = String(obj(cluster.present().properties).fqdn);
-  const server =
-    world.options.kubeconfigServer?.({ id: cluster.id, name: cluster.name }) ?? `https://${fqdn}:443`;
+/** How a cluster may be reached: local accounts, Entra ID tokens, Azure RBAC for Kubernetes. */
+export function clusterAccess(
+  world: World,
+  id: string,
+): { localAccounts: boolean; entra: boolean; azureRbac: boolean } | undefined {
+  const cluster = world.get(id);
+  if (!isCluster(cluster)) return undefined;
+  const properties = obj(cluster.body.properties);
+  const aad = obj(properties.aadProfile);
+  return {
+    localAccounts: properties.disableLocalAccounts !== true,
+    entra: aad.managed === true,
+    azureRbac: aad.managed === true && aad.enableAzureRBAC === true,
+  };
+}
+
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+/**
+ * The kubeconfig AKS returns: the cluster's CA and https server, and as user the admin's client certificate
+ * (CN=masterclient, O=system:masters) with its key: no token (azure-real-behaviours F9). On an Entra ID
+ * cluster the user credential carries no secret at all: an exec user running kubelogin, which gets an
+ * Entra token for AKS's server application.
+ */
+async function kubeconfigFor(world: World, cluster: Cluster, admin: boolean): Promise<string> {
+  const access = world.options.kubeAccess;
+  if (!access) throw new Error('the simulated ARM has no API server to put into kubeconfigs (kubeAccess)');
+  const entra = clusterAccess(world, cluster.id)!.entra;
   const user = `${admin ? 'clusterAdmin' : 'clusterUser'}_${cluster.rg}_${cluster.name}`;
   const context = admin ? `${cluster.name}-admin` : cluster.name;
+  let credential: Obj;
+  if (entra && !admin)
+    credential = {
+      exec: {
+        apiVersion: 'client.authentication.k8s.io/v1beta1',
+        command: 'kubelogin',
+        args: [
+          'get-token',
+          '--login',
+          'devicecode',
+          '--server-id',
+          AKS_SERVER_APP_ID,
+          '--client-id',
+          '80faf920-1908-4b52-b5ef-a8e7bedfc67a',
+          '--tenant-id',
+          TENANT_ID,
+          '--environment',
+          'AzurePublicCloud',
+        ],
+        env: null,
+        provideClusterInfo: false,
+        installHint: 'kubelogin is not installed which is required to connect to AAD enabled cluster.',
+      },
+    };
+  else {
+    const pair = await access.adminCertificate(cluster);
+    credential = {
+      'client-certificate-data': b64(pair.certificate),
+      'client-key-data': b64(pair.key),
+      // AKS adds the admin's static token as well on some versions; the sandbox models the certificate only.
+    };
+  }
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [
       {
         name: cluster.name,
-        cluster: {
-          server,
-          // The sandbox API server speaks plain http, which client-node accepts only with TLS verification off.
-          ...(server.startsWith('http:') ? { 'insecure-skip-tls-verify': true } : {}),
-          // A plain-http sandbox API server needs no CA; a fake one would break TLS verification.
-          ...(server.startsWith('https:') && !world.options.kubeconfigServer
-            ? {
-                'certificate-authority-data': Buffer.from(`sandbox CA for ${cluster.name}`).toString(
-                  'base64',
-                ),
-              }
-            : {}),
-        },
+        cluster: { server: access.server(cluster), 'certificate-authority-data': b64(access.caPem) },
       },
     ],
     contexts: [{ name: context, context: { cluster: cluster.name, user } }],
     'current-context': context,
-    users: [{ name: user, user: { token: clusterToken(cluster, admin) } }],
+    users: [{ name: user, user: credential }],
   });
 }

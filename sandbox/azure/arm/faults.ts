@@ -65,6 +65,9 @@ export type ArmOperationName =
   | 'plain.get'
   | 'plain.delete'
   /** Any GET on an Azure-AsyncOperation or Location polling URL. */
+  | 'roleAssignment.put'
+  | 'roleAssignment.get'
+  | 'roleAssignment.delete'
   | 'poll';
 
 export type FaultTarget = ArmOperationName | '*';
@@ -200,6 +203,17 @@ export const armFault = {
     kind: 'error',
     status: 409,
     ...serverNotReady(state),
+  }),
+  /**
+   * A role assignment for a principal Entra ID has not replicated to ARM yet (a managed identity created
+   * moments ago): 400 PrincipalNotFound, gone after a while (role assignment troubleshooting docs). Script
+   * it on 'roleAssignment.put'.
+   */
+  principalNotFound: (principalId = 'the principal'): Fault => ({
+    kind: 'error',
+    status: 400,
+    code: 'PrincipalNotFound',
+    message: `Principal ${principalId} does not exist in the directory.`,
   }),
   /** An operation URL Azure no longer knows (operation records expire): script it on 'poll'. */
   operationNotFound: (): Fault => ({

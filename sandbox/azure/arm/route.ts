@@ -23,7 +23,7 @@ export interface Route {
   op: ArmOperationName;
   /** The request may start a long-running operation: an `lroFailure` fault is handed to `run`. */
   lro?: boolean;
-  run(failure?: LroFailure): Reply;
+  run(failure?: LroFailure): Reply | Promise<Reply>;
 }
 
 export function methodNotAllowed(method: string, what: string): ArmError {

@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../clock.js';
+import type { KubeAccessPoint } from './aks.js';
 
 export type Obj = Record<string, unknown>;
 
@@ -33,6 +34,8 @@ export interface Durations {
   pgBusyAfterCreate: number;
   storageCreate: number;
   rgDelete: number;
+  /** How long a role assignment takes to take effect in a cluster's Azure RBAC for Kubernetes. */
+  roleAssignmentPropagation: number;
 }
 
 const MINUTE = 60_000;
@@ -62,6 +65,9 @@ export const DEFAULT_DURATIONS: Durations = {
   // A Premium FileStorage account took 3 min 32 s in an observed Terraform apply (network rules configured).
   storageCreate: 212_000,
   rgDelete: 3 * MINUTE,
+  // "It can take up to five minutes" for a role assignment to propagate to the authorization server of a
+  // cluster with Azure RBAC for Kubernetes (AKS docs, manage-azure-rbac): the documented upper bound.
+  roleAssignmentPropagation: 5 * MINUTE,
 };
 
 /** Azure PostgreSQL flexible server starts a server that has been stopped for seven days. */
@@ -170,7 +176,8 @@ export interface WorldOptions {
   publicEndpoint: string;
   retryAfterSeconds: number;
   maxRetryAfterSeconds: number;
-  kubeconfigServer?: (cluster: { id: string; name: string }) => string;
+  /** The API servers kubeconfigs point at, with their CA and the clusters' admin certificates. */
+  kubeAccess?: KubeAccessPoint;
 }
 
 export interface ArmEvent {

@@ -28,6 +28,7 @@ export const azureStubs = (platform = spec()): Stubs => ({
   ensurePostgresChild: async () => ok(succeeded),
   getAksOutboundIps: async () => ok({ ips: ['20.1.2.3'], clusterId: 'aks' }),
   ensureAksMaintenanceWindow: async () => ok(succeeded),
+  ensureClusterAccess: async () => ok(succeeded),
   ensureFileShares: async () => ok({ mutated: true }),
 });
 

@@ -127,6 +127,12 @@ const REFUSALS: { step: string; code: string; stubs: Stubs }[] = [
     code: 'InvalidHeaderValue',
     stubs: { ensureFileShares: async () => refused('invalid', 'InvalidHeaderValue') },
   },
+  {
+    // The API's identity may not write role assignments (it needs more than Contributor).
+    step: 'clusterAccess',
+    code: 'AuthorizationFailed',
+    stubs: { ensureClusterAccess: async () => refused('invalid', 'AuthorizationFailed') },
+  },
 ];
 
 describe('the Azure half of provisioning', () => {
@@ -237,6 +243,44 @@ describe("the cluster's maintenance window", () => {
     });
     expect(run.runtimeStatus).toBe('Completed');
     expect(run.callsOf('ensureAksMaintenanceWindow')).toHaveLength(4);
+  });
+});
+
+describe("the API's access to the cluster (Entra ID, Azure RBAC, no local accounts)", () => {
+  it('grants the role before the cluster is created, then waits on durable timers until the API server honours it, before any apply', async () => {
+    let accessReads = 0;
+    const run = await provision({
+      // 403 (the role assignment not propagated yet) twice, then access.
+      checkPlatformReadiness: async ({ check }) =>
+        check === 'access'
+          ? ok({ ready: ++accessReads > 2, detail: 'waiting for the role assignment to take effect' })
+          : ok({ ready: true, detail: '' }),
+    });
+    expect(run.runtimeStatus).toBe('Completed');
+    const names = run.calls.map((c) =>
+      c.name === 'checkPlatformReadiness' ? `check:${c.input.check}` : c.name,
+    );
+    const grant = names.indexOf('ensureClusterAccess');
+    const firstAccess = names.indexOf('check:access');
+    const lastAccess = names.lastIndexOf('check:access');
+    // Granted before the cluster is created (it propagates meanwhile), waited for before the first apply.
+    expect(grant).toBeGreaterThan(names.indexOf('ensurePlatformSecrets'));
+    expect(grant).toBeLessThan(names.indexOf('beginAzureResource'));
+    expect(firstAccess).toBeGreaterThan(names.indexOf('ensureFileShares'));
+    expect(names.filter((n) => n === 'check:access')).toHaveLength(3);
+    expect(names.indexOf('applyPlatformManifests')).toBeGreaterThan(lastAccess);
+    expect(run.timers.length).toBeGreaterThanOrEqual(2);
+    expect(stepEnded(run, 'clusterAccessReady')).toMatchObject({ state: 'succeeded' });
+  });
+
+  it('fails clusterAccessReady as a timeout when the grant never takes effect', async () => {
+    const run = await provision({
+      checkPlatformReadiness: async ({ check }) =>
+        ok({ ready: check !== 'access', detail: 'waiting for the role assignment to take effect' }),
+    });
+    expect(run.runtimeStatus).toBe('Failed');
+    expect(failure(run)).toMatchObject({ step: 'clusterAccessReady' });
+    expect(run.callsOf('applyPlatformManifests')).toEqual([]);
   });
 });
 
