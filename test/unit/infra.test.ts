@@ -432,3 +432,52 @@ describe('every resource body against the schema of its api-version', () => {
     ]);
   });
 });
+
+describe('the app registration and the README', () => {
+  const registration = JSON.parse(read('infra/entra/app.json')) as {
+    appRoles: { id: string; value: string }[];
+    api: { oauth2PermissionScopes: { id: string; value: string }[] };
+  };
+
+  it("defines the API's app roles, and the Azure CLI is pre-authorized for the scope it defines", () => {
+    expect(registration.appRoles.map((r) => r.value)).toEqual([
+      'Platforms.Admin',
+      'Platforms.Operator',
+      'Platforms.Reader',
+    ]);
+    const preauthorize = JSON.parse(read('infra/entra/preauthorize-azure-cli.json')) as {
+      api: {
+        oauth2PermissionScopes: unknown;
+        preAuthorizedApplications: { delegatedPermissionIds: string[] }[];
+      };
+    };
+    // The second PATCH replaces `api` whole: it repeats the scopes of the first.
+    expect(preauthorize.api.oauth2PermissionScopes).toEqual(registration.api.oauth2PermissionScopes);
+    expect(preauthorize.api.preAuthorizedApplications.flatMap((a) => a.delegatedPermissionIds)).toEqual(
+      registration.api.oauth2PermissionScopes.map((s) => s.id),
+    );
+  });
+
+  it('"Deploy to Azure" uses the registration’s ids, the template’s outputs, and names every role granted', () => {
+    const readme = read('README.md');
+    const section = readme.slice(readme.indexOf('## Deploy to Azure'), readme.indexOf('## Development'));
+    const admin = registration.appRoles.find((r) => r.value === 'Platforms.Admin')!;
+    expect(section).toContain(`"appRoleId\\":\\"${admin.id}\\"`);
+    expect(section).toContain(`api://$AUTH_CLIENT_ID/${registration.api.oauth2PermissionScopes[0]!.value}`);
+    const outputs = new Set(main.outputs.keys());
+    const azdOwn = ['AZURE_SUBSCRIPTION_ID', 'AZURE_ENV_NAME'];
+    const used = [...section.matchAll(/\$\{?([A-Z][A-Z0-9_]+)\}?/g)].map((m) => m[1]!);
+    expect(
+      used.filter(
+        (name) =>
+          !outputs.has(name) && !azdOwn.includes(name) && !['APP_ID', 'SP_ID', 'KEY', 'TOKEN'].includes(name),
+      ),
+    ).toEqual([]);
+    for (const a of [...main.resources, ...app.resources].filter(
+      (r) => r.type === 'Microsoft.Authorization/roleAssignments',
+    )) {
+      const role = roleOf(main.resources.includes(a) ? main : app, a);
+      if (GUID.test(role)) expect(section, role).toContain(role.slice(0, 8));
+    }
+  });
+});
