@@ -61,7 +61,12 @@ function compose(o: CompositionOverrides): Services {
   const config = o.config ?? loadConfig();
   const credential = o.credential ?? new DefaultAzureCredential();
   const now = o.now ?? (() => new Date());
-  const registry = createTableRegistry(config.storageConnection, config.registryTable);
+  const registry = createTableRegistry(
+    config.storage.kind === 'connectionString'
+      ? config.storage.connectionString
+      : { tableEndpoint: config.storage.tableEndpoint, credential },
+    config.registryTable,
+  );
   const clients = createAzureClients({
     subscriptionId: config.subscriptionId,
     keyVaultUrl: config.keyVaultUrl,

@@ -12,9 +12,17 @@ import {
 } from './platform/maintenance.js';
 import { isValidIdleMinutes } from './platform/policy.js';
 
+/**
+ * How the app reaches its storage account: a connection string (Azurite locally), or, deployed, the account
+ * name alone with the app's managed identity, the Functions host's identity-based form of the same
+ * connection (`AzureWebJobsStorage__accountName`): no account key in the app's settings.
+ */
+export type StorageConnection =
+  { kind: 'connectionString'; connectionString: string } | { kind: 'identity'; tableEndpoint: string };
+
 export interface Config {
-  /** Storage connection for the durable task hub and the platform registry (Azurite locally). */
-  storageConnection: string;
+  /** Storage for the durable task hub and the platform registry. */
+  storage: StorageConnection;
   registryTable: string;
   taskHub: string;
   subscriptionId: string;
@@ -46,7 +54,9 @@ export class ConfigError extends Error {
 
 /** Every setting the app reads, with what it is for; local.settings.example.json and the README list the same. */
 export const SETTINGS = {
-  AzureWebJobsStorage: 'Storage for the Functions host, the durable task hub and the platform registry.',
+  AzureWebJobsStorage:
+    'Storage for the Functions host, the durable task hub and the platform registry: a connection string, or ' +
+    'AzureWebJobsStorage__accountName (the account reached with the managed identity).',
   AZURE_SUBSCRIPTION_ID: 'Subscription (UUID) in which platforms are created.',
   KEY_VAULT_URL: "The API's Key Vault (https://<name>.vault.azure.net) holding each platform's secrets.",
   DURABLE_TASK_HUB: 'Durable Functions task hub name (host.json reads it). Default: llmplatforms.',
@@ -64,10 +74,18 @@ export const SETTINGS = {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * The identity-based form of the AzureWebJobsStorage connection: the Functions host reads a connection
+ * named X from setting X (a connection string) or from settings X__accountName, X__credential, … .
+ */
+export const STORAGE_ACCOUNT_SETTING = 'AzureWebJobsStorage__accountName';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LOCATION = /^[a-z][a-z0-9]{2,39}$/;
 // Task hub names: 3–50 characters, letters and digits only, starting with a letter (Durable Functions docs).
 const TASK_HUB = /^[A-Za-z][A-Za-z0-9]{2,49}$/;
+// Storage account names: 3–24 lower-case letters and digits.
+const STORAGE_ACCOUNT = /^[a-z0-9]{3,24}$/;
 // Azure Table names: 3–63 alphanumerics, not starting with a digit.
 const TABLE = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
 // Six whitespace-separated NCRONTAB fields built from digits, `*`, `/`, `,`, `-` (names such as MON are allowed).
@@ -86,7 +104,7 @@ export function loadConfig(env: Env = process.env): Config {
     if (!ok) problems.push(`${name} ${rule}`);
   };
 
-  const storageConnection = text('AzureWebJobsStorage');
+  const storage = storageConnection(env, problems);
   const subscriptionId = text('AZURE_SUBSCRIPTION_ID');
   if (subscriptionId) check('AZURE_SUBSCRIPTION_ID', UUID.test(subscriptionId), 'must be a UUID');
 
@@ -142,7 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   if (problems.length > 0 || !maintenanceWindow) throw new ConfigError(problems);
   return Object.freeze({
-    storageConnection,
+    storage: Object.freeze(storage),
     registryTable,
     taskHub,
     subscriptionId: subscriptionId.toLowerCase(),
@@ -154,6 +172,20 @@ export function loadConfig(env: Env = process.env): Config {
     authEnabled: authText === 'true',
     ...(apiPrincipalId ? { apiPrincipalId: apiPrincipalId.toLowerCase() } : {}),
   });
+}
+
+function storageConnection(env: Env, problems: string[]): StorageConnection {
+  const connectionString = env.AzureWebJobsStorage?.trim();
+  if (connectionString) return { kind: 'connectionString', connectionString };
+  const account = env[STORAGE_ACCOUNT_SETTING]?.trim();
+  if (!account) {
+    problems.push(`AzureWebJobsStorage is required: ${SETTINGS.AzureWebJobsStorage}`);
+    return { kind: 'connectionString', connectionString: '' };
+  }
+  if (!STORAGE_ACCOUNT.test(account))
+    problems.push(`AzureWebJobsStorage ${STORAGE_ACCOUNT_SETTING} must be 3–24 lower-case letters or digits`);
+  // Like the Functions host for __accountName: the public cloud's endpoint.
+  return { kind: 'identity', tableEndpoint: `https://${account}.table.core.windows.net` };
 }
 
 function isHttpsUrl(value: string): boolean {

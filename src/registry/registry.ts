@@ -3,6 +3,7 @@
  * with optimistic concurrency (ETag / If-Match), plus archived rows of deleted platforms for audit.
  */
 import { randomBytes } from 'node:crypto';
+import type { TokenCredential } from '@azure/core-auth';
 import { odata, TableClient, TableTransaction } from '@azure/data-tables';
 import type { PlatformRecord } from '../platform/types.js';
 
@@ -67,10 +68,16 @@ const CREATE_ATTEMPTS = 5;
 
 type Entity = Record<string, unknown> & { partitionKey: string; rowKey: string };
 
-export function createTableRegistry(connectionString: string, tableName: string): Registry {
-  const client = TableClient.fromConnectionString(connectionString, tableName, {
-    allowInsecureConnection: usesHttp(connectionString),
-  });
+/** Where the table is: a connection string (Azurite, tests), or the account's endpoint and the app's identity. */
+export type TableConnection = string | { tableEndpoint: string; credential: TokenCredential };
+
+export function createTableRegistry(connection: TableConnection, tableName: string): Registry {
+  const client =
+    typeof connection === 'string'
+      ? TableClient.fromConnectionString(connection, tableName, {
+          allowInsecureConnection: usesHttp(connection),
+        })
+      : new TableClient(connection.tableEndpoint, tableName, connection.credential);
 
   let tableReady: Promise<void> | undefined;
   const table = (): Promise<TableClient> => {

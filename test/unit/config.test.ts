@@ -45,7 +45,7 @@ function filesUnder(dir: string): string[] {
 describe('loadConfig', () => {
   it('gives the documented defaults for a minimal environment', () => {
     expect(loadConfig(minimalEnv)).toEqual({
-      storageConnection: 'UseDevelopmentStorage=true',
+      storage: { kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' },
       subscriptionId: '11111111-2222-3333-4444-555555555555',
       keyVaultUrl: 'https://kv-test.vault.azure.net',
       taskHub: 'llmplatforms',
@@ -70,6 +70,17 @@ describe('loadConfig', () => {
     expect(settingsNamed(configErrorFor({ ...minimalEnv, WEBSITE_AUTH_ENABLED: 'yes' }))).toEqual([
       'WEBSITE_AUTH_ENABLED',
     ]);
+  });
+
+  it("reaches storage with the app's identity given only AzureWebJobsStorage__accountName (no key)", () => {
+    const { AzureWebJobsStorage: _connectionString, ...rest } = minimalEnv;
+    expect(loadConfig({ ...rest, AzureWebJobsStorage__accountName: 'stllmapi01' }).storage).toEqual({
+      kind: 'identity',
+      tableEndpoint: 'https://stllmapi01.table.core.windows.net',
+    });
+    expect(
+      settingsNamed(configErrorFor({ ...rest, AzureWebJobsStorage__accountName: 'Not_An_Account' })),
+    ).toEqual(['AzureWebJobsStorage']);
   });
 
   it('names all three required settings at once when the environment is empty', () => {
