@@ -86,6 +86,19 @@ describe('pre-warm', () => {
     expect(prewarmDue(undefined, new Date(week3 + 8.75 * HOUR), LEAD)).toBe(null);
   });
 
+  it('needs three quarters of the weeks looked at: 2 of 2 and 3 of 4 are a habit, 2 of 3 is not', () => {
+    const usedIn = (weeks: number[]) =>
+      weeks.reduce<UsageHistory | undefined>(
+        (h, w) => recordUse(h, new Date(MONDAY + w * WEEK + 3 * HOUR)),
+        undefined,
+      );
+    const hourOfWeek = (week: number) => MONDAY + week * WEEK + 3 * HOUR;
+    expect(isUsualHour(usedIn([0, 1]), hourOfWeek(2))).toBe(true);
+    expect(isUsualHour(usedIn([0, 2]), hourOfWeek(3))).toBe(false);
+    expect(isUsualHour(usedIn([0, 1, 3]), hourOfWeek(4))).toBe(true);
+    expect(isUsualHour(usedIn([0, 3]), hourOfWeek(4))).toBe(false);
+  });
+
   it('forgets a habit that stopped: after weeks without use, no wake', () => {
     const later = week3 + 3 * WEEK; // three unused weeks since the last use
     expect(prewarmDue(officeHours, new Date(later + 8.75 * HOUR), LEAD)).toBe(null);
