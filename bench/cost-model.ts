@@ -16,8 +16,18 @@
  * - Billed (GPU node running, cost at the running rate): Starting, Ready, Stopping. The wait before a start
  *   is billed in the figure the brief asks for (`billedMs`) and not in `billedStrictMs` (Azure bills nothing
  *   while the cluster is stopped).
+ *
+ * Two policies layered on it, each optional:
+ * - Learned pre-warm (`prewarm`): the sweep records each hour of use it sees (`recordUse`, the sweep's own
+ *   write) and starts a Stopped platform when `prewarmDue` says a usual hour is near (src/platform/prewarm.ts).
+ * - Two tiers of idle (`gpuTier`), a MODEL of a mechanism not built yet: a Ready platform idle for
+ *   `gpuIdleMinutes` releases its GPU node (Ollama at zero; the node goes `releaseMs` later) and keeps the
+ *   rest running; use then waits `wakeMs` for the GPU (a node back, the pods, the model loaded), or
+ *   `rewakeMs` while the node is still there. With pre-warm, the GPU is woken ahead of a usual hour too
+ *   (lead `gpuLeadMs`). The whole platform still stops after `idleMinutes`. GPU node time is `gpuMs`.
  */
 import { decide, stopsAt, type SweepCandidate } from '../src/platform/idle.js';
+import { prewarmDue, recordUse, type UsageHistory } from '../src/platform/prewarm.js';
 import { seededRandom } from '../sandbox/azure/arm/faults.js';
 
 export const SECOND = 1000;
@@ -116,6 +126,22 @@ export interface ReplayOptions {
   startAfterStopMs: number;
   /** Phase at `startMs`: Stopped (idle since long before) by default. */
   initial?: 'Ready' | 'Stopped';
+  /** Learned pre-warm: start a Stopped platform `leadMs` ahead of a usual hour. */
+  prewarm?: { leadMs: number };
+  /** Two tiers of idle (modelled): release the GPU after `gpuIdleMinutes`, wake it on use. */
+  gpuTier?: GpuTierOptions;
+}
+
+export interface GpuTierOptions {
+  gpuIdleMinutes: number;
+  /** From the release decision until the GPU node is gone (billed meanwhile). */
+  releaseMs: number;
+  /** From use (or a pre-warm) to a served request once the node is gone. */
+  wakeMs: number;
+  /** The same while the node is still there (Ollama scaled to zero, the node not yet removed). */
+  rewakeMs: number;
+  /** How long before a usual hour pre-warm wakes the GPU (with `prewarm` only). */
+  gpuLeadMs: number;
 }
 
 export interface ReplayResult {
@@ -137,9 +163,21 @@ export interface ReplayResult {
   /** Times the platform went Ready → stopping (for tests and plots). */
   stopTimes: number[];
   readyTimes: number[];
+  /** GPU node running (strict: nothing while the cluster is stopped or the node released). */
+  gpuMs: number;
+  /** Platform running (Starting, Ready, Stopping), strict as `billedStrictMs`. */
+  platformMs: number;
+  /** GPU wakes that use waited for (two tiers), and their waits. */
+  wakes: number;
+  wakeWaitsMs: number[];
+  /** Starts and GPU wakes a pre-warm made (nobody waited for them). */
+  prewarmStarts: number;
+  prewarmWakes: number;
 }
 
 type Phase = 'Ready' | 'Stopping' | 'Stopped' | 'Waiting' | 'Starting';
+/** The GPU tier of a Ready platform (always `up` without `gpuTier`). */
+type Gpu = 'up' | 'releasing' | 'released' | 'waking';
 
 /** Replays `use` second by second through the sweep's decisions. */
 export function replay(use: readonly Interval[], o: ReplayOptions): ReplayResult {
@@ -156,8 +194,19 @@ export function replay(use: readonly Interval[], o: ReplayOptions): ReplayResult
     stopLagsMs: [],
     stopTimes: [],
     readyTimes: [],
+    gpuMs: 0,
+    platformMs: 0,
+    wakes: 0,
+    wakeWaitsMs: [],
+    prewarmStarts: 0,
+    prewarmWakes: 0,
   };
   let phase: Phase = o.initial ?? 'Stopped';
+  let gpu: Gpu = 'up';
+  let gpuEndsAt = Infinity;
+  /** When use first found the GPU away (until it is back). */
+  let wakeWaitingSince: number | undefined;
+  let usage: UsageHistory | undefined;
   let lastActiveAt = o.startMs;
   /** Last served request (use while Ready); the model stays loaded `keepAliveMs` after it. */
   let lastRequestAt = -Infinity;
@@ -186,27 +235,51 @@ export function replay(use: readonly Interval[], o: ReplayOptions): ReplayResult
         phaseEndsAt = Infinity;
         lastActiveAt = t; // becoming Ready counts as activity
         lastRequestAt = -Infinity; // the pods restarted: nothing loaded
+        gpu = 'up';
         result.readyTimes.push(t);
         if (waitingSince !== undefined) result.startWaitsMs.push(t - waitingSince);
         waitingSince = undefined;
       }
     }
+    if (t >= gpuEndsAt) {
+      if (gpu === 'releasing') gpu = 'released';
+      else if (gpu === 'waking') {
+        gpu = 'up';
+        lastActiveAt = t; // back up counts as activity, as becoming Ready does
+        if (wakeWaitingSince !== undefined) {
+          result.wakeWaitsMs.push(t - wakeWaitingSince);
+          lastRequestAt = t; // the held request is answered: the model is loaded
+        }
+        wakeWaitingSince = undefined;
+      }
+      gpuEndsAt = Infinity;
+    }
+    // A start (by use or pre-warm) first waits until START_AFTER_STOP_MS after the last AKS stop.
+    const startAt = (at: number): [Phase, number] => {
+      const earliest = lastAksStopAt + o.startAfterStopMs;
+      return earliest > at ? ['Waiting', earliest] : ['Starting', at + o.startFlowMs];
+    };
+    const wakeEndsAt = (at: number, from: Gpu) =>
+      at + (from === 'releasing' ? o.gpuTier!.rewakeMs : o.gpuTier!.wakeMs);
     if (inUse && phase !== 'Ready') waitingSince ??= t;
     // Use of a stopped platform starts it (POST /start); a start soon after a stop waits first.
     if (inUse && phase === 'Stopped') {
       result.starts++;
-      const earliest = lastAksStopAt + o.startAfterStopMs;
-      if (earliest > t) {
-        phase = 'Waiting';
-        phaseEndsAt = earliest;
-      } else {
-        phase = 'Starting';
-        phaseEndsAt = t + o.startFlowMs;
+      [phase, phaseEndsAt] = startAt(t);
+    }
+    // Use of a Ready platform whose GPU was released wakes it.
+    if (inUse && phase === 'Ready' && gpu !== 'up') {
+      if (gpu !== 'waking') {
+        result.wakes++;
+        gpuEndsAt = wakeEndsAt(t, gpu);
+        gpu = 'waking';
       }
+      wakeWaitingSince ??= t;
+      lastActiveAt = t; // a held request is use: the platform is not stopped under it
     }
     if (inUse) {
       result.useMs += SECOND;
-      if (phase === 'Ready') lastRequestAt = t;
+      if (phase === 'Ready' && gpu === 'up') lastRequestAt = t;
       else result.unservedMs += SECOND;
     }
 
@@ -220,8 +293,11 @@ export function replay(use: readonly Interval[], o: ReplayOptions): ReplayResult
           idleMinutes: o.idleMinutes,
           lastActiveAt: iso(lastActiveAt),
         };
-        const loaded = t < lastRequestAt + o.keepAliveMs ? 1 : 0;
-        const decision = decide(candidate, { kind: 'ollama', loadedModels: loaded }, new Date(t));
+        const loaded = gpu === 'up' && t < lastRequestAt + o.keepAliveMs ? 1 : 0;
+        const observation = { kind: 'ollama', loadedModels: loaded } as const;
+        const decision = decide(candidate, observation, new Date(t));
+        // The sweep's write: the hour of use, learned from.
+        if (o.prewarm && loaded > 0) usage = recordUse(usage, new Date(t));
         if (decision === 'markActive') lastActiveAt = t;
         else if (decision === 'stop') {
           const due = stopsAt(candidate);
@@ -231,7 +307,25 @@ export function replay(use: readonly Interval[], o: ReplayOptions): ReplayResult
           phase = 'Stopping';
           phaseEndsAt = t + o.stopFlowMs;
           lastAksStopAt = t + o.aksStopMs;
+          gpuEndsAt = Infinity;
+          wakeWaitingSince = undefined;
+        } else if (o.gpuTier && gpu === 'up') {
+          // The lower tier: the same rule over the shorter limit releases the GPU only.
+          const gpuIdle = { ...candidate, idleMinutes: o.gpuTier.gpuIdleMinutes };
+          if (decide(gpuIdle, observation, new Date(t)) === 'stop') {
+            gpu = 'releasing';
+            gpuEndsAt = t + o.gpuTier.releaseMs;
+          }
+        } else if (o.gpuTier && o.prewarm && (gpu === 'released' || gpu === 'releasing')) {
+          if (prewarmDue(usage, new Date(t), o.gpuTier.gpuLeadMs)) {
+            result.prewarmWakes++;
+            gpuEndsAt = wakeEndsAt(t, gpu);
+            gpu = 'waking';
+          }
         }
+      } else if (phase === 'Stopped' && o.prewarm && prewarmDue(usage, new Date(t), o.prewarm.leadMs)) {
+        result.prewarmStarts++;
+        [phase, phaseEndsAt] = startAt(t);
       }
       nextTick = o.nextTick(t) ?? Infinity;
     }
@@ -239,7 +333,11 @@ export function replay(use: readonly Interval[], o: ReplayOptions): ReplayResult
     if (phase === 'Ready' || phase === 'Stopping' || phase === 'Starting') {
       result.billedMs += SECOND;
       result.billedStrictMs += SECOND;
+      result.platformMs += SECOND;
+      // A stop of a platform whose GPU was released has no GPU node to stop.
+      if (gpu !== 'released') result.gpuMs += SECOND;
     } else if (phase === 'Waiting') result.billedMs += SECOND;
+    if (phase === 'Stopped') gpu = 'up'; // a start brings the GPU pool up with the cluster
   }
   return result;
 }

@@ -9,6 +9,16 @@
  * the first read at or after Azure finishes) over the durations the sandbox's ARM and Kubernetes simulators
  * model (AKS start 6 min, stop 4 min; PostgreSQL 2 min each; workloads ready two readiness delays after the
  * cluster is back: the GPU device plugin, then the GPU pods). `--start-minutes` replaces the start time.
+ *
+ * The policy comparison replays the same trace through today's policy, today's with learned pre-warm
+ * (src/platform/prewarm.ts, as the sweep runs it), and a MODEL of two tiers of idle, which is not built yet:
+ * the GPU node released after `--gpu-idle-minutes` and woken on use. Its durations are the sandbox's:
+ * released = the autoscaler's scan plus scale-down-unneeded-time (DEFAULT_DELAYS); woken = a scan, the node
+ * back, the device plugin then Ollama ready (two readiness delays), then the cold model load from the share
+ * (coldLoadMs). A node restarted from Deallocate (scale-down mode `Deallocate`) keeps its driver and images;
+ * no measured restart time exists (azure-real-behaviours.md, "AKS Scale-down Mode Deallocate"), so it is
+ * modelled as the sandbox's plain node provisioning (nodeProvisionMs, 60 s: the AKS team's CPU scale-out P50
+ * is 53 s, azure-real-behaviours.md §1.3); a fresh GPU node (gpuNodeProvisionMs, 6 min) is shown beside it.
  */
 import { loadConfig } from '../src/config.js';
 import { loadTemplateSource } from '../src/manifest-files.js';
@@ -21,19 +31,22 @@ import type { PlatformSpec } from '../src/platform/types.js';
 import { DEFAULT_DURATIONS } from '../sandbox/azure/arm.js';
 import { installFunctionsCore } from '../sandbox/host.js';
 import { DEFAULT_DELAYS } from '../sandbox/kube/simulation.js';
-import { coldLoadMs, modelSize, parseKeepAlive } from '../sandbox/kube/ollama.js';
+import { CACHED_LOAD_MS, coldLoadMs, modelSize, parseKeepAlive } from '../sandbox/kube/ollama.js';
+import { PREWARM_LEAD_MINUTES } from '../src/platform/policy.js';
 import { parseSchedule } from '../sandbox/timers.js';
 import {
   DAY,
   HOUR,
+  type ReplayOptions,
   MINUTE,
   observedMs,
   replay,
   totalMs,
   usageTrace,
+  type GpuTierOptions,
   type ReplayResult,
 } from './cost-model.js';
-import { machine, median, numberFlag, parseFlags, printResultLine, round, table } from './lib.js';
+import { machine, median, numberFlag, parseFlags, printResultLine, quantile, round, table } from './lib.js';
 
 /** Only the required settings, with placeholder values: every other setting takes the app's default. */
 const defaults = loadConfig({
@@ -53,6 +66,12 @@ const options = parseFlags(
     'visit-min': { type: 'string', default: '10', help: 'shortest visit (minutes)' },
     'visit-max': { type: 'string', default: '30', help: 'longest visit (minutes)' },
     'idle-minutes': { type: 'string', help: "autoStop.idleMinutes (default: the schema's default)" },
+    'gpu-idle-minutes': { type: 'string', default: '10', help: 'the modelled GPU tier released after this' },
+    'long-idle-minutes': {
+      type: 'string',
+      default: '720',
+      help: 'the modelled two tiers also with this whole-platform limit (overnight)',
+    },
     schedule: { type: 'string', default: defaults.autoStopSchedule, help: 'the sweep timer (NCRONTAB)' },
     'start-minutes': { type: 'string', help: 'a start takes this long (default: derived, see the report)' },
     models: { type: 'string', default: 'llama3.1:8b', help: 'comma-separated models (size the file share)' },
@@ -66,6 +85,8 @@ const options = parseFlags(
     visitMin: numberFlag(v, 'visit-min', 1, 24 * 60),
     visitMax: numberFlag(v, 'visit-max', 1, 24 * 60),
     idleMinutes: v['idle-minutes'] === undefined ? undefined : numberFlag(v, 'idle-minutes', 0, 1440, true),
+    gpuIdleMinutes: numberFlag(v, 'gpu-idle-minutes', 1, 1440, true),
+    longIdleMinutes: numberFlag(v, 'long-idle-minutes', 0, 1440, true),
     schedule: String(v.schedule),
     startMinutes: v['start-minutes'] === undefined ? undefined : numberFlag(v, 'start-minutes', 0, 600),
     models: String(v.models)
@@ -148,8 +169,11 @@ async function main() {
     visitMinutes: [options.visitMin, options.visitMax],
   });
   const schedule = parseSchedule(options.schedule);
-  const run = (idle: number) =>
+  const firstTick = schedule.next(startMs) ?? startMs;
+  const tickMs = (schedule.next(firstTick) ?? firstTick) - firstTick;
+  const run = (idle: number, policy: Pick<ReplayOptions, 'prewarm' | 'gpuTier'> = {}) =>
     replay(trace.use, {
+      ...policy,
       startMs,
       endMs: startMs + days * DAY,
       nextTick: (after) => schedule.next(after),
@@ -161,6 +185,35 @@ async function main() {
       startAfterStopMs: START_AFTER_STOP_MS,
     });
   const result = run(idleMinutes);
+
+  // The policies side by side. The GPU tier's durations, from the sandbox's (see the header).
+  const d = DEFAULT_DELAYS;
+  const releaseMs = d.autoscalerScanMs + d.scaleDownUnneededMs;
+  const gpuWake = (nodeMs: number) => d.autoscalerScanMs + nodeMs + 2 * d.workloadReadyMs + modelLoadMs;
+  const tier = (nodeMs: number): GpuTierOptions => ({
+    gpuIdleMinutes: options.gpuIdleMinutes,
+    releaseMs,
+    wakeMs: gpuWake(nodeMs),
+    // The node not yet removed: Ollama ready again and the model from the page cache.
+    rewakeMs: d.workloadReadyMs + CACHED_LOAD_MS,
+    // Woken one wake plus one sweep interval ahead, so the tick inside the lead has it up by the hour.
+    gpuLeadMs: gpuWake(nodeMs) + tickMs,
+  });
+  const prewarm = { leadMs: PREWARM_LEAD_MINUTES * MINUTE };
+  const deallocated = tier(d.nodeProvisionMs);
+  const policies: { name: string; idle: number; r: ReplayResult }[] = [
+    { name: 'today: whole-platform stop', idle: idleMinutes, r: result },
+    { name: 'today + learned pre-warm', idle: idleMinutes, r: run(idleMinutes, { prewarm }) },
+    ...[idleMinutes, options.longIdleMinutes].flatMap((idle) => [
+      { name: 'two tiers (model)', idle, r: run(idle, { gpuTier: deallocated }) },
+      { name: 'two tiers + pre-warm (model)', idle, r: run(idle, { gpuTier: deallocated, prewarm }) },
+    ]),
+    {
+      name: 'two tiers + pre-warm, fresh GPU node (model)',
+      idle: options.longIdleMinutes,
+      r: run(options.longIdleMinutes, { gpuTier: tier(d.gpuNodeProvisionMs), prewarm }),
+    },
+  ];
 
   // Figures.
   const hours = (ms: number) => ms / HOUR;
@@ -196,6 +249,29 @@ async function main() {
     };
   });
   const minutes = (ms: number) => round(ms / MINUTE, 1);
+  // Priced by tier: the GPU node while it runs, the rest of the platform while it runs, the stopped rate else.
+  const gpuRate = cost.breakdown.find((l) => l.item.startsWith('AKS GPU pool'))!.running;
+  const compared = policies.map(({ name, idle, r }) => {
+    const waits = [...r.startWaitsMs, ...r.wakeWaitsMs];
+    return {
+      name,
+      idleMinutes: idle,
+      gpuNodeHours: round(hours(r.gpuMs) * gpuNodes, 1),
+      ratioToUse: round(hours(r.gpuMs) / useH, 2),
+      usd: round(
+        hours(r.gpuMs) * gpuRate +
+          hours(r.platformMs) * (cost.perHour.running - gpuRate) +
+          (spanH - hours(r.platformMs)) * cost.perHour.stopped,
+        2,
+      ),
+      starts: r.starts,
+      wakes: r.wakes,
+      prewarms: r.prewarmStarts + r.prewarmWakes,
+      waitP50Minutes: waits.length ? minutes(quantile(waits, 0.5)) : 0,
+      waitP95Minutes: waits.length ? minutes(quantile(waits, 0.95)) : 0,
+      waitingPct: round((100 * r.unservedMs) / r.useMs, 2),
+    };
+  });
 
   const info = await machine();
   const lines: string[] = [];
@@ -299,6 +375,71 @@ async function main() {
       ]),
     ]),
   );
+  say();
+  say('## Policies side by side on the same trace');
+  const t2 = deallocated;
+  say(
+    table([
+      [
+        'autoStop.idleMinutes / gpuIdleMinutes (model) / sweep interval',
+        `${idleMinutes} / ${options.gpuIdleMinutes} / ${minutes(tickMs)} min`,
+      ],
+      [
+        'pre-warm lead: a start (PREWARM_LEAD_MINUTES) / a GPU wake (one wake + one sweep interval)',
+        `${PREWARM_LEAD_MINUTES} / ${minutes(t2.gpuLeadMs)} min`,
+      ],
+      [
+        'GPU released (model): autoscaler scan + scale-down-unneeded-time',
+        `${minutes(d.autoscalerScanMs)} + ${minutes(d.scaleDownUnneededMs)} = ${minutes(releaseMs)} min`,
+      ],
+      [
+        'GPU wake (model): scan + node from Deallocate (nodeProvisionMs) + device plugin + Ollama + cold model load',
+        `${minutes(d.autoscalerScanMs)} + ${minutes(d.nodeProvisionMs)} + ${minutes(d.workloadReadyMs)} + ${minutes(d.workloadReadyMs)} + ${minutes(modelLoadMs)} = ${minutes(t2.wakeMs)} min`,
+      ],
+      [
+        'the same with a fresh GPU node (gpuNodeProvisionMs)',
+        `${minutes(tier(d.gpuNodeProvisionMs).wakeMs)} min`,
+      ],
+      ['GPU wake before the node is removed: Ollama + cached model load', `${minutes(t2.rewakeMs)} min`],
+      [
+        'priced: GPU node / rest of the platform running / stopped ($/h)',
+        `${round(gpuRate, 4)} / ${round(cost.perHour.running - gpuRate, 4)} / ${cost.perHour.stopped}`,
+      ],
+    ]),
+  );
+  say();
+  say(
+    table([
+      [
+        'policy',
+        'idleMinutes',
+        'GPU node-hours',
+        '÷ hours of use',
+        'USD',
+        'starts + wakes by use',
+        'pre-warms',
+        'wait p50 / p95 (min)',
+        'use spent waiting',
+      ],
+      ...compared.map((c) => [
+        c.name,
+        c.idleMinutes,
+        c.gpuNodeHours,
+        c.ratioToUse,
+        c.usd,
+        `${c.starts} + ${c.wakes}`,
+        c.prewarms,
+        `${c.waitP50Minutes} / ${c.waitP95Minutes}`,
+        `${c.waitingPct} %`,
+      ]),
+    ]),
+  );
+  say(
+    "Rows marked (model) replay a mechanism that is NOT built yet (releasing the GPU tier alone, waking it on use with the request held): they model it with the sandbox's durations. Not priced: the released node's OS disk.",
+  );
+  say(
+    'Targets (issue 15): ≤ 1.10 × hours of use, wait p50 ≤ 2 min, ≤ 1 % of the hours of use spent waiting.',
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
   printResultLine({
     bench: 'cost',
@@ -319,6 +460,7 @@ async function main() {
     starts: result.starts,
     unservedPct: round((100 * result.unservedMs) / result.useMs, 2),
     sensitivity,
+    policies: compared,
   });
 }
 

@@ -37,7 +37,7 @@ export interface Services {
   registry: Registry;
   platforms: PlatformService;
   /** Every activity of the contract but the one that needs the durable client (registered on its own). */
-  activities: ActivityHandlers<Exclude<ActivityName, 'requestPlatformStop'>>;
+  activities: ActivityHandlers<Exclude<ActivityName, 'requestPlatformStop' | 'requestPlatformStart'>>;
 }
 
 /** The scope of the token whose `oid` names the API's identity when API_PRINCIPAL_ID is unset. */

@@ -44,6 +44,8 @@ export interface ProgressUpdate {
   warnings?: string[];
   smokeTest?: SmokeReport;
   lastActiveAt?: string;
+  /** The sweep saw the platform in use at this time: added to its usage history (src/platform/prewarm.ts). */
+  usedAt?: string;
   power?: PowerState;
   /** The idle probe's failure, or null when a probe answered again. */
   probeFailure?: ProbeFailure | null;
@@ -109,9 +111,12 @@ export interface Activities {
     input: PlatformRef;
     output: Result<{ purged: string[]; softDeleted: SoftDeletedSecret[] }>;
   };
-  listSweepCandidates: { input: null; output: SweepCandidate[] };
+  /** at: the sweep's time, which a Stopped platform's pre-warm is judged by. */
+  listSweepCandidates: { input: { at: string }; output: SweepCandidate[] };
   probeOllama: { input: PlatformRef; output: Result<{ loadedModels: number }> };
   requestPlatformStop: { input: PlatformRef & { restop: boolean }; output: Result<{ phase: string }> };
+  /** The learned pre-warm's start (POST /start's guard and flow). */
+  requestPlatformStart: { input: PlatformRef; output: Result<{ phase: string }> };
   applyPlatformManifests: {
     /** rerunJobs: the stage's wait-for-completion Job is deleted and created again (after a wipe). */
     input: PlatformRef & { stage: ApplyStage; rerunJobs?: boolean };

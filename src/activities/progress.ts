@@ -1,6 +1,9 @@
 /** The activity that writes a flow's progress to the registry (an ETag-guarded merge, safe to repeat). */
 import { requireRecord, type Registry } from '../registry/registry.js';
 import { isSwept, type SweptPhase } from '../platform/phases.js';
+import { PREWARM_LEAD_MINUTES } from '../platform/policy.js';
+import { prewarmDue, recordUse } from '../platform/prewarm.js';
+import type { PlatformRecord } from '../platform/types.js';
 import type { StepName } from '../platform/steps.js';
 import type { ActivityHandlers } from './contract.js';
 
@@ -28,8 +31,15 @@ export function createProgressActivities({
     },
 
     /** Ready and Stopped platforms: the only ones a sweep looks at (any other phase has a flow running). */
-    async listSweepCandidates() {
+    async listSweepCandidates({ at: sweptAt }) {
       const records = await registry.list();
+      const at = new Date(sweptAt);
+      // A Stopped platform with pre-warm on (absent = the default, on) and a usual hour coming up.
+      const prewarmOf = (r: PlatformRecord) => {
+        if (r.phase !== 'Stopped' || r.spec.autoStop.prewarm === false) return {};
+        const hour = prewarmDue(r.usage, at, PREWARM_LEAD_MINUTES * 60_000);
+        return hour ? { prewarmFor: hour } : {};
+      };
       return records
         .filter((r): r is typeof r & { phase: SweptPhase } => isSwept(r.phase))
         .map((r) => ({
@@ -39,6 +49,7 @@ export function createProgressActivities({
           ...(r.lastActiveAt ? { lastActiveAt: r.lastActiveAt } : {}),
           ...(r.probeFailure ? { probeFailures: r.probeFailure.consecutive } : {}),
           ...(r.power ? { postgres: r.power.postgres } : {}),
+          ...prewarmOf(r),
         }));
     },
 
@@ -59,6 +70,9 @@ export function createProgressActivities({
         if (update.warnings) next.warnings = update.warnings;
         if (update.smokeTest) next.smokeTest = update.smokeTest;
         if (update.lastActiveAt) next.lastActiveAt = update.lastActiveAt;
+        // Merged here, under the record's ETag, from the stored history: recording is idempotent, so a
+        // retried activity adds nothing twice.
+        if (update.usedAt) next.usage = recordUse(r.usage, new Date(update.usedAt));
         if (update.power) next.power = update.power;
         if (update.softDeletedSecrets) next.softDeletedSecrets = update.softDeletedSecrets;
         if (update.probeFailure === null) delete next.probeFailure;

@@ -8,9 +8,10 @@ import type { InvocationContext } from '@azure/functions';
 import { APP_ITSELF } from '../platform/access.js';
 import { ApiError } from '../services/errors.js';
 import { orchestrationsFromDurableClient } from '../services/orchestrations.js';
-import type { ActivityInput, ActivityOutput } from './contract.js';
+import type { ActivityInput, PlatformRef } from './contract.js';
+import type { Result } from '../platform/result.js';
 
-/** Every activity the composition root implements (requestPlatformStop needs the durable client: below). */
+/** Every activity the composition root implements (the sweep's stop and start need the durable client: below). */
 type Implemented = keyof Services['activities'];
 
 // A record over every implemented name: an activity the contract adds but nobody registers fails the type-check.
@@ -54,22 +55,22 @@ function register<N extends Implemented>(name: N) {
 for (const name of Object.keys(REGISTERED) as Implemented[]) register(name);
 
 /**
- * The idle sweep's stop goes through the same service as POST /platforms/{id}/stop (the same phase guard
- * and instance ids), so it needs the durable client binding.
+ * The idle sweep's stop, and its learned pre-warm's start, go through the same service as POST
+ * /platforms/{id}/stop and /start (the same phase guard and instance ids), so they need the durable client
+ * binding.
  */
-df.app.activity('requestPlatformStop', {
-  extraInputs: [df.input.durableClient()],
-  handler: async (
-    { platformId, restop }: ActivityInput<'requestPlatformStop'>,
+function transitionActivity(operation: 'stop' | 'start') {
+  return async (
+    { platformId, restop }: PlatformRef & { restop?: boolean },
     context: InvocationContext,
-  ): Promise<ActivityOutput<'requestPlatformStop'>> => {
+  ): Promise<Result<{ phase: string }>> => {
     try {
       const accepted = await getServices().platforms.transition(
         APP_ITSELF,
         platformId,
-        'stop',
+        operation,
         orchestrationsFromDurableClient(df.getClient(context)),
-        { restop },
+        { restop: !!restop },
       );
       return { ok: true, value: { phase: accepted.phase } };
     } catch (e) {
@@ -82,5 +83,13 @@ df.app.activity('requestPlatformStop', {
         };
       throw e;
     }
-  },
+  };
+}
+df.app.activity('requestPlatformStop', {
+  extraInputs: [df.input.durableClient()],
+  handler: transitionActivity('stop'),
+});
+df.app.activity('requestPlatformStart', {
+  extraInputs: [df.input.durableClient()],
+  handler: transitionActivity('start'),
 });

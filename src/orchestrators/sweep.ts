@@ -1,13 +1,14 @@
 /**
  * idleSweep: one pass over the Ready and Stopped platforms. Probes run in bounded batches; a platform idle
  * for its `autoStop.idleMinutes` is stopped through the same guarded path as POST /stop; a Stopped platform
- * whose PostgreSQL Azure restarted by itself is stopped again. A failed probe never stops anything; a Ready
+ * whose PostgreSQL Azure restarted by itself is stopped again; a Stopped platform due for a usual hour of use
+ * (learned pre-warm, src/platform/prewarm.ts) is started through the path of POST /start. A failed probe never transitions anything; a Ready
  * platform whose AKS cluster was stopped outside the API (the probe says ClusterStopped) has its stop completed.
  *
  * Scale. An orchestrator replays its whole history at every step, so one flow doing a thousand platforms'
  * work one call at a time costs the square of that. The platforms are cut into chunks, each swept by a
  * sub-orchestration (a short history of its own), and within a batch the probes run together and then the
- * writes and stops run together: a chunk takes two steps per batch.
+ * writes and transitions run together: a chunk takes two steps per batch.
  */
 import * as df from 'durable-functions';
 import type { ActivityOutput, ProgressUpdate } from '../activities/contract.js';
@@ -21,6 +22,8 @@ export interface SweepSummary {
   active: number;
   stopped: string[];
   restopped: string[];
+  /** Stopped platforms started ahead of their usual hours of use (learned pre-warm). */
+  prewarmed: string[];
   probeFailures: string[];
   refused: string[];
 }
@@ -30,12 +33,16 @@ const emptySummary = (): SweepSummary => ({
   active: 0,
   stopped: [],
   restopped: [],
+  prewarmed: [],
   probeFailures: [],
   refused: [],
 });
 
 function* idleSweep(context: Context): Flow<SweepSummary> {
-  const candidates = yield* call(context, 'listSweepCandidates', null);
+  // The sweep's own (replay-safe) time: what a pre-warm is judged by.
+  const candidates = yield* call(context, 'listSweepCandidates', {
+    at: context.df.currentUtcDateTime.toISOString(),
+  });
   const summary = emptySummary();
   // Child ids are unique per sweep: the sweep's own id is fixed (it is a singleton), its start time is not.
   const run = context.df.currentUtcDateTime.getTime();
@@ -50,7 +57,7 @@ function* idleSweep(context: Context): Flow<SweepSummary> {
     );
     summary.probed += part.probed;
     summary.active += part.active;
-    for (const key of ['stopped', 'restopped', 'probeFailures', 'refused'] as const)
+    for (const key of ['stopped', 'restopped', 'prewarmed', 'probeFailures', 'refused'] as const)
       summary[key].push(...part[key]);
     context.df.setCustomStatus({ probed: summary.probed, of: candidates.length });
   }
@@ -71,7 +78,7 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
     // Decided on the time the probes answered (a long sweep must not judge its last batch by its start).
     const now = context.df.currentUtcDateTime;
     const writes: TypedTask<void>[] = [];
-    const stops: { platformId: string; decision: Decision }[] = [];
+    const transitions: { platformId: string; decision: Acting }[] = [];
     for (const [j, candidate] of batch.entries()) {
       summary.probed++;
       const observation = observe(results[j]!);
@@ -80,25 +87,31 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
       if (update) writes.push(task(context, 'recordProgress', update));
       if (decision === 'markActive') summary.active++;
       if (decision === 'probeFailed') summary.probeFailures.push(candidate.platformId);
-      if (decision === 'stop' || decision === 'restopPostgres')
-        stops.push({ platformId: candidate.platformId, decision });
+      if (acts(decision)) transitions.push({ platformId: candidate.platformId, decision });
     }
-    const stopTasks = stops.map(({ platformId, decision }) =>
-      task(context, 'requestPlatformStop', { platformId, restop: decision === 'restopPostgres' }),
+    const transitionTasks = transitions.map(({ platformId, decision }) =>
+      decision === 'prewarm'
+        ? task(context, 'requestPlatformStart', { platformId })
+        : task(context, 'requestPlatformStop', { platformId, restop: decision === 'restopPostgres' }),
     );
-    if (writes.length + stopTasks.length === 0) continue;
+    if (writes.length + transitionTasks.length === 0) continue;
     const answers = yield* all<ActivityOutput<'requestPlatformStop'> | void>(context, [
-      ...stopTasks,
+      ...transitionTasks,
       ...writes,
     ]);
-    for (const [k, { platformId, decision }] of stops.entries()) {
+    const done = { stop: summary.stopped, restopPostgres: summary.restopped, prewarm: summary.prewarmed };
+    for (const [k, { platformId, decision }] of transitions.entries()) {
       // Refused means another operation got there first: it is left alone this time.
       if (!answers[k]?.ok) summary.refused.push(platformId);
-      else (decision === 'stop' ? summary.stopped : summary.restopped).push(platformId);
+      else done[decision].push(platformId);
     }
   }
   return summary;
 }
+
+/** The decisions that move the platform through the service's guarded transitions (POST /stop, /start). */
+type Acting = Extract<Decision, 'stop' | 'restopPostgres' | 'prewarm'>;
+const acts = (d: Decision): d is Acting => d === 'stop' || d === 'restopPostgres' || d === 'prewarm';
 
 /** What a probe answers: Ollama's loaded models for a Ready platform, the power states for a Stopped one. */
 type Probed = ActivityOutput<'probeOllama'> | ActivityOutput<'getPowerStates'>;
@@ -115,7 +128,7 @@ function observe(result: Probed): Observation {
 }
 
 /**
- * The one registry write a probe leads to, if any: activity seen (lastActiveAt), a failed probe (shown as a
+ * The one registry write a probe leads to, if any: activity seen (lastActiveAt, and the hour of use), a failed probe (shown as a
  * warning; a platform whose usage cannot be read is never auto-stopped), a probe that answers again, or a
  * power state that changed.
  */
@@ -137,6 +150,8 @@ function progressUpdate(
     update.probeFailure = null;
   }
   if (decision === 'markActive') update.lastActiveAt = at;
+  // Use, not just a baseline: what the learned pre-warm learns from (a model loaded means someone chatted).
+  if (observation.kind === 'ollama' && observation.loadedModels > 0) update.usedAt = at;
   if (observation.kind === 'power' && observation.postgres !== candidate.postgres)
     update.power = { aks: observation.aks ?? 'Unknown', postgres: observation.postgres, observedAt: at };
   return Object.keys(update).length > 1 ? update : undefined;

@@ -13,6 +13,12 @@ export interface SweepCandidate {
   probeFailures?: number;
   /** PostgreSQL's power state as last recorded (a Stopped platform's record is updated when it differs). */
   postgres?: string;
+  /**
+   * A Stopped platform due to be started ahead of a usual hour of use: that hour (src/platform/prewarm.ts,
+   * computed where the record is read so the candidate list stays small); absent when none is, or when
+   * `autoStop.prewarm` is false.
+   */
+  prewarmFor?: string;
 }
 
 export type Observation =
@@ -22,7 +28,7 @@ export type Observation =
   /** The probe found the AKS cluster stopped (its API server does not answer; AKS reports powerState Stopped). */
   | { kind: 'clusterStopped'; reason: string };
 
-export type Decision = 'markActive' | 'stop' | 'restopPostgres' | 'keep' | 'probeFailed';
+export type Decision = 'markActive' | 'stop' | 'restopPostgres' | 'prewarm' | 'keep' | 'probeFailed';
 
 export function decide(candidate: SweepCandidate, observation: Observation, now: Date): Decision {
   if (observation.kind === 'probeFailed') return 'probeFailed'; // never stop on a failed probe
@@ -31,6 +37,8 @@ export function decide(candidate: SweepCandidate, observation: Observation, now:
   // Stopped, POST /start brings it back), whatever its auto-stop setting. Azure's word, not a failed probe.
   if (observation.kind === 'clusterStopped') return candidate.phase === 'Ready' ? 'stop' : 'keep';
   if (candidate.phase === 'Stopped') {
+    // Started ahead of its usual use; that start also brings up a PostgreSQL Azure restarted by itself.
+    if (observation.kind === 'power' && candidate.prewarmFor) return 'prewarm';
     // Azure starts a stopped flexible server by itself after seven days; it must be stopped again.
     return observation.kind === 'power' && observation.postgres === 'Ready' ? 'restopPostgres' : 'keep';
   }

@@ -5,6 +5,13 @@ export const IDLE_MINUTES = { never: 0, min: 15, max: 1440 } as const;
 export const isValidIdleMinutes = (n: number): boolean =>
   Number.isInteger(n) && (n === IDLE_MINUTES.never || (n >= IDLE_MINUTES.min && n <= IDLE_MINUTES.max));
 
+/**
+ * How long before a usual hour of use the sweep starts a stopped platform (learned pre-warm): a start takes
+ * about 12 minutes in the sandbox's figures (BENCHMARKS.md, bench:cost) and the sweep runs every 5, so the
+ * first tick inside the lead still has it Ready by the hour.
+ */
+export const PREWARM_LEAD_MINUTES = 20;
+
 export const LIMITS = {
   models: { min: 1, max: 10 },
   gpuNodes: { max: 10 },

@@ -138,6 +138,12 @@ export function createPlatformSchema(options: SchemaOptions) {
             default: options.defaultIdleMinutes,
             description: 'Stop the platform after this many idle minutes; 0 = never.',
           },
+          prewarm: {
+            type: 'boolean',
+            default: true,
+            description:
+              'Start the stopped platform shortly before the hours of the week it is usually used (learned from its own use over the last weeks); false = only on request.',
+          },
         },
       },
       network: {
@@ -194,6 +200,7 @@ export function updatePlatformSchema(options: SchemaOptions) {
   const create = createPlatformSchema(options).properties;
   const { default: _replicasDefault, ...replicas } = create.webui.properties.replicas;
   const { default: _idleDefault, ...idleMinutes } = create.autoStop.properties.idleMinutes;
+  const { default: _prewarmDefault, ...prewarm } = create.autoStop.properties.prewarm;
   const { default: _rangesDefault, ...allowedSourceRanges } = create.network.properties.allowedSourceRanges;
   return {
     $id: 'UpdatePlatformRequest',
@@ -216,8 +223,8 @@ export function updatePlatformSchema(options: SchemaOptions) {
       autoStop: {
         type: 'object',
         additionalProperties: false,
-        required: ['idleMinutes'],
-        properties: { idleMinutes },
+        minProperties: 1,
+        properties: { idleMinutes, prewarm },
       },
       owners: {
         ...ownersSchema,
@@ -236,7 +243,7 @@ export function updatePlatformSchema(options: SchemaOptions) {
 export type UpdatePlatformRequest = {
   models?: string[];
   webui?: { replicas: number };
-  autoStop?: { idleMinutes: number };
+  autoStop?: { idleMinutes?: number; prewarm?: boolean };
   owners?: string[];
   network?: { allowedSourceRanges: string[] };
 };

@@ -1,6 +1,7 @@
 /** The domain's shared vocabulary: what a platform is, as requested and as recorded. Pure types only. */
 import type { T4VmSize } from './catalog.js';
 import type { PlatformNames } from './naming.js';
+import type { UsageHistory } from './prewarm.js';
 import type { Operation, Phase } from './phases.js';
 
 // Declared with the lifecycle rules; every module that reads a record finds them here too.
@@ -14,7 +15,8 @@ export interface PlatformSpec {
   gpu: { vmSize: T4VmSize; minNodes: number; maxNodes: number; spot: boolean };
   /** adminEmail: the Open WebUI admin account created at provisioning (its password is in Key Vault). */
   webui: { replicas: number; adminEmail?: string };
-  autoStop: { idleMinutes: number };
+  /** prewarm: absent on a record created before the field existed, which means true (the default). */
+  autoStop: { idleMinutes: number; prewarm?: boolean };
   /**
    * Who may reach the platform's HTTPS entry: CIDRs (IPv4 or IPv6); empty means anyone. Absent on a record
    * created before the field existed, which means the same.
@@ -89,6 +91,8 @@ export interface PlatformRecord {
   models: Record<string, ModelState>;
   lastError?: { step?: string; code: string; message: string };
   lastActiveAt?: string;
+  /** The hours of the week the idle sweep saw it in use, over the last weeks (learned pre-warm reads it). */
+  usage?: UsageHistory;
   /** Things that work but not as they should (a model on CPU, a failed model pull). */
   warnings?: string[];
   /** The last smoke test: a few tokens generated with the first model, and whether it ran on the GPU. */

@@ -52,6 +52,7 @@ const OPTIONAL_JSON_COLUMNS = [
   'power',
   'probeFailure',
   'softDeletedSecrets',
+  'usage',
 ] as const;
 const JSON_COLUMNS = [
   'spec',

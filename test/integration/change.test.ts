@@ -71,7 +71,9 @@ describe('PATCH /platforms/{id}', () => {
     const createdTime = instance.createdTime;
     const reply = await app.call('PATCH', '/platforms/pidle', { body: { autoStop: { idleMinutes: 45 } } });
     expect(reply.status).toBe(200);
-    expect(reply.json.spec.autoStop).toEqual({ idleMinutes: 45 });
+    expect(reply.json.spec.autoStop).toEqual({ idleMinutes: 45, prewarm: true });
+    const off = await app.call('PATCH', '/platforms/pidle', { body: { autoStop: { prewarm: false } } });
+    expect(off.json.spec.autoStop).toEqual({ idleMinutes: 45, prewarm: false });
     expect(app.instances.instances.get('pidle')!.createdTime).toBe(createdTime);
     const status = (await app.call('GET', '/platforms/pidle/status')).json;
     expect(status.phase).toBe('Ready');

@@ -3,6 +3,7 @@
  * Ollama through the simulated Kubernetes API and stops idle platforms through the simulated ARM.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hourOfWeek, weekStartMs } from '../../src/platform/prewarm.js';
 import type { VirtualClock } from '../../sandbox/clock.js';
 import { HOURS, MINUTES, platformFlows } from '../support/flows.js';
 import { startTestApp, type TestApp } from '../support/harness.js';
@@ -45,6 +46,12 @@ describe('idle sweep', () => {
     expect((await record('idle')).phase).toBe('Stopped');
     expect((await record('inuse')).phase).toBe('Ready');
     expect(Date.parse((await record('inuse')).lastActiveAt!)).toBeGreaterThanOrEqual(sweptAt);
+    // The hour of use is kept (what the learned pre-warm learns from); an unused platform has none.
+    const usage = (await record('inuse')).usage!;
+    expect(usage.week).toBe(new Date(weekStartMs(sweptAt)).toISOString());
+    expect(usage.hours[hourOfWeek(sweptAt)]).toBe(1);
+    expect(usage.hours.filter((bits) => bits !== 0)).toHaveLength(1);
+    expect((await record('idle')).usage).toBeUndefined();
 
     // Azure starts a flexible server stopped for seven days by itself: the next sweep stops it again.
     clock().advanceBy(7 * 24 * HOURS + HOURS);
@@ -85,6 +92,37 @@ describe('idle sweep', () => {
     expect((await app.call('POST', '/platforms/portal/start')).status).toBe(202);
     await run('portal');
     expect(await record('portal')).toMatchObject({ phase: 'Ready', power: { aks: 'Running' } });
+  });
+
+  it('learns the hour a platform is used each week and starts it shortly before, unless pre-warm is off', async () => {
+    for (const prefix of ['habit', 'lazy'])
+      await app.call('POST', '/platforms', {
+        body: { prefix, models: ['phi3.5'], autoStop: { idleMinutes: 0 } },
+      });
+    await run('habit', 'lazy');
+    // Used at 10 past the same hour two weeks running: the sweep sees a model loaded each time.
+    const hour = Math.ceil(clock().now() / HOURS) * HOURS + HOURS;
+    for (const week of [0, 1]) {
+      clock().advanceBy(hour + week * 7 * 24 * HOURS + 10 * MINUTES - clock().now());
+      for (const id of ['habit', 'lazy']) (await clusterOf(id)).ollama.setLoaded(['phi3.5']);
+      expect((await sweep()).active).toBeGreaterThanOrEqual(2);
+    }
+    for (const id of ['habit', 'lazy'])
+      expect((await app.call('POST', `/platforms/${id}/stop`)).status).toBe(202);
+    await run('habit', 'lazy');
+    // Turned off by a PATCH: it takes effect at the next sweep.
+    const off = await app.call('PATCH', '/platforms/lazy', { body: { autoStop: { prewarm: false } } });
+    expect(off.status).toBe(200);
+
+    // The third week, 15 minutes before that hour: within the lead, `habit` is started and `lazy` is not.
+    const due = hour + 2 * 7 * 24 * HOURS;
+    clock().advanceBy(due - 15 * MINUTES - clock().now());
+    const swept = await sweep();
+    expect(swept.prewarmed).toEqual(['habit']);
+    await run('habit');
+    expect((await record('habit')).phase).toBe('Ready');
+    expect(clock().now()).toBeLessThan(due);
+    expect((await record('lazy')).phase).toBe('Stopped');
   });
 
   it('a sweep that is still running is not started twice', async () => {

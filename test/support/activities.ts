@@ -46,7 +46,12 @@ export const SUBSCRIPTION_ID = '3f1d2c4b-5a69-4788-9a0b-1c2d3e4f5a6b';
 
 type WiredActivity = Exclude<
   ActivityName,
-  'recordProgress' | 'getPlatformSpec' | 'getLastStopTime' | 'listSweepCandidates' | 'requestPlatformStop'
+  | 'recordProgress'
+  | 'getPlatformSpec'
+  | 'getLastStopTime'
+  | 'listSweepCandidates'
+  | 'requestPlatformStop'
+  | 'requestPlatformStart'
 >;
 
 export interface ActivitySandbox {

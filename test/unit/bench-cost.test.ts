@@ -139,6 +139,63 @@ describe('replay through the sweep decision', () => {
   });
 });
 
+describe('replay with learned pre-warm', () => {
+  it('learns a weekday hour in two weeks and then starts the platform before it: nobody waits in week three', () => {
+    const use = [0, 1, 2].flatMap((week) =>
+      [0, 1, 2, 3, 4].map((day) => {
+        const start = MONDAY + week * 7 * DAY + day * DAY + 9 * HOUR;
+        return { start, end: start + HOUR };
+      }),
+    );
+    const o = { ...base, endMs: MONDAY + 21 * DAY, idleMinutes: 60 };
+    const plain = replay(use, o);
+    const warmed = replay(use, { ...o, prewarm: { leadMs: 20 * MINUTE } });
+    expect(plain.starts).toBe(15);
+    expect(plain.startWaitsMs).toEqual(new Array(15).fill(10 * MINUTE));
+    // Weeks one and two as before; in week three the 08:40 tick starts it (Ready 08:50), weekdays only.
+    expect(warmed.starts).toBe(10);
+    expect(warmed.prewarmStarts).toBe(5);
+    expect(warmed.startWaitsMs).toEqual(new Array(10).fill(10 * MINUTE));
+    expect(warmed.unservedMs).toBe(plain.unservedMs - 5 * 10 * MINUTE);
+    expect(warmed.readyTimes.slice(10)).toEqual(
+      [0, 1, 2, 3, 4].map((day) => MONDAY + 14 * DAY + day * DAY + 8 * HOUR + 50 * MINUTE),
+    );
+  });
+});
+
+describe('replay with two tiers of idle (a model)', () => {
+  it('releases the GPU after its shorter limit, wakes it on use, and stops the platform after the long one', () => {
+    const r = replay(
+      [
+        { start: at('10:00:00'), end: at('10:20:00') },
+        { start: at('10:50:00'), end: at('11:00:00') },
+      ],
+      {
+        ...base,
+        startMs: at('09:00:00'),
+        endMs: at('13:00:00'),
+        initial: 'Ready',
+        gpuTier: {
+          gpuIdleMinutes: 10,
+          releaseMs: 10 * MINUTE,
+          wakeMs: 3 * MINUTE,
+          rewakeMs: MINUTE,
+          gpuLeadMs: 10 * MINUTE,
+        },
+      },
+    );
+    // Ready since 09:00 and unused: the GPU is released at the 09:10 tick, the node gone at 09:20. Use at
+    // 10:00 waits 3 minutes; active at the 10:20 tick, released at 10:30 (gone 10:40); use at 10:50 waits 3
+    // minutes; active at 11:00, released at 11:10 (gone 11:20); the platform stops at 12:00 (idle 60).
+    expect(r.wakes).toBe(2);
+    expect(r.wakeWaitsMs).toEqual([3 * MINUTE, 3 * MINUTE]);
+    expect(r.unservedMs).toBe(6 * MINUTE);
+    expect(r.stopTimes).toEqual([at('12:00:00')]);
+    expect(r.gpuMs).toBe(20 * MINUTE + at('10:40:00') - at('10:00:00') + at('11:20:00') - at('10:50:00'));
+    expect(r.platformMs).toBe(at('12:06:00') - at('09:00:00'));
+  });
+});
+
 describe('observed operation time', () => {
   it('is the first poll at or after the operation ends', () => {
     const waits = (attempt: number) => [10, 20, 40][attempt] ?? 40;

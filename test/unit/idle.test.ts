@@ -47,6 +47,21 @@ describe('idle policy', () => {
     expect(decide(ready({ lastActiveAt: '2026-01-05T11:59:00Z' }), observation, now)).toBe('stop');
     expect(decide({ ...ready(), phase: 'Stopped' }, observation, now)).toBe('keep');
   });
+  it('starts a stopped platform due for a usual hour of use (pre-warm), even one whose PostgreSQL woke', () => {
+    const due = {
+      platformId: 'p',
+      phase: 'Stopped',
+      idleMinutes: 60,
+      prewarmFor: '2026-01-05T13:00:00.000Z',
+    } as const;
+    expect(decide(due, { kind: 'power', postgres: 'Stopped' }, now)).toBe('prewarm');
+    expect(decide(due, { kind: 'power', postgres: 'Ready' }, now)).toBe('prewarm');
+    // Never on a failed probe, and never for a Ready platform.
+    expect(decide(due, { kind: 'probeFailed', reason: 'timeout' }, now)).toBe('probeFailed');
+    expect(decide({ ...ready(), prewarmFor: due.prewarmFor }, { kind: 'ollama', loadedModels: 1 }, now)).toBe(
+      'markActive',
+    );
+  });
   it('starts counting when there is no baseline', () => {
     expect(decide(ready({ lastActiveAt: undefined }), { kind: 'ollama', loadedModels: 0 }, now)).toBe(
       'markActive',

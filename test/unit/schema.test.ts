@@ -24,11 +24,18 @@ describe('create request schema', () => {
         location: DEFAULT_ALLOWED_LOCATIONS[0],
         gpu: { vmSize: 'Standard_NC4as_T4_v3', minNodes: 0, maxNodes: 2, spot: true },
         webui: { replicas: 3 },
-        autoStop: { idleMinutes: 60 },
+        autoStop: { idleMinutes: 60, prewarm: true },
         network: { allowedSourceRanges: [] },
         tags: {},
       },
     });
+  });
+
+  it('takes autoStop.prewarm as a boolean only', () => {
+    const body = { prefix: 'abc', models: ['phi3.5'], autoStop: { prewarm: false } };
+    const result = validator.validateCreate(body);
+    expect(result.ok && result.value.autoStop).toEqual({ idleMinutes: 60, prewarm: false });
+    expect(pointers({ ...body, autoStop: { prewarm: 'no' } })).toEqual(['/autoStop/prewarm']);
   });
 
   it('does not modify the body it validates', () => {
@@ -280,7 +287,13 @@ describe('update (PATCH) request schema', () => {
     expect(result.ok && result.value.change).toEqual({ addedModels: [], removedModels: [] });
     const idle = validator.validateUpdate({ autoStop: { idleMinutes: 0 } }, current);
     expect(idle.ok && idle.value).toEqual({
-      spec: { ...current, autoStop: { idleMinutes: 0 } },
+      spec: { ...current, autoStop: { idleMinutes: 0, prewarm: true } },
+      change: { addedModels: [], removedModels: [] },
+    });
+    // One autoStop field alone changes only that one, and needs no flow either.
+    const prewarm = validator.validateUpdate({ autoStop: { prewarm: false } }, current);
+    expect(prewarm.ok && prewarm.value).toEqual({
+      spec: { ...current, autoStop: { ...current.autoStop, prewarm: false } },
       change: { addedModels: [], removedModels: [] },
     });
   });
@@ -299,6 +312,8 @@ describe('update (PATCH) request schema', () => {
       '/webui/replicas',
     ]);
     expect(pointersOf({ autoStop: { idleMinutes: 3 } })).toEqual(['/autoStop/idleMinutes']);
+    expect(pointersOf({ autoStop: { prewarm: 1 } })).toEqual(['/autoStop/prewarm']);
+    expect(pointersOf({ autoStop: {} })).toEqual(['/autoStop']);
     expect(pointersOf({ location: 'westeurope', tags: {} })).toEqual(['/location', '/tags']);
     // Validation never changes the caller's objects.
     expect(current.models).toEqual(['phi3.5', 'llama3.1:8b']);

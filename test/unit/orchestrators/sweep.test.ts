@@ -55,15 +55,24 @@ describe('idleSweep', () => {
     expect(summary.stopped).toEqual([]);
   });
 
-  it('marks a platform with a model loaded as active now, and does not stop it', async () => {
+  it('marks a platform with a model loaded as active now, records the use, and does not stop it', async () => {
     const { run, summary } = await sweep([ready('busy1', 500)], {
       probeOllama: async () => ok({ loadedModels: 2 }),
     });
     expect(run.callsOf('requestPlatformStop')).toEqual([]);
     expect(run.callsOf('recordProgress').map((c) => c.input)).toEqual([
-      { platformId: 'busy1', lastActiveAt: AT_START },
+      { platformId: 'busy1', lastActiveAt: AT_START, usedAt: AT_START },
     ]);
     expect(summary).toMatchObject({ active: 1, stopped: [] });
+  });
+
+  it('starts counting a platform with no baseline yet, without recording it as used', async () => {
+    const { run } = await sweep([ready('new1', 0, { lastActiveAt: undefined })], {
+      probeOllama: async () => ok({ loadedModels: 0 }),
+    });
+    expect(run.callsOf('recordProgress').map((c) => c.input)).toEqual([
+      { platformId: 'new1', lastActiveAt: AT_START },
+    ]);
   });
 
   it('never stops a platform whose probe failed, and records the failure, counting those in a row', async () => {
@@ -128,6 +137,28 @@ describe('idleSweep', () => {
     });
     expect(run.callsOf('requestPlatformStop')).toEqual([]);
     expect(run.callsOf('recordProgress')).toEqual([]);
+  });
+
+  it('starts a Stopped platform due for a usual hour (pre-warm) through the guarded start, and lists it', async () => {
+    const { run, summary } = await sweep(
+      [
+        { ...stopped('early1', 'Stopped'), prewarmFor: '2026-01-05T13:00:00.000Z' },
+        { ...stopped('raced2', 'Stopped'), prewarmFor: '2026-01-05T13:00:00.000Z' },
+        stopped('calm2', 'Stopped'),
+      ],
+      {
+        getPowerStates: async () => ok({ aks: 'Stopped', postgres: 'Stopped' }),
+        requestPlatformStart: async ({ platformId }) =>
+          platformId === 'raced2' ? refused('conflict', 'PlatformBusy') : ok({ phase: 'Starting' }),
+      },
+    );
+    expect(run.callsOf('requestPlatformStart').map((c) => c.input)).toEqual([
+      { platformId: 'early1' },
+      { platformId: 'raced2' },
+    ]);
+    expect(run.callsOf('requestPlatformStop')).toEqual([]);
+    expect(run.callsOf('listSweepCandidates').map((c) => c.input)).toEqual([{ at: AT_START }]);
+    expect(summary).toMatchObject({ prewarmed: ['early1'], refused: ['raced2'], stopped: [] });
   });
 
   it('reports a stop that was refused (another operation got there first) as refused, not stopped', async () => {
