@@ -18,6 +18,7 @@ import { kubeClients } from './kube/client.js';
 import { aksTokenSource, principalIdOf } from './kube/token.js';
 import { createAccessActivities } from './activities/access.js';
 import { loadTemplateSource } from './manifest-files.js';
+import { capacityReader } from './azure/capacity.js';
 import { createAzureClients } from './azure/clients.js';
 import { createRequestValidator } from './platform/schema.js';
 import { createTableRegistry, type Registry } from './registry/registry.js';
@@ -82,7 +83,8 @@ function compose(o: CompositionOverrides): Services {
     defaultIdleMinutes: config.defaultIdleMinutes,
   });
   const templates = loadTemplateSource();
-  const platforms = new PlatformService({ config, registry, validator, secrets, now, templates });
+  const capacity = capacityReader(clients);
+  const platforms = new PlatformService({ config, registry, validator, secrets, capacity, now, templates });
   // Kubernetes is reached with Entra ID tokens from the same credential as Azure (no local accounts).
   const tokens = aksTokenSource(credential, now);
   const configuredPrincipal = config.apiPrincipalId;

@@ -32,6 +32,7 @@ import {
 } from './arm/aks.js';
 import { holdsKubernetesRole, roleAssignmentRoute } from './arm/authorization.js';
 import { ArmFaults, type ArmOperationName, type Fault } from './arm/faults.js';
+import { computeUsagesRoute, DEFAULT_QUOTA_LIMITS } from './arm/compute.js';
 import { publicIpRoute } from './arm/network.js';
 import { PLAIN_TYPES, plainRoute } from './arm/plain.js';
 import { PG_TYPE, pgRoute, registerPgAutoStart } from './arm/postgres.js';
@@ -91,6 +92,8 @@ export interface SimulatedArmOptions {
   maxRetryAfterSeconds?: number;
   /** The endpoint clients use, written into polling URLs (default https://management.azure.com). */
   publicEndpoint?: string;
+  /** Microsoft.Compute quota limits by usage name (`cores`, `lowPriorityCores`, a family), every region. */
+  quotaLimits?: Record<string, number>;
 }
 
 export interface ArmRequestRecord {
@@ -161,8 +164,10 @@ export class SimulatedArm implements ClusterAuthority {
   private server?: Server;
   private base?: string;
   private requestSeq = 0;
+  private readonly quotaLimits: Record<string, number>;
 
   constructor(options: SimulatedArmOptions) {
+    this.quotaLimits = { ...DEFAULT_QUOTA_LIMITS, ...options.quotaLimits };
     this.world = new World({
       clock: options.clock,
       subscriptionId: options.subscriptionId,
@@ -277,6 +282,11 @@ export class SimulatedArm implements ClusterAuthority {
    */
   upgradeAksCluster(id: string, durationMs: number): void {
     startAksUpgrade(this.world, id, durationMs);
+  }
+
+  /** Sets a Microsoft.Compute quota limit (`cores`, `lowPriorityCores`, `standardNCASv3_T4Family`, …). */
+  setQuotaLimit(name: string, limit: number): void {
+    this.quotaLimits[name] = limit;
   }
 
   /** Things Azure did by itself (a PostgreSQL server started after seven days stopped). */
@@ -457,6 +467,16 @@ export class SimulatedArm implements ClusterAuthority {
       const scope = `/subscriptions/${segments[1]}${at > 0 ? `/${rest.slice(0, at).join('/')}` : ''}`;
       return roleAssignmentRoute(ctx, scope, rest[at + 3]!);
     }
+
+    // Quota of a region: /providers/Microsoft.Compute/locations/{location}/usages.
+    if (
+      rest.length === 5 &&
+      lrest[0] === 'providers' &&
+      lrest[1] === 'microsoft.compute' &&
+      lrest[2] === 'locations' &&
+      lrest[4] === 'usages'
+    )
+      return computeUsagesRoute(ctx, rest[3]!, this.quotaLimits);
 
     if (lrest[0] !== 'resourcegroups') throw noRoute(ctx.method, path);
     if (rest.length === 1) return resourceGroupsRoute(ctx);

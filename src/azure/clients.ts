@@ -5,6 +5,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { HttpClient } from '@azure/core-rest-pipeline';
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
+import { ComputeManagementClient } from '@azure/arm-compute';
 import { ContainerServiceClient } from '@azure/arm-containerservice';
 import { PostgreSQLManagementFlexibleServerClient } from '@azure/arm-postgresql-flexible';
 import { ResourceManagementClient } from '@azure/arm-resources';
@@ -17,6 +18,8 @@ export interface AzureClients {
   postgres: PostgreSQLManagementFlexibleServerClient;
   storage: StorageManagementClient;
   secrets: SecretClient;
+  /** Microsoft.Compute usages of a region (quota admission). */
+  compute: ComputeManagementClient;
   /** Role assignments (the API's own access to each cluster's Kubernetes API). */
   authorization: AuthorizationManagementClient;
 }
@@ -45,6 +48,7 @@ export function createAzureClients(o: AzureClientOptions): AzureClients {
     postgres: new PostgreSQLManagementFlexibleServerClient(o.credential, o.subscriptionId, common),
     storage: new StorageManagementClient(o.credential, o.subscriptionId, common),
     authorization: new AuthorizationManagementClient(o.credential, o.subscriptionId, common),
+    compute: new ComputeManagementClient(o.credential, o.subscriptionId, common),
     secrets: new SecretClient(o.keyVaultUrl, o.credential, {
       retryOptions,
       ...(o.httpClient ? { httpClient: o.httpClient } : {}),

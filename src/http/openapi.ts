@@ -86,7 +86,9 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             }),
             '202': accepted,
             '400': problemResponse('Invalid body: `errors` names every bad field by JSON pointer.'),
-            '409': problemResponse('The prefix is taken, or an operation on it is running.'),
+            '409': problemResponse(
+              'The prefix is taken, an operation on it is running, or the platform does not fit the quota of its region (`quota-exceeded`: `quotas` lists each with its limit, in use, needed, left and missing).',
+            ),
             '413': problemResponse('Body larger than 64 KiB.'),
             '415': problemResponse('Body is not JSON.'),
             ...common,
@@ -359,6 +361,11 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             kubernetes: { type: 'array', items: { type: 'object' } },
             secrets: { type: 'array', items: { type: 'string' } },
             cost: { type: 'object' },
+            admission: {
+              type: 'object',
+              description:
+                'The fit in the quotas of the region and subscription: fits, and per quota its limit, inUse, needed, left and missing.',
+            },
           },
         },
         Problem: {

@@ -15,6 +15,7 @@ export const PROBLEM_TYPES = {
   forbidden: { status: 403, title: 'The caller may not do this' },
   'not-found': { status: 404, title: 'Not found' },
   conflict: { status: 409, title: 'Conflict' },
+  'quota-exceeded': { status: 409, title: 'The platform does not fit the quota of its region' },
   'payload-too-large': { status: 413, title: 'The body is too large' },
   'unsupported-media-type': { status: 415, title: 'The body must be JSON' },
   unavailable: { status: 503, title: 'A dependency is unavailable; retry later' },
@@ -30,6 +31,8 @@ export interface Problem {
   detail: string;
   instance?: string;
   errors?: FieldError[];
+  /** quota-exceeded: each quota the platform needs, with its limit, use, need, what is left and missing. */
+  quotas?: unknown[];
 }
 
 export const problemTypeUri = (type: ProblemType) => `/problems/${type}`;
@@ -37,11 +40,17 @@ export const problemTypeUri = (type: ProblemType) => `/problems/${type}`;
 export function problem(
   type: ProblemType,
   detail: string,
-  extra: { errors?: FieldError[]; instance?: string; headers?: Record<string, string> } = {},
+  extra: {
+    errors?: FieldError[];
+    instance?: string;
+    headers?: Record<string, string>;
+    quotas?: unknown[];
+  } = {},
 ): HttpResponseInit {
   const { status, title } = PROBLEM_TYPES[type];
   const body: Problem = { type: problemTypeUri(type), title, status, detail };
   if (extra.instance) body.instance = extra.instance;
   if (extra.errors) body.errors = extra.errors;
+  if (extra.quotas) body.quotas = extra.quotas;
   return { status, jsonBody: body, headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...extra.headers } };
 }

@@ -20,6 +20,7 @@ const REFUSAL_PROBLEMS: Record<Refusal, ProblemType> = {
   forbidden: 'forbidden',
   'not-found': 'not-found',
   conflict: 'conflict',
+  quota: 'quota-exceeded',
   unavailable: 'unavailable',
 };
 
@@ -36,7 +37,14 @@ export function handle(
       return await fn(request, context);
     } catch (e) {
       if (e instanceof ApiError) {
-        const response = problem(REFUSAL_PROBLEMS[e.type], e.message, e.errors ? { errors: e.errors } : {});
+        const { retryAfterSeconds, admission } = e.details;
+        const response = problem(REFUSAL_PROBLEMS[e.type], e.message, {
+          ...(e.errors ? { errors: e.errors } : {}),
+          ...(admission ? { quotas: admission.quotas } : {}),
+          ...(retryAfterSeconds !== undefined
+            ? { headers: { 'retry-after': String(retryAfterSeconds) } }
+            : {}),
+        });
         if (e.type === 'unavailable')
           context.warn(
             `${request.method} ${new URL(request.url).pathname}: ${e.message}`,

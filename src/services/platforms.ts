@@ -10,6 +10,7 @@
  */
 import type { Config } from '../config.js';
 import { canSee, roleAllows, ROLES, type Action, type Caller } from '../platform/access.js';
+import { admit, describeShortfall, type Admission, type Usage } from '../platform/admission.js';
 import {
   instanceIdFor,
   childInstanceIds,
@@ -35,11 +36,20 @@ export interface SecretWriter {
   set(name: string, value: string): Promise<void>;
 }
 
+/** What bounds a new platform: the quotas of its region and the subscription's counts; production reads Azure. */
+export interface CapacityReader {
+  usages(location: string): Promise<Usage[]>;
+}
+
+/** Seconds a client waits before sending a create again when the quota could not be read. */
+const QUOTA_READ_RETRY_AFTER_S = 10;
+
 export interface PlatformServiceDeps {
   config: Config;
   registry: Registry;
   validator: RequestValidator;
   secrets: SecretWriter;
+  capacity: CapacityReader;
   now: () => Date;
   templates: TemplateSource;
 }
@@ -60,7 +70,7 @@ export class PlatformService {
     body: unknown,
     orchestrations: Orchestrations,
     options: { dryRun: boolean },
-  ): Promise<Accepted | PlatformPlan> {
+  ): Promise<Accepted | (PlatformPlan & { admission: Admission })> {
     authorize(caller, 'create');
     const result = this.deps.validator.validateCreate(body);
     if (!result.ok) throw new ApiError('validation', 'The request body is invalid.', result.errors);
@@ -69,7 +79,8 @@ export class PlatformService {
     const spec: PlatformSpec = { ...rest, huggingFaceToken: huggingFaceToken !== undefined };
     if (options.dryRun) {
       const { subscriptionId, maintenanceWindow } = this.deps.config;
-      return planPlatform(spec, subscriptionId, this.deps.templates, maintenanceWindow);
+      const plan = planPlatform(spec, subscriptionId, this.deps.templates, maintenanceWindow);
+      return { ...plan, admission: await this.admit(spec) };
     }
 
     const id = spec.prefix;
@@ -84,6 +95,19 @@ export class PlatformService {
       throw prefixTaken(existing, visible);
     }
     await this.refuseIfActive(id, orchestrations);
+    // Before any write (record, secret, resource group): a platform that cannot fit is refused now, not
+    // half-built when Azure refuses its VMs. A resumed platform (above) is not measured again: what it
+    // already has counts in the usages. Two creates at once may both fit alone; Azure still refuses the
+    // VMs of the second, and the flows report that quota failure.
+    const admission = await this.admit(spec);
+    if (!admission.fits)
+      throw new ApiError(
+        'quota',
+        `Platform '${id}' does not fit the quota: ${describeShortfall(admission)}. Request a quota increase, choose another region or smaller GPU limits.`,
+        undefined,
+        undefined,
+        { admission },
+      );
     const now = this.deps.now().toISOString();
     const record: PlatformRecord = {
       id,
@@ -349,6 +373,27 @@ export class PlatformService {
       states.find((s) => ACTIVE_STATUSES.has(s.runtimeStatus)) ??
       states.sort((a, b) => (b.lastUpdatedTime ?? '').localeCompare(a.lastUpdatedTime ?? ''))[0]
     );
+  }
+
+  /**
+   * The platform against the quotas of its region. A failed read refuses with 503 and Retry-After rather
+   * than admitting blind: nothing has been written, the same request later is measured, and admitting
+   * would bring back the late quota failure admission exists to prevent.
+   */
+  private async admit(spec: PlatformSpec): Promise<Admission> {
+    let usages: Usage[];
+    try {
+      usages = await this.deps.capacity.usages(spec.location);
+    } catch (e) {
+      throw new ApiError(
+        'unavailable',
+        `The quota of region ${spec.location} could not be read; nothing was created. Try again later.`,
+        undefined,
+        e,
+        { retryAfterSeconds: QUOTA_READ_RETRY_AFTER_S },
+      );
+    }
+    return admit(spec, usages);
   }
 
   /** Starts the flow; if the runtime refuses, the record returns to where it was and says why. */

@@ -9,6 +9,7 @@
  * `npm run sandbox` would do.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ComputeManagementClient } from '@azure/arm-compute';
 import { ContainerServiceClient, type ManagedCluster } from '@azure/arm-containerservice';
 import { PostgreSQLManagementFlexibleServerClient, type Server } from '@azure/arm-postgresql-flexible';
 import { ResourceManagementClient } from '@azure/arm-resources';
@@ -74,6 +75,7 @@ async function connect(sim: SimulatedArm, retryOptions?: { retryDelayInMs?: numb
     aks: new ContainerServiceClient(sandboxCredential, SUB, options),
     pg: new PostgreSQLManagementFlexibleServerClient(sandboxCredential, SUB, options),
     storage: new StorageManagementClient(sandboxCredential, SUB, options),
+    compute: new ComputeManagementClient(sandboxCredential, SUB, options),
   };
 }
 
@@ -854,5 +856,44 @@ describe('ScaledClock', () => {
     });
     expect(cluster.provisioningState).toBe('Succeeded');
     expect(Date.now() - t0).toBeLessThan(2_000);
+  });
+});
+
+describe('Microsoft.Compute usages (quota of a region)', () => {
+  const usages = async (location: string) => {
+    const found: Record<string, { currentValue: number; limit: number; localized?: string }> = {};
+    for await (const u of clients.compute.usage.list(location))
+      found[u.name.value!] = {
+        currentValue: u.currentValue,
+        limit: u.limit,
+        localized: u.name.localizedValue,
+      };
+    return found;
+  };
+
+  it("counts the agent pools of the region's running clusters: on-demand against family and total, spot against low-priority", async () => {
+    arm.setQuotaLimit('standardNCASv3_T4Family', 8);
+    await createGroup();
+    const spec = clusterSpec();
+    spec.agentPoolProfiles = [
+      { name: 'system', mode: 'System', count: 2, vmSize: 'Standard_D2s_v5' },
+      { name: 'apps', mode: 'User', count: 1, vmSize: 'Standard_D4s_v5' },
+      { name: 'gpu', mode: 'User', count: 2, vmSize: 'Standard_NC4as_T4_v3', scaleSetPriority: 'Spot' },
+      { name: 'gpuod', mode: 'User', count: 1, vmSize: 'Standard_NC8as_T4_v3' },
+    ];
+    await drive(clients.aks.managedClusters.beginCreateOrUpdateAndWait('rg-acme', 'aks-acme', spec, LRO));
+
+    const east = await usages('eastus');
+    expect(east).toMatchObject({
+      cores: { currentValue: 4 + 4 + 8, limit: 350, localized: 'Total Regional vCPUs' },
+      lowPriorityCores: { currentValue: 8, limit: 350 },
+      standardDSv5Family: { currentValue: 8 },
+      standardNCASv3_T4Family: { currentValue: 8, limit: 8, localized: 'Standard NCASv3_T4 Family vCPUs' },
+    });
+    expect(arm.requests.at(-1)).toMatchObject({ apiVersion: '2026-04-01', status: 200 });
+    // Another region's quota is untouched; a stopped cluster's VMs are deleted and use none.
+    expect((await usages('westeurope')).cores).toMatchObject({ currentValue: 0 });
+    await drive(clients.aks.managedClusters.beginStopAndWait('rg-acme', 'aks-acme', LRO));
+    expect((await usages('eastus')).lowPriorityCores).toMatchObject({ currentValue: 0 });
   });
 });

@@ -58,7 +58,7 @@ export function aksApiServer(world: World, id: string): ApiServerState | undefin
   return isCluster(r) ? r.apiServer : undefined;
 }
 
-function isCluster(r: Resource | undefined): r is Cluster {
+export function isCluster(r: Resource | undefined): r is Cluster {
   return r?.type === AKS_TYPE;
 }
 

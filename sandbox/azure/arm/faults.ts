@@ -65,6 +65,7 @@ export type ArmOperationName =
   | 'plain.get'
   | 'plain.delete'
   /** Any GET on an Azure-AsyncOperation or Location polling URL. */
+  | 'compute.usages.list'
   | 'roleAssignment.put'
   | 'roleAssignment.get'
   | 'roleAssignment.delete'
