@@ -50,7 +50,8 @@ module app 'app.bicep' = {
 
 // What the flows do in the target subscription, and nothing else: resource groups, and in them AKS clusters,
 // PostgreSQL flexible servers and storage accounts (AZURE_RESOURCES in src/platform/azure-resources.ts), and
-// reading the public IPs AKS gives a cluster (in the node resource group AKS creates). Narrower than
+// reading the public IPs AKS gives a cluster (in the node resource group AKS creates), and reading the vCPU
+// quota of a region before admitting a platform (src/azure/capacity.ts). Narrower than
 // Contributor, which could also create VMs, networks or anything else in the subscription.
 resource provisionerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, 'llm-platforms-provisioner', environmentName)
@@ -70,6 +71,7 @@ resource provisionerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = 
           'Microsoft.Storage/storageAccounts/*'
           'Microsoft.Storage/locations/*'
           'Microsoft.Network/publicIPAddresses/read'
+          'Microsoft.Compute/locations/usages/read'
         ]
         notActions: []
       }

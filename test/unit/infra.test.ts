@@ -263,6 +263,9 @@ describe('roles of the app’s identity', () => {
       'Microsoft.Storage/storageAccounts/listKeys/action',
       'Microsoft.Storage/storageAccounts/fileServices/shares/write',
       'Microsoft.Network/publicIPAddresses/read',
+      // Admission (src/azure/capacity.ts): the region's vCPU quota and the subscription's resource groups.
+      'Microsoft.Compute/locations/usages/read',
+      'Microsoft.Resources/subscriptions/resourceGroups/read',
     ];
     expect(performed.filter((operation) => !allowed(operation))).toEqual([]);
     // Nothing that grants access: role assignments come only through the constrained role.
