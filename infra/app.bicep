@@ -167,6 +167,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-05-01' = {
     AUTO_STOP_SCHEDULE: '0 */5 * * * *'
     DEFAULT_IDLE_MINUTES: '60'
     AKS_MAINTENANCE_WINDOW: 'Sunday 02:00 4h'
+    AKS_CLUSTERS_PER_REGION: '100'
     // The identity granted Kubernetes access on each cluster the app creates (the role it may assign).
     API_PRINCIPAL_ID: functionApp.identity.principalId
   }

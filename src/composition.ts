@@ -83,7 +83,7 @@ function compose(o: CompositionOverrides): Services {
     defaultIdleMinutes: config.defaultIdleMinutes,
   });
   const templates = loadTemplateSource();
-  const capacity = capacityReader(clients);
+  const capacity = capacityReader(clients, config.aksClustersPerRegion);
   const platforms = new PlatformService({ config, registry, validator, secrets, capacity, now, templates });
   // Kubernetes is reached with Entra ID tokens from the same credential as Azure (no local accounts).
   const tokens = aksTokenSource(credential, now);

@@ -33,6 +33,8 @@ export interface Config {
   defaultIdleMinutes: number;
   /** The weekly UTC window of every cluster's auto-upgrades (AKS refuses writes while one runs). */
   maintenanceWindow: MaintenanceWindow;
+  /** AKS clusters the subscription may hold per region (admission refuses a platform beyond it). */
+  aksClustersPerRegion: number;
   /**
    * App Service Authentication is on (App Service sets WEBSITE_AUTH_ENABLED=True then): only then is the
    * caller header trustworthy, so only then can a platform route identify a caller.
@@ -65,6 +67,8 @@ export const SETTINGS = {
     'Comma-separated Azure regions a platform may be created in. Default: regions offering NCasT4_v3.',
   AUTO_STOP_SCHEDULE: 'NCRONTAB of the idle sweep. Default: 0 */5 * * * * (every 5 minutes).',
   DEFAULT_IDLE_MINUTES: 'Idle minutes before auto-stop when a request gives none; 0 = never. Default: 60.',
+  AKS_CLUSTERS_PER_REGION:
+    "AKS clusters the subscription may hold per region; admission refuses a platform beyond it. Default: 100 (AKS's published default; raise it with the subscription's quota).",
   AKS_MAINTENANCE_WINDOW: `Weekly UTC window of every cluster's auto-upgrades. Default: ${DEFAULT_MAINTENANCE_WINDOW}.`,
   WEBSITE_AUTH_ENABLED:
     'Set by App Service when App Service Authentication is on (True/False). Platform routes need it on: they read the caller from it. Default: False.',
@@ -153,6 +157,12 @@ export function loadConfig(env: Env = process.env): Config {
   );
   check('AKS_MAINTENANCE_WINDOW', maintenanceWindow !== undefined, MAINTENANCE_WINDOW_RULE);
 
+  // AKS limits: 100 clusters per subscription and region by default, more on request
+  // (azure-real-behaviours §3.3, "AKS clusters"); no API reports the raised figure, so it is a setting.
+  const clustersText = text('AKS_CLUSTERS_PER_REGION', '100');
+  const aksClustersPerRegion = /^\d+$/.test(clustersText) ? Number(clustersText) : NaN;
+  check('AKS_CLUSTERS_PER_REGION', aksClustersPerRegion >= 1, 'must be a positive integer');
+
   const authText = text('WEBSITE_AUTH_ENABLED', 'False').toLowerCase();
   check('WEBSITE_AUTH_ENABLED', authText === 'true' || authText === 'false', 'must be True or False');
   const apiPrincipalId = text('API_PRINCIPAL_ID', '');
@@ -169,6 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
     autoStopSchedule,
     defaultIdleMinutes,
     maintenanceWindow: Object.freeze(maintenanceWindow),
+    aksClustersPerRegion,
     authEnabled: authText === 'true',
     ...(apiPrincipalId ? { apiPrincipalId: apiPrincipalId.toLowerCase() } : {}),
   });

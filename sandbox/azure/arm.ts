@@ -24,6 +24,7 @@ import type { ClusterAuthority } from '../kube/front-door.js';
 import {
   AKS_TYPE,
   aksApiServer,
+  aksListRoute,
   aksRoute,
   clusterAccess,
   startAksUpgrade,
@@ -477,6 +478,9 @@ export class SimulatedArm implements ClusterAuthority {
       lrest[4] === 'usages'
     )
       return computeUsagesRoute(ctx, rest[3]!, this.quotaLimits);
+
+    if (rest.length === 3 && lrest.join('/') === 'providers/microsoft.containerservice/managedclusters')
+      return aksListRoute(ctx);
 
     if (lrest[0] !== 'resourcegroups') throw noRoute(ctx.method, path);
     if (rest.length === 1) return resourceGroupsRoute(ctx);

@@ -1,12 +1,16 @@
 /**
  * What bounds a new platform in a subscription and region, read from Azure: Microsoft.Compute's usages of
- * the region (vCPUs per family, spot, the regional total) and the subscription's resource groups.
+ * the region (vCPUs per family, spot, the regional total), the subscription's resource groups and its AKS
+ * clusters in the region.
  */
 import { RESOURCE_GROUPS_PER_SUBSCRIPTION, QUOTA, type Usage } from '../platform/admission.js';
 import type { AzureClients } from './clients.js';
 
 /** The service's CapacityReader (src/services/platforms.ts), from the SDK clients. */
-export function capacityReader(clients: Pick<AzureClients, 'compute' | 'resources'>): {
+export function capacityReader(
+  clients: Pick<AzureClients, 'compute' | 'resources' | 'aks'>,
+  aksClustersPerRegion: number,
+): {
   usages(location: string): Promise<Usage[]>;
 } {
   return {
@@ -29,7 +33,20 @@ export function capacityReader(clients: Pick<AzureClients, 'compute' | 'resource
         inUse: groups,
         limit: RESOURCE_GROUPS_PER_SUBSCRIPTION,
       });
+      let clusters = 0;
+      const region = normalize(location);
+      for await (const c of clients.aks.managedClusters.list())
+        if (normalize(c.location) === region) clusters++;
+      usages.push({
+        name: QUOTA.aksClusters,
+        localizedName: 'AKS clusters per region',
+        inUse: clusters,
+        limit: aksClustersPerRegion,
+      });
       return usages;
     },
   };
 }
+
+/** ARM compares locations without case or spaces ("East US" is eastus). */
+const normalize = (location: string) => location.replace(/\s+/g, '').toLowerCase();

@@ -10,7 +10,8 @@
  *   min + 1) would admit a platform whose scale-up Azure later refuses for quota, which is exactly the
  *   late failure admission exists to prevent (the gpuNode step's `quota` answer after a refused scale-up).
  * And two resource groups per platform (its own and AKS's node resource group) against the 980 a
- * subscription may hold (azure-real-behaviours §3.3, "Resource groups").
+ * subscription may hold (azure-real-behaviours §3.3, "Resource groups"), and one AKS cluster against the
+ * clusters the subscription may hold in the region (the AKS_CLUSTERS_PER_REGION setting, default 100).
  */
 import { APPS_POOL, SYSTEM_POOL } from './cost.js';
 import { T4_VM_SIZES } from './catalog.js';
@@ -23,6 +24,7 @@ export const QUOTA = {
   t4Family: 'standardNCASv3_T4Family',
   dsv5Family: 'standardDSv5Family',
   resourceGroups: 'resourceGroups',
+  aksClusters: 'managedClusters',
 } as const;
 
 /** Resource groups per subscription (azure-real-behaviours §3.3: 980, from the ARM subscription limits). */
@@ -80,6 +82,7 @@ export function platformNeeds(spec: PlatformSpec): Record<string, number> {
     }
   }
   add(QUOTA.resourceGroups, RESOURCE_GROUPS_PER_PLATFORM);
+  add(QUOTA.aksClusters, 1);
   return need;
 }
 

@@ -92,6 +92,7 @@ describe('admission', () => {
         }),
         expect.objectContaining({ name: 'cores', limit: 20, needed: 16, missing: 0 }),
         expect.objectContaining({ name: 'resourceGroups', limit: 980, needed: 2, missing: 0 }),
+        expect.objectContaining({ name: 'managedClusters', limit: 100, inUse: 0, needed: 1 }),
       ]),
     });
     expect(writes()).toEqual([]);

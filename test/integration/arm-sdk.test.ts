@@ -27,6 +27,7 @@ import {
   type SimulatedArmOptions,
 } from '../../sandbox/azure/arm.js';
 import { ScaledClock, VirtualClock } from '../../sandbox/clock.js';
+import { capacityReader } from '../../src/azure/capacity.js';
 
 // @azure/arm-postgresql-flexible validates the subscription id as a UUID on the client side.
 const SUB = '3f1d2c4b-5a69-4788-9a0b-1c2d3e4f5a6b';
@@ -895,5 +896,26 @@ describe('Microsoft.Compute usages (quota of a region)', () => {
     expect((await usages('westeurope')).cores).toMatchObject({ currentValue: 0 });
     await drive(clients.aks.managedClusters.beginStopAndWait('rg-acme', 'aks-acme', LRO));
     expect((await usages('eastus')).lowPriorityCores).toMatchObject({ currentValue: 0 });
+  });
+
+  it("admission's reader: the usages, the subscription's resource groups and its clusters in the region", async () => {
+    await createGroup();
+    await createGroup('rg-other');
+    await drive(
+      clients.aks.managedClusters.beginCreateOrUpdateAndWait('rg-acme', 'aks-acme', clusterSpec(), LRO),
+    );
+    const read = capacityReader(clients, 100);
+    const byName = async (location: string) =>
+      Object.fromEntries((await read.usages(location)).map((u) => [u.name, u]));
+    const east = await byName('eastus');
+    expect(east.managedClusters).toMatchObject({
+      inUse: 1,
+      limit: 100,
+      localizedName: 'AKS clusters per region',
+    });
+    // Two groups of ours and the cluster's node resource group.
+    expect(east.resourceGroups).toMatchObject({ inUse: 3, limit: 980 });
+    expect(east.cores).toMatchObject({ inUse: 4, limit: 350, localizedName: 'Total Regional vCPUs' });
+    expect((await byName('westeurope')).managedClusters).toMatchObject({ inUse: 0 });
   });
 });

@@ -23,6 +23,7 @@ const ROOMY = [
   usage('standardDSv5Family', 0, 350),
   usage('standardNCASv3_T4Family', 0, 350),
   usage('resourceGroups', 0, 980),
+  usage('managedClusters', 0, 100),
 ];
 const spec = (gpu: Partial<PlatformSpec['gpu']> = {}) =>
   ({
@@ -66,6 +67,15 @@ describe('admit', () => {
       usage('resourceGroups', 979, 980),
     ]);
     expect(fit.quotas.find((q) => q.name === 'resourceGroups')).toMatchObject({ needed: 2, missing: 1 });
+  });
+
+  it('one AKS cluster against the clusters the subscription may hold in the region', () => {
+    const fit = admit(spec(), [
+      ...ROOMY.filter((u) => u.name !== 'managedClusters'),
+      usage('managedClusters', 100, 100),
+    ]);
+    expect(fit.fits).toBe(false);
+    expect(fit.quotas.find((q) => q.name === 'managedClusters')).toMatchObject({ needed: 1, missing: 1 });
   });
 
   it('a quota the region does not report is 0 of 0', () => {

@@ -54,6 +54,7 @@ describe('loadConfig', () => {
       defaultIdleMinutes: 60,
       allowedLocations: [...DEFAULT_ALLOWED_LOCATIONS],
       maintenanceWindow: { day: 'Sunday', startTime: '02:00', durationHours: 4 },
+      aksClustersPerRegion: 100,
       authEnabled: false,
     });
   });

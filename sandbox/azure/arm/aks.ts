@@ -7,7 +7,7 @@
  */
 import { stringify } from 'yaml';
 import { AKS_SERVER_APP_ID } from '../entra.js';
-import { byMethod, type ProviderRequest, type Route } from './route.js';
+import { byMethod, type ProviderRequest, type RequestContext, type Route } from './route.js';
 import { assertGroupWritable, ensureResourceGroup } from './resource-groups.js';
 import {
   ArmError,
@@ -86,6 +86,19 @@ export function startAksUpgrade(world: World, id: string, durationMs: number): v
 
 function operationNotAllowed(message: string): ArmError {
   return new ArmError(409, 'OperationNotAllowed', message);
+}
+
+/** `GET /subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters`: every cluster, all regions. */
+export function aksListRoute(ctx: RequestContext): Route {
+  return byMethod(ctx, 'the managed clusters of a subscription', {
+    GET: {
+      op: 'aks.list',
+      run: () => ({
+        status: 200,
+        body: { value: [...ctx.world.resources.values()].filter(isCluster).map((c) => c.present()) },
+      }),
+    },
+  });
 }
 
 export function aksRoute(ctx: ProviderRequest): Route {

@@ -22,6 +22,7 @@ export type ArmOperationName =
   | 'rg.get'
   | 'rg.head'
   | 'rg.delete'
+  | 'aks.list'
   | 'aks.create'
   | 'aks.get'
   | 'aks.delete'
