@@ -42,7 +42,19 @@ const MIN_CASES = 500;
 let app: TestApp;
 let registry: Registry;
 beforeAll(async () => {
-  app = await startTestApp();
+  // Every valid body must be accepted here, the largest too (64-vCPU GPU nodes × 10): quota admission is
+  // tested in admission.test.ts, so this subscription's quotas hold any number of platforms.
+  const roomy = 1_000_000;
+  app = await startTestApp({
+    arm: {
+      quotaLimits: {
+        cores: roomy,
+        lowPriorityCores: roomy,
+        standardDSv5Family: roomy,
+        standardNCASv3_T4Family: roomy,
+      },
+    },
+  });
   registry = (await import('../../src/composition.js')).getServices().registry;
   // The generators below draw locations from the default list: the app must be configured with it.
   expect(app.config.allowedLocations).toEqual(DEFAULT_ALLOWED_LOCATIONS);
