@@ -38,6 +38,7 @@ function powerStubs(): Stubs {
     },
     getPowerStates: async () => ok({ aks: 'Running', postgres: 'Ready' }),
     checkPlatformReadiness: async () => ok({ ready: true, detail: '' }),
+    startOllama: async () => ok({ replicas: 1 }),
   };
 }
 
@@ -99,10 +100,28 @@ describe('startPlatform', () => {
     expect(stepsStarted(run)).toEqual([
       'postgresStart',
       'aksStart',
+      'gpuWake',
       'nodesReady',
       'workloadsReady',
       'endpoints',
     ]);
+  });
+
+  it('wakes a GPU tier released before the stop: Ollama back to one, recorded running, before the gates', async () => {
+    const run = await runOrchestrator(
+      ORCHESTRATORS.start,
+      { platformId: PLATFORM },
+      { ...powerStubs(), getLastStopTime: async () => null },
+    );
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(run.callsOf('startOllama').map((c) => c.input)).toEqual([{ platformId: PLATFORM }]);
+    const order = (find: (c: Finished['calls'][number]) => boolean) => run.calls.findIndex(find);
+    const woke = order((c) => c.name === 'startOllama');
+    const running = order((c) => c.name === 'recordProgress' && c.input.gpu === null);
+    const firstGate = order((c) => c.name === 'checkPlatformReadiness');
+    expect(woke).toBeGreaterThan(order((c) => c.name === 'beginAksClusterPower'));
+    expect(running).toBeGreaterThan(woke);
+    expect(firstGate).toBeGreaterThan(running);
   });
 
   it('a start 5 minutes after the last stop waits on a durable timer until 15 minutes after it', async () => {
