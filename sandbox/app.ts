@@ -21,7 +21,7 @@ import { DevIdentityProvider } from './easy-auth.js';
 import { DurableDriver, type DriverEvent } from './durable/driver.js';
 import { DurableRpcServer, InstanceStore } from './durable/rpc.js';
 import { FunctionsHost, getRegistrations, installFunctionsCore, type LogLine } from './host.js';
-import { poolsFromAksBody, type AgentPoolSpec } from './kube/autoscaler.js';
+import { autoscalerDelaysFromAksBody, poolsFromAksBody, type AgentPoolSpec } from './kube/autoscaler.js';
 import { SimulatedKubernetesFleet } from './kube/fleet.js';
 import type { SimulatedOllama } from './kube/ollama.js';
 
@@ -108,7 +108,10 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
       return {
         jobEffect: (job, startMs) => preloadEffect(ollama, job, startMs),
         ...(stored
-          ? { agentPools: (options.agentPools ?? ((p) => p))(poolsFromAksBody(stored.properties)) }
+          ? {
+              agentPools: (options.agentPools ?? ((p) => p))(poolsFromAksBody(stored.properties)),
+              delays: autoscalerDelaysFromAksBody(stored.properties),
+            }
           : {}),
         scaleUpRefusal: (pool) => arm.faults.scaleUpRefusal(pool),
       };

@@ -153,6 +153,11 @@ export class SimulatedKubernetes {
     this.cluster.autoscaler?.allowScaleUp(pool);
   }
 
+  /** Deallocated VMs of a pool in scale-down mode Deallocate (their Nodes are gone, their disks kept). */
+  deallocatedNodes(pool: string): number {
+    return this.cluster.autoscaler?.deallocatedNodes(pool) ?? 0;
+  }
+
   removeNode(name: string): boolean {
     return controls.removeNode(this.cluster, name);
   }

@@ -18,7 +18,14 @@
  *   initial/max node group backoff, cluster-autoscaler FAQ). The pod's events then say so on every scan.
  * - Scale-down: a node of an autoscaled pool above minCount that runs nothing but DaemonSet pods is removed
  *   once it has been unneeded for `scaleDownUnneededMs` (AKS default scale-down-unneeded-time 10 min, and
- *   scale-down-delay-after-add 10 min: MicrosoftDocs/azure-aks-docs articles/aks/cluster-autoscaler.md).
+ *   scale-down-delay-after-add 10 min: MicrosoftDocs/azure-aks-docs articles/aks/cluster-autoscaler.md); the
+ *   cluster's `autoScalerProfile` `scale-down-unneeded-time` sets it (`autoscalerDelaysFromAksBody`).
+ * - Scale-down mode `Deallocate` (the pool's `scaleDownMode`): a removed node's VM is kept deallocated, and a
+ *   scale-up starts a deallocated instance first, under its old name, before it adds a new one ("when your
+ *   cluster/node pool needs to scale up, the deallocated nodes are started first", scale-down-mode.md). Its
+ *   Node leaves the API while deallocated, and a start takes `deallocatedNodeStartMs`, shorter than a new
+ *   node: no allocation from scratch, no driver install, images cached (azure-real-behaviours §2.1; no
+ *   measured figure exists, the duration is the sandbox's assumption).
  */
 import { hashInt, k8sTime, safeHash, type JsonObject } from './json.js';
 import { nodeMismatch, type Taint } from './selectors.js';
@@ -36,6 +43,8 @@ export interface AgentPoolSpec {
   minCount: number;
   maxCount: number;
   spot: boolean;
+  /** `scaleDownMode`: what a scale-down does with the VM (AKS default Delete). */
+  scaleDownMode: 'Delete' | 'Deallocate';
   labels: Record<string, string>;
   /** `key=value:Effect` as in `nodeTaints`. */
   taints: string[];
@@ -72,6 +81,7 @@ export const DEFAULT_POOLS: readonly AgentPoolSpec[] = [
     minCount: 2,
     maxCount: 2,
     spot: false,
+    scaleDownMode: 'Delete',
     labels: { workload: 'system' },
     taints: ['CriticalAddonsOnly=true:NoSchedule'],
   },
@@ -84,6 +94,7 @@ export const DEFAULT_POOLS: readonly AgentPoolSpec[] = [
     minCount: 1,
     maxCount: 3,
     spot: false,
+    scaleDownMode: 'Delete',
     labels: { workload: 'apps' },
     taints: [],
   },
@@ -96,6 +107,7 @@ export const DEFAULT_POOLS: readonly AgentPoolSpec[] = [
     minCount: 0,
     maxCount: 2,
     spot: true,
+    scaleDownMode: 'Deallocate',
     labels: { workload: 'llm', gpu: 'true' },
     taints: ['sku=gpu:NoSchedule'],
   },
@@ -117,10 +129,28 @@ export function poolsFromAksBody(properties: unknown): AgentPoolSpec[] {
       minCount: autoscaling && typeof p.minCount === 'number' ? p.minCount : count,
       maxCount: autoscaling && typeof p.maxCount === 'number' ? p.maxCount : count,
       spot: p.scaleSetPriority === 'Spot',
+      scaleDownMode: p.scaleDownMode === 'Deallocate' ? 'Deallocate' : 'Delete',
       labels: { ...((p.nodeLabels as Record<string, string> | undefined) ?? {}) },
       taints: [...((p.nodeTaints as string[] | undefined) ?? [])],
     };
   });
+}
+
+/**
+ * The autoscaler delays a managedClusters body sets (`properties.autoScalerProfile`, durations as AKS writes
+ * them: `10m`, `30s`, `1h`); what it leaves out keeps AKS's defaults.
+ */
+export function autoscalerDelaysFromAksBody(properties: unknown): { scaleDownUnneededMs?: number } {
+  const profile = (properties as { autoScalerProfile?: Record<string, unknown> } | undefined)
+    ?.autoScalerProfile;
+  const unneeded = durationMs(profile?.['scale-down-unneeded-time']);
+  return unneeded === undefined ? {} : { scaleDownUnneededMs: unneeded };
+}
+
+function durationMs(value: unknown): number | undefined {
+  const m = typeof value === 'string' ? /^(\d+)(s|m|h)$/.exec(value) : null;
+  if (!m) return undefined;
+  return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'];
 }
 
 /** The scale set suffix in node names (`aks-<pool>-<digits>-vmss00000N`); fixed for the default pools. */
@@ -167,6 +197,8 @@ interface InFlight {
   refused?: ScaleUpRefusal;
   /** GPUs it brings, already promised to pending pods. */
   freeGpus: number;
+  /** The instance index of a deallocated VM being started again (scale-down mode Deallocate). */
+  restart?: number;
 }
 
 export class Autoscaler {
@@ -175,6 +207,8 @@ export class Autoscaler {
   private readonly unneededSince = new Map<string, number>();
   private readonly nextIndex = new Map<string, number>();
   private readonly refusals = new Map<string, ScaleUpRefusal>();
+  /** Instance indexes of deallocated VMs per pool (scale-down mode Deallocate), oldest first. */
+  private readonly deallocated = new Map<string, number[]>();
   private lastScanMs: number;
 
   constructor(
@@ -192,6 +226,11 @@ export class Autoscaler {
 
   allowScaleUp(pool: string): void {
     this.refusals.delete(pool);
+  }
+
+  /** Deallocated instances of a pool (scale-down mode Deallocate): their disks are kept, their Nodes are gone. */
+  deallocatedNodes(pool: string): number {
+    return this.deallocated.get(pool)?.length ?? 0;
   }
 
   /** One scan at `cluster.now()`: land what arrived, react to pending pods, remove unneeded nodes. */
@@ -217,8 +256,11 @@ export class Autoscaler {
         continue;
       }
       this.backoff.delete(pool.name);
-      const index = this.nextIndex.get(pool.name) ?? 0;
-      this.nextIndex.set(pool.name, index + 1);
+      let index = f.restart;
+      if (index === undefined) {
+        index = this.nextIndex.get(pool.name) ?? 0;
+        this.nextIndex.set(pool.name, index + 1);
+      }
       cluster.addNode(poolNode(pool, index, cluster.clusterName), f.atMs);
     }
   }
@@ -303,6 +345,8 @@ export class Autoscaler {
       const requestedMs = Math.max(pod.createdMs, since);
       const refused = this.refusals.get(chosen.name) ?? this.refusalFor(chosen.name);
       const gpus = gpusOf(chosen.vmSize);
+      // A deallocated instance is started first; a start can be refused like a new VM (spot capacity).
+      const restart = refused ? undefined : this.deallocated.get(chosen.name)?.shift();
       this.inFlight.push({
         pool: chosen.name,
         requestedMs,
@@ -311,10 +355,13 @@ export class Autoscaler {
           cluster.delays.autoscalerScanMs +
           (refused
             ? cluster.delays.scaleUpFailMs
-            : gpus > 0
-              ? cluster.delays.gpuNodeProvisionMs
-              : cluster.delays.nodeProvisionMs),
+            : restart !== undefined
+              ? cluster.delays.deallocatedNodeStartMs
+              : gpus > 0
+                ? cluster.delays.gpuNodeProvisionMs
+                : cluster.delays.nodeProvisionMs),
         ...(refused ? { refused } : {}),
+        ...(restart !== undefined ? { restart } : {}),
         freeGpus: gpus - pod.gpu,
       });
       cluster.recordEvent(
@@ -345,6 +392,11 @@ export class Autoscaler {
         if (removable > 0 && now >= from + cluster.delays.scaleDownUnneededMs) {
           cluster.store.delete(cluster.key(cluster.builtin('', 'Node'), undefined, node.name));
           this.unneededSince.delete(node.name);
+          if (pool.scaleDownMode === 'Deallocate') {
+            const kept = this.deallocated.get(pool.name) ?? [];
+            kept.push(instanceIndex(node.name));
+            this.deallocated.set(pool.name, kept);
+          }
           cluster.touch();
           removable--;
         }
@@ -364,6 +416,11 @@ export class Autoscaler {
     if (reason) return reason;
     return gpusOf(pool.vmSize) < pod.gpu ? 'Insufficient nvidia.com/gpu' : undefined;
   }
+}
+
+/** The instance index in a node's name (`…vmss00000N`, base 36, as `poolNode` writes it). */
+function instanceIndex(nodeName: string): number {
+  return parseInt(nodeName.slice(-6), 36);
 }
 
 const notReadyTaint = (t: Taint) => t.key !== 'node.kubernetes.io/not-ready';

@@ -44,6 +44,8 @@ export interface KubeDelays {
   nodeProvisionMs: number;
   /** The same for a GPU node (a larger image, the NVIDIA driver, spot allocation). */
   gpuNodeProvisionMs: number;
+  /** A deallocated node (scale-down mode Deallocate) started again is Ready this long after the scan. */
+  deallocatedNodeStartMs: number;
   /** A scale-up the cloud refuses (no spot capacity, quota) fails this long after it was asked for. */
   scaleUpFailMs: number;
   /** An autoscaled node that runs only DaemonSet pods is removed after this long (scale-down-unneeded-time). */
@@ -65,6 +67,10 @@ export const DEFAULT_DELAYS: KubeDelays = {
   nodeProvisionMs: 60_000,
   // A T4 node from zero: about 5.4–7 min (AgentBaker e2e GPU VMSS 324 s; KAITO "nearly 7min").
   gpuNodeProvisionMs: 360_000,
+  // The sandbox's assumption, no measured figure found (azure-real-behaviours §2.1, Scale-down Mode
+  // Deallocate): a VM start and the kubelet's registration, about the CPU scale-out's P50 plus half a minute;
+  // no allocation from scratch, no driver install, images already on the disk.
+  deallocatedNodeStartMs: 90_000,
   scaleUpFailMs: 60_000,
   scaleDownUnneededMs: 600_000,
 };

@@ -11,6 +11,7 @@ import type {
   ModelState,
   Phase,
   PlatformSpec,
+  GpuTier,
   PowerState,
   ProbeFailure,
   SoftDeletedSecret,
@@ -47,6 +48,8 @@ export interface ProgressUpdate {
   /** The sweep saw the platform in use at this time: added to its usage history (src/platform/prewarm.ts). */
   usedAt?: string;
   power?: PowerState;
+  /** The GPU tier when not running, or null: running again (src/platform/types.ts GpuTier). */
+  gpu?: GpuTier | null;
   /** The idle probe's failure, or null when a probe answered again. */
   probeFailure?: ProbeFailure | null;
   /** The secrets a teardown left soft-deleted (purge protection), with when Key Vault purges them. */
@@ -132,6 +135,13 @@ export interface Activities {
   stopOpenWebui: { input: PlatformRef; output: Result<{ replicas: number }> };
   /** Scales a stopped Open WebUI back to its HPA's minimum; one already running is left to its HPA. */
   startOpenWebui: { input: PlatformRef; output: Result<{ replicas: number }> };
+  /**
+   * The GPU tier's release: Ollama scaled to zero through the scale subresource (its HPA then leaves it
+   * alone), recorded as released while the platform is still Ready; the autoscaler then releases the node.
+   */
+  releaseGpuTier: { input: PlatformRef; output: Result<{ replicas: number }> };
+  /** Scales Ollama back to one when it is at zero (a wake, a start); one running is left to its HPA. */
+  startOllama: { input: PlatformRef; output: Result<{ replicas: number }> };
   /** Starts the wipe's Job that removes Open WebUI's files from its share (a finished one is replaced). */
   startWebuiDataWipe: { input: PlatformRef; output: Result<JobRef> };
   beginPostgresDatabaseDelete: { input: PlatformRef; output: Result<ResourceState> };

@@ -27,6 +27,7 @@ import type { ActivityHandlers, JobRef, Readiness, ReadinessCheck, Result } from
 
 export const OLLAMA = { namespace: 'llm', service: 'ollama', port: 11434 } as const;
 const OPEN_WEBUI = { namespace: 'llm', deployment: 'open-webui' } as const;
+const OLLAMA_STATEFULSET = 'ollama';
 
 /**
  * A bound claim and its static Azure Files volume are not re-applied: Kubernetes forbids changing a
@@ -75,6 +76,8 @@ type KubernetesActivity =
   | 'stopOpenWebui'
   | 'startOpenWebui'
   | 'startWebuiDataWipe'
+  | 'releaseGpuTier'
+  | 'startOllama'
   | 'probeOllama'
   | 'runSmokeTest';
 
@@ -264,6 +267,39 @@ export function createKubernetesActivities(
           OPEN_WEBUI.deployment,
           record.spec.webui.replicas,
         );
+        return { ok: true, value: { replicas } };
+      });
+    },
+
+    /**
+     * Scales Ollama to zero through the scale subresource: its HPA (minReplicas 1, manifests/80-autoscaling.yaml)
+     * owns the count, and a target at zero replicas switches the HPA off until it is scaled up again
+     * (Kubernetes' HPA documentation, "Implicit maintenance-mode deactivation"), so nothing brings Ollama
+     * back before a wake. With no pod requesting its GPU, the node is unneeded and the cluster autoscaler
+     * deallocates it after scale-down-unneeded-time (the pool's scale-down mode). Recorded only while the
+     * platform is still Ready: a stop that started meanwhile is followed by a start, which wakes Ollama.
+     */
+    async releaseGpuTier({ platformId }) {
+      return withCluster(platformId, async (kube) => {
+        const replicas = await kube.scaleStatefulSet(OLLAMA.namespace, OLLAMA_STATEFULSET, 0);
+        const since = deps.now().toISOString();
+        await deps.registry.update(platformId, (r) =>
+          r.phase === 'Ready' && !r.gpu ? { ...r, gpu: { state: 'released', since } } : undefined,
+        );
+        return { ok: true, value: { replicas } };
+      });
+    },
+
+    /** Ollama at zero goes back to one, which switches its HPA on again; a running one is its HPA's. */
+    async startOllama({ platformId }) {
+      return withCluster(platformId, async (kube) => {
+        const scale = await kube.apps.readNamespacedStatefulSetScale({
+          name: OLLAMA_STATEFULSET,
+          namespace: OLLAMA.namespace,
+        });
+        const current = scale.spec?.replicas ?? 0;
+        if (current > 0) return { ok: true, value: { replicas: current } };
+        const replicas = await kube.scaleStatefulSet(OLLAMA.namespace, OLLAMA_STATEFULSET, 1);
         return { ok: true, value: { replicas } };
       });
     },

@@ -1,7 +1,7 @@
 /** The activity that writes a flow's progress to the registry (an ETag-guarded merge, safe to repeat). */
 import { requireRecord, type Registry } from '../registry/registry.js';
 import { isSwept, type SweptPhase } from '../platform/phases.js';
-import { PREWARM_LEAD_MINUTES } from '../platform/policy.js';
+import { GPU_IDLE_MINUTES, PREWARM_LEAD_MINUTES } from '../platform/policy.js';
 import { prewarmDue, recordUse } from '../platform/prewarm.js';
 import type { PlatformRecord } from '../platform/types.js';
 import type { StepName } from '../platform/steps.js';
@@ -46,6 +46,8 @@ export function createProgressActivities({
           platformId: r.id,
           phase: r.phase,
           idleMinutes: r.spec.autoStop.idleMinutes,
+          gpuIdleMinutes: r.spec.autoStop.gpuIdleMinutes ?? GPU_IDLE_MINUTES.default,
+          ...(r.phase === 'Ready' && r.gpu ? { gpu: r.gpu.state } : {}),
           ...(r.lastActiveAt ? { lastActiveAt: r.lastActiveAt } : {}),
           ...(r.probeFailure ? { probeFailures: r.probeFailure.consecutive } : {}),
           ...(r.power ? { postgres: r.power.postgres } : {}),
@@ -74,6 +76,8 @@ export function createProgressActivities({
         // retried activity adds nothing twice.
         if (update.usedAt) next.usage = recordUse(r.usage, new Date(update.usedAt));
         if (update.power) next.power = update.power;
+        if (update.gpu === null) delete next.gpu;
+        else if (update.gpu) next.gpu = update.gpu;
         if (update.softDeletedSecrets) next.softDeletedSecrets = update.softDeletedSecrets;
         if (update.probeFailure === null) delete next.probeFailure;
         else if (update.probeFailure) next.probeFailure = update.probeFailure;

@@ -42,6 +42,8 @@ const REGISTERED: Record<Implemented, true> = {
   deleteOllamaModels: true,
   stopOpenWebui: true,
   startOpenWebui: true,
+  releaseGpuTier: true,
+  startOllama: true,
   startWebuiDataWipe: true,
   beginPostgresDatabaseDelete: true,
 };

@@ -146,6 +146,7 @@ acceptedRoute('stopPlatformHttp', 'platforms/{id}/stop', 'POST', (c, id, o) =>
 acceptedRoute('startPlatformHttp', 'platforms/{id}/start', 'POST', (c, id, o) =>
   platforms().transition(c, id, 'start', o),
 );
+acceptedRoute('wakePlatformHttp', 'platforms/{id}/wake', 'POST', (c, id, o) => platforms().wake(c, id, o));
 acceptedRoute('wipePlatformHttp', 'platforms/{id}/wipe', 'POST', (c, id, o) =>
   platforms().transition(c, id, 'wipe', o),
 );

@@ -177,6 +177,12 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
       '/platforms/{id}/start': {
         post: transition('Start PostgreSQL, then AKS, and wait for the workloads.', 'startPlatform'),
       },
+      '/platforms/{id}/wake': {
+        post: transition(
+          'Wake the GPU tier the idle sweep released (autoStop.gpuIdleMinutes): Ollama back to one, its GPU node back through the cluster autoscaler; the status shows the tier waking, then running. From Ready only; waking or running: 202, nothing new.',
+          'wakePlatform',
+        ),
+      },
       '/platforms/{id}/wipe': {
         post: transition(
           'Clear users, chats, documents and embeddings: re-create the openwebui database and restart Open WebUI. Infrastructure and models stay.',
@@ -348,7 +354,19 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             lastActiveAt: { type: ['string', 'null'] },
             autoStop: {
               type: 'object',
-              description: 'idleMinutes and stopsAt (when it stops if it stays idle).',
+              description:
+                'idleMinutes, gpuIdleMinutes, stopsAt (when it stops if it stays idle) and gpuReleasesAt (when its GPU is released if it stays idle).',
+            },
+            tiers: {
+              type: 'object',
+              description:
+                "Each tier's state: platform (running, stopped, or the phase) and gpu (running, released, waking, stopped, or the phase; since, and why a wake has not finished).",
+            },
+            planned: {
+              type: 'array',
+              description:
+                "The idle sweep's next actions if nobody uses the platform: releaseGpu, stop; each with at and reason.",
+              items: { type: 'object' },
             },
             costPerHour: { type: 'object' },
           },

@@ -38,6 +38,8 @@ export interface KubeClients {
    * count is owned apart from the applied manifest; returns the replicas the server now holds.
    */
   scaleDeployment(namespace: string, name: string, replicas: number): Promise<number>;
+  /** The same for a StatefulSet (Ollama). */
+  scaleStatefulSet(namespace: string, name: string, replicas: number): Promise<number>;
   /** GET/POST/DELETE through the API server's service proxy (`/api/v1/namespaces/{ns}/services/{name}:{port}/proxy/{path}`). */
   proxyGet(namespace: string, service: string, port: number, path: string): Promise<unknown>;
   proxyPost(namespace: string, service: string, port: number, path: string, body: unknown): Promise<unknown>;
@@ -105,6 +107,13 @@ export function kubeClients(source: ClusterConnection | string): KubeClients {
     scaleDeployment: async (namespace, name, replicas) => {
       // The generated patch methods send JSON Patch by default; a merge patch of spec.replicas says it plainly.
       const scale = await apps.patchNamespacedDeploymentScale(
+        { name, namespace, fieldManager: FIELD_MANAGER, body: { spec: { replicas } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      return scale.spec?.replicas ?? 0;
+    },
+    scaleStatefulSet: async (namespace, name, replicas) => {
+      const scale = await apps.patchNamespacedStatefulSetScale(
         { name, namespace, fieldManager: FIELD_MANAGER, body: { spec: { replicas } } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );

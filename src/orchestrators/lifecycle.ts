@@ -6,17 +6,18 @@
 import * as df from 'durable-functions';
 import type { Result } from '../activities/contract.js';
 import { START_GATES } from '../platform/steps.js';
-import { gate } from './configure.js';
+import { gate, waitUntilReady } from './configure.js';
 import {
   call,
   callUntilAnswered,
   ensureResource,
   Progress,
   recordPower,
+  stepClock,
   type Context,
   type Flow,
 } from './flow.js';
-import { ORCHESTRATORS, type LifecycleInput } from './names.js';
+import { ORCHESTRATORS, WAKE_GPU_TIER, type LifecycleInput } from './names.js';
 
 /** AKS asks to wait 15–30 minutes after a stop before starting again ("Stop and start an AKS cluster"). */
 export const START_AFTER_STOP_MS = 15 * 60_000;
@@ -55,6 +56,9 @@ function* startPlatform(context: Context) {
     ensureResource(context, step, 'beginAksClusterPower', { platformId, action: 'start' }),
   );
   yield* recordPower(context, platformId);
+  // A platform stopped with its GPU tier released comes back whole: a start (pre-warm's too) is for use.
+  yield* progress.run('gpuWake', (step) => callUntilAnswered(context, step, 'startOllama', { platformId }));
+  yield* call(context, 'recordProgress', { platformId, gpu: null });
   // Standalone pods are gone and nodes come back one by one: ready again means the same gates as provisioning.
   for (const name of START_GATES) yield* gate(context, progress, platformId, name);
   yield* progress.setPhase('Ready');
@@ -81,6 +85,34 @@ function* teardownPlatform(context: Context) {
   return { platformId, phase: 'Deleted' };
 }
 
+/**
+ * The GPU tier's wake: Ollama back to one (its HPA on again), then the GPU node (the autoscaler starts the
+ * deallocated one first) and Ollama ready. The platform stays Ready throughout and the timeline is not
+ * touched: the record's `gpu` says waking, then nothing (running), with the wake as the last use so the GPU
+ * limit counts from it. A wake that cannot finish (no spot capacity, a deadline) stays `waking` with the
+ * reason; Ollama's pod stays pending, so the autoscaler keeps trying.
+ */
+function* wakeGpuTier(context: Context) {
+  const { platformId } = context.df.getInput<LifecycleInput>();
+  const since = context.df.currentUtcDateTime.toISOString();
+  const woke = yield* callUntilAnswered(context, stepClock(context, 'gpuWake'), 'startOllama', {
+    platformId,
+  });
+  let result: Result<unknown> = woke;
+  for (const name of ['gpuNode', 'workloadsReady'] as const) {
+    if (!result.ok) break;
+    result = yield* waitUntilReady(context, { ...stepClock(context, name), name }, platformId);
+  }
+  yield* call(
+    context,
+    'recordProgress',
+    result.ok
+      ? { platformId, gpu: null, lastActiveAt: context.df.currentUtcDateTime.toISOString() }
+      : { platformId, gpu: { state: 'waking', since, error: `${result.code}: ${result.message}` } },
+  );
+  return { platformId, gpu: result.ok ? 'running' : 'waking' };
+}
+
 function* waitUntil(context: Context, at: number): Flow<Result<{ waitedUntil: string }>> {
   yield context.df.createTimer(new Date(at));
   return { ok: true, value: { waitedUntil: new Date(at).toISOString() } };
@@ -89,3 +121,4 @@ function* waitUntil(context: Context, at: number): Flow<Result<{ waitedUntil: st
 df.app.orchestration(ORCHESTRATORS.stop, stopPlatform);
 df.app.orchestration(ORCHESTRATORS.start, startPlatform);
 df.app.orchestration(ORCHESTRATORS.delete, teardownPlatform);
+df.app.orchestration(WAKE_GPU_TIER, wakeGpuTier);

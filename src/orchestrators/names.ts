@@ -20,7 +20,14 @@ export const IDLE_SWEEP = 'idleSweep';
 export const IDLE_SWEEP_CHUNK = 'idleSweepChunk';
 export const SWEEP_INSTANCE_ID = '_idle-sweep';
 
-export type OrchestratorName = (typeof ORCHESTRATORS)[Operation] | typeof IDLE_SWEEP;
+/**
+ * The GPU tier's wake (POST /platforms/{id}/wake): not a lifecycle operation, the platform stays Ready; its
+ * own instance id, so a wake neither blocks nor is blocked by a PATCH; a DELETE terminates it.
+ */
+export const WAKE_GPU_TIER = 'wakeGpuTier';
+export const wakeInstanceId = (platformId: string) => `${platformId}:wake`;
+
+export type OrchestratorName = (typeof ORCHESTRATORS)[Operation] | typeof IDLE_SWEEP | typeof WAKE_GPU_TIER;
 
 /**
  * Provision, stop, start, update and wipe of one platform share one instance id (the platform id), so the durable

@@ -2,7 +2,9 @@
  * idleSweep: one pass over the Ready and Stopped platforms. Probes run in bounded batches; a platform idle
  * for its `autoStop.idleMinutes` is stopped through the same guarded path as POST /stop; a Stopped platform
  * whose PostgreSQL Azure restarted by itself is stopped again; a Stopped platform due for a usual hour of use
- * (learned pre-warm, src/platform/prewarm.ts) is started through the path of POST /start. A failed probe never transitions anything; a Ready
+ * (learned pre-warm, src/platform/prewarm.ts) is started through the path of POST /start. A Ready platform idle
+ * for its `autoStop.gpuIdleMinutes` has its GPU tier released (Ollama to zero, the node to the autoscaler) and
+ * stays Ready; while released, its power states are read instead of Ollama, which has nothing to answer. A failed probe never transitions anything; a Ready
  * platform whose AKS cluster was stopped outside the API (the probe says ClusterStopped) has its stop completed.
  *
  * Scale. An orchestrator replays its whole history at every step, so one flow doing a thousand platforms'
@@ -21,6 +23,8 @@ export interface SweepSummary {
   probed: number;
   active: number;
   stopped: string[];
+  /** Ready platforms whose GPU tier was released (Ollama at zero). */
+  gpuReleased: string[];
   restopped: string[];
   /** Stopped platforms started ahead of their usual hours of use (learned pre-warm). */
   prewarmed: string[];
@@ -32,6 +36,7 @@ const emptySummary = (): SweepSummary => ({
   probed: 0,
   active: 0,
   stopped: [],
+  gpuReleased: [],
   restopped: [],
   prewarmed: [],
   probeFailures: [],
@@ -57,7 +62,14 @@ function* idleSweep(context: Context): Flow<SweepSummary> {
     );
     summary.probed += part.probed;
     summary.active += part.active;
-    for (const key of ['stopped', 'restopped', 'prewarmed', 'probeFailures', 'refused'] as const)
+    for (const key of [
+      'stopped',
+      'gpuReleased',
+      'restopped',
+      'prewarmed',
+      'probeFailures',
+      'refused',
+    ] as const)
       summary[key].push(...part[key]);
     context.df.setCustomStatus({ probed: summary.probed, of: candidates.length });
   }
@@ -70,7 +82,7 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
   for (let i = 0; i < candidates.length; i += SWEEP_CONCURRENCY) {
     const batch = candidates.slice(i, i + SWEEP_CONCURRENCY);
     const probes: TypedTask<Probed>[] = batch.map((c) =>
-      c.phase === 'Ready'
+      c.phase === 'Ready' && !c.gpu
         ? task(context, 'probeOllama', { platformId: c.platformId })
         : task(context, 'getPowerStates', { platformId: c.platformId }),
     );
@@ -92,14 +104,20 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
     const transitionTasks = transitions.map(({ platformId, decision }) =>
       decision === 'prewarm'
         ? task(context, 'requestPlatformStart', { platformId })
-        : task(context, 'requestPlatformStop', { platformId, restop: decision === 'restopPostgres' }),
+        : decision === 'releaseGpu'
+          ? task(context, 'releaseGpuTier', { platformId })
+          : task(context, 'requestPlatformStop', { platformId, restop: decision === 'restopPostgres' }),
     );
     if (writes.length + transitionTasks.length === 0) continue;
-    const answers = yield* all<ActivityOutput<'requestPlatformStop'> | void>(context, [
-      ...transitionTasks,
-      ...writes,
-    ]);
-    const done = { stop: summary.stopped, restopPostgres: summary.restopped, prewarm: summary.prewarmed };
+    const answers = yield* all<
+      ActivityOutput<'requestPlatformStop'> | ActivityOutput<'releaseGpuTier'> | void
+    >(context, [...transitionTasks, ...writes]);
+    const done = {
+      stop: summary.stopped,
+      releaseGpu: summary.gpuReleased,
+      restopPostgres: summary.restopped,
+      prewarm: summary.prewarmed,
+    };
     for (const [k, { platformId, decision }] of transitions.entries()) {
       // Refused means another operation got there first: it is left alone this time.
       if (!answers[k]?.ok) summary.refused.push(platformId);
@@ -109,9 +127,13 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
   return summary;
 }
 
-/** The decisions that move the platform through the service's guarded transitions (POST /stop, /start). */
-type Acting = Extract<Decision, 'stop' | 'restopPostgres' | 'prewarm'>;
-const acts = (d: Decision): d is Acting => d === 'stop' || d === 'restopPostgres' || d === 'prewarm';
+/**
+ * The decisions that act: the service's guarded transitions (POST /stop, /start), and the GPU tier's release
+ * (guarded by the phase in its activity).
+ */
+type Acting = Extract<Decision, 'stop' | 'releaseGpu' | 'restopPostgres' | 'prewarm'>;
+const acts = (d: Decision): d is Acting =>
+  d === 'stop' || d === 'releaseGpu' || d === 'restopPostgres' || d === 'prewarm';
 
 /** What a probe answers: Ollama's loaded models for a Ready platform, the power states for a Stopped one. */
 type Probed = ActivityOutput<'probeOllama'> | ActivityOutput<'getPowerStates'>;

@@ -5,8 +5,8 @@
  *
  * - Platforms.Admin: everything on every platform, also on records without owners (made before owners
  *   were recorded, which only admins see).
- * - Platforms.Operator: creates platforms (and becomes an owner), reads and operates (stop, start, retry,
- *   change, wipe, delete, change the owners) the platforms it owns.
+ * - Platforms.Operator: creates platforms (and becomes an owner), reads and operates (stop, start, wake,
+ *   retry, change, wipe, delete, change the owners) the platforms it owns.
  * - Platforms.Reader: reads the platforms it owns.
  *
  * A caller owns a platform when its object id or one of its group ids is among the platform's owners.

@@ -23,6 +23,16 @@ export const GPU_NODE_LABELS = { workload: 'llm', gpu: 'true' } as const;
 export const APPS_POOL_NAME = 'apps';
 const SYSTEM_POOL_TAINT = 'CriticalAddonsOnly=true:NoSchedule';
 
+/**
+ * The cluster autoscaler's profile (AKS `autoScalerProfile`, its wire names). `scale-down-unneeded-time` is
+ * 10m on AKS (azure-real-behaviours §1.3 "Autoscaler timings", cluster-autoscaler.md): the GPU tier's release
+ * scales Ollama to zero only after `autoStop.gpuIdleMinutes` without use, so the idle time is already waited
+ * for and the node need not stay unneeded another 10 minutes at the T4's price; 3 minutes leaves the
+ * autoscaler a few of its 10 s scans to see the node empty. The same profile applies to the apps pool, whose
+ * extra nodes (above its minimum of one) only follow Open WebUI's HPA.
+ */
+export const AUTOSCALER_PROFILE = { 'scale-down-unneeded-time': '3m' } as const;
+
 /** Steps that follow a resource's creation in its own sub-orchestration (the step catalogue defines them). */
 export type FollowUpStep = 'postgresSettings' | 'aksMaintenanceWindow';
 
@@ -134,6 +144,7 @@ const aksCluster: AzureResourceKind = {
       },
       storageProfile: { fileCSIDriver: { enabled: true }, diskCSIDriver: { enabled: true } },
       autoUpgradeProfile: { upgradeChannel: 'patch', nodeOSUpgradeChannel: 'NodeImage' },
+      autoScalerProfile: { ...AUTOSCALER_PROFILE },
       agentPoolProfiles: [
         {
           name: names.systemNodePool,
@@ -167,11 +178,15 @@ const aksCluster: AzureResourceKind = {
           // One node at creation (the minimum may still be 0): AKS creates it with the cluster, while a pool at 0
           // waits for Ollama's pending pod and the autoscaler, 5.4–7 min more on the critical path (a GPU node
           // from zero, azure-real-behaviours §1.3; bench:provision 1077 s against 753 s). Ollama keeps it busy;
-          // if it is idle, the autoscaler removes it after scale-down-unneeded-time (10 min on AKS).
+          // if it is idle, the autoscaler removes it after scale-down-unneeded-time (AUTOSCALER_PROFILE below).
           count: Math.max(spec.gpu.minNodes, 1),
           minCount: spec.gpu.minNodes,
           maxCount: spec.gpu.maxNodes,
-          scaleDownMode: 'Delete',
+          // Deallocate, not Delete: a released GPU node is stopped, not destroyed, and the next scale-up starts it
+          // first, with its driver, container images and local model cache still on its OS disk; only the disk
+          // is billed meanwhile. Supported for spot pools (azure-real-behaviours §2.1 "AKS Scale-down Mode
+          // Deallocate", scale-down-mode.md). This is the GPU tier's release: Ollama at zero, node deallocated.
+          scaleDownMode: 'Deallocate',
           nodeTaints: [GPU_TAINT],
           nodeLabels: { ...GPU_NODE_LABELS },
           ...(spec.gpu.spot
@@ -228,6 +243,7 @@ interface AgentPool {
   minCount?: number;
   maxCount?: number;
   scaleSetPriority?: string;
+  scaleDownMode?: string;
   scaleSetEvictionPolicy?: string;
   spotMaxPrice?: number;
   nodeTaints?: string[];
@@ -246,6 +262,7 @@ function poolSummary(pool: AgentPool): Record<string, unknown> {
     ...(pool.scaleSetPriority === 'Spot'
       ? { evictionPolicy: pool.scaleSetEvictionPolicy, spotMaxPrice: pool.spotMaxPrice }
       : {}),
+    ...(pool.scaleDownMode ? { scaleDownMode: pool.scaleDownMode } : {}),
     ...(pool.nodeTaints ? { taints: pool.nodeTaints } : {}),
     // The system and apps pools' labels only say what they are for; the GPU pool's select workloads.
     ...(user && pool.nodeTaints && pool.nodeLabels ? { labels: pool.nodeLabels } : {}),

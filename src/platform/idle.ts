@@ -7,6 +7,10 @@ export interface SweepCandidate {
   platformId: string;
   phase: 'Ready' | 'Stopped';
   idleMinutes: number;
+  /** The GPU tier's idle limit (0 or absent: never released). */
+  gpuIdleMinutes?: number;
+  /** A Ready platform's GPU tier when it is not running (absent: running). */
+  gpu?: 'released' | 'waking';
   /** Last time the platform was seen in use (or became Ready). */
   lastActiveAt?: string;
   /** Idle probes that failed in a row so far (absent when the last one answered). */
@@ -28,7 +32,8 @@ export type Observation =
   /** The probe found the AKS cluster stopped (its API server does not answer; AKS reports powerState Stopped). */
   | { kind: 'clusterStopped'; reason: string };
 
-export type Decision = 'markActive' | 'stop' | 'restopPostgres' | 'prewarm' | 'keep' | 'probeFailed';
+export type Decision =
+  'markActive' | 'stop' | 'releaseGpu' | 'restopPostgres' | 'prewarm' | 'keep' | 'probeFailed';
 
 export function decide(candidate: SweepCandidate, observation: Observation, now: Date): Decision {
   if (observation.kind === 'probeFailed') return 'probeFailed'; // never stop on a failed probe
@@ -42,13 +47,37 @@ export function decide(candidate: SweepCandidate, observation: Observation, now:
     // Azure starts a stopped flexible server by itself after seven days; it must be stopped again.
     return observation.kind === 'power' && observation.postgres === 'Ready' ? 'restopPostgres' : 'keep';
   }
+  if (candidate.gpu) {
+    // Ollama is at zero (or coming back): nothing to ask it, so the sweep read Azure's power states. The
+    // long limit still counts from the last use; a wake under way is someone's wish to use it.
+    if (observation.kind === 'power' && observation.aks === 'Stopped') return 'stop';
+    if (candidate.gpu === 'waking') return 'keep';
+    return idleFor(candidate, now) >= minutes(candidate.idleMinutes) ? 'stop' : 'keep';
+  }
   if (observation.kind !== 'ollama') return 'keep';
   // Models loaded in memory mean someone used the platform within OLLAMA_KEEP_ALIVE.
   if (observation.loadedModels > 0) return 'markActive';
-  if (candidate.idleMinutes === 0) return 'keep';
-  const since = Date.parse(candidate.lastActiveAt ?? '');
-  if (Number.isNaN(since)) return 'markActive'; // no baseline yet: start counting now
-  return now.getTime() - since >= candidate.idleMinutes * 60_000 ? 'stop' : 'keep';
+  if (candidate.idleMinutes === 0 && !candidate.gpuIdleMinutes) return 'keep';
+  const idle = idleFor(candidate, now);
+  if (Number.isNaN(idle)) return 'markActive'; // no baseline yet: start counting now
+  // The long limit wins: a platform idle past both stops at once instead of releasing its GPU first.
+  if (idle >= minutes(candidate.idleMinutes)) return 'stop';
+  return idle >= minutes(candidate.gpuIdleMinutes) ? 'releaseGpu' : 'keep';
+}
+
+/** Milliseconds since the last use (NaN without a baseline). */
+const idleFor = (candidate: Pick<SweepCandidate, 'lastActiveAt'>, now: Date) =>
+  now.getTime() - Date.parse(candidate.lastActiveAt ?? '');
+
+/** A limit in milliseconds; 0 (or absent) means never. */
+const minutes = (limit: number | undefined) => (limit ? limit * 60_000 : Infinity);
+
+/** When the GPU tier is released if the platform stays idle (null when never, or it is not running). */
+export function gpuReleasesAt(
+  candidate: Pick<SweepCandidate, 'gpuIdleMinutes' | 'lastActiveAt' | 'gpu'>,
+): string | null {
+  if (!candidate.gpuIdleMinutes || !candidate.lastActiveAt || candidate.gpu) return null;
+  return new Date(Date.parse(candidate.lastActiveAt) + candidate.gpuIdleMinutes * 60_000).toISOString();
 }
 
 /** When the platform stops if it stays idle (null when auto-stop is off or it is not running). */

@@ -2,6 +2,14 @@
 
 export const IDLE_MINUTES = { never: 0, min: 15, max: 1440 } as const;
 
+/**
+ * The GPU tier's idle limit (`autoStop.gpuIdleMinutes`): after this many minutes without use Ollama goes to
+ * zero and the autoscaler releases the GPU node, while the rest of the platform keeps running. Ten by
+ * default (issue 15's "default short"): a chat keeps its model loaded for Ollama's keep-alive (5 minutes)
+ * anyway, and a wake from a deallocated node takes about two (BENCHMARKS.md, bench:cost's two-tier rows).
+ */
+export const GPU_IDLE_MINUTES = { never: 0, min: 5, max: 1440, default: 10 } as const;
+
 export const isValidIdleMinutes = (n: number): boolean =>
   Number.isInteger(n) && (n === IDLE_MINUTES.never || (n >= IDLE_MINUTES.min && n <= IDLE_MINUTES.max));
 

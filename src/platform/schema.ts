@@ -7,7 +7,7 @@ import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { DEFAULT_GPU_VM_SIZE, T4_VM_SIZES, canonicalModel, knownModel } from './catalog.js';
 import { PREFIX_PATTERN } from './naming.js';
-import { IDLE_MINUTES, LIMITS } from './policy.js';
+import { GPU_IDLE_MINUTES, IDLE_MINUTES, LIMITS } from './policy.js';
 import type { PlatformChange, PlatformSpec } from './types.js';
 
 /** `[namespace/]name[:tag]` as Ollama accepts them, e.g. `llama3.1:8b`, `library/mistral`, `acme/custom:q4`. */
@@ -138,6 +138,16 @@ export function createPlatformSchema(options: SchemaOptions) {
             default: options.defaultIdleMinutes,
             description: 'Stop the platform after this many idle minutes; 0 = never.',
           },
+          gpuIdleMinutes: {
+            type: 'integer',
+            anyOf: [
+              { const: GPU_IDLE_MINUTES.never },
+              { minimum: GPU_IDLE_MINUTES.min, maximum: GPU_IDLE_MINUTES.max },
+            ],
+            default: GPU_IDLE_MINUTES.default,
+            description:
+              'Release the GPU (Ollama scaled to zero, its node released) after this many idle minutes while Open WebUI keeps running; 0 = never. A chat sent meanwhile fails until POST /platforms/{id}/wake.',
+          },
           prewarm: {
             type: 'boolean',
             default: true,
@@ -201,6 +211,7 @@ export function updatePlatformSchema(options: SchemaOptions) {
   const { default: _replicasDefault, ...replicas } = create.webui.properties.replicas;
   const { default: _idleDefault, ...idleMinutes } = create.autoStop.properties.idleMinutes;
   const { default: _prewarmDefault, ...prewarm } = create.autoStop.properties.prewarm;
+  const { default: _gpuIdleDefault, ...gpuIdleMinutes } = create.autoStop.properties.gpuIdleMinutes;
   const { default: _rangesDefault, ...allowedSourceRanges } = create.network.properties.allowedSourceRanges;
   return {
     $id: 'UpdatePlatformRequest',
@@ -224,7 +235,7 @@ export function updatePlatformSchema(options: SchemaOptions) {
         type: 'object',
         additionalProperties: false,
         minProperties: 1,
-        properties: { idleMinutes, prewarm },
+        properties: { idleMinutes, gpuIdleMinutes, prewarm },
       },
       owners: {
         ...ownersSchema,
@@ -243,7 +254,7 @@ export function updatePlatformSchema(options: SchemaOptions) {
 export type UpdatePlatformRequest = {
   models?: string[];
   webui?: { replicas: number };
-  autoStop?: { idleMinutes?: number; prewarm?: boolean };
+  autoStop?: { idleMinutes?: number; gpuIdleMinutes?: number; prewarm?: boolean };
   owners?: string[];
   network?: { allowedSourceRanges: string[] };
 };
@@ -414,6 +425,11 @@ export function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
       message = allowed.length <= 20 ? `must be one of: ${allowed.join(', ')}` : 'is not an allowed value';
     } else if (e.keyword === 'pattern') {
       message = describePattern(pointer) ?? message;
+    } else if (
+      pointer === '/autoStop/gpuIdleMinutes' &&
+      ['const', 'minimum', 'maximum'].includes(e.keyword)
+    ) {
+      message = `must be 0 (never) or an integer from ${GPU_IDLE_MINUTES.min} to ${GPU_IDLE_MINUTES.max}`;
     } else if (e.keyword === 'const' || (e.keyword === 'minimum' && pointer === '/autoStop/idleMinutes')) {
       message = `must be 0 (never) or an integer from ${IDLE_MINUTES.min} to ${IDLE_MINUTES.max}`;
     }

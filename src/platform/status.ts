@@ -4,10 +4,11 @@
  */
 import { canonicalModel } from './catalog.js';
 import { estimateCost } from './cost.js';
-import { stopsAt } from './idle.js';
+import { gpuReleasesAt, stopsAt } from './idle.js';
 import { GRAFANA_ADMIN_USER, OPENWEBUI_DB_ROLE, defaultAdminEmail, postgresHost } from './manifests.js';
 import { platformSecretNames, publicEndpoints } from './naming.js';
 import { SETTLED_PHASES } from './phases.js';
+import { GPU_IDLE_MINUTES } from './policy.js';
 import type { ModelState, PlatformRecord } from './types.js';
 
 export const links = (id: string) => ({ self: `/platforms/${id}`, status: `/platforms/${id}/status` });
@@ -49,6 +50,34 @@ export function platformStatus(
 ) {
   const cost = estimateCost(r.spec).perHour;
   const idleMinutes = r.spec.autoStop.idleMinutes;
+  const gpuIdleMinutes = r.spec.autoStop.gpuIdleMinutes ?? GPU_IDLE_MINUTES.default;
+  const lastActiveAt = r.lastActiveAt ?? r.updatedAt;
+  const ready = r.phase === 'Ready';
+  const stops = ready ? stopsAt({ idleMinutes, lastActiveAt }) : null;
+  const releases = ready
+    ? gpuReleasesAt({ gpuIdleMinutes, lastActiveAt, ...(r.gpu ? { gpu: r.gpu.state } : {}) })
+    : null;
+  // What the idle sweep will do if nobody uses the platform meanwhile (its rule: the long limit wins).
+  const planned = [
+    ...(releases && (!stops || releases < stops)
+      ? [
+          {
+            action: 'releaseGpu',
+            at: releases,
+            reason: `No model loaded for autoStop.gpuIdleMinutes (${gpuIdleMinutes}) since the last use at ${lastActiveAt}: Ollama goes to zero and the GPU node is released; Open WebUI stays up.`,
+          },
+        ]
+      : []),
+    ...(stops
+      ? [
+          {
+            action: 'stop',
+            at: stops,
+            reason: `No use for autoStop.idleMinutes (${idleMinutes}) since the last use at ${lastActiveAt}: the whole platform stops.`,
+          },
+        ]
+      : []),
+  ];
   return {
     id: r.id,
     phase: r.phase,
@@ -78,10 +107,25 @@ export function platformStatus(
     lastActiveAt: r.lastActiveAt ?? null,
     autoStop: {
       idleMinutes,
+      gpuIdleMinutes,
       // When the idle sweep will stop it if nobody uses it meanwhile (the same rule the sweep applies).
-      stopsAt:
-        r.phase === 'Ready' ? stopsAt({ idleMinutes, lastActiveAt: r.lastActiveAt ?? r.updatedAt }) : null,
+      stopsAt: stops,
+      gpuReleasesAt: planned.some((p) => p.action === 'releaseGpu') ? releases : null,
     },
+    // Each tier's state: the platform (control plane, Open WebUI, PostgreSQL) and the GPU (Ollama, its node).
+    tiers: {
+      platform: { state: ready ? 'running' : r.phase === 'Stopped' ? 'stopped' : r.phase.toLowerCase() },
+      gpu: {
+        state: ready
+          ? (r.gpu?.state ?? 'running')
+          : r.phase === 'Stopped'
+            ? 'stopped'
+            : r.phase.toLowerCase(),
+        since: ready ? (r.gpu?.since ?? null) : null,
+        ...(ready && r.gpu?.error ? { error: r.gpu.error } : {}),
+      },
+    },
+    planned,
     costPerHour: { currency: 'USD', ...cost },
     updatedAt: r.updatedAt,
     links: links(r.id),

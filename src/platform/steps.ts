@@ -94,6 +94,8 @@ export const STEPS = {
   waitAfterStop: { title: 'Wait the 15 minutes AKS asks between a stop and a start', poll: 'startAfterStop' },
   postgresStart: { title: 'Start PostgreSQL', poll: 'postgresPower' },
   aksStart: { title: 'Start the AKS cluster', poll: 'aksPower' },
+  // start and wake
+  gpuWake: { title: 'Scale Ollama back to one (the GPU tier)', poll: 'kubernetes' },
   resourceGroupDelete: {
     title: 'Delete the resource group and everything in it',
     poll: 'resourceGroupDelete',

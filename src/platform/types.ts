@@ -15,8 +15,12 @@ export interface PlatformSpec {
   gpu: { vmSize: T4VmSize; minNodes: number; maxNodes: number; spot: boolean };
   /** adminEmail: the Open WebUI admin account created at provisioning (its password is in Key Vault). */
   webui: { replicas: number; adminEmail?: string };
-  /** prewarm: absent on a record created before the field existed, which means true (the default). */
-  autoStop: { idleMinutes: number; prewarm?: boolean };
+  /**
+   * prewarm: absent on a record created before the field existed, which means true (the default).
+   * gpuIdleMinutes: the GPU tier's idle limit (0 = never); absent on an older record, which means the
+   * default (GPU_IDLE_MINUTES, src/platform/policy.ts).
+   */
+  autoStop: { idleMinutes: number; gpuIdleMinutes?: number; prewarm?: boolean };
   /**
    * Who may reach the platform's HTTPS entry: CIDRs (IPv4 or IPv6); empty means anyone. Absent on a record
    * created before the field existed, which means the same.
@@ -55,6 +59,17 @@ export interface PowerState {
   aks: string;
   postgres: string;
   observedAt: string;
+}
+
+/**
+ * The GPU tier of a Ready platform when it is not running: `released` (Ollama scaled to zero by the idle
+ * sweep, the GPU node left to the autoscaler) or `waking` (scaled back to one, its node and pod on the way);
+ * `since` when it got there; `error` why a wake has not finished. Absent: running.
+ */
+export interface GpuTier {
+  state: 'released' | 'waking';
+  since: string;
+  error?: string;
 }
 
 /** The idle probe's last failure; cleared by the next probe that answers. */
@@ -99,6 +114,8 @@ export interface PlatformRecord {
   smokeTest?: { model: string; tokensPerSecond: number; onGpu: boolean };
   power?: PowerState;
   probeFailure?: ProbeFailure;
+  /** A Ready platform's GPU tier when it is not running (absent: running). */
+  gpu?: GpuTier;
   /** Set by a teardown whose purges the vault's purge protection refused: the secrets it keeps, until when. */
   softDeletedSecrets?: SoftDeletedSecret[];
   /** Optimistic-concurrency token of the stored entity; absent on a record not yet stored. */

@@ -53,6 +53,7 @@ const OPTIONAL_JSON_COLUMNS = [
   'probeFailure',
   'softDeletedSecrets',
   'usage',
+  'gpu',
 ] as const;
 const JSON_COLUMNS = [
   'spec',

@@ -16,6 +16,8 @@ import {
   childInstanceIds,
   lifecycleInstanceIds,
   ORCHESTRATORS,
+  WAKE_GPU_TIER,
+  wakeInstanceId,
   type LifecycleInput,
   type UpdateInput,
 } from '../orchestrators/names.js';
@@ -221,7 +223,7 @@ export class PlatformService {
     if (operation === 'delete') {
       // A delete wins over whatever runs: stop that flow (and its sub-orchestrations) first; teardown
       // tolerates their half-done work.
-      for (const instanceId of [...lifecycleInstanceIds(id), ...childInstanceIds(id)]) {
+      for (const instanceId of [...lifecycleInstanceIds(id), ...childInstanceIds(id), wakeInstanceId(id)]) {
         const s = await orchestrations.get(instanceId);
         if (s && ACTIVE_STATUSES.has(s.runtimeStatus) && s.name !== ORCHESTRATORS.delete) {
           await orchestrations.terminate(instanceId, 'Platform deletion was requested.');
@@ -249,6 +251,44 @@ export class PlatformService {
     });
     if (idempotent) return accepted(updated);
     await this.startOrRevert(updated, operation, orchestrations, { phase: previous });
+    return accepted(updated);
+  }
+
+  /**
+   * POST /wake: a Ready platform whose GPU tier the idle sweep released gets Ollama back (the wake flow);
+   * waking or running already: 202, nothing new; any other phase: 409 naming it. The record's `gpu` is the
+   * guard (an ETag-guarded write), so two wakes start one flow.
+   */
+  async wake(caller: Caller, id: string, orchestrations: Orchestrations): Promise<Accepted> {
+    const current = await this.require(caller, id, 'operate');
+    if (current.phase === 'Deleted') throw new ApiError('not-found', `Platform '${id}' was deleted.`);
+    const refuse = (phase: Phase) =>
+      new ApiError(
+        'conflict',
+        `Platform '${id}' is ${phase}; wake is possible from Ready${phase === 'Stopped' ? ' (start it: a start wakes the GPU too)' : ''}.`,
+      );
+    if (current.phase !== 'Ready') throw refuse(current.phase);
+    if (current.gpu?.state !== 'released') return accepted(current);
+    let released = false;
+    const updated = await this.deps.registry.update(id, (r) => {
+      if (r.phase !== 'Ready') throw refuse(r.phase);
+      released = r.gpu?.state === 'released';
+      if (!released) return undefined;
+      return { ...r, gpu: { state: 'waking', since: this.deps.now().toISOString() } };
+    });
+    if (!released) return accepted(updated);
+    try {
+      await orchestrations.start(WAKE_GPU_TIER, wakeInstanceId(id), {
+        platformId: id,
+      } satisfies LifecycleInput);
+    } catch (e) {
+      await this.deps.registry.update(id, (r) =>
+        r.gpu?.state === 'waking'
+          ? { ...r, gpu: { state: 'released', since: current.gpu!.since } }
+          : undefined,
+      );
+      throw new ApiError('unavailable', 'The wake flow could not be started; try again later.', undefined, e);
+    }
     return accepted(updated);
   }
 

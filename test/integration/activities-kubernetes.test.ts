@@ -236,3 +236,58 @@ describe('provisioning a platform whose cluster is stopped (a retry)', () => {
     ).toEqual({ provisioningState: 'Succeeded', mutated: false });
   });
 });
+
+describe('the GPU tier: releaseGpuTier and startOllama', () => {
+  const replicas = () =>
+    (sandbox.kube.get('apps/v1', 'StatefulSet', 'ollama', 'llm') as { spec?: { replicas?: number } }).spec
+      ?.replicas;
+  const ollamaPods = () =>
+    sandbox.kube
+      .pods('llm')
+      .filter((p) => String((p.metadata as { name?: string }).name).startsWith('ollama-'));
+  const gpuNodes = async () => (await adminClients().core.listNode({ labelSelector: 'gpu=true' })).items;
+
+  it('scales Ollama to zero through the scale subresource, its HPA leaves it there, the GPU node is released; startOllama brings one back', async () => {
+    for (const { stage } of APPLY_STAGES) answerOf(await apply(stage));
+    sandbox.clock.advanceBy(10 * 60_000);
+    expect(ollamaPods()).toHaveLength(1);
+    const [node] = await gpuNodes();
+    await sandbox.registry.update(record.id, (r) => ({ ...r, phase: 'Ready' }));
+
+    expect(answerOf(await sandbox.activities.releaseGpuTier({ platformId: record.id }))).toEqual({
+      replicas: 0,
+    });
+    expect((await sandbox.registry.get(record.id))?.gpu).toEqual({
+      state: 'released',
+      since: new Date(sandbox.clock.now()).toISOString(),
+    });
+    // The HPA (minReplicas 1) syncs every 15 s and does not act on a target scaled to zero.
+    for (let i = 0; i < 8; i++) {
+      sandbox.clock.advanceBy(15_000);
+      expect(ollamaPods()).toEqual([]);
+    }
+    expect(replicas()).toBe(0);
+    // Nothing requests the GPU: the autoscaler releases the node after its unneeded time, deallocated.
+    sandbox.clock.advanceBy(10 * 60_000);
+    expect(await gpuNodes()).toEqual([]);
+    expect(sandbox.kube.deallocatedNodes('gput4')).toBe(1);
+
+    // Released again, or on a platform no longer Ready: the record is not changed.
+    await sandbox.registry.update(record.id, (r) => ({ ...r, phase: 'Stopping', gpu: undefined }));
+    answerOf(await sandbox.activities.releaseGpuTier({ platformId: record.id }));
+    expect((await sandbox.registry.get(record.id))?.gpu).toBeUndefined();
+
+    expect(answerOf(await sandbox.activities.startOllama({ platformId: record.id }))).toEqual({
+      replicas: 1,
+    });
+    expect(answerOf(await sandbox.activities.startOllama({ platformId: record.id }))).toEqual({
+      replicas: 1,
+    });
+    sandbox.clock.advanceBy(5 * 60_000);
+    // The deallocated node started again, under its name, and Ollama runs on it.
+    expect((await gpuNodes()).map((n) => n.metadata?.name)).toEqual([node?.metadata?.name]);
+    const [pod] = ollamaPods();
+    expect((pod?.status as { phase?: string } | undefined)?.phase).toBe('Running');
+    expect(replicas()).toBe(1);
+  });
+});

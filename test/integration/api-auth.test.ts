@@ -48,6 +48,7 @@ const ROUTES: [string, string, unknown?][] = [
   ['PATCH', '/platforms/shared1', { autoStop: { idleMinutes: 0 } }],
   ['POST', '/platforms/shared1/stop'],
   ['POST', '/platforms/shared1/start'],
+  ['POST', '/platforms/shared1/wake'],
   ['POST', '/platforms/shared1/wipe'],
   ['POST', '/platforms/shared1/retry'],
   ['DELETE', '/platforms/shared1'],
@@ -140,6 +141,7 @@ describe('owners and roles', () => {
       ['GET', ''],
       ['GET', '/status'],
       ['POST', '/stop'],
+      ['POST', '/wake'],
       ['POST', '/wipe'],
       ['DELETE', ''],
     ] as const) {
@@ -173,6 +175,7 @@ describe('owners and roles', () => {
 
     const instances = app.instances.instances.size;
     expectProblem(await app.call('POST', '/platforms/ownb1/stop', { token: tokens.reader }), 403);
+    expectProblem(await app.call('POST', '/platforms/ownb1/wake', { token: tokens.reader }), 403);
     expectProblem(await app.call('DELETE', '/platforms/ownb1', { token: tokens.reader }), 403);
     expectProblem(
       await app.call('PATCH', '/platforms/ownb1', {

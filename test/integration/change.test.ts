@@ -71,13 +71,17 @@ describe('PATCH /platforms/{id}', () => {
     const createdTime = instance.createdTime;
     const reply = await app.call('PATCH', '/platforms/pidle', { body: { autoStop: { idleMinutes: 45 } } });
     expect(reply.status).toBe(200);
-    expect(reply.json.spec.autoStop).toEqual({ idleMinutes: 45, prewarm: true });
+    expect(reply.json.spec.autoStop).toEqual({ idleMinutes: 45, gpuIdleMinutes: 10, prewarm: true });
     const off = await app.call('PATCH', '/platforms/pidle', { body: { autoStop: { prewarm: false } } });
-    expect(off.json.spec.autoStop).toEqual({ idleMinutes: 45, prewarm: false });
+    expect(off.json.spec.autoStop).toEqual({ idleMinutes: 45, gpuIdleMinutes: 10, prewarm: false });
+    // The GPU tier's limit likewise: the next sweep reads it (and the status plans by it).
+    const gpu = await app.call('PATCH', '/platforms/pidle', { body: { autoStop: { gpuIdleMinutes: 20 } } });
+    expect(gpu.json.spec.autoStop).toEqual({ idleMinutes: 45, gpuIdleMinutes: 20, prewarm: false });
     expect(app.instances.instances.get('pidle')!.createdTime).toBe(createdTime);
     const status = (await app.call('GET', '/platforms/pidle/status')).json;
     expect(status.phase).toBe('Ready');
     expect(Date.parse(status.autoStop.stopsAt) - Date.parse(status.lastActiveAt)).toBe(45 * MINUTES);
+    expect(Date.parse(status.autoStop.gpuReleasesAt) - Date.parse(status.lastActiveAt)).toBe(20 * MINUTES);
   });
 
   it('adds and removes models, changes replicas, and runs only the steps the change touches', async () => {

@@ -14,7 +14,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../sandbox/clock.js';
 import { DEFAULT_POOLS, SimulatedKubernetes, type AgentPoolSpec } from '../../sandbox/kube/apiserver.js';
-import { poolsFromAksBody } from '../../sandbox/kube/autoscaler.js';
+import { autoscalerDelaysFromAksBody, poolsFromAksBody } from '../../sandbox/kube/autoscaler.js';
 import { DEFAULT_DELAYS } from '../../sandbox/kube/simulation.js';
 import { AZURE_RESOURCES } from '../../src/platform/azure-resources.js';
 import {
@@ -42,9 +42,9 @@ function platformPools(spot: boolean, gpuCount = 0): AgentPoolSpec[] {
 let sim: SimulatedKubernetes | undefined;
 afterEach(async () => sim?.close());
 
-async function start(agentPools: readonly AgentPoolSpec[]) {
+async function start(agentPools: readonly AgentPoolSpec[], delays: Partial<typeof DEFAULT_DELAYS> = {}) {
   const clock = new VirtualClock();
-  sim = new SimulatedKubernetes({ clock, agentPools });
+  sim = new SimulatedKubernetes({ clock, agentPools, delays });
   await sim.listen();
   const kc = new KubeConfig();
   kc.loadFromString(sim.kubeconfig());
@@ -177,5 +177,39 @@ describe('the cluster autoscaler', () => {
     expect(await gpuNodes()).toEqual([]);
     // The apps pool stays at its minimum of 1.
     expect((await core.listNode({ labelSelector: 'agentpool=apps' })).items).toHaveLength(1);
+  });
+
+  it('honours the AKS body: its scale-down-unneeded-time, and a GPU pool in scale-down mode Deallocate starts its deallocated node again, sooner than a new one', async () => {
+    const record = makeRecord('autoscale');
+    const body = AZURE_RESOURCES.aksCluster.body({
+      spec: record.spec,
+      names: record.names,
+      secret: () => '',
+    });
+    const delays = autoscalerDelaysFromAksBody(body.properties);
+    expect(delays.scaleDownUnneededMs).toBe(3 * MIN);
+    const pools = poolsFromAksBody(body.properties);
+    expect(pools.find((p) => p.name === 'gput4')?.scaleDownMode).toBe('Deallocate');
+    const { clock, apply, gpuNodes, core } = await start(pools, delays);
+    const [first] = await gpuNodes();
+    clock.advanceBy(3 * MIN + S);
+    expect(await gpuNodes()).toEqual([]);
+    expect(sim!.deallocatedNodes('gput4')).toBe(1);
+
+    await apply(devicePlugin);
+    await apply(ollama);
+    clock.advanceBy(S);
+    const arrives = DEFAULT_DELAYS.autoscalerScanMs + DEFAULT_DELAYS.deallocatedNodeStartMs;
+    expect(arrives).toBeLessThan(DEFAULT_DELAYS.gpuNodeProvisionMs);
+    clock.advanceBy(arrives - 2 * S);
+    expect(await gpuNodes()).toEqual([]);
+    clock.advanceBy(2 * S);
+    const [again] = await gpuNodes();
+    // The same VM, started again: its name (and its disk) are the deallocated instance's.
+    expect(again?.metadata?.name).toBe(first?.metadata?.name);
+    expect(sim!.deallocatedNodes('gput4')).toBe(0);
+    clock.advanceBy(2 * DEFAULT_DELAYS.workloadReadyMs);
+    const pod = await core.readNamespacedPod({ name: 'ollama-0', namespace: 'llm' });
+    expect(pod.status?.phase).toBe('Running');
   });
 });

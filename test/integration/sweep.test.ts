@@ -2,6 +2,7 @@
  * The idle sweep through the sandbox: the real timer registration starts the singleton sweep, which probes
  * Ollama through the simulated Kubernetes API and stops idle platforms through the simulated ARM.
  */
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hourOfWeek, weekStartMs } from '../../src/platform/prewarm.js';
 import type { VirtualClock } from '../../sandbox/clock.js';
@@ -123,6 +124,80 @@ describe('idle sweep', () => {
     expect((await record('habit')).phase).toBe('Ready');
     expect(clock().now()).toBeLessThan(due);
     expect((await record('lazy')).phase).toBe('Stopped');
+  });
+
+  it('releases the GPU of a platform idle past gpuIdleMinutes and keeps Open WebUI up; POST /wake brings it back; the long limit still stops', async () => {
+    await app.call('POST', '/platforms', {
+      body: { prefix: 'tiers', models: ['phi3.5'], autoStop: { idleMinutes: 60, gpuIdleMinutes: 10 } },
+    });
+    await run('tiers');
+    const cluster = await clusterOf('tiers');
+    const kc = new KubeConfig();
+    kc.loadFromString(cluster.kube.kubeconfig());
+    const core = kc.makeApiClient(CoreV1Api);
+    const gpuNodes = async () => (await core.listNode({ labelSelector: 'gpu=true' })).items;
+    const running = (prefix: string) =>
+      cluster.kube
+        .pods('llm')
+        .filter(
+          (p) =>
+            String((p.metadata as { name?: string }).name).startsWith(prefix) &&
+            (p.status as { phase?: string }).phase === 'Running',
+        );
+    const gpuOf = async () =>
+      ((await app.call('GET', '/platforms/tiers/status')).json as { tiers: { gpu: { state: string } } }).tiers
+        .gpu.state;
+    const [node] = await gpuNodes();
+    expect(node).toBeDefined();
+    // Running: a wake has nothing to do.
+    expect((await app.call('POST', '/platforms/tiers/wake')).status).toBe(202);
+    expect(app.instances.instances.get('tiers:wake')).toBeUndefined();
+
+    // 11 minutes without use (the smoke test's model has expired): the GPU tier is released, nothing stops.
+    clock().advanceBy(11 * MINUTES);
+    const first = await sweep();
+    // (Platforms of the other tests share the sandbox: only this one's fate is asserted.)
+    expect(first.gpuReleased).toContain('tiers');
+    expect(first.stopped).not.toContain('tiers');
+    expect(await record('tiers')).toMatchObject({ phase: 'Ready', gpu: { state: 'released' } });
+    expect(await gpuOf()).toBe('released');
+    expect(running('ollama-')).toEqual([]);
+    // The autoscaler releases the node after its scale-down-unneeded-time (3m, the AKS body's profile).
+    clock().advanceBy(4 * MINUTES);
+    expect(await gpuNodes()).toEqual([]);
+    expect(cluster.kube.deallocatedNodes('gput4')).toBe(1);
+    expect(running('open-webui-').length).toBeGreaterThan(0);
+    // Later sweeps leave it so (its Ollama is not probed) and record no probe failure.
+    const second = await sweep();
+    for (const key of ['gpuReleased', 'stopped', 'probeFailures'] as const)
+      expect(second[key]).not.toContain('tiers');
+
+    // The wake: 202, waking, then running, the deallocated node back under its name.
+    const wake = await app.call('POST', '/platforms/tiers/wake');
+    expect(wake.status).toBe(202);
+    expect(await gpuOf()).toBe('waking');
+    await run('tiers:wake');
+    expect(await gpuOf()).toBe('running');
+    expect((await gpuNodes()).map((n) => n.metadata?.name)).toEqual([node!.metadata?.name]);
+    expect(running('ollama-')).toHaveLength(1);
+
+    // Released again, then idle past the long limit: the whole platform stops as before.
+    clock().advanceBy(11 * MINUTES);
+    expect((await sweep()).gpuReleased).toContain('tiers');
+    clock().advanceBy(50 * MINUTES);
+    expect((await sweep()).stopped).toContain('tiers');
+    await run('tiers');
+    expect((await record('tiers')).phase).toBe('Stopped');
+    const refused = await app.call('POST', '/platforms/tiers/wake');
+    expect(refused.status).toBe(409);
+    expect((refused.json as { detail: string }).detail).toMatch(/is Stopped; wake is possible from Ready/);
+    // A start brings the GPU tier back with the platform.
+    clock().advanceBy(20 * MINUTES);
+    expect((await app.call('POST', '/platforms/tiers/start')).status).toBe(202);
+    await run('tiers');
+    expect(await record('tiers')).toMatchObject({ phase: 'Ready' });
+    expect((await record('tiers')).gpu).toBeUndefined();
+    expect(running('ollama-')).toHaveLength(1);
   });
 
   it('a sweep that is still running is not started twice', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, stopsAt, type SweepCandidate } from '../../src/platform/idle.js';
+import { decide, gpuReleasesAt, stopsAt, type SweepCandidate } from '../../src/platform/idle.js';
 
 const now = new Date('2026-01-05T12:00:00Z');
 const ready = (over: Partial<SweepCandidate> = {}): SweepCandidate => ({
@@ -86,5 +86,38 @@ describe('idle policy', () => {
   it('says when an idle platform will stop', () => {
     expect(stopsAt(ready())).toBe('2026-01-05T11:30:00.000Z');
     expect(stopsAt(ready({ idleMinutes: 0 }))).toBeNull();
+  });
+});
+
+describe('the GPU tier', () => {
+  const idle = { kind: 'ollama', loadedModels: 0 } as const;
+  // Idle for 90 minutes at `now`.
+  const tiered = (over: Partial<SweepCandidate> = {}) =>
+    ready({ idleMinutes: 120, gpuIdleMinutes: 10, ...over });
+  it('is released after gpuIdleMinutes without use, while the long limit is not reached', () => {
+    expect(decide(tiered(), idle, now)).toBe('releaseGpu');
+    expect(decide(tiered({ lastActiveAt: '2026-01-05T11:50:01Z' }), idle, now)).toBe('keep');
+    expect(decide(tiered({ idleMinutes: 0 }), idle, now)).toBe('releaseGpu');
+  });
+  it('is never released with gpuIdleMinutes 0 (or absent), and a use keeps it', () => {
+    expect(decide(tiered({ gpuIdleMinutes: 0 }), idle, now)).toBe('keep');
+    expect(decide(ready({ idleMinutes: 0 }), idle, now)).toBe('keep');
+    expect(decide(tiered(), { kind: 'ollama', loadedModels: 1 }, now)).toBe('markActive');
+  });
+  it('the long limit wins over the GPU limit', () => {
+    expect(decide(tiered({ idleMinutes: 60 }), idle, now)).toBe('stop');
+  });
+  it('released: the long limit counts from the last use; a stopped cluster completes the stop', () => {
+    const power = { kind: 'power', aks: 'Running', postgres: 'Ready' } as const;
+    expect(decide(tiered({ gpu: 'released' }), power, now)).toBe('keep');
+    expect(decide(tiered({ gpu: 'released', idleMinutes: 60 }), power, now)).toBe('stop');
+    expect(decide(tiered({ gpu: 'released', idleMinutes: 0 }), power, now)).toBe('keep');
+    expect(decide(tiered({ gpu: 'released' }), { ...power, aks: 'Stopped' }, now)).toBe('stop');
+    expect(decide(tiered({ gpu: 'waking', idleMinutes: 60 }), power, now)).toBe('keep');
+  });
+  it('gpuReleasesAt: the last use plus gpuIdleMinutes, while running', () => {
+    expect(gpuReleasesAt(tiered())).toBe('2026-01-05T10:40:00.000Z');
+    expect(gpuReleasesAt(tiered({ gpu: 'released' }))).toBeNull();
+    expect(gpuReleasesAt(tiered({ gpuIdleMinutes: 0 }))).toBeNull();
   });
 });

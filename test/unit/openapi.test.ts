@@ -72,6 +72,7 @@ describe('OpenAPI document', () => {
       'POST /platforms/{id}/wipe': [202, 404, 409, 401, 403],
       'POST /platforms/{id}/stop': [202, 404, 409, 401, 403],
       'POST /platforms/{id}/start': [202, 404, 409, 401, 403],
+      'POST /platforms/{id}/wake': [202, 404, 409, 401, 403],
       'POST /platforms/{id}/retry': [202, 404, 409, 401, 403],
       'GET /health': [200],
       'GET /openapi.json': [200],

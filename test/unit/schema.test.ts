@@ -24,7 +24,7 @@ describe('create request schema', () => {
         location: DEFAULT_ALLOWED_LOCATIONS[0],
         gpu: { vmSize: 'Standard_NC4as_T4_v3', minNodes: 0, maxNodes: 2, spot: true },
         webui: { replicas: 3 },
-        autoStop: { idleMinutes: 60, prewarm: true },
+        autoStop: { idleMinutes: 60, gpuIdleMinutes: 10, prewarm: true },
         network: { allowedSourceRanges: [] },
         tags: {},
       },
@@ -34,7 +34,11 @@ describe('create request schema', () => {
   it('takes autoStop.prewarm as a boolean only', () => {
     const body = { prefix: 'abc', models: ['phi3.5'], autoStop: { prewarm: false } };
     const result = validator.validateCreate(body);
-    expect(result.ok && result.value.autoStop).toEqual({ idleMinutes: 60, prewarm: false });
+    expect(result.ok && result.value.autoStop).toEqual({
+      idleMinutes: 60,
+      gpuIdleMinutes: 10,
+      prewarm: false,
+    });
     expect(pointers({ ...body, autoStop: { prewarm: 'no' } })).toEqual(['/autoStop/prewarm']);
   });
 
@@ -88,6 +92,47 @@ describe('create request schema', () => {
         message: 'must be 3–12 characters: a lowercase letter, then lowercase letters or digits',
       },
     ]);
+  });
+
+  it('accepts gpuIdleMinutes 0, 5 and 1440 (default 10) and rejects 4, 1441 and 1.5, saying the range', () => {
+    for (const gpuIdleMinutes of [0, 5, 1440]) {
+      const result = validator.validateCreate({
+        prefix: 'abc',
+        models: ['phi3.5'],
+        autoStop: { gpuIdleMinutes },
+      });
+      expect(result.ok && result.value.autoStop.gpuIdleMinutes).toBe(gpuIdleMinutes);
+    }
+    for (const gpuIdleMinutes of [4, 1441, 1.5]) {
+      const result = validator.validateCreate({
+        prefix: 'abc',
+        models: ['phi3.5'],
+        autoStop: { gpuIdleMinutes },
+      });
+      expect(result.ok ? [] : result.errors).toEqual([
+        expect.objectContaining({ pointer: '/autoStop/gpuIdleMinutes' }),
+      ]);
+    }
+    const result = validator.validateCreate({
+      prefix: 'abc',
+      models: ['phi3.5'],
+      autoStop: { gpuIdleMinutes: 4 },
+    });
+    expect(result.ok ? '' : result.errors[0]!.message).toBe('must be 0 (never) or an integer from 5 to 1440');
+  });
+
+  it('PATCH sets gpuIdleMinutes alone, validated as on create, with no change needing the cluster', () => {
+    const current = validator.validateCreate({ prefix: 'abc', models: ['phi3.5'] });
+    if (!current.ok) throw new Error('invalid');
+    const spec = { ...current.value, huggingFaceToken: false };
+    const result = validator.validateUpdate({ autoStop: { gpuIdleMinutes: 0 } }, spec);
+    expect(result.ok && result.value.spec.autoStop).toEqual({
+      idleMinutes: 60,
+      gpuIdleMinutes: 0,
+      prewarm: true,
+    });
+    expect(result.ok && result.value.change).toEqual({ addedModels: [], removedModels: [] });
+    expect(validator.validateUpdate({ autoStop: { gpuIdleMinutes: 3 } }, spec).ok).toBe(false);
   });
 
   it('accepts idleMinutes 0, 15 and 1440 and rejects 14 and 1441', () => {
@@ -287,7 +332,7 @@ describe('update (PATCH) request schema', () => {
     expect(result.ok && result.value.change).toEqual({ addedModels: [], removedModels: [] });
     const idle = validator.validateUpdate({ autoStop: { idleMinutes: 0 } }, current);
     expect(idle.ok && idle.value).toEqual({
-      spec: { ...current, autoStop: { idleMinutes: 0, prewarm: true } },
+      spec: { ...current, autoStop: { ...current.autoStop, idleMinutes: 0 } },
       change: { addedModels: [], removedModels: [] },
     });
     // One autoStop field alone changes only that one, and needs no flow either.

@@ -121,7 +121,66 @@ describe('platform status', () => {
 
   it('a Ready platform says when the idle sweep stops it: its idle minutes after its last use', () => {
     const r = record({ phase: 'Ready', lastActiveAt: minutesAgo(20) });
-    expect(status(r).autoStop).toEqual({ idleMinutes: 60, stopsAt: '2026-01-05T12:40:00.000Z' });
+    expect(status(r).autoStop).toEqual({
+      idleMinutes: 60,
+      gpuIdleMinutes: 10,
+      stopsAt: '2026-01-05T12:40:00.000Z',
+      gpuReleasesAt: '2026-01-05T11:50:00.000Z',
+    });
+  });
+
+  describe('tiers and the planned idle actions', () => {
+    const withLimits = (autoStop: PlatformRecord['spec']['autoStop'], over: Partial<PlatformRecord> = {}) => {
+      const r = record({ phase: 'Ready', lastActiveAt: minutesAgo(5), ...over });
+      return { ...r, spec: { ...r.spec, autoStop } };
+    };
+
+    it('Ready and running: both tiers run; the GPU release, then the stop, each with its reason', () => {
+      const s = status(withLimits({ idleMinutes: 60, gpuIdleMinutes: 10 }));
+      expect(s.tiers).toEqual({ platform: { state: 'running' }, gpu: { state: 'running', since: null } });
+      expect(s.planned).toEqual([
+        {
+          action: 'releaseGpu',
+          at: '2026-01-05T12:05:00.000Z',
+          reason: expect.stringContaining('autoStop.gpuIdleMinutes (10)') as unknown,
+        },
+        {
+          action: 'stop',
+          at: '2026-01-05T12:55:00.000Z',
+          reason: expect.stringContaining('autoStop.idleMinutes (60)') as unknown,
+        },
+      ]);
+    });
+
+    it('GPU released: the tier says so since when, and only the stop is planned', () => {
+      const s = status(
+        withLimits(
+          { idleMinutes: 60, gpuIdleMinutes: 10 },
+          { gpu: { state: 'released', since: minutesAgo(1) } },
+        ),
+      );
+      expect(s.tiers.gpu).toEqual({ state: 'released', since: minutesAgo(1) });
+      expect(s.planned.map((p) => p.action)).toEqual(['stop']);
+      expect(s.autoStop.gpuReleasesAt).toBeNull();
+    });
+
+    it('a wake that has not finished shows waking with its reason', () => {
+      const gpu = { state: 'waking', since: minutesAgo(1), error: 'quota: no spot capacity' } as const;
+      expect(status(withLimits({ idleMinutes: 60, gpuIdleMinutes: 10 }, { gpu })).tiers.gpu).toEqual(gpu);
+    });
+
+    it('limits off, or the long limit first: nothing, or only the stop, is planned', () => {
+      expect(status(withLimits({ idleMinutes: 0, gpuIdleMinutes: 0 })).planned).toEqual([]);
+      expect(
+        status(withLimits({ idleMinutes: 15, gpuIdleMinutes: 30 })).planned.map((p) => p.action),
+      ).toEqual(['stop']);
+    });
+
+    it('Stopped: both tiers stopped, nothing planned', () => {
+      const s = status(withLimits({ idleMinutes: 60 }, { phase: 'Stopped' }));
+      expect(s.tiers).toEqual({ platform: { state: 'stopped' }, gpu: { state: 'stopped', since: null } });
+      expect(s.planned).toEqual([]);
+    });
   });
 
   it('a Ready platform never used counts from its last update', () => {

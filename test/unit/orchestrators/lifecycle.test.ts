@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ResourceState } from '../../../src/activities/contract.js';
-import { ORCHESTRATORS } from '../../../src/orchestrators/names.js';
+import { ORCHESTRATORS, WAKE_GPU_TIER } from '../../../src/orchestrators/names.js';
 import {
   MINUTES,
   ok,
@@ -38,6 +38,7 @@ function powerStubs(): Stubs {
     },
     getPowerStates: async () => ok({ aks: 'Running', postgres: 'Ready' }),
     checkPlatformReadiness: async () => ok({ ready: true, detail: '' }),
+    startOllama: async () => ok({ replicas: 1 }),
   };
 }
 
@@ -99,10 +100,28 @@ describe('startPlatform', () => {
     expect(stepsStarted(run)).toEqual([
       'postgresStart',
       'aksStart',
+      'gpuWake',
       'nodesReady',
       'workloadsReady',
       'endpoints',
     ]);
+  });
+
+  it('wakes a GPU tier released before the stop: Ollama back to one, recorded running, before the gates', async () => {
+    const run = await runOrchestrator(
+      ORCHESTRATORS.start,
+      { platformId: PLATFORM },
+      { ...powerStubs(), getLastStopTime: async () => null },
+    );
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(run.callsOf('startOllama').map((c) => c.input)).toEqual([{ platformId: PLATFORM }]);
+    const order = (find: (c: Finished['calls'][number]) => boolean) => run.calls.findIndex(find);
+    const woke = order((c) => c.name === 'startOllama');
+    const running = order((c) => c.name === 'recordProgress' && c.input.gpu === null);
+    const firstGate = order((c) => c.name === 'checkPlatformReadiness');
+    expect(woke).toBeGreaterThan(order((c) => c.name === 'beginAksClusterPower'));
+    expect(running).toBeGreaterThan(woke);
+    expect(firstGate).toBeGreaterThan(running);
   });
 
   it('a start 5 minutes after the last stop waits on a durable timer until 15 minutes after it', async () => {
@@ -132,6 +151,56 @@ describe('startPlatform', () => {
     );
     expect(stepsStarted(run)).not.toContain('waitAfterStop');
     expect(run.callsOf('beginPostgresServerPower')[0]!.at).toBe(0);
+  });
+});
+
+describe('wakeGpuTier', () => {
+  it('scales Ollama back to one, waits for the GPU node and the workloads, then records the tier running and the wake as use', async () => {
+    const checks: string[] = [];
+    const run = await runOrchestrator(
+      WAKE_GPU_TIER,
+      { platformId: PLATFORM },
+      {
+        startOllama: async () => ok({ replicas: 1 }),
+        checkPlatformReadiness: async ({ check }) => {
+          checks.push(check);
+          // The GPU node comes at the third read (the autoscaler starts the deallocated VM).
+          return ok({ ready: check !== 'gpu' || checks.length >= 3, detail: 'no GPU node yet' });
+        },
+      },
+      { instanceId: `${PLATFORM}:wake` },
+    );
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(run.callsOf('startOllama')).toHaveLength(1);
+    expect(checks).toEqual(['gpu', 'gpu', 'gpu', 'workloads']);
+    const recorded = run.callsOf('recordProgress').map((c) => c.input);
+    // The timeline and the phase are not touched: the platform stays Ready.
+    expect(recorded).toEqual([
+      { platformId: PLATFORM, gpu: null, lastActiveAt: expect.any(String) as unknown },
+    ]);
+  });
+
+  it('a GPU node that does not come (spot capacity) leaves the tier waking with the reason', async () => {
+    const run = await runOrchestrator(
+      WAKE_GPU_TIER,
+      { platformId: PLATFORM },
+      {
+        startOllama: async () => ok({ replicas: 1 }),
+        checkPlatformReadiness: async () => refused('quota', 'NotTriggerScaleUp'),
+      },
+      { instanceId: `${PLATFORM}:wake` },
+    );
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(run.callsOf('recordProgress').map((c) => c.input)).toEqual([
+      {
+        platformId: PLATFORM,
+        gpu: {
+          state: 'waking',
+          since: expect.any(String) as unknown,
+          error: 'NotTriggerScaleUp: NotTriggerScaleUp (stub)',
+        },
+      },
+    ]);
   });
 });
 

@@ -169,4 +169,63 @@ describe('idleSweep', () => {
     });
     expect(summary).toMatchObject({ refused: ['raced1'], stopped: ['idle2'] });
   });
+
+  describe('the GPU tier (autoStop.gpuIdleMinutes)', () => {
+    const idleOllama = { probeOllama: async () => ok({ loadedModels: 0 }) };
+
+    it('releases the GPU tier of a platform idle past gpuIdleMinutes and keeps it Ready (no stop)', async () => {
+      const { run, summary } = await sweep([ready('gpu1', 11, { gpuIdleMinutes: 10 })], {
+        ...idleOllama,
+        releaseGpuTier: async () => ok({ replicas: 0 }),
+      });
+      expect(run.callsOf('releaseGpuTier').map((c) => c.input)).toEqual([{ platformId: 'gpu1' }]);
+      expect(run.callsOf('requestPlatformStop')).toEqual([]);
+      expect(summary).toMatchObject({ gpuReleased: ['gpu1'], stopped: [] });
+    });
+
+    it('keeps the GPU of a platform idle for less than gpuIdleMinutes, or with the limit off (0)', async () => {
+      const { run } = await sweep(
+        [ready('gpu2', 9, { gpuIdleMinutes: 10 }), ready('gpu3', 59, { gpuIdleMinutes: 0 })],
+        { ...idleOllama, releaseGpuTier: async () => ok({ replicas: 0 }) },
+      );
+      expect(run.callsOf('releaseGpuTier')).toEqual([]);
+      expect(run.callsOf('requestPlatformStop')).toEqual([]);
+    });
+
+    it('stops, rather than releases, a platform idle past both limits', async () => {
+      const { run, summary } = await sweep([ready('both1', 61, { gpuIdleMinutes: 10 })], {
+        ...idleOllama,
+        releaseGpuTier: async () => ok({ replicas: 0 }),
+      });
+      expect(run.callsOf('releaseGpuTier')).toEqual([]);
+      expect(summary).toMatchObject({ stopped: ['both1'], gpuReleased: [] });
+    });
+
+    it('does not probe Ollama (at zero) of a released platform: reads the power states, stops it at the long limit', async () => {
+      const { run, summary } = await sweep(
+        [
+          ready('rel1', 30, { gpuIdleMinutes: 10, gpu: 'released' }),
+          ready('rel2', 61, { gpuIdleMinutes: 10, gpu: 'released' }),
+          ready('wake1', 500, { gpuIdleMinutes: 10, gpu: 'waking' }),
+        ],
+        {
+          probeOllama: async () => refused('transient', 'ServiceUnavailable'),
+          getPowerStates: async () => ok({ aks: 'Running', postgres: 'Ready' }),
+          releaseGpuTier: async () => ok({ replicas: 0 }),
+        },
+      );
+      expect(run.callsOf('probeOllama')).toEqual([]);
+      expect(run.callsOf('getPowerStates')).toHaveLength(3);
+      expect(run.callsOf('releaseGpuTier')).toEqual([]);
+      // No probe failure is recorded for them; the long limit counts from the last use.
+      expect(summary).toMatchObject({ stopped: ['rel2'], probeFailures: [], gpuReleased: [] });
+    });
+
+    it('completes the stop of a released platform whose cluster was stopped outside the API', async () => {
+      const { summary } = await sweep([ready('rel3', 20, { gpuIdleMinutes: 10, gpu: 'released' })], {
+        getPowerStates: async () => ok({ aks: 'Stopped', postgres: 'Ready' }),
+      });
+      expect(summary.stopped).toEqual(['rel3']);
+    });
+  });
 });
