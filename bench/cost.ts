@@ -11,14 +11,15 @@
  * cluster is back: the GPU device plugin, then the GPU pods). `--start-minutes` replaces the start time.
  *
  * The policy comparison replays the same trace through today's policy, today's with learned pre-warm
- * (src/platform/prewarm.ts, as the sweep runs it), and a MODEL of two tiers of idle, which is not built yet:
- * the GPU node released after `--gpu-idle-minutes` and woken on use. Its durations are the sandbox's:
- * released = the autoscaler's scan plus scale-down-unneeded-time (DEFAULT_DELAYS); woken = a scan, the node
+ * (src/platform/prewarm.ts, as the sweep runs it), and a MODEL of two tiers of idle: the GPU node released
+ * after `--gpu-idle-minutes` (built: the sweep's releaseGpu, POST /wake) and woken on use (not built: a
+ * chat is not held while the tier wakes). Its durations are the sandbox's: released = the autoscaler's scan
+ * plus the scale-down-unneeded-time the product's AKS body sets (AUTOSCALER_PROFILE); woken = a scan, the node
  * back, the device plugin then Ollama ready (two readiness delays), then the cold model load from the share
  * (coldLoadMs). A node restarted from Deallocate (scale-down mode `Deallocate`) keeps its driver and images;
  * no measured restart time exists (azure-real-behaviours.md, "AKS Scale-down Mode Deallocate"), so it is
- * modelled as the sandbox's plain node provisioning (nodeProvisionMs, 60 s: the AKS team's CPU scale-out P50
- * is 53 s, azure-real-behaviours.md §1.3); a fresh GPU node (gpuNodeProvisionMs, 6 min) is shown beside it.
+ * the sandbox's assumption (deallocatedNodeStartMs, 90 s; the AKS team's CPU scale-out P50 is 53 s,
+ * azure-real-behaviours.md §1.3); a fresh GPU node (gpuNodeProvisionMs, 6 min) is shown beside it.
  */
 import { loadConfig } from '../src/config.js';
 import { loadTemplateSource } from '../src/manifest-files.js';
@@ -28,8 +29,10 @@ import { renderManifests } from '../src/platform/manifests.js';
 import { derivePlatformNames } from '../src/platform/naming.js';
 import { createRequestValidator } from '../src/platform/schema.js';
 import type { PlatformSpec } from '../src/platform/types.js';
+import { AUTOSCALER_PROFILE } from '../src/platform/azure-resources.js';
 import { DEFAULT_DURATIONS } from '../sandbox/azure/arm.js';
 import { installFunctionsCore } from '../sandbox/host.js';
+import { autoscalerDelaysFromAksBody } from '../sandbox/kube/autoscaler.js';
 import { DEFAULT_DELAYS } from '../sandbox/kube/simulation.js';
 import { CACHED_LOAD_MS, coldLoadMs, modelSize, parseKeepAlive } from '../sandbox/kube/ollama.js';
 import { PREWARM_LEAD_MINUTES } from '../src/platform/policy.js';
@@ -188,7 +191,11 @@ async function main() {
 
   // The policies side by side. The GPU tier's durations, from the sandbox's (see the header).
   const d = DEFAULT_DELAYS;
-  const releaseMs = d.autoscalerScanMs + d.scaleDownUnneededMs;
+  // The unneeded time the product's AKS body sets (AUTOSCALER_PROFILE), read as the simulator reads it.
+  const unneededMs =
+    autoscalerDelaysFromAksBody({ autoScalerProfile: AUTOSCALER_PROFILE }).scaleDownUnneededMs ??
+    d.scaleDownUnneededMs;
+  const releaseMs = d.autoscalerScanMs + unneededMs;
   const gpuWake = (nodeMs: number) => d.autoscalerScanMs + nodeMs + 2 * d.workloadReadyMs + modelLoadMs;
   const tier = (nodeMs: number): GpuTierOptions => ({
     gpuIdleMinutes: options.gpuIdleMinutes,
@@ -200,7 +207,7 @@ async function main() {
     gpuLeadMs: gpuWake(nodeMs) + tickMs,
   });
   const prewarm = { leadMs: PREWARM_LEAD_MINUTES * MINUTE };
-  const deallocated = tier(d.nodeProvisionMs);
+  const deallocated = tier(d.deallocatedNodeStartMs);
   const policies: { name: string; idle: number; r: ReplayResult }[] = [
     { name: 'today: whole-platform stop', idle: idleMinutes, r: result },
     { name: 'today + learned pre-warm', idle: idleMinutes, r: run(idleMinutes, { prewarm }) },
@@ -390,11 +397,11 @@ async function main() {
       ],
       [
         'GPU released (model): autoscaler scan + scale-down-unneeded-time',
-        `${minutes(d.autoscalerScanMs)} + ${minutes(d.scaleDownUnneededMs)} = ${minutes(releaseMs)} min`,
+        `${minutes(d.autoscalerScanMs)} + ${minutes(unneededMs)} = ${minutes(releaseMs)} min`,
       ],
       [
-        'GPU wake (model): scan + node from Deallocate (nodeProvisionMs) + device plugin + Ollama + cold model load',
-        `${minutes(d.autoscalerScanMs)} + ${minutes(d.nodeProvisionMs)} + ${minutes(d.workloadReadyMs)} + ${minutes(d.workloadReadyMs)} + ${minutes(modelLoadMs)} = ${minutes(t2.wakeMs)} min`,
+        'GPU wake (model): scan + node from Deallocate (deallocatedNodeStartMs) + device plugin + Ollama + cold model load',
+        `${minutes(d.autoscalerScanMs)} + ${minutes(d.deallocatedNodeStartMs)} + ${minutes(d.workloadReadyMs)} + ${minutes(d.workloadReadyMs)} + ${minutes(modelLoadMs)} = ${minutes(t2.wakeMs)} min`,
       ],
       [
         'the same with a fresh GPU node (gpuNodeProvisionMs)',
@@ -435,7 +442,7 @@ async function main() {
     ]),
   );
   say(
-    "Rows marked (model) replay a mechanism that is NOT built yet (releasing the GPU tier alone, waking it on use with the request held): they model it with the sandbox's durations. Not priced: the released node's OS disk.",
+    "Rows marked (model) replay two tiers: releasing the GPU tier alone is built (the sweep, POST /wake), waking it on use with the request held is NOT: they model it with the sandbox's durations. Not priced: the released node's OS disk.",
   );
   say(
     'Targets (issue 15): ≤ 1.10 × hours of use, wait p50 ≤ 2 min, ≤ 1 % of the hours of use spent waiting.',
