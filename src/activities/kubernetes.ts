@@ -276,17 +276,30 @@ export function createKubernetesActivities(
      * owns the count, and a target at zero replicas switches the HPA off until it is scaled up again
      * (Kubernetes' HPA documentation, "Implicit maintenance-mode deactivation"), so nothing brings Ollama
      * back before a wake. With no pod requesting its GPU, the node is unneeded and the cluster autoscaler
-     * deallocates it after scale-down-unneeded-time (the pool's scale-down mode). Recorded only while the
-     * platform is still Ready: a stop that started meanwhile is followed by a start, which wakes Ollama.
+     * deallocates it after scale-down-unneeded-time (the pool's scale-down mode). Recorded first, and only
+     * while the platform is Ready with its GPU running: a flow that started meanwhile (a stop, a PATCH, a
+     * wipe) never finds Ollama at zero without the record saying so; a scale that fails takes the record back.
      */
     async releaseGpuTier({ platformId }) {
       return withCluster(platformId, async (kube) => {
-        const replicas = await kube.scaleStatefulSet(OLLAMA.namespace, OLLAMA_STATEFULSET, 0);
         const since = deps.now().toISOString();
-        await deps.registry.update(platformId, (r) =>
+        const recorded = await deps.registry.update(platformId, (r) =>
           r.phase === 'Ready' && !r.gpu ? { ...r, gpu: { state: 'released', since } } : undefined,
         );
-        return { ok: true, value: { replicas } };
+        if (recorded.gpu?.since !== since)
+          return {
+            ok: false,
+            kind: 'conflict',
+            code: 'NotReady',
+            message: `Platform '${platformId}' is ${recorded.phase}${recorded.gpu ? ` with its GPU tier ${recorded.gpu.state}` : ''}: its GPU tier is left as it is.`,
+          };
+        try {
+          const replicas = await kube.scaleStatefulSet(OLLAMA.namespace, OLLAMA_STATEFULSET, 0);
+          return { ok: true, value: { replicas } };
+        } catch (e) {
+          await deps.registry.update(platformId, ({ gpu, ...r }) => (gpu?.since === since ? r : undefined));
+          throw e;
+        }
       });
     },
 

@@ -252,6 +252,15 @@ describe('the GPU tier: releaseGpuTier and startOllama', () => {
     sandbox.clock.advanceBy(10 * 60_000);
     expect(ollamaPods()).toHaveLength(1);
     const [node] = await gpuNodes();
+    // A platform another flow has taken out of Ready (here a PATCH's update) keeps Ollama as it is.
+    await sandbox.registry.update(record.id, (r) => ({ ...r, phase: 'Updating' }));
+    expect(await sandbox.activities.releaseGpuTier({ platformId: record.id })).toMatchObject({
+      ok: false,
+      kind: 'conflict',
+      code: 'NotReady',
+    });
+    expect(replicas()).toBe(1);
+    expect((await sandbox.registry.get(record.id))?.gpu).toBeUndefined();
     await sandbox.registry.update(record.id, (r) => ({ ...r, phase: 'Ready' }));
 
     expect(answerOf(await sandbox.activities.releaseGpuTier({ platformId: record.id }))).toEqual({
@@ -272,10 +281,11 @@ describe('the GPU tier: releaseGpuTier and startOllama', () => {
     expect(await gpuNodes()).toEqual([]);
     expect(sandbox.kube.deallocatedNodes('gput4')).toBe(1);
 
-    // Released again, or on a platform no longer Ready: the record is not changed.
+    // Released already: refused, the record is not changed.
+    const released = (await sandbox.registry.get(record.id))?.gpu;
+    expect(await sandbox.activities.releaseGpuTier({ platformId: record.id })).toMatchObject({ ok: false });
+    expect((await sandbox.registry.get(record.id))?.gpu).toEqual(released);
     await sandbox.registry.update(record.id, (r) => ({ ...r, phase: 'Stopping', gpu: undefined }));
-    answerOf(await sandbox.activities.releaseGpuTier({ platformId: record.id }));
-    expect((await sandbox.registry.get(record.id))?.gpu).toBeUndefined();
 
     expect(answerOf(await sandbox.activities.startOllama({ platformId: record.id }))).toEqual({
       replicas: 1,
