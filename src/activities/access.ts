@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { AzureClients } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
+import { readOrUndefined } from '../azure/lro.js';
 import { AKS_RBAC_CLUSTER_ADMIN_ROLE } from '../platform/azure-resources.js';
 import { requireRecord, type Registry } from '../registry/registry.js';
 import type { ActivityHandlers } from './contract.js';
@@ -38,13 +39,7 @@ export function createAccessActivities(deps: AccessActivityDeps): ActivityHandle
         const principalId = await deps.principalId();
         const name = roleAssignmentName(scope, principalId, AKS_RBAC_CLUSTER_ADMIN_ROLE);
         const assignments = deps.clients.authorization.roleAssignments;
-        const found = await assignments.get(scope, name).then(
-          () => true,
-          (e: { statusCode?: number }) => {
-            if (e.statusCode === 404) return false;
-            throw e;
-          },
-        );
+        const found = await readOrUndefined(() => assignments.get(scope, name));
         if (found) return { ok: true, value: { provisioningState: 'Succeeded', mutated: false } };
         await assignments.create(scope, name, {
           roleDefinitionId: `/subscriptions/${deps.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${AKS_RBAC_CLUSTER_ADMIN_ROLE}`,

@@ -15,28 +15,41 @@ export function capacityReader(
 } {
   return {
     async usages(location) {
-      const usages: Usage[] = [];
-      // GET …/providers/Microsoft.Compute/locations/{location}/usages (api-version 2026-04-01 in
-      // @azure/arm-compute 25.1.1), paged by the SDK.
-      for await (const u of clients.compute.usage.list(location))
-        usages.push({
-          name: u.name?.value ?? '',
-          localizedName: u.name?.localizedValue ?? u.name?.value ?? '',
-          inUse: u.currentValue,
-          limit: u.limit,
-        });
-      let groups = 0;
-      for await (const _ of clients.resources.resourceGroups.list()) groups++;
+      const region = normalize(location);
+      // Three independent paged listings, read together.
+      const [compute, groups, clusters] = await Promise.all([
+        (async () => {
+          const found: Usage[] = [];
+          // GET …/providers/Microsoft.Compute/locations/{location}/usages (api-version 2026-04-01 in
+          // @azure/arm-compute 25.1.1), paged by the SDK.
+          for await (const u of clients.compute.usage.list(location))
+            found.push({
+              name: u.name?.value ?? '',
+              localizedName: u.name?.localizedValue ?? u.name?.value ?? '',
+              inUse: u.currentValue,
+              limit: u.limit,
+            });
+          return found;
+        })(),
+        (async () => {
+          let count = 0;
+          for await (const _ of clients.resources.resourceGroups.list()) count++;
+          return count;
+        })(),
+        (async () => {
+          let count = 0;
+          for await (const c of clients.aks.managedClusters.list())
+            if (normalize(c.location) === region) count++;
+          return count;
+        })(),
+      ]);
+      const usages: Usage[] = [...compute];
       usages.push({
         name: QUOTA.resourceGroups,
         localizedName: 'Resource groups per subscription',
         inUse: groups,
         limit: RESOURCE_GROUPS_PER_SUBSCRIPTION,
       });
-      let clusters = 0;
-      const region = normalize(location);
-      for await (const c of clients.aks.managedClusters.list())
-        if (normalize(c.location) === region) clusters++;
       usages.push({
         name: QUOTA.aksClusters,
         localizedName: 'AKS clusters per region',
