@@ -47,7 +47,9 @@ export function createProgressActivities({
           phase: r.phase,
           idleMinutes: r.spec.autoStop.idleMinutes,
           gpuIdleMinutes: r.spec.autoStop.gpuIdleMinutes ?? GPU_IDLE_MINUTES.default,
-          ...(r.phase === 'Ready' && r.gpu ? { gpu: r.gpu.state } : {}),
+          // A wake that ended in an error (no spot capacity, its deadline) is no wake under way: the tier
+          // counts as released, so the long idle limit still stops the platform.
+          ...(r.phase === 'Ready' && r.gpu ? { gpu: r.gpu.error ? 'released' : r.gpu.state } : {}),
           ...(r.lastActiveAt ? { lastActiveAt: r.lastActiveAt } : {}),
           ...(r.probeFailure ? { probeFailures: r.probeFailure.consecutive } : {}),
           ...(r.power ? { postgres: r.power.postgres } : {}),

@@ -5,6 +5,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { platformObjects } from '../../src/activities/kubernetes.js';
+import { createProgressActivities } from '../../src/activities/progress.js';
 import { kubeClients, type KubeClients } from '../../src/kube/client.js';
 import { applyStages } from '../../src/platform/apply.js';
 import { APPLY_STAGES, type ApplyStage } from '../../src/platform/steps.js';
@@ -238,6 +239,27 @@ describe('provisioning a platform whose cluster is stopped (a retry)', () => {
 });
 
 describe('the GPU tier: releaseGpuTier and startOllama', () => {
+  it('a wake under way keeps its platform from the sweep; a wake that failed leaves the tier released', async () => {
+    const since = new Date(sandbox.clock.now()).toISOString();
+    const progress = createProgressActivities({
+      registry: sandbox.registry,
+      now: () => new Date(sandbox.clock.now()),
+    });
+    const candidate = async () =>
+      (await progress.listSweepCandidates({ at: since })).find((c) => c.platformId === record.id);
+    await sandbox.registry.update(record.id, (r) => ({
+      ...r,
+      phase: 'Ready',
+      gpu: { state: 'waking', since },
+    }));
+    expect((await candidate())?.gpu).toBe('waking');
+    await sandbox.registry.update(record.id, (r) => ({
+      ...r,
+      gpu: { state: 'waking', since, error: 'quota: no spot capacity' },
+    }));
+    expect((await candidate())?.gpu).toBe('released');
+  });
+
   const replicas = () =>
     (sandbox.kube.get('apps/v1', 'StatefulSet', 'ollama', 'llm') as { spec?: { replicas?: number } }).spec
       ?.replicas;
