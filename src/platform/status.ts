@@ -58,8 +58,9 @@ export function platformStatus(
     ? gpuReleasesAt({ gpuIdleMinutes, lastActiveAt, ...(r.gpu ? { gpu: r.gpu.state } : {}) })
     : null;
   // What the idle sweep will do if nobody uses the platform meanwhile (its rule: the long limit wins).
+  const releasesFirst = !!releases && (!stops || releases < stops);
   const planned = [
-    ...(releases && (!stops || releases < stops)
+    ...(releasesFirst
       ? [
           {
             action: 'releaseGpu',
@@ -110,17 +111,14 @@ export function platformStatus(
       gpuIdleMinutes,
       // When the idle sweep will stop it if nobody uses it meanwhile (the same rule the sweep applies).
       stopsAt: stops,
-      gpuReleasesAt: planned.some((p) => p.action === 'releaseGpu') ? releases : null,
+      gpuReleasesAt: releasesFirst ? releases : null,
     },
     // Each tier's state: the platform (control plane, Open WebUI, PostgreSQL) and the GPU (Ollama, its node).
+    // Out of Ready, both tiers are in the platform's phase (stopped, starting, updating, …).
     tiers: {
-      platform: { state: ready ? 'running' : r.phase === 'Stopped' ? 'stopped' : r.phase.toLowerCase() },
+      platform: { state: ready ? 'running' : r.phase.toLowerCase() },
       gpu: {
-        state: ready
-          ? (r.gpu?.state ?? 'running')
-          : r.phase === 'Stopped'
-            ? 'stopped'
-            : r.phase.toLowerCase(),
+        state: ready ? (r.gpu?.state ?? 'running') : r.phase.toLowerCase(),
         since: ready ? (r.gpu?.since ?? null) : null,
         ...(ready && r.gpu?.error ? { error: r.gpu.error } : {}),
       },
