@@ -24,6 +24,21 @@ param keyVaultPurgeProtection bool = false
 @description('Comma-separated regions platforms may be created in (the app setting ALLOWED_LOCATIONS).')
 param allowedLocations string = 'eastus,eastus2,southcentralus,westus2,westus3,northeurope,westeurope,uksouth,francecentral,swedencentral,southeastasia,australiaeast,japaneast,koreacentral,centralindia'
 
+// The durable runtime's backend (README: "Durable Functions backend"). azureStorage: the task hub in the app's
+// storage account (queues, tables, blobs), billed per transaction. durableTaskScheduler: a managed scheduler
+// and task hub (Microsoft.DurableTask), for fleets whose orchestrations outgrow Azure Storage's throughput.
+@allowed(['azureStorage', 'durableTaskScheduler'])
+param durableBackend string = 'azureStorage'
+
+@description('Durable Task Scheduler SKU when durableBackend is durableTaskScheduler: Consumption (per action) or Dedicated (per capacity unit).')
+@allowed(['Consumption', 'Dedicated'])
+param durableTaskSchedulerSku string = 'Consumption'
+
+@description('Capacity units of a Dedicated scheduler (each published at up to 2,000 actions per second).')
+@minValue(1)
+@maxValue(3)
+param durableTaskSchedulerCapacity int = 1
+
 // Built-in roles granted at subscription scope (ids are the same in every tenant).
 var rbacAdministrator = 'f58310d9-a9f6-439a-9e8d-f62e7b41a168' // Role Based Access Control Administrator
 var aksRbacClusterAdmin = 'b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b' // Azure Kubernetes Service RBAC Cluster Admin
@@ -45,6 +60,9 @@ module app 'app.bicep' = {
     authClientId: authClientId
     keyVaultPurgeProtection: keyVaultPurgeProtection
     allowedLocations: allowedLocations
+    durableBackend: durableBackend
+    durableTaskSchedulerSku: durableTaskSchedulerSku
+    durableTaskSchedulerCapacity: durableTaskSchedulerCapacity
   }
 }
 

@@ -52,6 +52,11 @@ const text = (value: BicepValue | undefined) =>
 const HOST_SETTINGS = {
   AzureWebJobsStorage__credential: 'the host reaches AzureWebJobsStorage with the managed identity',
   APPLICATIONINSIGHTS_CONNECTION_STRING: "the host's telemetry to Application Insights",
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__type:
+    "host.json's durable backend, per deployment (durableBackend)",
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName:
+    'the setting that names the durable backend',
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: "the Durable Task Scheduler's endpoint, reached by identity",
 };
 
 const appSettings = () => object(resource(app, 'Microsoft.Web/sites/config', 'appsettings').body.properties);
@@ -88,12 +93,15 @@ describe('app settings', () => {
       allowedLocations: main.params.get('allowedLocations')!.defaultValue as string,
       'insights.properties.ConnectionString': 'InstrumentationKey=…',
       'functionApp.identity.principalId': '66666666-7777-4888-9999-000000000000',
+      taskHubName: app.vars.get('taskHubName') as string,
     };
     const env = Object.fromEntries(
-      Object.entries(appSettings()).map(([name, value]) => [
-        name,
-        value instanceof BicepExpression ? resolved[value.text] : String(value),
-      ]),
+      Object.entries(appSettings())
+        .filter(([name]) => !(name in HOST_SETTINGS))
+        .map(([name, value]) => [
+          name,
+          value instanceof BicepExpression ? resolved[value.text] : String(value),
+        ]),
     );
     for (const [name, value] of Object.entries(env)) expect(value, name).toBeTypeOf('string');
     const deployed = loadConfig(env);
@@ -112,6 +120,34 @@ describe('app settings', () => {
       tableEndpoint: 'https://stabcdef123.table.core.windows.net',
     });
     expect(deployed.allowedLocations).toEqual([...DEFAULT_ALLOWED_LOCATIONS]);
+  });
+  it('the durable backend is one parameter: Azure Storage by default, or a Durable Task Scheduler reached by identity', () => {
+    const param = main.params.get('durableBackend')!;
+    expect(param.defaultValue).toBe('azureStorage');
+    expect(param.decorators.join(' ')).toContain("@allowed(['azureStorage', 'durableTaskScheduler'])");
+    expect(text(app.vars.get('useScheduler'))).toBe("durableBackend == 'durableTaskScheduler'");
+    // host.json names no provider (Azure Storage on AzureWebJobsStorage); the settings override it per deployment.
+    const host = JSON.parse(read('host.json')) as { extensions: { durableTask: Record<string, unknown> } };
+    expect(host.extensions.durableTask).toEqual({ hubName: '%DURABLE_TASK_HUB%' });
+    const settings = appSettings();
+    const prefix = 'AzureFunctionsJobHost__extensions__durableTask__storageProvider__';
+    expect(text(settings[`${prefix}type`])).toBe("useScheduler ? 'azureManaged' : 'AzureStorage'");
+    expect(text(settings[`${prefix}connectionStringName`])).toBe(
+      "useScheduler ? 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING' : 'AzureWebJobsStorage'",
+    );
+    expect(text(settings.DURABLE_TASK_SCHEDULER_CONNECTION_STRING)).toMatch(
+      /^useScheduler \? 'Endpoint=\$\{scheduler\.properties\.endpoint\};Authentication=ManagedIdentity' : ''$/,
+    );
+    // The scheduler, its task hub (named as DURABLE_TASK_HUB) and the app's role on it exist only then.
+    for (const symbol of ['scheduler', 'taskHub', 'durableTasks']) {
+      const r = app.resources.find((x) => x.symbol === symbol)!;
+      expect(r.condition?.text, symbol).toBe('useScheduler');
+    }
+    expect(text(app.resources.find((x) => x.symbol === 'taskHub')!.body.name)).toBe('taskHubName');
+    expect(text(settings.DURABLE_TASK_HUB)).toBe('taskHubName');
+    const appModule = main.modules.find((m) => m.symbol === 'app')!;
+    for (const name of ['durableBackend', 'durableTaskSchedulerSku', 'durableTaskSchedulerCapacity'])
+      expect(text(object(appModule.body.params)[name]), name).toBe(name);
   });
 });
 
@@ -176,12 +212,17 @@ describe('endpoints and hardening', () => {
     expect(text(resource(app, 'Microsoft.Web/sites').body.tags)).toContain("'azd-service-name': 'api'");
     expect(main.targetScope).toBe('subscription');
     expect(main.modules.map((m) => m.path)).toEqual(['app.bicep']);
-    // Every parameter of main.bicep without a default comes from azd's environment.
+    // Every parameter of main.bicep without a default comes from azd's environment; one with a default may
+    // too, falling back to that same default when the environment does not set it (`${NAME=default}`).
     const parameters = (
-      JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, unknown> }
+      JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, { value: string }> }
     ).parameters;
     const required = [...main.params].filter(([, p]) => p.defaultValue === undefined).map(([name]) => name);
-    expect(Object.keys(parameters).sort()).toEqual(required.sort());
+    expect(Object.keys(parameters).filter((name) => required.includes(name))).toEqual(required);
+    for (const [name, { value }] of Object.entries(parameters).filter(([n]) => !required.includes(n))) {
+      const fallback = /^\$\{[A-Z_]+=(.*)\}$/.exec(value)?.[1];
+      expect(fallback, name).toBe(main.params.get(name)?.defaultValue);
+    }
   });
 });
 
@@ -224,6 +265,7 @@ describe('roles of the app’s identity', () => {
         '974c5e8b-45b9-4653-ba55-5f855dd0fb88 @ storage', // Storage Queue Data Contributor: the task hub's queues
         '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3 @ storage', // Storage Table Data Contributor: task hub, registry
         'b86a8fe4-44ce-4948-aee5-eccb2c155cd7 @ vault', // Key Vault Secrets Officer: the platforms' secrets
+        '0ad04412-c4d5-4796-b79c-f76d14c8d402 @ taskHub', // Durable Task Data Contributor, with the scheduler
         'provisionerRole.id @ "subscription"', // the custom role below
         'f58310d9-a9f6-439a-9e8d-f62e7b41a168 @ "subscription"', // RBAC Administrator, with a condition
       ].sort(),
@@ -302,7 +344,15 @@ interface SchemaSource {
   apiVersion: string;
   /** Properties of the api-version used that the package's older one lacks, with the specification's path. */
   additions?: Record<string, Shape>;
+  /** A type no installed package describes: its writable properties, from the documented specification. */
+  declared?: Shape;
 }
+
+const ANY: Shape = { kind: 'any' };
+const shapeOf = (properties: Record<string, Shape>): Shape => ({
+  kind: 'object',
+  properties: new Map(Object.entries(properties)),
+});
 
 async function mappersOf(pkg: string, file: string) {
   return (await import(pathToFileURL(join(packageRoot(pkg), file)).href)) as Record<string, unknown>;
@@ -357,6 +407,29 @@ describe('every resource body against the schema of its api-version', () => {
       apiVersion: '2020-02-02',
       additions: { WorkspaceResourceId: { kind: 'any' } },
     },
+    // No management package of Microsoft.DurableTask is published on npm: the writable properties of
+    // 2026-02-01 as the template reference documents them (learn.microsoft.com/azure/templates/
+    // microsoft.durabletask/2026-02-01/schedulers and …/schedulers/taskhubs; the endpoint is read-only).
+    'Microsoft.DurableTask/schedulers': {
+      pkg: '',
+      model: 'Scheduler',
+      apiVersion: '2026-02-01',
+      declared: shapeOf({
+        location: ANY,
+        tags: ANY,
+        properties: shapeOf({
+          ipAllowlist: ANY,
+          publicNetworkAccess: ANY,
+          sku: shapeOf({ name: ANY, capacity: ANY }),
+        }),
+      }),
+    },
+    'Microsoft.DurableTask/schedulers/taskHubs': {
+      pkg: '',
+      model: 'TaskHub',
+      apiVersion: '2026-02-01',
+      declared: shapeOf({ properties: shapeOf({}) }),
+    },
   };
   /** The api-version each AutoRest package sends for the model's operations, read from the package. */
   const mapperPackages: Record<string, { mappers: string; parameters: string; parameter: string }> = {
@@ -381,6 +454,7 @@ describe('every resource body against the schema of its api-version', () => {
     r.type === 'Microsoft.Web/sites/config' ? `${r.type} ${String(r.body.name)}` : r.type;
   const schemaCache = new Map<string, (model: string) => Shape>();
   async function schemaFor(source: SchemaSource): Promise<{ shape: Shape; packageVersion: string }> {
+    if (source.declared) return { shape: source.declared, packageVersion: source.apiVersion };
     const paths = mapperPackages[source.pkg];
     if (!paths) {
       if (!schemaCache.has(source.pkg)) schemaCache.set(source.pkg, typeSpecSchemas(source.pkg));
