@@ -268,6 +268,17 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             phase: ref('Phase'),
             location: { type: 'string' },
             models: { type: 'array', items: { type: 'string' } },
+            costPerHour: {
+              type: 'object',
+              description: 'As the status shows it: currency and the estimate per hour.',
+            },
+            warnings: { type: 'array', items: { type: 'string' }, description: 'As the status shows them.' },
+            planned: {
+              type: 'array',
+              description:
+                "As the status shows it: the idle sweep's next actions (releaseGpu, stop) with at and reason.",
+              items: { type: 'object' },
+            },
             links: ref('Links'),
           },
         },
