@@ -212,6 +212,25 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
           responses: { '200': jsonResponse('OpenAPI 3.1.', { type: 'object' }) },
         },
       },
+      '/console': {
+        get: {
+          summary:
+            'The operator console (HTML; no key needed for the page, which calls this API with the caller’s key and token).',
+          operationId: 'console',
+          responses: { '200': { description: 'The page.', content: { 'text/html': {} } } },
+        },
+      },
+      '/console/{path}': {
+        get: {
+          summary: 'The console’s static assets (content-hashed, cached for good).',
+          operationId: 'consoleAsset',
+          parameters: [{ name: 'path', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': { description: 'The asset.' },
+            '404': { description: 'No such asset.' },
+          },
+        },
+      },
     },
     components: {
       securitySchemes: {
