@@ -12,18 +12,22 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveConsole } from '../http/static.js';
 
-/** The app's root (the folder with package.json), from this module's place in src/ or dist/src/. */
-function appRoot(): string {
+/**
+ * The app's root (the folder with package.json), from this module's place in src/ or dist/src/. Never a
+ * reason to fail loading the app: without it the console answers 404 and the API works.
+ */
+function appRoot(): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('package.json not found above the console function');
+    if (parent === dir) return undefined;
     dir = parent;
   }
   return dir;
 }
 
-const handler = serveConsole(join(appRoot(), 'dist', 'console'));
+const root = appRoot();
+const handler = serveConsole(root ? join(root, 'dist', 'console') : undefined);
 
 app.http('console', { route: 'console', methods: ['GET'], authLevel: 'anonymous', handler });
 app.http('consoleAsset', { route: 'console/{*path}', methods: ['GET'], authLevel: 'anonymous', handler });

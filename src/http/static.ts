@@ -33,9 +33,13 @@ const HASHED_ASSET = /^assets\/[^/]+-[A-Za-z0-9_-]{8,}\.[a-z]+$/;
 
 const notFound = (): HttpResponseInit => ({ status: 404, headers: { ...SECURITY_HEADERS } });
 
-/** Serves `dir` (index.html at the root, files below it by their relative path); 404 for anything else. */
-export function serveConsole(dir: string) {
+/**
+ * Serves `dir` (index.html at the root, files below it by their relative path); 404 for anything else,
+ * and for everything when there is no folder.
+ */
+export function serveConsole(dir: string | undefined) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
+    if (dir === undefined) return notFound();
     const path = request.params.path ?? 'index.html';
     const segments = path.split('/');
     if (!segments.every((s) => SEGMENT.test(s))) return notFound();

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScaledClock } from '../../sandbox/clock.js';
 import { serveSandbox } from '../../sandbox/server.js';
 import { CONSOLE_CSP, serveConsole } from '../../src/http/static.js';
+import { ApiProblem, createClient } from '../../src/client/api.js';
 import { startTestApp, type TestApp } from '../support/harness.js';
 import { HttpRequest } from '@azure/functions';
 
@@ -167,9 +168,17 @@ describe('a platform’s life in the console', () => {
     expect(page.url()).not.toContain(app.functionKey);
 
     // 2. A refused create: the problem's title, detail and the field it names.
+    const refused = await createClient({ baseUrl: base, key: app.functionKey, token: app.adminToken })
+      .create({ prefix: 'Bad!', models: ['phi3.5'] })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    if (!(refused instanceof ApiProblem)) throw new Error('the API accepted an invalid prefix');
     await page.fill('input[name=prefix]', 'Bad!');
     await page.click('form.create button[type=submit]');
-    await expectText(page, 'form.create .problem-title', /./);
+    await expectText(page, 'form.create .problem-title', refused.title);
+    await expectText(page, 'form.create .problem-detail', refused.detail);
     await expectText(page, 'form.create .problem-fields', '/prefix');
 
     // 3. Create: the page follows the platform to Ready.
@@ -209,7 +218,7 @@ describe('a platform’s life in the console', () => {
     await expectText(page, '.power', /AKS: Stopped/);
     expect(await page.isEnabled('button[data-action=start]')).toBe(true);
     expect(await page.isDisabled('button[data-action=stop]')).toBe(true);
-    // Stop again is refused by the API's rules before it is sent: the button is off. A wake is a 409 problem.
+    // The API's rules: no stop or wake of a Stopped platform.
     expect(await page.isDisabled('button[data-action=wake]')).toBe(true);
 
     // 5. Delete: only once the prefix is typed.
