@@ -13,6 +13,22 @@ import { ProblemView } from './problem.js';
 import { clearCredentials, loadCredentials, saveCredentials, type Credentials } from './session.js';
 import './style.css';
 
+/** A credential input: masked, never offered for autocompletion. */
+function SecretField(props: { label: string; name: string; value: string; set: (v: string) => void }) {
+  return (
+    <label>
+      {props.label}{' '}
+      <input
+        name={props.name}
+        type="password"
+        autocomplete="off"
+        value={props.value}
+        onInput={(e) => props.set(e.currentTarget.value)}
+      />
+    </label>
+  );
+}
+
 function SignIn({ problem, onSignIn }: { problem: ApiProblem | null; onSignIn: (c: Credentials) => void }) {
   const [key, setKey] = useState('');
   const [token, setToken] = useState('');
@@ -27,30 +43,12 @@ function SignIn({ problem, onSignIn }: { problem: ApiProblem | null; onSignIn: (
           onSignIn({ key: key.trim(), token: token.trim() });
         }}
       >
-        <label>
-          Function key{' '}
-          <input
-            name="key"
-            type="password"
-            autocomplete="off"
-            value={key}
-            onInput={(e) => setKey(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          Bearer token{' '}
-          <input
-            name="token"
-            type="password"
-            autocomplete="off"
-            value={token}
-            onInput={(e) => setToken(e.currentTarget.value)}
-          />
-        </label>
+        <SecretField label="Function key" name="key" value={key} set={setKey} />
+        <SecretField label="Bearer token" name="token" value={token} set={setToken} />
         <button type="submit">Sign in</button>
         <p class="hint">
-          Kept in this tab only (sessionStorage). Against `npm run sandbox`: the key and token of its ready
-          line.
+          Kept in this tab only (sessionStorage). Against <code>npm run sandbox</code>: the key and token of
+          its ready line.
         </p>
       </form>
     </main>
