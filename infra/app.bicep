@@ -194,7 +194,8 @@ resource appSettings 'Microsoft.Web/sites/config@2025-05-01' = {
 }
 
 // App Service Authentication: every request but the anonymous routes needs a Microsoft Entra token for the
-// app registration (on top of the function key); the app roles arrive in the token's `roles` claim.
+// app registration (on top of the function key); the app roles arrive in the token's `roles` claim. The
+// console (/console, anonymous for the Functions host only) is not excluded: it is signed in like the API.
 resource authentication 'Microsoft.Web/sites/config@2025-05-01' = {
   parent: functionApp
   name: 'authsettingsV2'

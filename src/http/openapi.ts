@@ -212,6 +212,25 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
           responses: { '200': jsonResponse('OpenAPI 3.1.', { type: 'object' }) },
         },
       },
+      '/console': {
+        get: {
+          summary:
+            'The operator console (HTML; no key needed for the page, which calls this API with the caller’s key and token).',
+          operationId: 'console',
+          responses: { '200': { description: 'The page.', content: { 'text/html': {} } } },
+        },
+      },
+      '/console/{path}': {
+        get: {
+          summary: 'The console’s static assets (content-hashed, cached for good).',
+          operationId: 'consoleAsset',
+          parameters: [{ name: 'path', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': { description: 'The asset.' },
+            '404': { description: 'No such asset.' },
+          },
+        },
+      },
     },
     components: {
       securitySchemes: {
@@ -268,6 +287,17 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             phase: ref('Phase'),
             location: { type: 'string' },
             models: { type: 'array', items: { type: 'string' } },
+            costPerHour: {
+              type: 'object',
+              description: 'As the status shows it: currency and the estimate per hour.',
+            },
+            warnings: { type: 'array', items: { type: 'string' }, description: 'As the status shows them.' },
+            planned: {
+              type: 'array',
+              description:
+                "As the status shows it: the idle sweep's next actions (releaseGpu, stop) with at and reason.",
+              items: { type: 'object' },
+            },
             links: ref('Links'),
           },
         },

@@ -27,7 +27,13 @@ import { DELETION_PHASES, RESTOP, RETRIED_AS, TRANSITIONS, type Transition } fro
 import type { TemplateSource } from '../platform/manifests.js';
 import { planPlatform, type PlatformPlan } from '../platform/plan.js';
 import type { RequestValidator } from '../platform/schema.js';
-import { carryModelStates, links, platformStatus, platformView } from '../platform/status.js';
+import {
+  carryModelStates,
+  links,
+  platformOverview,
+  platformStatus,
+  platformView,
+} from '../platform/status.js';
 import type { Operation, Phase, PlatformChange, PlatformRecord, PlatformSpec } from '../platform/types.js';
 import { RegistryConflictError, type Registry } from '../registry/registry.js';
 import { ApiError } from './errors.js';
@@ -145,6 +151,7 @@ export class PlatformService {
   async list(caller: Caller, options: { includeDeleted: boolean }) {
     authorize(caller, 'read');
     const records = await this.deps.registry.list(options);
+    const now = this.deps.now();
     return {
       platforms: records
         .filter((r) => canSee(caller, r.owners))
@@ -156,6 +163,8 @@ export class PlatformService {
           models: r.spec.models,
           createdAt: r.createdAt,
           updatedAt: r.updatedAt,
+          // Cost, warnings and the planned stop/wake as the status computes them, so a list needs no reads.
+          ...platformOverview(r, now, stepDeadlineMs),
           links: links(r.id),
         })),
     };

@@ -157,7 +157,7 @@ describe('endpoints and hardening', () => {
     for (const file of appEntryFiles()) await import(pathToFileURL(file).href);
   });
 
-  it("App Service Authentication lets through exactly the app's anonymous routes, and requires a token elsewhere", () => {
+  it("App Service Authentication lets through exactly the app's anonymous routes but the console, and requires a token elsewhere", () => {
     const { routePrefix } = (
       JSON.parse(read('host.json')) as { extensions: { http: { routePrefix: string } } }
     ).extensions.http;
@@ -166,12 +166,18 @@ describe('endpoints and hardening', () => {
       .map((r) => `/${[routePrefix, r.trigger.route ?? r.name].filter(Boolean).join('/')}`)
       .sort();
     expect(anonymous.length).toBeGreaterThan(0);
+    // The console's page and assets need no function key (a browser opening a page cannot send one), but
+    // they stay behind the sign-in like the API: only the health check and the OpenAPI document are public.
+    const consoleRoutes = anonymous.filter((path) => /^\/console(\/|$)/.test(path));
+    expect(consoleRoutes).toEqual(['/console', '/console/{*path}']);
 
     const auth = object(resource(app, 'Microsoft.Web/sites/config', 'authsettingsV2').body.properties);
     const validation = object(auth.globalValidation);
     expect(validation.requireAuthentication).toBe(true);
     expect(validation.unauthenticatedClientAction).toBe('Return401');
-    expect([...(validation.excludedPaths as string[])].sort()).toEqual(anonymous);
+    const excluded = [...(validation.excludedPaths as string[])].sort();
+    expect(excluded).toEqual(anonymous.filter((path) => !consoleRoutes.includes(path)));
+    for (const path of excluded) expect(path).not.toMatch(/^\/console/);
     const entra = object(object(auth.identityProviders).azureActiveDirectory);
     expect(text(object(entra.registration).clientId)).toBe('authClientId');
     expect(object(auth.httpSettings).requireHttps).toBe(true);

@@ -296,14 +296,21 @@ describe('.funcignore', () => {
     'dist/bench/sweep.js',
     'bench/RESULTS-a.md',
     'dist/sandbox/.cli-test/src/functions/meta.js',
+    'console/src/main.tsx',
+    'console/vite.config.ts',
   ])('keeps %s out of the deployment package', (path) => {
     expect(excludedBy(rules, path)).toBe(true);
   });
 
-  it.each(['host.json', 'package.json', 'dist/src/functions/meta.js', 'dist/src/config.js'])(
-    'keeps %s in the deployment package',
-    (path) => {
-      expect(excludedBy(rules, path)).toBe(false);
-    },
-  );
+  it.each([
+    'host.json',
+    'package.json',
+    'dist/src/functions/meta.js',
+    'dist/src/config.js',
+    // The built console, which src/functions/console.ts serves.
+    'dist/console/index.html',
+    'dist/console/assets/index-HScjnL4r.js',
+  ])('keeps %s in the deployment package', (path) => {
+    expect(excludedBy(rules, path)).toBe(false);
+  });
 });
