@@ -354,15 +354,18 @@ async function run(
       ['wall / ideal', round(wallMs / idealMs, 2)],
       ['ARM requests in the sweep window (credential reads)', `${armCalls} (${credentialReads})`],
       ['peak RSS of the process (seeding included)', `${round(peakRssMb)} MB`],
-      ['probe phases (first probe started → last probe answered, summed over batches)', ms(phases.probeMs)],
-      ['acting on decisions (recordProgress / requestPlatformStop, together per batch)', ms(phases.actMs)],
+      [
+        "probe steps (a batch's probes with the previous batch's writes and stops; first started → last answered, summed)",
+        ms(phases.probeMs),
+      ],
+      ["steps of writes and stops alone (each chunk's last batch)", ms(phases.actMs)],
       ['rest (listing candidates, replays between activities, start-up)', ms(phases.restMs)],
       [
         'probe activity duration p50 / p99 / max',
         `${ms(phases.probeP50)} / ${ms(phases.probeP99)} / ${ms(phases.probeMax)}`,
       ],
       [
-        'batch duration p50 / max (first probe started → last answered)',
+        'probe step duration p50 / max (first started → last answered)',
         `${ms(phases.batchP50)} / ${ms(phases.batchMax)}`,
       ],
       ['act activity duration p50 / max', `${ms(phases.actP50)} / ${ms(phases.actMax)}`],
@@ -668,9 +671,9 @@ const roundCost = (c: OrchestratorCost) => ({
 
 /**
  * Where the sweep's time went, from the driver's events for its instances (the sweep and its chunks, which
- * run one after another): probe phases (the first probe of a batch starting → the last one answered), act
- * phases (the batch's writes and stops, started together → the last answered), and the rest (candidate
- * listing, the episodes in between, starting the chunks).
+ * run one after another): probe steps (a batch's probes and the previous batch's writes and stops, started
+ * together → the last answered), steps of writes and stops alone (a chunk's last batch), and the rest
+ * (candidate listing, the episodes in between, starting the chunks).
  */
 function analyse(
   timeline: readonly { at: number; event: DriverEvent }[],
@@ -680,13 +683,20 @@ function analyse(
   const started = new Map<string, { at: number; name: string }>();
   const probeDurations: number[] = [];
   const actDurations: number[] = [];
-  const phases: { kind: 'probe' | 'act'; first: number; last: number }[] = [];
+  // A step's activities all start in one episode, before any of them is recorded: a start after a recorded
+  // answer opens the next step. A step with probes is a probe step (the previous batch's writes and stops
+  // run in it too); one without is the writes and stops of a chunk's last batch.
+  const phases: { kind: 'probe' | 'act'; first: number; last: number; answered: boolean }[] = [];
   const isProbe = (name: string) => name === 'probeOllama' || name === 'getPowerStates';
   for (const { at, event } of timeline) {
     if (event.type === 'activity-started') {
       started.set(`${event.instanceId}#${event.taskId}`, { at, name: event.name });
-      const kind = isProbe(event.name) ? 'probe' : 'act';
-      if (phases.at(-1)?.kind !== kind) phases.push({ kind, first: at, last: at });
+      let phase = phases.at(-1);
+      if (!phase || phase.answered) {
+        phase = { kind: 'act', first: at, last: at, answered: false };
+        phases.push(phase);
+      }
+      if (isProbe(event.name)) phase.kind = 'probe';
     } else if (event.type === 'activity-recorded') {
       const s = started.get(`${event.instanceId}#${event.taskId}`);
       if (!s) continue;
@@ -694,7 +704,10 @@ function analyse(
       if (isProbe(s.name)) probeDurations.push(d);
       else if (s.name === 'recordProgress' || s.name === 'requestPlatformStop') actDurations.push(d);
       const phase = phases.at(-1);
-      if (phase) phase.last = Math.max(phase.last, at);
+      if (phase) {
+        phase.last = Math.max(phase.last, at);
+        phase.answered = true;
+      }
     }
   }
   const batchDurations = phases.filter((p) => p.kind === 'probe').map((b) => b.last - b.first);
