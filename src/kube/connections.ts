@@ -1,10 +1,10 @@
 /**
  * What a worker keeps per AKS cluster between activities: the API server's address and CA (from
  * listClusterUserCredential) and the Kubernetes clients built on a keep-alive agent trusting that CA, so a
- * warm probe costs neither an ARM call nor a TLS handshake. AKS allows its "all other APIs" (the credential
- * POSTs among them) 60 calls in a burst and then one a second per subscription and region
- * (azure-real-behaviours §3.2): a sweep reading every cluster's credential could not keep a five-minute
- * schedule past a few hundred platforms.
+ * warm probe costs no ARM call, and no TLS handshake while the API server keeps the connection open. AKS
+ * allows its "all other APIs" (the credential POSTs among them) 60 calls in a burst and then one a second
+ * per subscription and region (azure-real-behaviours §3.2): a sweep reading every cluster's credential
+ * could not keep a five-minute schedule past a few hundred platforms.
  *
  * Nothing expires by time: an entry is dropped when the cluster refuses it (a connection or TLS failure, a
  * 401), and the next use reads the credential again. A started cluster with a new address, or a cluster
