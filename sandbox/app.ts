@@ -121,6 +121,7 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
     {
       access: (key) => arm.access(key),
       mayUseKubernetes: (key, principal) => arm.mayUseKubernetes(key, principal),
+      fqdn: (key) => arm.fqdn(key),
     },
   );
   await clusters.listen();
@@ -144,6 +145,8 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
   });
   overrideComposition({
     config,
+    // The worker's time is the sandbox's: what it keeps (tokens, cluster connections) ages with the world.
+    now: () => new Date(clock.now()),
     credential: sandboxCredentialOn(clock),
     httpClient: simulatedAzureHttpClient({ keyVaultUrl: keyVault.vaultUrl, keyVaultBase, armBase }),
   });

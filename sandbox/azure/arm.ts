@@ -24,6 +24,7 @@ import type { ClusterAuthority } from '../kube/front-door.js';
 import {
   AKS_TYPE,
   aksApiServer,
+  clusterFqdn,
   aksListRoute,
   aksRoute,
   clusterAccess,
@@ -257,6 +258,11 @@ export class SimulatedArm implements ClusterAuthority {
   access(id: string): ReturnType<ClusterAuthority['access']> {
     this.world.settle();
     return clusterAccess(this.world, id);
+  }
+
+  /** The API server's FQDN of the AKS cluster `id` (new with each creation); undefined: no cluster. */
+  fqdn(id: string): string | undefined {
+    return clusterFqdn(this.world, id);
   }
 
   /** Whether a Kubernetes role of `principalId` on the cluster `id` (or above) has taken effect. */

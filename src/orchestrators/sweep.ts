@@ -9,8 +9,8 @@
  *
  * Scale. An orchestrator replays its whole history at every step, so one flow doing a thousand platforms'
  * work one call at a time costs the square of that. The platforms are cut into chunks, each swept by a
- * sub-orchestration (a short history of its own), and within a batch the probes run together and then the
- * writes and transitions run together: a chunk takes two steps per batch.
+ * sub-orchestration (a short history of its own). Within a chunk the probes of a batch run together, and
+ * with them the writes and transitions the previous batch decided: a chunk takes one step per batch.
  */
 import * as df from 'durable-functions';
 import type { ActivityOutput, ProgressUpdate } from '../activities/contract.js';
@@ -79,21 +79,35 @@ function* idleSweep(context: Context): Flow<SweepSummary> {
 function* idleSweepChunk(context: Context): Flow<SweepSummary> {
   const candidates = context.df.getInput<SweepCandidate[]>();
   const summary = emptySummary();
-  for (let i = 0; i < candidates.length; i += SWEEP_CONCURRENCY) {
+  const done = {
+    stop: summary.stopped,
+    releaseGpu: summary.gpuReleased,
+    restopPostgres: summary.restopped,
+    prewarm: summary.prewarmed,
+  };
+  // A batch's writes and transitions run alongside the next batch's probes: a chunk takes one step per
+  // batch, and the writes' time hides behind the probes' (the two touch different platforms).
+  let acting: { transitions: Transition[]; tasks: TypedTask<Acted>[] } = { transitions: [], tasks: [] };
+  for (let i = 0; i < candidates.length || acting.tasks.length > 0; i += SWEEP_CONCURRENCY) {
     const batch = candidates.slice(i, i + SWEEP_CONCURRENCY);
     const probes: TypedTask<Probed>[] = batch.map((c) =>
       c.phase === 'Ready' && !c.gpu
         ? task(context, 'probeOllama', { platformId: c.platformId })
         : task(context, 'getPowerStates', { platformId: c.platformId }),
     );
-    const results = yield* all(context, probes);
+    const answers = yield* all<Probed | Acted>(context, [...probes, ...acting.tasks]);
+    for (const [k, { platformId, decision }] of acting.transitions.entries()) {
+      // Refused means another operation got there first: it is left alone this time.
+      if (!(answers[probes.length + k] as Acted)?.ok) summary.refused.push(platformId);
+      else done[decision].push(platformId);
+    }
     // Decided on the time the probes answered (a long sweep must not judge its last batch by its start).
     const now = context.df.currentUtcDateTime;
     const writes: TypedTask<void>[] = [];
-    const transitions: { platformId: string; decision: Acting }[] = [];
+    const transitions: Transition[] = [];
     for (const [j, candidate] of batch.entries()) {
       summary.probed++;
-      const observation = observe(results[j]!);
+      const observation = observe(answers[j] as Probed);
       const decision = decide(candidate, observation, now);
       const update = progressUpdate(candidate, observation, decision, now);
       if (update) writes.push(task(context, 'recordProgress', update));
@@ -108,24 +122,17 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
           ? task(context, 'releaseGpuTier', { platformId })
           : task(context, 'requestPlatformStop', { platformId, restop: decision === 'restopPostgres' }),
     );
-    if (writes.length + transitionTasks.length === 0) continue;
-    const answers = yield* all<
-      ActivityOutput<'requestPlatformStop'> | ActivityOutput<'releaseGpuTier'> | void
-    >(context, [...transitionTasks, ...writes]);
-    const done = {
-      stop: summary.stopped,
-      releaseGpu: summary.gpuReleased,
-      restopPostgres: summary.restopped,
-      prewarm: summary.prewarmed,
-    };
-    for (const [k, { platformId, decision }] of transitions.entries()) {
-      // Refused means another operation got there first: it is left alone this time.
-      if (!answers[k]?.ok) summary.refused.push(platformId);
-      else done[decision].push(platformId);
-    }
+    acting = { transitions, tasks: [...transitionTasks, ...writes] };
   }
   return summary;
 }
+
+interface Transition {
+  platformId: string;
+  decision: Acting;
+}
+/** What a transition or a registry write answers (the writes answer nothing). */
+type Acted = ActivityOutput<'requestPlatformStop'> | ActivityOutput<'releaseGpuTier'> | void;
 
 /**
  * The decisions that act: the service's guarded transitions (POST /stop, /start), and the GPU tier's release

@@ -99,6 +99,7 @@ export async function startActivitySandbox(
   const frontDoor: AksFrontDoor = new AksFrontDoor(clock, async () => kube, {
     access: (key) => simulatedArm.access(key),
     mayUseKubernetes: (key, principal) => simulatedArm.mayUseKubernetes(key, principal),
+    fqdn: (key) => simulatedArm.fqdn(key),
   });
   await frontDoor.listen();
   const simulatedArm: SimulatedArm = new SimulatedArm({
