@@ -191,11 +191,7 @@ export function createAzureActivities({
         const response = await resources.sendRequest(
           createPipelineRequest({ url: operationUrl, method: 'GET' }),
         );
-        return operationStatus(
-          response.status,
-          response.bodyAsText ?? undefined,
-          response.headers.get('retry-after'),
-        );
+        return operationStatus(response.status, response.bodyAsText ?? undefined, response.headers);
       });
     },
 
