@@ -40,7 +40,15 @@ export function* waitUntilReady(
     if (result.ok) return result.value.ready ? { done: result.value } : { wait: result.value.detail };
     if (!WAITABLE.has(result.kind)) return result;
     // A throttled read (the cluster's credentials come from AKS's budget of one a second per subscription,
-    // azure-real-behaviours §3.2) is read again no sooner than Azure asked, never past the deadline.
+    // azure-real-behaviours §3.2) is read again no sooner than Azure asked; like every throttled wait, it
+    // does not count toward the deadline (poll).
+    if (result.kind === 'throttled')
+      return {
+        wait: `${result.code}: ${result.message}`,
+        retryAfterMs: result.retryAfterMs,
+        throttled: true,
+      };
+    // Busy or transient: Azure's wait too, but never past the deadline.
     const retryAfterMs = refusalWaitMs(
       result.retryAfterMs,
       step.deadline - context.df.currentUtcDateTime.getTime(),

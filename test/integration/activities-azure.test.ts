@@ -265,6 +265,19 @@ describe('ensureAksMaintenanceWindow', () => {
     expect(sandbox.armWrites(again)).toEqual([]);
   });
 
+  it("right after the run's own write of the cluster: the window is written without a read (one call of AKS's budget)", async () => {
+    const record = await cluster();
+    const from = sandbox.arm.requests.length;
+    expect(
+      answerOf(
+        await sandbox.activities.ensureAksMaintenanceWindow({ platformId: record.id, clusterWritten: true }),
+      ),
+    ).toEqual({ provisioningState: 'Succeeded', mutated: true });
+    expect(sandbox.arm.requests.slice(from).map((r) => [r.method, r.path])).toEqual([
+      ['PUT', configId(record)],
+    ]);
+  });
+
   it('puts back a window someone changed', async () => {
     const record = await cluster();
     const { resourceGroup, aksCluster } = record.names;
