@@ -15,6 +15,8 @@
  * - resource group delete is a Location LRO that removes everything inside, and what it owns, at the end;
  * - 404 with `ResourceNotFound` / `ResourceGroupNotFound`, DELETE of what is gone answers 204 (resource
  *   groups: 404), every error is `{ "error": { "code", "message" } }`.
+ * - request budgets: ARM's and the AKS resource provider's token buckets, 429 with Retry-After when empty,
+ *   the remaining counts on every answer (sandbox/azure/arm/budgets.ts).
  * See sandbox/azure/arm/faults.ts for fault injection and what the SDK does with each fault.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -33,6 +35,7 @@ import {
   type KubeAccessPoint,
 } from './arm/aks.js';
 import { holdsKubernetesRole, roleAssignmentRoute } from './arm/authorization.js';
+import { ArmBudgets, PUBLISHED_BUDGETS, principalOf, type BudgetSizes } from './arm/budgets.js';
 import { ArmFaults, type ArmOperationName, type Fault } from './arm/faults.js';
 import { computeUsagesRoute, DEFAULT_QUOTA_LIMITS } from './arm/compute.js';
 import { publicIpRoute } from './arm/network.js';
@@ -50,6 +53,7 @@ import {
   ArmError,
   DEFAULT_DURATIONS,
   fakeGuid,
+  normLocation,
   obj,
   World,
   type ArmCreation,
@@ -69,6 +73,7 @@ export {
   type FaultTarget,
 } from './arm/faults.js';
 export { type ApiServerState, type KubeAccessPoint } from './arm/aks.js';
+export { PUBLISHED_BUDGETS, scaledBudgets, type BudgetSizes } from './arm/budgets.js';
 export { CONFIGURATIONS as PG_CONFIGURATIONS } from './arm/postgres.js';
 export { storageKey } from './arm/storage.js';
 export {
@@ -96,6 +101,13 @@ export interface SimulatedArmOptions {
   publicEndpoint?: string;
   /** Microsoft.Compute quota limits by usage name (`cores`, `lowPriorityCores`, a family), every region. */
   quotaLimits?: Record<string, number>;
+  /**
+   * ARM's and AKS's request budgets (token buckets on the sandbox clock): the published sizes by default,
+   * other sizes for tests (`scaledBudgets`), `false` for none.
+   */
+  budgets?: BudgetSizes | false;
+  /** The region of requests that name none (subscription-level reads), as ARM counts the caller's. */
+  callerRegion?: string;
 }
 
 export interface ArmRequestRecord {
@@ -167,9 +179,14 @@ export class SimulatedArm implements ClusterAuthority {
   private base?: string;
   private requestSeq = 0;
   private readonly quotaLimits: Record<string, number>;
+  /** The request budgets in force (undefined: none); `budgets.throttled` counts the 429s answered. */
+  readonly budgets?: ArmBudgets;
+  private readonly callerRegion: string;
 
   constructor(options: SimulatedArmOptions) {
     this.quotaLimits = { ...DEFAULT_QUOTA_LIMITS, ...options.quotaLimits };
+    if (options.budgets !== false) this.budgets = new ArmBudgets(options.budgets ?? PUBLISHED_BUDGETS);
+    this.callerRegion = normLocation(options.callerRegion ?? 'eastus');
     this.world = new World({
       clock: options.clock,
       subscriptionId: options.subscriptionId,
@@ -328,6 +345,7 @@ export class SimulatedArm implements ClusterAuthority {
     this.requests.push(record);
 
     let reply: Reply;
+    let budgetHeaders: Record<string, string> = {};
     try {
       this.world.settle();
       if (!apiVersion)
@@ -344,6 +362,12 @@ export class SimulatedArm implements ClusterAuthority {
         );
       const route = this.route({ world: this.world, method, apiVersion, body: obj(body), query }, path);
       record.op = route.op;
+      const budget = this.budgets?.admit(this.budgetRequest(req, method, path, body, route.op));
+      if (budget) budgetHeaders = budget.headers;
+      if (budget && !budget.ok)
+        throw new ArmError(429, budget.code, budget.message, {
+          'retry-after': String(budget.retryAfterSeconds),
+        });
       const fault = this.faults.take(route.op);
       record.fault = fault?.kind;
       if (fault?.kind === 'drop') {
@@ -379,9 +403,44 @@ export class SimulatedArm implements ClusterAuthority {
       ...(payload ? { 'content-type': 'application/json; charset=utf-8' } : {}),
       'x-ms-request-id': requestId,
       'x-ms-correlation-request-id': requestId,
+      ...budgetHeaders,
       ...reply.headers,
     });
     res.end(payload);
+  }
+
+  /** What the budgets key a request by: its principal, subscription, region, operation, AKS cluster. */
+  private budgetRequest(
+    req: IncomingMessage,
+    method: string,
+    path: string,
+    body: unknown,
+    op: ArmOperationName,
+  ) {
+    const lower = path
+      .split('/')
+      .filter(Boolean)
+      .map((s) => decodeURIComponent(s).toLowerCase());
+    const rest = lower.slice(2);
+    // The region of the resource (its group's), of the operation URL, of the group being written; else the caller's.
+    let region: string | undefined;
+    if (rest[0] === 'providers' && rest[2] === 'locations' && rest[3]) region = rest[3];
+    else if (rest[0] === 'resourcegroups' && rest[1]) {
+      const group = this.world.resourceGroup(rest[1]);
+      const sent = rest.length === 2 ? obj(body).location : undefined;
+      region = group?.location ?? (typeof sent === 'string' ? sent : undefined);
+    }
+    const isCluster = rest[2] === 'providers' && rest[4] === 'managedclusters' && rest[5];
+    return {
+      now: this.world.now(),
+      method,
+      principal: principalOf(req.headers.authorization),
+      subscriptionId: this.world.subscriptionId.toLowerCase(),
+      region: normLocation(region ?? this.callerRegion),
+      op,
+      ...(isCluster ? { clusterKey: lower.slice(0, 8).join('/') } : {}),
+      aksOperation: op === 'poll' && rest[1] === 'microsoft.containerservice',
+    };
   }
 
   private faultReply(fault: Fault, route: Route): Reply | Promise<Reply> {

@@ -191,11 +191,7 @@ export function createAzureActivities({
         const response = await resources.sendRequest(
           createPipelineRequest({ url: operationUrl, method: 'GET' }),
         );
-        return operationStatus(
-          response.status,
-          response.bodyAsText ?? undefined,
-          response.headers.get('retry-after'),
-        );
+        return operationStatus(response.status, response.bodyAsText ?? undefined, response.headers);
       });
     },
 
@@ -277,13 +273,19 @@ export function createAzureActivities({
      * The cluster's auto-upgrades confined to the operator's window: the `aksManagedAutoUpgradeSchedule`
      * maintenance configuration (a child of the cluster, written synchronously), sent only when it differs.
      */
-    async ensureAksMaintenanceWindow({ platformId }) {
+    async ensureAksMaintenanceWindow({ platformId, clusterWritten }) {
       return attempt(async () => {
         const { names } = await load(platformId);
         const { resourceGroup, aksCluster } = names;
-        const live = await readOrUndefined(() =>
-          clients.aks.maintenanceConfigurations.get(resourceGroup, aksCluster, AUTO_UPGRADE_SCHEDULE),
-        );
+        // Read first, so a window that holds costs no write (a write is refused while an upgrade runs). Right
+        // after our own write of the cluster no upgrade runs, and the PUT alone is one call of AKS's budget
+        // instead of two: under a burst, a read that takes the last token leaves none for the write, and every
+        // attempt reads again (azure-real-behaviours §3.2, "all other APIs" 60 then 1/s per subscription).
+        const live = clusterWritten
+          ? undefined
+          : await readOrUndefined(() =>
+              clients.aks.maintenanceConfigurations.get(resourceGroup, aksCluster, AUTO_UPGRADE_SCHEDULE),
+            );
         if (sameMaintenanceWindow(live?.maintenanceWindow, maintenanceWindow)) return unchanged();
         await clients.aks.maintenanceConfigurations.createOrUpdate(
           resourceGroup,

@@ -11,6 +11,7 @@ import { PostgreSQLManagementFlexibleServerClient } from '@azure/arm-postgresql-
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { SecretClient } from '@azure/keyvault-secrets';
+import { throttledToOrchestratorPolicy } from './throttling.js';
 
 export interface AzureClients {
   resources: ResourceManagementClient;
@@ -34,14 +35,21 @@ export interface AzureClientOptions {
 }
 
 /**
- * SDK retry: a few quick retries for 5xx and dropped connections, and 429s honouring Retry-After. Longer
- * waits are the orchestrator's (durable timers), so an activity never sleeps for long.
+ * SDK retry: a few quick retries for 5xx and dropped connections. A 429 is not retried here: its Retry-After
+ * is the orchestrator's wait (durable timers, throttling.ts), so an activity never sleeps for long.
  */
 const retryOptions = { maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 4_000 };
+// Inside the retry loop: every attempt's answer passes it before the retry policy decides.
+const additionalPolicies = [{ policy: throttledToOrchestratorPolicy(), position: 'perRetry' as const }];
 
 export function createAzureClients(o: AzureClientOptions): AzureClients {
   const endpoint = o.armEndpoint ?? 'https://management.azure.com';
-  const common = { endpoint, retryOptions, ...(o.httpClient ? { httpClient: o.httpClient } : {}) };
+  const common = {
+    endpoint,
+    retryOptions,
+    additionalPolicies,
+    ...(o.httpClient ? { httpClient: o.httpClient } : {}),
+  };
   return {
     resources: new ResourceManagementClient(o.credential, o.subscriptionId, common),
     aks: new ContainerServiceClient(o.credential, o.subscriptionId, common),
@@ -51,6 +59,7 @@ export function createAzureClients(o: AzureClientOptions): AzureClients {
     compute: new ComputeManagementClient(o.credential, o.subscriptionId, common),
     secrets: new SecretClient(o.keyVaultUrl, o.credential, {
       retryOptions,
+      additionalPolicies,
       ...(o.httpClient ? { httpClient: o.httpClient } : {}),
     }),
   };
