@@ -52,7 +52,8 @@ const TRANSIENT_STATUSES = new Set([0, 429, 502, 503, 504]);
 
 /** Never prints a secret it was given, whatever the API or an error echoes. */
 function redacting(out: Output, secrets: string[]): Output {
-  const hidden = secrets.filter((s) => s.length >= 4);
+  // Long enough not to be an ordinary word of a message (a function key has 56 characters, a token more).
+  const hidden = secrets.filter((s) => s.length >= 8);
   return {
     isTTY: out.isTTY,
     columns: out.columns,

@@ -169,6 +169,9 @@ describe('llm-platforms (the compiled bin against the sandbox)', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: Unauthorized \(missing or wrong function key.*\(HTTP 401\)$/m);
     expect(r.stderr).not.toContain('not-the-key');
+    // A key too short to be one is not hidden from the words of a message.
+    const short = await cli(['list', '--key', 'wrong']);
+    expect(short.stderr).toContain('missing or wrong function key');
   });
 
   it('an API that does not answer exits 3 naming the URL', async () => {
@@ -211,6 +214,16 @@ describe('llm-platforms (the compiled bin against the sandbox)', () => {
     expect(r.stdout).toMatch(/^Accepted: cli1 delete, phase Deleting\./m);
     expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('cli1 is Deleted.');
   }, 120_000);
+});
+
+describe('the README', () => {
+  it('documents every exit code in its CLI section', async () => {
+    const { EXIT } = await import('../../src/cli/args.js');
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## CLI'), readme.indexOf('## The API'));
+    for (const code of Object.values(EXIT))
+      expect(section).toMatch(new RegExp(`^\\| \`${code}\` +\\| \\w`, 'm'));
+  });
 });
 
 describe('on a terminal', () => {
