@@ -247,4 +247,22 @@ describe('on a terminal', () => {
     expect(out).toMatch(/ ▸ \w+ +running +█+/);
     expect(out.trimEnd().split('\n').at(-1)).toBe('cli3 is Ready.');
   }, 120_000);
+
+  it('delete asks for the id typed again: another answer deletes nothing (exit 2), the id deletes', async () => {
+    const io = (answer: string, asked: string[]) => ({
+      stdout: { write: () => true, isTTY: true },
+      stderr: { write: () => true },
+      env,
+      ask: async (question: string) => {
+        asked.push(question);
+        return answer;
+      },
+    });
+    const asked: string[] = [];
+    expect(await run(['delete', 'cli3'], io('yes', asked))).toBe(2);
+    expect(asked).toEqual([expect.stringContaining('Type its id to confirm')]);
+    expect((await app.call('GET', '/platforms/cli3')).json).toMatchObject({ phase: 'Ready' });
+    expect(await run(['delete', 'cli3'], io('cli3', asked))).toBe(0);
+    expect(['Deleting', 'Deleted']).toContain((await app.call('GET', '/platforms/cli3')).json.phase);
+  });
 });
