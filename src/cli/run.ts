@@ -125,13 +125,15 @@ const json = (body: unknown, compact = false) => `${JSON.stringify(body, null, c
 async function execute(c: Context): Promise<number> {
   const { invocation: inv, client, stdout } = c;
   const id = inv.target!;
-  // A log of changes starts from the platform as it was before the request: the steps of earlier flows
-  // (the status keeps them all) are not news. A failed read is left to the request itself to report.
-  if (inv.watch && !inv.json && !stdout.isTTY && inv.command !== 'create' && inv.command !== 'status')
-    c.baseline = await client.status(id).catch((e: unknown) => {
-      if (e instanceof ApiProblem) return undefined;
-      throw e;
-    });
+  // A log of changes starts from the platform as it was just before the request: the steps of earlier
+  // flows (the status keeps them all) are not news. A failed read is left to the request to report.
+  const readBaseline = async () => {
+    if (inv.watch && !inv.json && !stdout.isTTY)
+      c.baseline = await client.status(id).catch((e: unknown) => {
+        if (e instanceof ApiProblem) return undefined;
+        throw e;
+      });
+  };
   switch (inv.command) {
     case 'list': {
       const list = await client.list({ includeDeleted: inv.flags.all });
@@ -154,7 +156,9 @@ async function execute(c: Context): Promise<number> {
       return accepted(c, (await client.create(body)) as Accepted);
     }
     case 'patch': {
-      const answer = await client.patch(id, await patchBody(inv));
+      const body = await patchBody(inv);
+      await readBaseline();
+      const answer = await client.patch(id, body);
       if ('spec' in answer) {
         // Only settings were recorded (200): no flow runs, nothing to watch.
         stdout.write(inv.json ? json(answer) : `Recorded: ${answer.id} (${answer.phase}); no flow runs.\n`);
@@ -164,11 +168,13 @@ async function execute(c: Context): Promise<number> {
     }
     case 'delete': {
       if (!inv.flags.yes) await confirmDeletion(c, id);
+      await readBaseline();
       return accepted(c, await client.delete(id));
     }
     default: {
       const action: Action = inv.command;
       if (!(ACTIONS as readonly string[]).includes(action)) throw new Error(`unhandled command ${action}`);
+      await readBaseline();
       return accepted(c, await client.act(id, action));
     }
   }
