@@ -10,6 +10,8 @@ param location string
 param authClientId string
 param keyVaultPurgeProtection bool
 param allowedLocations string
+// Further subscriptions of the pool, after this one (comma-separated; empty: this one alone).
+param poolSubscriptionIds string
 
 // Built-in data roles granted on this group's resources (ids are the same in every tenant).
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -160,6 +162,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-05-01' = {
     AzureWebJobsStorage__credential: 'managedidentity'
     APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString
     AZURE_SUBSCRIPTION_ID: subscription().subscriptionId
+    AZURE_SUBSCRIPTION_IDS: empty(poolSubscriptionIds) ? '' : '${subscription().subscriptionId},${poolSubscriptionIds}'
     KEY_VAULT_URL: vault.properties.vaultUri
     DURABLE_TASK_HUB: 'llmplatforms'
     REGISTRY_TABLE: 'platforms'

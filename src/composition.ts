@@ -19,7 +19,7 @@ import { aksTokenSource, principalIdOf } from './kube/token.js';
 import { createAccessActivities } from './activities/access.js';
 import { loadTemplateSource } from './manifest-files.js';
 import { capacityReader } from './azure/capacity.js';
-import { createAzureClients } from './azure/clients.js';
+import { createAzureClientPool } from './azure/clients.js';
 import { createRequestValidator } from './platform/schema.js';
 import { createTableRegistry, type Registry } from './registry/registry.js';
 import { PlatformService, type SecretWriter } from './services/platforms.js';
@@ -68,7 +68,7 @@ function compose(o: CompositionOverrides): Services {
       : { tableEndpoint: config.storage.tableEndpoint, credential },
     config.registryTable,
   );
-  const clients = createAzureClients({
+  const clients = createAzureClientPool({
     subscriptionId: config.subscriptionId,
     keyVaultUrl: config.keyVaultUrl,
     credential,
@@ -76,7 +76,7 @@ function compose(o: CompositionOverrides): Services {
     ...(o.httpClient ? { httpClient: o.httpClient } : {}),
   });
   const secrets: SecretWriter = {
-    set: (name, value) => storeRequestSecret(clients.secrets, name, value),
+    set: (name, value) => storeRequestSecret(clients.default.secrets, name, value),
   };
   const validator = createRequestValidator({
     allowedLocations: config.allowedLocations,
@@ -100,7 +100,7 @@ function compose(o: CompositionOverrides): Services {
     ...createAzureActivities({ clients, registry, maintenanceWindow: config.maintenanceWindow }),
     ...createPostgresActivities({ clients, registry }),
     ...createSecretActivities({ clients, registry }),
-    ...createAccessActivities({ clients, registry, subscriptionId: config.subscriptionId, principalId }),
+    ...createAccessActivities({ clients, registry, principalId }),
     ...createKubernetesActivities({ clients, registry, kube: kubeClients, tokens, now, templates }),
     ...createProgressActivities({ registry, now }),
   };

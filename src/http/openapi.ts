@@ -292,6 +292,11 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
               description:
                 'Entra object ids that own the platform; empty on records made before owners existed.',
             },
+            subscriptionId: {
+              type: 'string',
+              description:
+                'The subscription of the pool the platform was placed in; absent on records made before the pool (the default subscription).',
+            },
             names: { type: 'object' },
             endpoints: ref('Endpoints'),
             links: ref('Links'),
@@ -383,6 +388,11 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
               type: 'object',
               description:
                 'The fit in the quotas of the region and subscription: fits, and per quota its limit, inUse, needed, left and missing.',
+            },
+            placement: {
+              type: 'object',
+              description:
+                'Where it would be placed: subscriptionId (the first of the pool with room; null: none) and subscriptions, each with fits (or unreadable).',
             },
           },
         },

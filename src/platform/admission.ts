@@ -114,3 +114,18 @@ export function describeShortfall(admission: Admission): string {
     )
     .join('; ');
 }
+
+/** One subscription of the pool measured for a platform: its fit, or that its quota could not be read. */
+export type SubscriptionFit =
+  { subscriptionId: string; admission: Admission } | { subscriptionId: string; unreadable: true };
+
+/**
+ * Where a new platform goes: the first subscription of the pool (in the configured order, the default
+ * first) where it fits. First fit rather than the emptiest: the operator's order is the placement rule
+ * (a subscription added for overflow is used only once the earlier ones are full, and the default stays the
+ * place of most platforms), and it keeps room for large platforms in the later ones, where spreading every
+ * platform evenly would leave no subscription with room for one that needs a lot. Undefined: none fits.
+ */
+export function placement(fits: readonly SubscriptionFit[]): string | undefined {
+  return fits.find((f) => 'admission' in f && f.admission.fits)?.subscriptionId;
+}

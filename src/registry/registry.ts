@@ -209,6 +209,7 @@ function toEntity(record: PlatformRecord, rowKey: string): Entity {
     updatedAt: record.updatedAt,
   };
   if (record.lastActiveAt !== undefined) entity.lastActiveAt = record.lastActiveAt;
+  if (record.subscriptionId !== undefined) entity.subscriptionId = record.subscriptionId;
   for (const column of JSON_COLUMNS) {
     if (record[column] === undefined) continue;
     const json = JSON.stringify(record[column]);
@@ -245,6 +246,7 @@ function toRecord(entity: Entity & { etag?: string }): PlatformRecord {
     if (value !== undefined) (record as unknown as Record<string, unknown>)[column] = value;
   }
   if (typeof entity.lastActiveAt === 'string') record.lastActiveAt = entity.lastActiveAt;
+  if (typeof entity.subscriptionId === 'string') record.subscriptionId = entity.subscriptionId;
   if (entity.etag !== undefined) record.etag = entity.etag;
   return record;
 }

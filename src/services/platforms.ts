@@ -10,7 +10,14 @@
  */
 import type { Config } from '../config.js';
 import { canSee, roleAllows, ROLES, type Action, type Caller } from '../platform/access.js';
-import { admit, describeShortfall, type Admission, type Usage } from '../platform/admission.js';
+import {
+  admit,
+  describeShortfall,
+  placement,
+  type Admission,
+  type SubscriptionFit,
+  type Usage,
+} from '../platform/admission.js';
 import {
   instanceIdFor,
   childInstanceIds,
@@ -40,7 +47,17 @@ export interface SecretWriter {
 
 /** What bounds a new platform: the quotas of its region and the subscription's counts; production reads Azure. */
 export interface CapacityReader {
-  usages(location: string): Promise<Usage[]>;
+  usages(location: string, subscriptionId: string): Promise<Usage[]>;
+}
+
+/** Subscriptions of the pool whose quota is read at once (each read is three paged ARM listings). */
+const CAPACITY_READS_AT_ONCE = 4;
+
+/** Where a platform would go and how it fits each subscription of the pool (the dry run shows it). */
+export interface Placement {
+  /** The subscription chosen; null: none has room. */
+  subscriptionId: string | null;
+  subscriptions: ({ subscriptionId: string } & ({ fits: boolean } | { unreadable: true }))[];
 }
 
 /** Seconds a client waits before sending a create again when the quota could not be read. */
@@ -72,7 +89,7 @@ export class PlatformService {
     body: unknown,
     orchestrations: Orchestrations,
     options: { dryRun: boolean },
-  ): Promise<Accepted | (PlatformPlan & { admission: Admission })> {
+  ): Promise<Accepted | (PlatformPlan & { admission: Admission; placement: Placement })> {
     authorize(caller, 'create');
     const result = this.deps.validator.validateCreate(body);
     if (!result.ok) throw new ApiError('validation', 'The request body is invalid.', result.errors);
@@ -80,9 +97,19 @@ export class PlatformService {
     const { huggingFaceToken, owners = [caller.objectId], ...rest } = result.value;
     const spec: PlatformSpec = { ...rest, huggingFaceToken: huggingFaceToken !== undefined };
     if (options.dryRun) {
-      const { subscriptionId, maintenanceWindow } = this.deps.config;
-      const plan = planPlatform(spec, subscriptionId, this.deps.templates, maintenanceWindow);
-      return { ...plan, admission: await this.admit(spec) };
+      const { chosen, admission, fits } = await this.place(spec);
+      const plan = planPlatform(
+        spec,
+        chosen ?? this.deps.config.subscriptionId,
+        this.deps.templates,
+        this.deps.config.maintenanceWindow,
+      );
+      const subscriptions = fits.map((f) =>
+        'admission' in f
+          ? { subscriptionId: f.subscriptionId, fits: f.admission.fits }
+          : { subscriptionId: f.subscriptionId, unreadable: true as const },
+      );
+      return { ...plan, admission, placement: { subscriptionId: chosen ?? null, subscriptions } };
     }
 
     const id = spec.prefix;
@@ -101,15 +128,24 @@ export class PlatformService {
     // half-built when Azure refuses its VMs. A resumed platform (above) is not measured again: what it
     // already has counts in the usages. Two creates at once may both fit alone; Azure still refuses the
     // VMs of the second, and the flows report that quota failure.
-    const admission = await this.admit(spec);
-    if (!admission.fits)
+    const { chosen, fits } = await this.place(spec);
+    if (!chosen) {
+      const admissions = fits.flatMap((f) => ('admission' in f ? [f] : []));
+      const shortfall = admissions
+        .map((f) =>
+          admissions.length > 1
+            ? `subscription ${f.subscriptionId}: ${describeShortfall(f.admission)}`
+            : describeShortfall(f.admission),
+        )
+        .join('; ');
       throw new ApiError(
         'quota',
-        `Platform '${id}' does not fit the quota: ${describeShortfall(admission)}. Request a quota increase, choose another region or smaller GPU limits.`,
+        `Platform '${id}' does not fit the quota: ${shortfall}. Request a quota increase, choose another region or smaller GPU limits.`,
         undefined,
         undefined,
-        { admission },
+        { admissions },
       );
+    }
     const now = this.deps.now().toISOString();
     const record: PlatformRecord = {
       id,
@@ -119,7 +155,9 @@ export class PlatformService {
       createdAt: now,
       updatedAt: now,
       owners,
-      names: derivePlatformNames(this.deps.config.subscriptionId, id),
+      subscriptionId: chosen,
+      // Names derive from the subscription they live in: unique per subscription (and in the registry).
+      names: derivePlatformNames(chosen, id),
       resourceIds: {},
       endpoints: {},
       steps: [],
@@ -416,24 +454,49 @@ export class PlatformService {
   }
 
   /**
-   * The platform against the quotas of its region. A failed read refuses with 503 and Retry-After rather
-   * than admitting blind: nothing has been written, the same request later is measured, and admitting
-   * would bring back the late quota failure admission exists to prevent.
+   * The platform against the quotas of its region in each subscription of the pool (read in parallel, a
+   * few at a time), and the subscription it goes to (`placement`: the first with room). A subscription
+   * whose quota could not be read is passed over; when none with room remains and one was unreadable, 503
+   * with Retry-After rather than refusing or admitting blind: nothing has been written, the same request
+   * later is measured, and admitting would bring back the late quota failure admission exists to prevent.
    */
-  private async admit(spec: PlatformSpec): Promise<Admission> {
-    let usages: Usage[];
-    try {
-      usages = await this.deps.capacity.usages(spec.location);
-    } catch (e) {
+  private async place(spec: PlatformSpec): Promise<{
+    chosen: string | undefined;
+    /** The chosen subscription's fit; none chosen: the default's. */
+    admission: Admission;
+    fits: SubscriptionFit[];
+  }> {
+    const pool = this.deps.config.subscriptionIds;
+    const fits: SubscriptionFit[] = new Array(pool.length);
+    const failures: unknown[] = [];
+    let next = 0;
+    const reader = async () => {
+      for (let i = next++; i < pool.length; i = next++) {
+        const subscriptionId = pool[i]!;
+        try {
+          fits[i] = {
+            subscriptionId,
+            admission: admit(spec, await this.deps.capacity.usages(spec.location, subscriptionId)),
+          };
+        } catch (e) {
+          failures.push(e);
+          fits[i] = { subscriptionId, unreadable: true };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CAPACITY_READS_AT_ONCE, pool.length) }, reader));
+    const chosen = placement(fits);
+    if (!chosen && failures.length > 0)
       throw new ApiError(
         'unavailable',
         `The quota of region ${spec.location} could not be read; nothing was created. Try again later.`,
         undefined,
-        e,
+        failures[0],
         { retryAfterSeconds: QUOTA_READ_RETRY_AFTER_S },
       );
-    }
-    return admit(spec, usages);
+    const shown = fits.find((f) => f.subscriptionId === (chosen ?? pool[0])) ?? fits[0];
+    if (!shown || !('admission' in shown)) throw new Error('no subscription in the pool');
+    return { chosen, admission: shown.admission, fits };
   }
 
   /** Starts the flow; if the runtime refuses, the record returns to where it was and says why. */

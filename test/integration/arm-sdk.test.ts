@@ -904,9 +904,9 @@ describe('Microsoft.Compute usages (quota of a region)', () => {
     await drive(
       clients.aks.managedClusters.beginCreateOrUpdateAndWait('rg-acme', 'aks-acme', clusterSpec(), LRO),
     );
-    const read = capacityReader(clients, 100);
+    const read = capacityReader({ of: () => clients as never }, 100);
     const byName = async (location: string) =>
-      Object.fromEntries((await read.usages(location)).map((u) => [u.name, u]));
+      Object.fromEntries((await read.usages(location, SUB)).map((u) => [u.name, u]));
     const east = await byName('eastus');
     expect(east.managedClusters).toMatchObject({
       inUse: 1,

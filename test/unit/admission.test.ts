@@ -128,7 +128,7 @@ describe('PlatformService.create admission', () => {
       type: 'quota',
       message: expect.stringMatching(/lowPriorityCores.*8 needed.*4 missing/),
     });
-    expect((refusal as ApiError).details.admission?.fits).toBe(false);
+    expect((refusal as ApiError).details.admissions?.[0]?.admission.fits).toBe(false);
     expect(s.registry.create).not.toHaveBeenCalled();
     expect(s.secrets.set).not.toHaveBeenCalled();
     expect(s.orchestrations.start).not.toHaveBeenCalled();
