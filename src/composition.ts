@@ -38,7 +38,9 @@ export interface Services {
   registry: Registry;
   platforms: PlatformService;
   /** Every activity of the contract but the one that needs the durable client (registered on its own). */
-  activities: ActivityHandlers<Exclude<ActivityName, 'requestPlatformStop' | 'requestPlatformStart'>>;
+  activities: ActivityHandlers<
+    Exclude<ActivityName, 'requestPlatformStop' | 'requestPlatformStart' | 'admitQueuedPlatforms'>
+  >;
 }
 
 /** The scope of the token whose `oid` names the API's identity when API_PRINCIPAL_ID is unset. */
@@ -77,6 +79,14 @@ function compose(o: CompositionOverrides): Services {
   });
   const secrets: SecretWriter = {
     set: (name, value) => storeRequestSecret(clients.default.secrets, name, value),
+    // Soft-deleted, not purged: a later platform of the prefix recovers the name, as after a teardown.
+    remove: async (name) => {
+      try {
+        await clients.default.secrets.beginDeleteSecret(name);
+      } catch (e) {
+        if ((e as { statusCode?: number }).statusCode !== 404) throw e;
+      }
+    },
   };
   const validator = createRequestValidator({
     allowedLocations: config.allowedLocations,

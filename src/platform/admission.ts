@@ -129,3 +129,23 @@ export type SubscriptionFit =
 export function placement(fits: readonly SubscriptionFit[]): string | undefined {
   return fits.find((f) => 'admission' in f && f.admission.fits)?.subscriptionId;
 }
+
+/**
+ * The usages as a platform will meet them: less what the platforms being deleted there hold (each at its
+ * need, as admitted; once its resource group is gone its VMs, clusters and groups count no more), plus
+ * what the platforms queued ahead of it there will take (their room is promised first: first in, first out).
+ */
+export function usagesAfter(
+  usages: readonly Usage[],
+  changes: { freed: readonly PlatformSpec[]; reserved: readonly PlatformSpec[] },
+): Usage[] {
+  const delta: Record<string, number> = {};
+  const add = (specs: readonly PlatformSpec[], sign: number) => {
+    for (const spec of specs)
+      for (const [name, n] of Object.entries(platformNeeds(spec)))
+        delta[name.toLowerCase()] = (delta[name.toLowerCase()] ?? 0) + sign * n;
+  };
+  add(changes.freed, -1);
+  add(changes.reserved, 1);
+  return usages.map((u) => ({ ...u, inUse: Math.max(0, u.inUse + (delta[u.name.toLowerCase()] ?? 0)) }));
+}

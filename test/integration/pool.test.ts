@@ -34,6 +34,7 @@ describe('a pool of subscriptions', () => {
     expect(reply.status).toBe(200);
     expect(reply.json.plan.placement).toEqual({
       subscriptionId: SECOND,
+      queuedIn: null,
       subscriptions: [
         { subscriptionId: FIRST, fits: false },
         { subscriptionId: SECOND, fits: true },
@@ -78,7 +79,8 @@ describe('a pool of subscriptions', () => {
     expect((await record('pooled')).phase).toBe('Deleted');
     expect(tagged('pooled')).toEqual([]);
     expect(writesIn(FIRST)).toEqual([]);
-  });
+    // Four flows end to end on a virtual clock: seconds of real time each, more on a busy machine.
+  }, 120_000);
 
   it('refuses before any write when no subscription has room, naming each subscription', async () => {
     app.arm.setQuotaLimit('lowPriorityCores', 4, SECOND);

@@ -52,6 +52,7 @@ type WiredActivity = Exclude<
   | 'listSweepCandidates'
   | 'requestPlatformStop'
   | 'requestPlatformStart'
+  | 'admitQueuedPlatforms'
 >;
 
 export interface ActivitySandbox {

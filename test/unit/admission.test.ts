@@ -96,8 +96,12 @@ describe('PlatformService.create admission', () => {
   });
 
   function service(capacity: CapacityReader) {
-    const registry = { get: vi.fn(async () => undefined), create: vi.fn(async (r) => r) };
-    const secrets = { set: vi.fn(async () => undefined) };
+    const registry = {
+      get: vi.fn(async () => undefined),
+      create: vi.fn(async (r) => r),
+      list: vi.fn(async () => []),
+    };
+    const secrets = { set: vi.fn(async () => undefined), remove: vi.fn(async () => undefined) };
     const orchestrations: Orchestrations = {
       start: vi.fn(async () => undefined),
       get: vi.fn(async () => undefined),
