@@ -55,6 +55,7 @@ import {
   type ArmEvent,
   type Durations,
   type Obj,
+  type Operation as ArmOperation,
   type OperationStatus,
   type Reply,
 } from './arm/world.js';
@@ -248,32 +249,14 @@ export class SimulatedArm implements ClusterAuthority {
   /** Long-running operations still in progress. */
   operations(): OperationSummary[] {
     this.settleAll();
-    return this.worlds.flatMap((world) =>
-      world.inProgress().map((op) => ({
-        id: op.id,
-        kind: op.kind,
-        resourceId: op.resourceId,
-        startedAt: op.startedAt,
-        endsAt: op.endsAt,
-        status: world.status(op),
-      })),
-    );
+    return this.worlds.flatMap((world) => world.inProgress().map((op) => summary(world, op)));
   }
 
   /** Every long-running operation started so far, finished ones included, in the order they started. */
   allOperations(): OperationSummary[] {
     this.settleAll();
     return this.worlds.flatMap((world) =>
-      [...world.operations.values()]
-        .sort((a, b) => a.seq - b.seq)
-        .map((op) => ({
-          id: op.id,
-          kind: op.kind,
-          resourceId: op.resourceId,
-          startedAt: op.startedAt,
-          endsAt: op.endsAt,
-          status: world.status(op),
-        })),
+      [...world.operations.values()].sort((a, b) => a.seq - b.seq).map((op) => summary(world, op)),
     );
   }
 
@@ -564,6 +547,12 @@ export class SimulatedArm implements ClusterAuthority {
       },
     };
   }
+}
+
+/** What a test sees of an operation. */
+function summary(world: World, op: ArmOperation): OperationSummary {
+  const { id, kind, resourceId, startedAt, endsAt } = op;
+  return { id, kind, resourceId, startedAt, endsAt, status: world.status(op) };
 }
 
 function noRoute(method: string, path: string): ArmError {

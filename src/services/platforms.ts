@@ -520,7 +520,7 @@ export class PlatformService {
   }> {
     const pool = options.subscriptions ?? this.deps.config.subscriptionIds;
     const region = normalizeLocation(spec.location);
-    const records = (await this.deps.registry.list()).filter(
+    const records = (await this.deps.registry.list({ phases: ['Queued', 'Deleting'] })).filter(
       (r) => normalizeLocation(r.spec.location) === region,
     );
     const where = (r: PlatformRecord) => (r.subscriptionId ?? this.deps.config.subscriptionId).toLowerCase();
@@ -593,7 +593,7 @@ export class PlatformService {
    * move out of Queued is a guarded write).
    */
   async admitQueued(orchestrations: Orchestrations): Promise<{ admitted: string[]; failed: string[] }> {
-    const queued = (await this.deps.registry.list()).filter((r) => r.phase === 'Queued').sort(queueOrder);
+    const queued = (await this.deps.registry.list({ phases: ['Queued'] })).sort(queueOrder);
     const admitted: PlatformRecord[] = [];
     const failed: string[] = [];
     const blocked = new Set<string>();
@@ -650,7 +650,7 @@ export class PlatformService {
 
   /** Each queued platform's place in the queue (1 = next). */
   private async queuePositions(): Promise<Map<string, number>> {
-    return queuePositionsOf(await this.deps.registry.list());
+    return queuePositionsOf(await this.deps.registry.list({ phases: ['Queued'] }));
   }
 
   /** Starts the flow; if the runtime refuses, the record returns to where it was and says why. */
