@@ -13,6 +13,8 @@ param allowedLocations string
 param durableBackend string
 param durableTaskSchedulerSku string
 param durableTaskSchedulerCapacity int
+// Further subscriptions of the pool, after this one (comma-separated; empty: this one alone).
+param poolSubscriptionIds string
 
 // Built-in data roles granted on this group's resources (ids are the same in every tenant).
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -168,6 +170,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-05-01' = {
     AzureWebJobsStorage__credential: 'managedidentity'
     APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString
     AZURE_SUBSCRIPTION_ID: subscription().subscriptionId
+    AZURE_SUBSCRIPTION_IDS: empty(poolSubscriptionIds) ? '' : '${subscription().subscriptionId},${poolSubscriptionIds}'
     KEY_VAULT_URL: vault.properties.vaultUri
     DURABLE_TASK_HUB: taskHubName
     // host.json's durableTask.storageProvider, overridden per deployment (AzureFunctionsJobHost__<path>): the

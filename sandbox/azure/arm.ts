@@ -60,6 +60,7 @@ import {
   type ArmEvent,
   type Durations,
   type Obj,
+  type Operation as ArmOperation,
   type OperationStatus,
   type Reply,
 } from './arm/world.js';
@@ -86,7 +87,14 @@ export {
 
 export interface SimulatedArmOptions {
   clock: Clock;
+  /** The subscription served by default (tests that use one). */
   subscriptionId: string;
+  /**
+   * Further subscriptions this ARM serves, each with its own resources, operations and quota (one Entra
+   * tenant and one ARM endpoint serve every subscription the caller has a role in). Others answer 404
+   * SubscriptionNotFound.
+   */
+  moreSubscriptionIds?: readonly string[];
   durations?: Partial<Durations>;
   /** The API servers returned kubeconfigs point at (their server URL, CA and the admin certificates). */
   kubeAccess?: KubeAccessPoint;
@@ -174,29 +182,52 @@ export class SimulatedArm implements ClusterAuthority {
   readonly requests: ArmRequestRecord[] = [];
   /** Exceptions thrown by the simulator itself (answered 500): a test should expect none. */
   readonly internalErrors: Error[] = [];
+  /** The default subscription's world. */
   private readonly world: World;
+  /** Every subscription served, by lower-case id: its resources, operations and quota limits. */
+  private readonly subscriptions = new Map<string, { world: World; quotaLimits: Record<string, number> }>();
   private server?: Server;
   private base?: string;
   private requestSeq = 0;
-  private readonly quotaLimits: Record<string, number>;
+
   /** The request budgets in force (undefined: none); `budgets.throttled` counts the 429s answered. */
   readonly budgets?: ArmBudgets;
   private readonly callerRegion: string;
 
   constructor(options: SimulatedArmOptions) {
-    this.quotaLimits = { ...DEFAULT_QUOTA_LIMITS, ...options.quotaLimits };
     if (options.budgets !== false) this.budgets = new ArmBudgets(options.budgets ?? PUBLISHED_BUDGETS);
     this.callerRegion = normLocation(options.callerRegion ?? 'eastus');
-    this.world = new World({
-      clock: options.clock,
-      subscriptionId: options.subscriptionId,
-      durations: { ...DEFAULT_DURATIONS, ...options.durations },
-      publicEndpoint: options.publicEndpoint ?? 'https://management.azure.com',
-      retryAfterSeconds: options.retryAfterSeconds ?? 1,
-      maxRetryAfterSeconds: options.maxRetryAfterSeconds ?? 15,
-      kubeAccess: options.kubeAccess,
-    });
-    registerPgAutoStart(this.world);
+    for (const subscriptionId of [options.subscriptionId, ...(options.moreSubscriptionIds ?? [])]) {
+      const world = new World({
+        clock: options.clock,
+        subscriptionId,
+        durations: { ...DEFAULT_DURATIONS, ...options.durations },
+        publicEndpoint: options.publicEndpoint ?? 'https://management.azure.com',
+        retryAfterSeconds: options.retryAfterSeconds ?? 1,
+        maxRetryAfterSeconds: options.maxRetryAfterSeconds ?? 15,
+        kubeAccess: options.kubeAccess,
+      });
+      registerPgAutoStart(world);
+      this.subscriptions.set(subscriptionId.toLowerCase(), {
+        world,
+        quotaLimits: { ...DEFAULT_QUOTA_LIMITS, ...options.quotaLimits },
+      });
+    }
+    this.world = this.subscriptions.get(options.subscriptionId.toLowerCase())!.world;
+  }
+
+  private get worlds(): World[] {
+    return [...this.subscriptions.values()].map((s) => s.world);
+  }
+
+  /** The world of the subscription a resource id names (the default one when it names none served). */
+  private worldOf(id: string): World {
+    const sub = /^\/subscriptions\/([^/]+)/i.exec(id)?.[1]?.toLowerCase();
+    return (sub && this.subscriptions.get(sub)?.world) || this.world;
+  }
+
+  private settleAll(): void {
+    for (const world of this.worlds) world.settle();
   }
 
   async listen(port = 0): Promise<string> {
@@ -220,44 +251,32 @@ export class SimulatedArm implements ClusterAuthority {
 
   /** Every resource that exists now (resource groups included), sorted by id. */
   inventory(): InventoryItem[] {
-    this.world.settle();
-    return [...this.world.resources.values()]
+    this.settleAll();
+    return this.worlds
+      .flatMap((w) => [...w.resources.values()])
       .sort((a, b) => a.key.localeCompare(b.key))
       .map((r) => ({ id: r.id, type: r.type, tags: { ...r.tags }, properties: obj(r.present().properties) }));
   }
 
   /** The GET representation of a resource, or undefined. */
   resource(id: string): Obj | undefined {
-    this.world.settle();
-    return this.world.get(id)?.present();
+    const world = this.worldOf(id);
+    world.settle();
+    return world.get(id)?.present();
   }
 
   /** Long-running operations still in progress. */
   operations(): OperationSummary[] {
-    this.world.settle();
-    return this.world.inProgress().map((op) => ({
-      id: op.id,
-      kind: op.kind,
-      resourceId: op.resourceId,
-      startedAt: op.startedAt,
-      endsAt: op.endsAt,
-      status: this.world.status(op),
-    }));
+    this.settleAll();
+    return this.worlds.flatMap((world) => world.inProgress().map((op) => summary(world, op)));
   }
 
   /** Every long-running operation started so far, finished ones included, in the order they started. */
   allOperations(): OperationSummary[] {
-    this.world.settle();
-    return [...this.world.operations.values()]
-      .sort((a, b) => a.seq - b.seq)
-      .map((op) => ({
-        id: op.id,
-        kind: op.kind,
-        resourceId: op.resourceId,
-        startedAt: op.startedAt,
-        endsAt: op.endsAt,
-        status: this.world.status(op),
-      }));
+    this.settleAll();
+    return this.worlds.flatMap((world) =>
+      [...world.operations.values()].sort((a, b) => a.seq - b.seq).map((op) => summary(world, op)),
+    );
   }
 
   /**
@@ -265,27 +284,32 @@ export class SimulatedArm implements ClusterAuthority {
    * simulated Kubernetes API server to follow; without `id`, the cluster created last. Undefined: no cluster.
    */
   aksApiServer(id?: string): ApiServerState | undefined {
-    this.world.settle();
-    if (id !== undefined) return aksApiServer(this.world, id);
-    const last = this.world.creations.filter((c) => c.type === AKS_TYPE).at(-1);
-    return last ? aksApiServer(this.world, last.id) : undefined;
+    if (id !== undefined) {
+      const world = this.worldOf(id);
+      world.settle();
+      return aksApiServer(world, id);
+    }
+    const last = this.creations.filter((c) => c.type === AKS_TYPE).at(-1);
+    return last ? aksApiServer(this.worldOf(last.id), last.id) : undefined;
   }
 
   /** How the AKS cluster `id` may be reached (local accounts, Entra ID, Azure RBAC); undefined: no cluster. */
   access(id: string): ReturnType<ClusterAuthority['access']> {
-    this.world.settle();
-    return clusterAccess(this.world, id);
+    const world = this.worldOf(id);
+    world.settle();
+    return clusterAccess(world, id);
   }
 
   /** The API server's FQDN of the AKS cluster `id` (new with each creation); undefined: no cluster. */
   fqdn(id: string): string | undefined {
-    return clusterFqdn(this.world, id);
+    return clusterFqdn(this.worldOf(id), id);
   }
 
   /** Whether a Kubernetes role of `principalId` on the cluster `id` (or above) has taken effect. */
   mayUseKubernetes(id: string, principalId: string): boolean {
-    this.world.settle();
-    return holdsKubernetesRole(this.world, id, principalId);
+    const world = this.worldOf(id);
+    world.settle();
+    return holdsKubernetesRole(world, id, principalId);
   }
 
   /** When the next running operation ends (for tests driving a VirtualClock), or undefined. */
@@ -296,8 +320,8 @@ export class SimulatedArm implements ClusterAuthority {
 
   /** Every resource that came into existence, in order: a write to an existing resource is not one. */
   get creations(): readonly ArmCreation[] {
-    this.world.settle();
-    return this.world.creations;
+    this.settleAll();
+    return this.worlds.flatMap((w) => w.creations).sort((a, b) => a.at - b.at);
   }
 
   /**
@@ -305,18 +329,23 @@ export class SimulatedArm implements ClusterAuthority {
    * the cluster is `Upgrading` and refuses every write with 409 OperationNotAllowed.
    */
   upgradeAksCluster(id: string, durationMs: number): void {
-    startAksUpgrade(this.world, id, durationMs);
+    startAksUpgrade(this.worldOf(id), id, durationMs);
   }
 
-  /** Sets a Microsoft.Compute quota limit (`cores`, `lowPriorityCores`, `standardNCASv3_T4Family`, …). */
-  setQuotaLimit(name: string, limit: number): void {
-    this.quotaLimits[name] = limit;
+  /**
+   * Sets a Microsoft.Compute quota limit (`cores`, `lowPriorityCores`, `standardNCASv3_T4Family`, …) of a
+   * subscription (quota is per subscription and region); without one, the default subscription's.
+   */
+  setQuotaLimit(name: string, limit: number, subscriptionId?: string): void {
+    const served = this.subscriptions.get((subscriptionId ?? this.world.subscriptionId).toLowerCase());
+    if (!served) throw new Error(`the sandbox ARM does not serve subscription ${subscriptionId}`);
+    served.quotaLimits[name] = limit;
   }
 
   /** Things Azure did by itself (a PostgreSQL server started after seven days stopped). */
   get events(): readonly ArmEvent[] {
-    this.world.settle();
-    return this.world.events;
+    this.settleAll();
+    return this.worlds.flatMap((w) => w.events).sort((a, b) => a.at - b.at);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
@@ -347,7 +376,7 @@ export class SimulatedArm implements ClusterAuthority {
     let reply: Reply;
     let budgetHeaders: Record<string, string> = {};
     try {
-      this.world.settle();
+      this.settleAll();
       if (!apiVersion)
         throw new ArmError(
           400,
@@ -360,7 +389,12 @@ export class SimulatedArm implements ClusterAuthority {
           'InvalidRequestContent',
           'The request content was invalid and could not be deserialized.',
         );
-      const route = this.route({ world: this.world, method, apiVersion, body: obj(body), query }, path);
+      const served = this.served(method, path);
+      const route = this.route(
+        { world: served.world, method, apiVersion, body: obj(body), query },
+        path,
+        served.quotaLimits,
+      );
       record.op = route.op;
       const budget = this.budgets?.admit(this.budgetRequest(req, method, path, body, route.op));
       if (budget) budgetHeaders = budget.headers;
@@ -487,17 +521,24 @@ export class SimulatedArm implements ClusterAuthority {
     }
   }
 
-  private route(ctx: RequestContext, path: string): Route {
-    const world = this.world;
+  /** The subscription a request path names; 404 SubscriptionNotFound for one this ARM does not serve. */
+  private served(method: string, path: string) {
     const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
-    const lower = segments.map((s) => s.toLowerCase());
-    if (lower[0] !== 'subscriptions' || !segments[1]) throw noRoute(ctx.method, path);
-    if (lower[1] !== world.subscriptionId.toLowerCase())
+    if (segments[0]?.toLowerCase() !== 'subscriptions' || !segments[1]) throw noRoute(method, path);
+    const served = this.subscriptions.get(segments[1].toLowerCase());
+    if (!served)
       throw new ArmError(
         404,
         'SubscriptionNotFound',
         `The subscription '${segments[1]}' could not be found.`,
       );
+    return served;
+  }
+
+  private route(ctx: RequestContext, path: string, quotaLimits: Record<string, number>): Route {
+    const world = ctx.world;
+    const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
+    const lower = segments.map((s) => s.toLowerCase());
     const rest = segments.slice(2);
     const lrest = lower.slice(2);
 
@@ -542,7 +583,7 @@ export class SimulatedArm implements ClusterAuthority {
       lrest[2] === 'locations' &&
       lrest[4] === 'usages'
     )
-      return computeUsagesRoute(ctx, rest[3]!, this.quotaLimits);
+      return computeUsagesRoute(ctx, rest[3]!, quotaLimits);
 
     if (rest.length === 3 && lrest.join('/') === 'providers/microsoft.containerservice/managedclusters')
       return aksListRoute(ctx);
@@ -572,6 +613,12 @@ export class SimulatedArm implements ClusterAuthority {
       },
     };
   }
+}
+
+/** What a test sees of an operation. */
+function summary(world: World, op: ArmOperation): OperationSummary {
+  const { id, kind, resourceId, startedAt, endsAt } = op;
+  return { id, kind, resourceId, startedAt, endsAt, status: world.status(op) };
 }
 
 function noRoute(method: string, path: string): ArmError {

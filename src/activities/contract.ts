@@ -127,6 +127,14 @@ export interface Activities {
   requestPlatformStop: { input: PlatformRef & { restop: boolean }; output: Result<{ phase: string }> };
   /** The learned pre-warm's start (POST /start's guard and flow). */
   requestPlatformStart: { input: PlatformRef; output: Result<{ phase: string }> };
+  /**
+   * Queued platforms whose room has freed are admitted, first in first out, and their provisioning started
+   * (after a delete, and at the idle sweep); those whose deletions ended without room are Failed.
+   */
+  admitQueuedPlatforms: {
+    input: Record<string, never>;
+    output: Result<{ admitted: string[]; failed: string[] }>;
+  };
   applyPlatformManifests: {
     /** rerunJobs: the stage's wait-for-completion Job is deleted and created again (after a wipe). */
     input: PlatformRef & { stage: ApplyStage; rerunJobs?: boolean };

@@ -5,7 +5,7 @@
  * address and CA come from the cluster's user kubeconfig, which on an Entra ID cluster holds no secret.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { AzureClients } from '../azure/clients.js';
+import type { AzureClientPool } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { clusterAgent, kubeStatus, type ClusterConnection, type KubeClients } from '../kube/client.js';
@@ -38,7 +38,8 @@ const OLLAMA_STATEFULSET = 'ollama';
 const CREATE_ONLY_KINDS = new Set(['PersistentVolume', 'PersistentVolumeClaim']);
 
 export interface KubernetesActivityDeps {
-  clients: AzureClients;
+  /** The cluster's kubeconfig and storage key are read in the platform's subscription (its record's). */
+  clients: AzureClientPool;
   registry: Registry;
   kube: (connection: ClusterConnection) => KubeClients;
   /** Entra ID tokens for AKS's server application, from the credential the Azure clients use. */
@@ -100,10 +101,9 @@ export function createKubernetesActivities(
    * credential, read at each request), and clients on a keep-alive agent trusting that CA.
    */
   const openCluster = async (record: PlatformRecord): Promise<KeptCluster<KubeClients>> => {
-    const result = await deps.clients.aks.managedClusters.listClusterUserCredentials(
-      record.names.resourceGroup,
-      record.names.aksCluster,
-    );
+    const result = await deps.clients
+      .of(record)
+      .aks.managedClusters.listClusterUserCredentials(record.names.resourceGroup, record.names.aksCluster);
     const value = result.kubeconfigs?.[0]?.value;
     if (!value) throw new Error('AKS returned no user kubeconfig');
     const kc = new KubeConfig();
@@ -161,21 +161,24 @@ export function createKubernetesActivities(
 
   /** AKS's power state of the platform's cluster, to tell a stopped cluster from a network fault. */
   const aksPower = async (record: PlatformRecord): Promise<string | undefined> =>
-    deps.clients.aks.managedClusters.get(record.names.resourceGroup, record.names.aksCluster).then(
-      (cluster) => cluster.powerState?.code,
-      () => undefined,
-    );
+    deps.clients
+      .of(record)
+      .aks.managedClusters.get(record.names.resourceGroup, record.names.aksCluster)
+      .then(
+        (cluster) => cluster.powerState?.code,
+        () => undefined,
+      );
 
   return {
     async applyPlatformManifests({ platformId, stage, rerunJobs = false }) {
       return withCluster(platformId, async (kube, record) => {
         const { names } = record;
-        const secretValue = async (name: string) => (await deps.clients.secrets.getSecret(name)).value ?? '';
+        const secretValue = async (name: string) =>
+          (await deps.clients.default.secrets.getSecret(name)).value ?? '';
         const storageKey = async () => {
-          const keys = await deps.clients.storage.storageAccounts.listKeys(
-            names.resourceGroup,
-            names.storageAccount,
-          );
+          const keys = await deps.clients
+            .of(record)
+            .storage.storageAccounts.listKeys(names.resourceGroup, names.storageAccount);
           return keys.keys?.[0]?.value ?? '';
         };
         const stages = applyStages(await platformObjects(record, secretValue, storageKey, deps.templates));

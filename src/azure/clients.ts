@@ -42,7 +42,7 @@ const retryOptions = { maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 4_
 // Inside the retry loop: every attempt's answer passes it before the retry policy decides.
 const additionalPolicies = [{ policy: throttledToOrchestratorPolicy(), position: 'perRetry' as const }];
 
-export function createAzureClients(o: AzureClientOptions): AzureClients {
+export function createAzureClients(o: AzureClientOptions, shared?: { secrets: SecretClient }): AzureClients {
   const endpoint = o.armEndpoint ?? 'https://management.azure.com';
   const common = {
     endpoint,
@@ -57,10 +57,42 @@ export function createAzureClients(o: AzureClientOptions): AzureClients {
     storage: new StorageManagementClient(o.credential, o.subscriptionId, common),
     authorization: new AuthorizationManagementClient(o.credential, o.subscriptionId, common),
     compute: new ComputeManagementClient(o.credential, o.subscriptionId, common),
-    secrets: new SecretClient(o.keyVaultUrl, o.credential, {
-      retryOptions,
-      additionalPolicies,
-      ...(o.httpClient ? { httpClient: o.httpClient } : {}),
-    }),
+    secrets:
+      shared?.secrets ??
+      new SecretClient(o.keyVaultUrl, o.credential, {
+        retryOptions,
+        additionalPolicies,
+        ...(o.httpClient ? { httpClient: o.httpClient } : {}),
+      }),
+  };
+}
+
+/**
+ * The clients of every subscription of the pool, built on first use and kept (an SDK client holds its
+ * subscription id; one credential and one ARM endpoint serve them all). Key Vault is the API's own, one
+ * client for every subscription.
+ */
+export interface AzureClientPool {
+  /** The default subscription's clients. */
+  readonly default: AzureClients;
+  /** The clients of the subscription a platform lives in: its record's, none recorded: the default. */
+  of(placed: { subscriptionId?: string } | string | undefined): AzureClients;
+}
+
+export function createAzureClientPool(o: AzureClientOptions): AzureClientPool {
+  const first = createAzureClients(o);
+  const bySubscription = new Map<string, AzureClients>([[o.subscriptionId.toLowerCase(), first]]);
+  return {
+    default: first,
+    of(placed) {
+      const id = (typeof placed === 'string' ? placed : placed?.subscriptionId)?.toLowerCase();
+      if (!id) return first;
+      let clients = bySubscription.get(id);
+      if (!clients) {
+        clients = createAzureClients({ ...o, subscriptionId: id }, { secrets: first.secrets });
+        bySubscription.set(id, clients);
+      }
+      return clients;
+    },
   };
 }

@@ -44,6 +44,8 @@ const emptySummary = (): SweepSummary => ({
 });
 
 function* idleSweep(context: Context): Flow<SweepSummary> {
+  // The backstop of the queue: a delete's end admits queued platforms; one whose pass failed is admitted here.
+  yield* call(context, 'admitQueuedPlatforms', {});
   // The sweep's own (replay-safe) time: what a pre-warm is judged by.
   const candidates = yield* call(context, 'listSweepCandidates', {
     at: context.df.currentUtcDateTime.toISOString(),

@@ -33,6 +33,8 @@ export function platformView(r: PlatformRecord) {
     operation: r.operation,
     spec: r.spec,
     owners: r.owners ?? [],
+    // Where it lives (absent on records made before the pool: the default subscription).
+    ...(r.subscriptionId ? { subscriptionId: r.subscriptionId } : {}),
     names: publicNames(r),
     endpoints: r.endpoints,
     createdAt: r.createdAt,

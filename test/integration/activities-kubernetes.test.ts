@@ -396,7 +396,7 @@ describe('the connection kept per cluster', () => {
       },
     };
     const worker = createKubernetesActivities({
-      clients: sandbox.clients,
+      clients: sandbox.pool,
       registry: sandbox.registry,
       kube: kubeClients,
       tokens,

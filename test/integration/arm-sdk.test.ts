@@ -918,9 +918,9 @@ describe('Microsoft.Compute usages (quota of a region)', () => {
     await drive(
       clients.aks.managedClusters.beginCreateOrUpdateAndWait('rg-acme', 'aks-acme', clusterSpec(), LRO),
     );
-    const read = capacityReader(clients, 100);
+    const read = capacityReader({ of: () => clients as never }, 100);
     const byName = async (location: string) =>
-      Object.fromEntries((await read.usages(location)).map((u) => [u.name, u]));
+      Object.fromEntries((await read.usages(location, SUB)).map((u) => [u.name, u]));
     const east = await byName('eastus');
     expect(east.managedClusters).toMatchObject({
       inUse: 1,
@@ -1082,5 +1082,56 @@ describe('request budgets (ARM and AKS token buckets on the sandbox clock)', () 
       code: 'TooManyRequests',
     });
     expect(arm.budgets?.throttled).toEqual({ 'aks.operationStatus': 1, 'aks.other': 1 });
+  });
+});
+
+describe('several subscriptions (a pool)', () => {
+  const OTHER = '7b2e9c1d-4f3a-4e8b-9c0d-1a2b3c4d5e6f';
+  const clientsOf = (subscriptionId: string) => {
+    const options = {
+      endpoint: 'https://management.azure.com',
+      httpClient: collapseLeadingSlashes(
+        forwardingHttpClient((url) => (url.hostname === 'management.azure.com' ? arm.url : undefined)),
+      ),
+    };
+    return {
+      resources: new ResourceManagementClient(sandboxCredential, subscriptionId, options),
+      compute: new ComputeManagementClient(sandboxCredential, subscriptionId, options),
+    };
+  };
+  const names = async (c: ReturnType<typeof clientsOf>) => {
+    const found: string[] = [];
+    for await (const g of c.resources.resourceGroups.list()) found.push(g.name!);
+    return found;
+  };
+
+  it('each subscription has its own resources and quota; one not served is SubscriptionNotFound', async () => {
+    await arm.close();
+    await start({ moreSubscriptionIds: [OTHER] });
+    const other = clientsOf(OTHER);
+    await createGroup('rg-default');
+    await other.resources.resourceGroups.createOrUpdate('rg-other', { location: 'eastus' });
+    expect(await names(clientsOf(SUB))).toEqual(['rg-default']);
+    expect(await names(other)).toEqual(['rg-other']);
+    expect(arm.inventory().map((r) => r.id)).toEqual(
+      expect.arrayContaining([
+        `/subscriptions/${SUB}/resourceGroups/rg-default`,
+        `/subscriptions/${OTHER}/resourceGroups/rg-other`,
+      ]),
+    );
+
+    arm.setQuotaLimit('lowPriorityCores', 4, OTHER);
+    const spot = async (c: ReturnType<typeof clientsOf>) => {
+      for await (const u of c.compute.usage.list('eastus'))
+        if (u.name.value === 'lowPriorityCores') return u.limit;
+      return undefined;
+    };
+    expect(await spot(other)).toBe(4);
+    expect(await spot(clientsOf(SUB))).toBe(350);
+
+    await expect(names(clientsOf('0f0f0f0f-0000-4000-8000-000000000000'))).rejects.toMatchObject({
+      statusCode: 404,
+      code: 'SubscriptionNotFound',
+    });
   });
 });

@@ -47,6 +47,7 @@ describe('loadConfig', () => {
     expect(loadConfig(minimalEnv)).toEqual({
       storage: { kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' },
       subscriptionId: '11111111-2222-3333-4444-555555555555',
+      subscriptionIds: ['11111111-2222-3333-4444-555555555555'],
       keyVaultUrl: 'https://kv-test.vault.azure.net',
       taskHub: 'llmplatforms',
       registryTable: 'platforms',

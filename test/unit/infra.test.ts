@@ -35,6 +35,10 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const read = (path: string) => readFileSync(join(repoRoot, path), 'utf8');
 const main = parseBicep(read('infra/main.bicep'));
 const app = parseBicep(read('infra/app.bicep'));
+/** The API's roles on one subscription: main.bicep's own, and what each further subscription of the pool gets. */
+const access = parseBicep(read('infra/subscription-access.bicep'));
+/** The file that defines a resource (its vars name the built-in roles). */
+const fileOf = (r: BicepResource) => [main, app, access].find((f) => f.resources.includes(r))!;
 
 const resource = (file: BicepFile, type: string, name?: string): BicepResource => {
   const found = file.resources.filter((r) => r.type === type && (name === undefined || r.body.name === name));
@@ -89,6 +93,8 @@ describe('app settings', () => {
     const resolved: Record<string, string> = {
       'storage.name': 'stabcdef123',
       'subscription().subscriptionId': '11111111-2222-3333-4444-555555555555',
+      // Without further subscriptions (poolSubscriptionIds' default), the pool is this one alone.
+      "empty(poolSubscriptionIds) ? '' : '${subscription().subscriptionId},${poolSubscriptionIds}'": '',
       'vault.properties.vaultUri': 'https://kv-abcdef123.vault.azure.net/',
       allowedLocations: main.params.get('allowedLocations')!.defaultValue as string,
       'insights.properties.ConnectionString': 'InstrumentationKey=…',
@@ -217,7 +223,7 @@ describe('endpoints and hardening', () => {
     expect(azure.services.api).toMatchObject({ project: '.', host: 'function' });
     expect(text(resource(app, 'Microsoft.Web/sites').body.tags)).toContain("'azd-service-name': 'api'");
     expect(main.targetScope).toBe('subscription');
-    expect(main.modules.map((m) => m.path)).toEqual(['app.bicep']);
+    expect(main.modules.map((m) => m.path)).toEqual(['app.bicep', 'subscription-access.bicep']);
     // Every parameter of main.bicep without a default comes from azd's environment; one with a default may
     // too, falling back to that same default when the environment does not set it (`${NAME=default}`).
     const parameters = (
@@ -243,16 +249,29 @@ function roleOf(file: BicepFile, assignment: BicepResource): string {
 }
 
 describe('roles of the app’s identity', () => {
-  const assignments = [...main.resources, ...app.resources].filter(
+  const assignments = [...main.resources, ...app.resources, ...access.resources].filter(
     (r) => r.type === 'Microsoft.Authorization/roleAssignments',
   );
+
+  it('on a subscription of the pool are subscription-access.bicep: main.bicep deploys it for the app itself', () => {
+    expect(access.targetScope).toBe('subscription');
+    const module = main.modules.find((m) => m.path === 'subscription-access.bicep')!;
+    expect(module.body.scope).toBeUndefined(); // main.bicep's own subscription
+    const params = object(module.body.params);
+    expect(text(params.principalId)).toBe('app.outputs.principalId');
+    expect(text(params.environmentName)).toBe('environmentName');
+    expect([...access.params.keys()].sort()).toEqual(['environmentName', 'principalId']);
+    // A custom role's name is unique in the tenant the pool's subscriptions share: it names its subscription.
+    const role = resource(access, 'Microsoft.Authorization/roleDefinitions');
+    expect(text(object(role.body.properties).roleName)).toContain('subscription().subscriptionId');
+  });
 
   it('each go to the app’s own identity, as a service principal', () => {
     expect(assignments.length).toBeGreaterThan(0);
     for (const a of assignments) {
       const properties = object(a.body.properties);
       expect(text(properties.principalId)).toMatch(
-        /^(app\.outputs\.principalId|functionApp\.identity\.principalId)$/,
+        /^(principalId|app\.outputs\.principalId|functionApp\.identity\.principalId)$/,
       );
       expect(properties.principalType).toBe('ServicePrincipal');
     }
@@ -260,10 +279,7 @@ describe('roles of the app’s identity', () => {
 
   it('are exactly: data roles on its storage and Key Vault, the provisioner role and the constrained RBAC role on the subscription', () => {
     const granted = assignments
-      .map(
-        (a) =>
-          `${roleOf(main.resources.includes(a) ? main : app, a)} @ ${text(a.body.scope ?? 'subscription')}`,
-      )
+      .map((a) => `${roleOf(fileOf(a), a)} @ ${text(a.body.scope ?? 'subscription')}`)
       .sort();
     expect(granted).toEqual(
       [
@@ -279,7 +295,7 @@ describe('roles of the app’s identity', () => {
   });
 
   it('the custom role allows every ARM operation the flows perform, on the types of AZURE_RESOURCES', () => {
-    const role = resource(main, 'Microsoft.Authorization/roleDefinitions');
+    const role = resource(access, 'Microsoft.Authorization/roleDefinitions');
     const permissions = object(role.body.properties).permissions as {
       actions: string[];
       notActions: string[];
@@ -321,22 +337,22 @@ describe('roles of the app’s identity', () => {
   });
 
   it('may assign only AKS RBAC Cluster Admin, and only to itself', () => {
-    const rbac = main.resources.find(
+    const rbac = access.resources.find(
       (r) =>
         r.type === 'Microsoft.Authorization/roleAssignments' &&
-        roleOf(main, r) === 'f58310d9-a9f6-439a-9e8d-f62e7b41a168',
+        roleOf(access, r) === 'f58310d9-a9f6-439a-9e8d-f62e7b41a168',
     )!;
     const properties = object(rbac.body.properties);
     expect(properties.conditionVersion).toBe('2.0');
     const condition = text(properties.condition);
-    expect(main.vars.get('aksRbacClusterAdmin')).toBe('b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b');
+    expect(access.vars.get('aksRbacClusterAdmin')).toBe('b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b');
     for (const verb of ['write', 'delete']) expect(condition).toContain(`roleAssignments/${verb}`);
     expect(
       condition.match(/RoleDefinitionId\] ForAnyOfAnyValues:GuidEquals \{\$\{aksRbacClusterAdmin\}\}/g),
     ).toHaveLength(2);
-    expect(
-      condition.match(/PrincipalId\] ForAnyOfAnyValues:GuidEquals \{\$\{app\.outputs\.principalId\}\}/g),
-    ).toHaveLength(2);
+    expect(condition.match(/PrincipalId\] ForAnyOfAnyValues:GuidEquals \{\$\{principalId\}\}/g)).toHaveLength(
+      2,
+    );
   });
 });
 
@@ -487,7 +503,7 @@ describe('every resource body against the schema of its api-version', () => {
     return body;
   };
 
-  const resources = [...main.resources, ...app.resources].filter((r) => !r.existing);
+  const resources = [...main.resources, ...app.resources, ...access.resources].filter((r) => !r.existing);
 
   it('every resource type of the templates has a schema', () => {
     expect(resources.map(key).filter((k) => !sources[k])).toEqual([]);
@@ -564,10 +580,10 @@ describe('the app registration and the README', () => {
           !outputs.has(name) && !azdOwn.includes(name) && !['APP_ID', 'SP_ID', 'KEY', 'TOKEN'].includes(name),
       ),
     ).toEqual([]);
-    for (const a of [...main.resources, ...app.resources].filter(
+    for (const a of [...main.resources, ...app.resources, ...access.resources].filter(
       (r) => r.type === 'Microsoft.Authorization/roleAssignments',
     )) {
-      const role = roleOf(main.resources.includes(a) ? main : app, a);
+      const role = roleOf(fileOf(a), a);
       if (GUID.test(role)) expect(section, role).toContain(role.slice(0, 8));
     }
   });

@@ -253,4 +253,25 @@ describe('teardownPlatform', () => {
     expect(run.runtimeStatus).toBe('Completed');
     expect(run.callsOf('recordProgress').some((c) => c.input.softDeletedSecrets)).toBe(false);
   });
+
+  it('once Deleted, admits the platforms queued for the room it frees; a failed admission pass does not fail the delete', async () => {
+    const run = await teardown([]);
+    expect(run.callsOf('admitQueuedPlatforms')).toHaveLength(1);
+    expect(run.calls.map((c) => c.name).indexOf('admitQueuedPlatforms')).toBeGreaterThan(
+      run.calls.findLastIndex((c) => c.name === 'recordProgress' && c.input.phase === 'Deleted'),
+    );
+    const failing = await runOrchestrator(
+      ORCHESTRATORS.delete,
+      { platformId: PLATFORM },
+      {
+        beginResourceGroupDelete: async () =>
+          ok<ResourceState>({ provisioningState: 'Succeeded', mutated: true }),
+        purgePlatformSecrets: async () => ok({ purged: [], softDeleted: [] }),
+        admitQueuedPlatforms: async () => refused('transient', 'QueueAdmissionFailed'),
+      },
+      { instanceId: `${PLATFORM}:teardown` },
+    );
+    expect(failing.runtimeStatus).toBe('Completed');
+    expect(failing.output).toMatchObject({ phase: 'Deleted' });
+  });
 });

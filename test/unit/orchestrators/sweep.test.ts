@@ -37,6 +37,11 @@ const sweep = async (candidates: SweepCandidate[], stubs: Stubs) => {
 };
 
 describe('idleSweep', () => {
+  it('first admits queued platforms whose room has freed (the backstop of a delete that could not)', async () => {
+    const { run } = await sweep([], {});
+    expect(run.calls[0]?.name).toBe('admitQueuedPlatforms');
+  });
+
   it('stops a Ready platform idle for its idleMinutes', async () => {
     const { run, summary } = await sweep([ready('idle1', 61)], {
       probeOllama: async () => ok({ loadedModels: 0 }),
