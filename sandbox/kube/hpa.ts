@@ -54,7 +54,7 @@ export function reconcileAutoscalers(cluster: Cluster): void {
   }
 }
 
-function targetOf(cluster: Cluster, hpa: Entry): Entry | undefined {
+export function targetOf(cluster: Cluster, hpa: Entry): Entry | undefined {
   const ref = obj(hpa.content, 'spec', 'scaleTargetRef');
   const kind = str(ref, 'kind') ?? '';
   if (kind !== 'Deployment' && kind !== 'StatefulSet') return undefined;
@@ -82,9 +82,13 @@ export function desiredReplicas(
   return Math.min(max, Math.max(min, ...proposals));
 }
 
+/** The controller's replica count for a metric at `ratio` of its target (unchanged within the tolerance). */
+export const scaledByRatio = (current: number, ratio: number): number =>
+  Math.abs(ratio - 1) <= TOLERANCE ? current : Math.ceil(current * ratio);
+
 function proposal(cluster: Cluster, metric: unknown, target: Entry, current: number): number | undefined {
   const type = str(metric, 'type');
-  const scaled = (ratio: number) => (Math.abs(ratio - 1) <= TOLERANCE ? current : Math.ceil(current * ratio));
+  const scaled = (ratio: number) => scaledByRatio(current, ratio);
   if (type === 'Resource' && str(metric, 'resource', 'name') === 'cpu') {
     const load = cluster.cpuLoad.get(`${target.namespace}/${target.name}`);
     const wanted = num(metric, 'resource', 'target', 'averageUtilization');
@@ -104,7 +108,7 @@ function proposal(cluster: Cluster, metric: unknown, target: Entry, current: num
 }
 
 /** A plain or milli quantity (`60`, `60000m`), as custom metrics carry them. */
-function quantity(value: string | undefined): number | undefined {
+export function quantity(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(value.trim());
   if (!m) return undefined;

@@ -25,6 +25,8 @@ export interface SweepSummary {
   stopped: string[];
   /** Ready platforms whose GPU tier was released (Ollama at zero). */
   gpuReleased: string[];
+  /** Released GPU tiers a held chat woke (KEDA brought Ollama back): recorded running, in use. */
+  gpuWoken: string[];
   restopped: string[];
   /** Stopped platforms started ahead of their usual hours of use (learned pre-warm). */
   prewarmed: string[];
@@ -37,6 +39,7 @@ const emptySummary = (): SweepSummary => ({
   active: 0,
   stopped: [],
   gpuReleased: [],
+  gpuWoken: [],
   restopped: [],
   prewarmed: [],
   probeFailures: [],
@@ -65,6 +68,7 @@ function* idleSweep(context: Context): Flow<SweepSummary> {
     for (const key of [
       'stopped',
       'gpuReleased',
+      'gpuWoken',
       'restopped',
       'prewarmed',
       'probeFailures',
@@ -84,7 +88,9 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
     const probes: TypedTask<Probed>[] = batch.map((c) =>
       c.phase === 'Ready' && !c.gpu
         ? task(context, 'probeOllama', { platformId: c.platformId })
-        : task(context, 'getPowerStates', { platformId: c.platformId }),
+        : c.phase === 'Ready' && c.gpu === 'released'
+          ? task(context, 'probeGpuTier', { platformId: c.platformId })
+          : task(context, 'getPowerStates', { platformId: c.platformId }),
     );
     const results = yield* all(context, probes);
     // Decided on the time the probes answered (a long sweep must not judge its last batch by its start).
@@ -106,15 +112,21 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
         ? task(context, 'requestPlatformStart', { platformId })
         : decision === 'releaseGpu'
           ? task(context, 'releaseGpuTier', { platformId })
-          : task(context, 'requestPlatformStop', { platformId, restop: decision === 'restopPostgres' }),
+          : decision === 'gpuWoken'
+            ? task(context, 'startOllama', { platformId })
+            : task(context, 'requestPlatformStop', { platformId, restop: decision === 'restopPostgres' }),
     );
     if (writes.length + transitionTasks.length === 0) continue;
     const answers = yield* all<
-      ActivityOutput<'requestPlatformStop'> | ActivityOutput<'releaseGpuTier'> | void
+      | ActivityOutput<'requestPlatformStop'>
+      | ActivityOutput<'releaseGpuTier'>
+      | ActivityOutput<'startOllama'>
+      | void
     >(context, [...transitionTasks, ...writes]);
     const done = {
       stop: summary.stopped,
       releaseGpu: summary.gpuReleased,
+      gpuWoken: summary.gpuWoken,
       restopPostgres: summary.restopped,
       prewarm: summary.prewarmed,
     };
@@ -131,12 +143,13 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
  * The decisions that act: the service's guarded transitions (POST /stop, /start), and the GPU tier's release
  * (guarded by the phase in its activity).
  */
-type Acting = Extract<Decision, 'stop' | 'releaseGpu' | 'restopPostgres' | 'prewarm'>;
+type Acting = Extract<Decision, 'stop' | 'releaseGpu' | 'gpuWoken' | 'restopPostgres' | 'prewarm'>;
 const acts = (d: Decision): d is Acting =>
-  d === 'stop' || d === 'releaseGpu' || d === 'restopPostgres' || d === 'prewarm';
+  d === 'stop' || d === 'releaseGpu' || d === 'gpuWoken' || d === 'restopPostgres' || d === 'prewarm';
 
 /** What a probe answers: Ollama's loaded models for a Ready platform, the power states for a Stopped one. */
-type Probed = ActivityOutput<'probeOllama'> | ActivityOutput<'getPowerStates'>;
+type Probed =
+  ActivityOutput<'probeOllama'> | ActivityOutput<'probeGpuTier'> | ActivityOutput<'getPowerStates'>;
 
 function observe(result: Probed): Observation {
   if (!result.ok)
@@ -144,9 +157,10 @@ function observe(result: Probed): Observation {
       kind: result.code === 'ClusterStopped' ? 'clusterStopped' : 'probeFailed',
       reason: `${result.code}: ${result.message}`,
     };
-  return 'loadedModels' in result.value
-    ? { kind: 'ollama', loadedModels: result.value.loadedModels }
-    : { kind: 'power', aks: result.value.aks, postgres: result.value.postgres };
+  if ('loadedModels' in result.value) return { kind: 'ollama', loadedModels: result.value.loadedModels };
+  if ('ollamaReplicas' in result.value)
+    return { kind: 'gpuTier', ollamaReplicas: result.value.ollamaReplicas };
+  return { kind: 'power', aks: result.value.aks, postgres: result.value.postgres };
 }
 
 /**
@@ -172,6 +186,9 @@ function progressUpdate(
     update.probeFailure = null;
   }
   if (decision === 'markActive') update.lastActiveAt = at;
+  // Woken by a held chat: the tier runs again (its ScaledObject's minimum back to one, startOllama), and
+  // that chat was use. Recorded at this sweep, so the status shows it from now.
+  if (decision === 'gpuWoken') Object.assign(update, { gpu: null, lastActiveAt: at, usedAt: at });
   // Use, not just a baseline: what the learned pre-warm learns from (a model loaded means someone chatted).
   if (observation.kind === 'ollama' && observation.loadedModels > 0) update.usedAt = at;
   if (observation.kind === 'power' && observation.postgres !== candidate.postgres)

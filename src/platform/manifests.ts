@@ -67,6 +67,12 @@ export interface RenderOptions {
    * `admin@<prefix>.local`.
    */
   adminEmail?: string;
+  /**
+   * The idle sweep released the GPU tier: Ollama's ScaledObject may go to zero (minReplicaCount 0), and a
+   * held chat brings it back (manifests/80-autoscaling.yaml). Rendered from the record, so a re-apply while
+   * released keeps the tier released.
+   */
+  gpuReleased?: boolean;
 }
 
 export const NAMESPACES = { llm: 'llm', monitoring: 'monitoring' } as const;
@@ -226,7 +232,11 @@ function templateValues(
       appRole: OPENWEBUI_DB_ROLE,
     },
     databaseSetupSql: templates.databaseSetupSql,
-    ollama: { ...ollamaResources(spec.gpu.vmSize), maxReplicas: ollamaMaxReplicas(spec) },
+    ollama: {
+      ...ollamaResources(spec.gpu.vmSize),
+      maxReplicas: ollamaMaxReplicas(spec),
+      minReplicas: options.gpuReleased ? 0 : 1,
+    },
     webui: {
       replicas: spec.webui.replicas,
       maxReplicas: webuiMaxReplicas(spec.webui.replicas),
