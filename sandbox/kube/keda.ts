@@ -16,10 +16,9 @@
  * fallback, ScaledJobs and authentication.
  */
 import type { Cluster } from './cluster.js';
-import { clone, k8sTime, num, obj, str, type JsonObject } from './json.js';
-import { quantity, scaledByRatio } from './hpa.js';
-import { groupVersionOf } from './resources.js';
-import { planUpdate, type Entry } from './store.js';
+import { num, obj, str, type JsonObject } from './json.js';
+import { quantity, scaledByRatio, targetOf, writeScale } from './hpa.js';
+import type { Entry } from './store.js';
 
 export const KEDA_GROUP = 'keda.sh';
 export const KEDA_MANAGER = 'keda-operator';
@@ -78,34 +77,16 @@ export function reconcileScaledObjects(cluster: Cluster): void {
     const polling = (num(spec, 'pollingInterval') ?? DEFAULT_POLLING_S) * 1000;
     if (so.kedaPolledMs !== undefined && now < so.kedaPolledMs + polling) continue;
     so.kedaPolledMs = now;
-    const target = targetOf(cluster, so);
+    const target = targetOf(cluster, so, 'Deployment');
     if (!target) continue;
     const current = num(target.content, 'spec', 'replicas') ?? 1;
     const desired = desiredReplicas(cluster, so, current, now);
     if (desired === current) continue;
-    const content = clone(target.content);
-    content.spec = { ...obj(content, 'spec'), replicas: desired };
-    const candidate = planUpdate(
-      target,
-      content,
-      KEDA_MANAGER,
-      groupVersionOf(target.type),
-      k8sTime(now),
-      'scale',
-    );
-    cluster.commit(target.type, target.namespace, target.name, target, candidate, false);
+    writeScale(cluster, target, desired, KEDA_MANAGER);
     so.kedaScaledMs = now;
     // The pods are gone: nothing stays in GPU memory.
     if (desired === 0 && str(obj(spec, 'scaleTargetRef'), 'name') === 'ollama') cluster.ollama?.unloadAll();
-    cluster.touch();
   }
-}
-
-function targetOf(cluster: Cluster, so: Entry): Entry | undefined {
-  const ref = obj(so.content, 'spec', 'scaleTargetRef');
-  const kind = str(ref, 'kind') ?? 'Deployment';
-  if (kind !== 'Deployment' && kind !== 'StatefulSet') return undefined;
-  return cluster.store.get(cluster.key(cluster.builtin('apps', kind), so.namespace, str(ref, 'name') ?? ''));
 }
 
 function desiredReplicas(cluster: Cluster, so: Entry, current: number, now: number): number {

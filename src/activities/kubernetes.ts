@@ -37,7 +37,7 @@ interface ScaledObject extends KubernetesObject {
     maxReplicaCount?: number;
   };
 }
-const SCALED_OBJECT_API = 'keda.sh/v1alpha1';
+const SCALED_OBJECTS = { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects' } as const;
 
 /** KEDA's ScaledObject is the one owner of Ollama's replica count (KEDA writes it, through its HPA above one). */
 const OLLAMA_SCALER = { kind: 'ScaledObject', name: 'ollama' } as const;
@@ -594,10 +594,13 @@ async function readiness(
         kube.apps.listDaemonSetForAllNamespaces(),
         kube.autoscaling.listHorizontalPodAutoscalerForAllNamespaces(),
         // A cluster without KEDA's add-on (created before it was asked for) has no such kind: none.
-        kube.objects.list<ScaledObject>(SCALED_OBJECT_API, 'ScaledObject').catch((e: unknown) => {
-          if (kubeStatus(e)?.code === 404) return { items: [] as ScaledObject[] };
-          throw e;
-        }),
+        kube.custom
+          .listClusterCustomObject({ ...SCALED_OBJECTS })
+          .then((list) => list as { items: ScaledObject[] })
+          .catch((e: unknown) => {
+            if (kubeStatus(e)?.code === 404) return { items: [] as ScaledObject[] };
+            throw e;
+          }),
       ]);
       // An HPA's target is created with one replica (the manifest leaves replicas to the HPA) and resized by
       // it: it is ready once its count is within the HPA's bounds, and that many pods are ready. A target at

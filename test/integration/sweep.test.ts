@@ -247,12 +247,13 @@ describe('idle sweep', () => {
     expect((await sweep()).stopped).toContain('tiers');
     await run('tiers');
     expect((await record('tiers')).phase).toBe('Stopped');
-    const refused = await app.call('POST', '/platforms/tiers/wake');
-    expect(refused.status).toBe(409);
-    expect((refused.json as { detail: string }).detail).toMatch(/is Stopped; wake is possible from Ready/);
-    // A start brings the GPU tier back with the platform.
+    // A wake of the Stopped platform starts it (a chat cannot reach a stopped cluster) and says so; the
+    // start brings the GPU tier back with the platform.
     clock().advanceBy(20 * MINUTES);
-    expect((await app.call('POST', '/platforms/tiers/start')).status).toBe(202);
+    const started = await app.call('POST', '/platforms/tiers/wake');
+    expect(started.status).toBe(202);
+    expect(started.json).toMatchObject({ phase: 'Starting', operation: 'start' });
+    expect((started.json as { detail: string }).detail).toMatch(/was Stopped: it is being started/);
     await run('tiers');
     expect(await record('tiers')).toMatchObject({ phase: 'Ready' });
     expect((await record('tiers')).gpu).toBeUndefined();
