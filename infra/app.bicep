@@ -10,17 +10,27 @@ param location string
 param authClientId string
 param keyVaultPurgeProtection bool
 param allowedLocations string
+param durableBackend string
+param durableTaskSchedulerSku string
+param durableTaskSchedulerCapacity int
+// Further subscriptions of the pool, after this one (comma-separated; empty: this one alone).
+param poolSubscriptionIds string
 
 // Built-in data roles granted on this group's resources (ids are the same in every tenant).
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+var durableTaskDataContributor = '0ad04412-c4d5-4796-b79c-f76d14c8d402'
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = { 'azd-env-name': environmentName }
 // The container Flex Consumption deploys the app's package from.
 var packageContainer = 'app-package'
+// The durable task hub (host.json reads DURABLE_TASK_HUB): tables and queues under this name in the storage
+// account, or the scheduler's task hub of this name.
+var taskHubName = 'llmplatforms'
+var useScheduler = durableBackend == 'durableTaskScheduler'
 
 resource logs 'Microsoft.OperationalInsights/workspaces@2025-07-01' = {
   name: 'log-${token}'
@@ -160,8 +170,15 @@ resource appSettings 'Microsoft.Web/sites/config@2025-05-01' = {
     AzureWebJobsStorage__credential: 'managedidentity'
     APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString
     AZURE_SUBSCRIPTION_ID: subscription().subscriptionId
+    AZURE_SUBSCRIPTION_IDS: empty(poolSubscriptionIds) ? '' : '${subscription().subscriptionId},${poolSubscriptionIds}'
     KEY_VAULT_URL: vault.properties.vaultUri
-    DURABLE_TASK_HUB: 'llmplatforms'
+    DURABLE_TASK_HUB: taskHubName
+    // host.json's durableTask.storageProvider, overridden per deployment (AzureFunctionsJobHost__<path>): the
+    // Azure Storage provider on AzureWebJobsStorage (what host.json alone means), or the Durable Task
+    // Scheduler reached with the app's identity (no key: Authentication=ManagedIdentity).
+    AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: useScheduler ? 'azureManaged' : 'AzureStorage'
+    AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: useScheduler ? 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING' : 'AzureWebJobsStorage'
+    DURABLE_TASK_SCHEDULER_CONNECTION_STRING: useScheduler ? 'Endpoint=${scheduler.properties.endpoint};Authentication=ManagedIdentity' : ''
     REGISTRY_TABLE: 'platforms'
     ALLOWED_LOCATIONS: allowedLocations
     AUTO_STOP_SCHEDULE: '0 */5 * * * *'
@@ -175,11 +192,13 @@ resource appSettings 'Microsoft.Web/sites/config@2025-05-01' = {
     hostBlobs
     hostQueues
     registryTables
+    durableTasks
   ]
 }
 
 // App Service Authentication: every request but the anonymous routes needs a Microsoft Entra token for the
-// app registration (on top of the function key); the app roles arrive in the token's `roles` claim.
+// app registration (on top of the function key); the app roles arrive in the token's `roles` claim. The
+// console (/console, anonymous for the Functions host only) is not excluded: it is signed in like the API.
 resource authentication 'Microsoft.Web/sites/config@2025-05-01' = {
   parent: functionApp
   name: 'authsettingsV2'
@@ -244,6 +263,40 @@ resource hostBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwner)
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The Durable Task Scheduler and its task hub, when durableBackend says so. The allow list is required (an
+// empty one refuses every caller); callers are authenticated by Entra ID and the role below, and Flex
+// Consumption has no fixed outbound addresses to list.
+resource scheduler 'Microsoft.DurableTask/schedulers@2026-02-01' = if (useScheduler) {
+  name: 'dts-${token}'
+  location: location
+  tags: tags
+  properties: {
+    ipAllowlist: [
+      '0.0.0.0/0'
+    ]
+    sku: {
+      name: durableTaskSchedulerSku
+      capacity: durableTaskSchedulerSku == 'Dedicated' ? durableTaskSchedulerCapacity : null
+    }
+  }
+}
+
+resource taskHub 'Microsoft.DurableTask/schedulers/taskHubs@2026-02-01' = if (useScheduler) {
+  parent: scheduler
+  name: taskHubName
+}
+
+// Orchestrations, activities and their history in the scheduler's task hub.
+resource durableTasks 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (useScheduler) {
+  name: guid(taskHub.id, functionApp.id, durableTaskDataContributor)
+  scope: taskHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', durableTaskDataContributor)
     principalId: functionApp.identity.principalId
     principalType: 'ServicePrincipal'
   }

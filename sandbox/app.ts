@@ -28,6 +28,9 @@ import type { SimulatedOllama } from './kube/ollama.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+/** The sandbox's subscription when the settings name no pool. */
+export const SANDBOX_SUBSCRIPTION_ID = '00000000-0000-4000-8000-000000000001';
+
 export interface SandboxAppOptions {
   storageConnection: string;
   /** Extra or overriding app settings. */
@@ -123,29 +126,34 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
     {
       access: (key) => arm.access(key),
       mayUseKubernetes: (key, principal) => arm.mayUseKubernetes(key, principal),
+      fqdn: (key) => arm.fqdn(key),
     },
   );
   await clusters.listen();
 
-  const subscriptionId = '00000000-0000-4000-8000-000000000001';
-  const arm: SimulatedArm = new SimulatedArm({
-    clock,
-    subscriptionId,
-    kubeAccess: clusters.frontDoor,
-    ...options.arm,
-  });
-  const armBase = await arm.listen();
   const config = loadConfig({
     AzureWebJobsStorage: options.storageConnection,
-    AZURE_SUBSCRIPTION_ID: subscriptionId,
+    // A pool in the settings (AZURE_SUBSCRIPTION_IDS) names the default itself.
+    ...(options.settings?.AZURE_SUBSCRIPTION_IDS ? {} : { AZURE_SUBSCRIPTION_ID: SANDBOX_SUBSCRIPTION_ID }),
     KEY_VAULT_URL: keyVault.vaultUrl,
     REGISTRY_TABLE: `platforms${randomBytes(4).toString('hex')}`,
     // The deployed app runs behind App Service Authentication; the host below emulates it.
     WEBSITE_AUTH_ENABLED: 'True',
     ...options.settings,
   });
+  // The simulated ARM serves every subscription of the app's pool.
+  const arm: SimulatedArm = new SimulatedArm({
+    clock,
+    subscriptionId: config.subscriptionId,
+    moreSubscriptionIds: config.subscriptionIds.slice(1),
+    kubeAccess: clusters.frontDoor,
+    ...options.arm,
+  });
+  const armBase = await arm.listen();
   overrideComposition({
     config,
+    // The worker's time is the sandbox's: what it keeps (tokens, cluster connections) ages with the world.
+    now: () => new Date(clock.now()),
     credential: sandboxCredentialOn(clock),
     httpClient: simulatedAzureHttpClient({ keyVaultUrl: keyVault.vaultUrl, keyVaultBase, armBase }),
   });

@@ -210,10 +210,13 @@ export class FunctionsHost {
       const t = registration.trigger;
       if (t.type !== 'httpTrigger' || !(t.methods ?? ['GET', 'POST']).includes(method)) continue;
       const template = (t.route ?? registration.name).replace(/^\/+|\/+$/g, '').split('/');
-      if (template.length !== segments.length) continue;
+      // A catch-all `{*name}` as the last part takes one or more remaining segments, joined by '/'.
+      const catchAll = /^\{\*(\w+)\}$/.exec(template.at(-1) ?? '');
+      if (catchAll ? segments.length < template.length : template.length !== segments.length) continue;
       const params: Record<string, string> = {};
+      if (catchAll) params[catchAll[1]!] = segments.slice(template.length - 1).join('/');
       let literals = 0;
-      const ok = template.every((part, i) => {
+      const ok = (catchAll ? template.slice(0, -1) : template).every((part, i) => {
         const param = /^\{(\w+)\}$/.exec(part);
         if (param) return ((params[param[1]!] = segments[i]!), true);
         literals++;

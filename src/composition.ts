@@ -19,7 +19,7 @@ import { aksTokenSource, principalIdOf } from './kube/token.js';
 import { createAccessActivities } from './activities/access.js';
 import { loadTemplateSource } from './manifest-files.js';
 import { capacityReader } from './azure/capacity.js';
-import { createAzureClients } from './azure/clients.js';
+import { createAzureClientPool } from './azure/clients.js';
 import { createRequestValidator } from './platform/schema.js';
 import { createTableRegistry, type Registry } from './registry/registry.js';
 import { PlatformService, type SecretWriter } from './services/platforms.js';
@@ -38,7 +38,9 @@ export interface Services {
   registry: Registry;
   platforms: PlatformService;
   /** Every activity of the contract but the one that needs the durable client (registered on its own). */
-  activities: ActivityHandlers<Exclude<ActivityName, 'requestPlatformStop' | 'requestPlatformStart'>>;
+  activities: ActivityHandlers<
+    Exclude<ActivityName, 'requestPlatformStop' | 'requestPlatformStart' | 'admitQueuedPlatforms'>
+  >;
 }
 
 /** The scope of the token whose `oid` names the API's identity when API_PRINCIPAL_ID is unset. */
@@ -68,7 +70,7 @@ function compose(o: CompositionOverrides): Services {
       : { tableEndpoint: config.storage.tableEndpoint, credential },
     config.registryTable,
   );
-  const clients = createAzureClients({
+  const clients = createAzureClientPool({
     subscriptionId: config.subscriptionId,
     keyVaultUrl: config.keyVaultUrl,
     credential,
@@ -76,7 +78,15 @@ function compose(o: CompositionOverrides): Services {
     ...(o.httpClient ? { httpClient: o.httpClient } : {}),
   });
   const secrets: SecretWriter = {
-    set: (name, value) => storeRequestSecret(clients.secrets, name, value),
+    set: (name, value) => storeRequestSecret(clients.default.secrets, name, value),
+    // Soft-deleted, not purged: a later platform of the prefix recovers the name, as after a teardown.
+    remove: async (name) => {
+      try {
+        await clients.default.secrets.beginDeleteSecret(name);
+      } catch (e) {
+        if ((e as { statusCode?: number }).statusCode !== 404) throw e;
+      }
+    },
   };
   const validator = createRequestValidator({
     allowedLocations: config.allowedLocations,
@@ -100,7 +110,7 @@ function compose(o: CompositionOverrides): Services {
     ...createAzureActivities({ clients, registry, maintenanceWindow: config.maintenanceWindow }),
     ...createPostgresActivities({ clients, registry }),
     ...createSecretActivities({ clients, registry }),
-    ...createAccessActivities({ clients, registry, subscriptionId: config.subscriptionId, principalId }),
+    ...createAccessActivities({ clients, registry, principalId }),
     ...createKubernetesActivities({ clients, registry, kube: kubeClients, tokens, now, templates }),
     ...createProgressActivities({ registry, now }),
   };

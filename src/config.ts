@@ -25,7 +25,13 @@ export interface Config {
   storage: StorageConnection;
   registryTable: string;
   taskHub: string;
+  /** The default subscription: the pool's first; records without a subscription live here. */
   subscriptionId: string;
+  /**
+   * The pool of subscriptions new platforms are placed in, the default first (AZURE_SUBSCRIPTION_IDS, else
+   * AZURE_SUBSCRIPTION_ID alone).
+   */
+  subscriptionIds: readonly string[];
   keyVaultUrl: string;
   allowedLocations: readonly string[];
   /** NCRONTAB (six fields, seconds first) of the idle sweep. */
@@ -59,7 +65,10 @@ export const SETTINGS = {
   AzureWebJobsStorage:
     'Storage for the Functions host, the durable task hub and the platform registry: a connection string, or ' +
     'AzureWebJobsStorage__accountName (the account reached with the managed identity).',
-  AZURE_SUBSCRIPTION_ID: 'Subscription (UUID) in which platforms are created.',
+  AZURE_SUBSCRIPTION_ID:
+    'Subscription (UUID) in which platforms are created; the default of the pool when AZURE_SUBSCRIPTION_IDS is set (then it must be its first, or unset).',
+  AZURE_SUBSCRIPTION_IDS:
+    "Comma-separated pool of subscriptions (UUIDs) new platforms are placed in, the default first: each goes to the first with room in its region. The app's identity needs its roles in each. Default: AZURE_SUBSCRIPTION_ID alone.",
   KEY_VAULT_URL: "The API's Key Vault (https://<name>.vault.azure.net) holding each platform's secrets.",
   DURABLE_TASK_HUB: 'Durable Functions task hub name (host.json reads it). Default: llmplatforms.',
   REGISTRY_TABLE: 'Table holding the platform registry. Default: platforms.',
@@ -109,8 +118,26 @@ export function loadConfig(env: Env = process.env): Config {
   };
 
   const storage = storageConnection(env, problems);
-  const subscriptionId = text('AZURE_SUBSCRIPTION_ID');
-  if (subscriptionId) check('AZURE_SUBSCRIPTION_ID', UUID.test(subscriptionId), 'must be a UUID');
+  const pool = text('AZURE_SUBSCRIPTION_IDS', '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  const single = pool.length > 0 ? text('AZURE_SUBSCRIPTION_ID', '') : text('AZURE_SUBSCRIPTION_ID');
+  if (single) check('AZURE_SUBSCRIPTION_ID', UUID.test(single), 'must be a UUID');
+  const badIds = pool.filter((s) => !UUID.test(s));
+  check(
+    'AZURE_SUBSCRIPTION_IDS',
+    badIds.length === 0,
+    `has entries that are not UUIDs: ${badIds.join(', ')}`,
+  );
+  check('AZURE_SUBSCRIPTION_IDS', new Set(pool).size === pool.length, 'names a subscription twice');
+  check(
+    'AZURE_SUBSCRIPTION_ID',
+    !single || pool.length === 0 || pool[0] === single.toLowerCase(),
+    'must be the first of AZURE_SUBSCRIPTION_IDS (the default) when both are set',
+  );
+  const subscriptionIds = pool.length > 0 ? pool : [single.toLowerCase()];
+  const subscriptionId = subscriptionIds[0] ?? '';
 
   const keyVaultUrl = text('KEY_VAULT_URL');
   if (keyVaultUrl) check('KEY_VAULT_URL', isHttpsUrl(keyVaultUrl), 'must be an https:// URL');
@@ -173,7 +200,8 @@ export function loadConfig(env: Env = process.env): Config {
     storage: Object.freeze(storage),
     registryTable,
     taskHub,
-    subscriptionId: subscriptionId.toLowerCase(),
+    subscriptionId,
+    subscriptionIds: Object.freeze(subscriptionIds),
     keyVaultUrl: keyVaultUrl.replace(/\/+$/, ''),
     allowedLocations: Object.freeze([...new Set(allowedLocations)]),
     autoStopSchedule,

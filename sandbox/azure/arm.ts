@@ -15,6 +15,8 @@
  * - resource group delete is a Location LRO that removes everything inside, and what it owns, at the end;
  * - 404 with `ResourceNotFound` / `ResourceGroupNotFound`, DELETE of what is gone answers 204 (resource
  *   groups: 404), every error is `{ "error": { "code", "message" } }`.
+ * - request budgets: ARM's and the AKS resource provider's token buckets, 429 with Retry-After when empty,
+ *   the remaining counts on every answer (sandbox/azure/arm/budgets.ts).
  * See sandbox/azure/arm/faults.ts for fault injection and what the SDK does with each fault.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -24,6 +26,7 @@ import type { ClusterAuthority } from '../kube/front-door.js';
 import {
   AKS_TYPE,
   aksApiServer,
+  clusterFqdn,
   aksListRoute,
   aksRoute,
   clusterAccess,
@@ -32,6 +35,7 @@ import {
   type KubeAccessPoint,
 } from './arm/aks.js';
 import { holdsKubernetesRole, roleAssignmentRoute } from './arm/authorization.js';
+import { ArmBudgets, PUBLISHED_BUDGETS, principalOf, type BudgetSizes } from './arm/budgets.js';
 import { ArmFaults, type ArmOperationName, type Fault } from './arm/faults.js';
 import { computeUsagesRoute, DEFAULT_QUOTA_LIMITS } from './arm/compute.js';
 import { publicIpRoute } from './arm/network.js';
@@ -49,12 +53,14 @@ import {
   ArmError,
   DEFAULT_DURATIONS,
   fakeGuid,
+  normLocation,
   obj,
   World,
   type ArmCreation,
   type ArmEvent,
   type Durations,
   type Obj,
+  type Operation as ArmOperation,
   type OperationStatus,
   type Reply,
 } from './arm/world.js';
@@ -68,6 +74,7 @@ export {
   type FaultTarget,
 } from './arm/faults.js';
 export { type ApiServerState, type KubeAccessPoint } from './arm/aks.js';
+export { PUBLISHED_BUDGETS, scaledBudgets, type BudgetSizes } from './arm/budgets.js';
 export { CONFIGURATIONS as PG_CONFIGURATIONS } from './arm/postgres.js';
 export { storageKey } from './arm/storage.js';
 export {
@@ -80,7 +87,14 @@ export {
 
 export interface SimulatedArmOptions {
   clock: Clock;
+  /** The subscription served by default (tests that use one). */
   subscriptionId: string;
+  /**
+   * Further subscriptions this ARM serves, each with its own resources, operations and quota (one Entra
+   * tenant and one ARM endpoint serve every subscription the caller has a role in). Others answer 404
+   * SubscriptionNotFound.
+   */
+  moreSubscriptionIds?: readonly string[];
   durations?: Partial<Durations>;
   /** The API servers returned kubeconfigs point at (their server URL, CA and the admin certificates). */
   kubeAccess?: KubeAccessPoint;
@@ -95,6 +109,13 @@ export interface SimulatedArmOptions {
   publicEndpoint?: string;
   /** Microsoft.Compute quota limits by usage name (`cores`, `lowPriorityCores`, a family), every region. */
   quotaLimits?: Record<string, number>;
+  /**
+   * ARM's and AKS's request budgets (token buckets on the sandbox clock): the published sizes by default,
+   * other sizes for tests (`scaledBudgets`), `false` for none.
+   */
+  budgets?: BudgetSizes | false;
+  /** The region of requests that name none (subscription-level reads), as ARM counts the caller's. */
+  callerRegion?: string;
 }
 
 export interface ArmRequestRecord {
@@ -161,24 +182,52 @@ export class SimulatedArm implements ClusterAuthority {
   readonly requests: ArmRequestRecord[] = [];
   /** Exceptions thrown by the simulator itself (answered 500): a test should expect none. */
   readonly internalErrors: Error[] = [];
+  /** The default subscription's world. */
   private readonly world: World;
+  /** Every subscription served, by lower-case id: its resources, operations and quota limits. */
+  private readonly subscriptions = new Map<string, { world: World; quotaLimits: Record<string, number> }>();
   private server?: Server;
   private base?: string;
   private requestSeq = 0;
-  private readonly quotaLimits: Record<string, number>;
+
+  /** The request budgets in force (undefined: none); `budgets.throttled` counts the 429s answered. */
+  readonly budgets?: ArmBudgets;
+  private readonly callerRegion: string;
 
   constructor(options: SimulatedArmOptions) {
-    this.quotaLimits = { ...DEFAULT_QUOTA_LIMITS, ...options.quotaLimits };
-    this.world = new World({
-      clock: options.clock,
-      subscriptionId: options.subscriptionId,
-      durations: { ...DEFAULT_DURATIONS, ...options.durations },
-      publicEndpoint: options.publicEndpoint ?? 'https://management.azure.com',
-      retryAfterSeconds: options.retryAfterSeconds ?? 1,
-      maxRetryAfterSeconds: options.maxRetryAfterSeconds ?? 15,
-      kubeAccess: options.kubeAccess,
-    });
-    registerPgAutoStart(this.world);
+    if (options.budgets !== false) this.budgets = new ArmBudgets(options.budgets ?? PUBLISHED_BUDGETS);
+    this.callerRegion = normLocation(options.callerRegion ?? 'eastus');
+    for (const subscriptionId of [options.subscriptionId, ...(options.moreSubscriptionIds ?? [])]) {
+      const world = new World({
+        clock: options.clock,
+        subscriptionId,
+        durations: { ...DEFAULT_DURATIONS, ...options.durations },
+        publicEndpoint: options.publicEndpoint ?? 'https://management.azure.com',
+        retryAfterSeconds: options.retryAfterSeconds ?? 1,
+        maxRetryAfterSeconds: options.maxRetryAfterSeconds ?? 15,
+        kubeAccess: options.kubeAccess,
+      });
+      registerPgAutoStart(world);
+      this.subscriptions.set(subscriptionId.toLowerCase(), {
+        world,
+        quotaLimits: { ...DEFAULT_QUOTA_LIMITS, ...options.quotaLimits },
+      });
+    }
+    this.world = this.subscriptions.get(options.subscriptionId.toLowerCase())!.world;
+  }
+
+  private get worlds(): World[] {
+    return [...this.subscriptions.values()].map((s) => s.world);
+  }
+
+  /** The world of the subscription a resource id names (the default one when it names none served). */
+  private worldOf(id: string): World {
+    const sub = /^\/subscriptions\/([^/]+)/i.exec(id)?.[1]?.toLowerCase();
+    return (sub && this.subscriptions.get(sub)?.world) || this.world;
+  }
+
+  private settleAll(): void {
+    for (const world of this.worlds) world.settle();
   }
 
   async listen(port = 0): Promise<string> {
@@ -202,44 +251,32 @@ export class SimulatedArm implements ClusterAuthority {
 
   /** Every resource that exists now (resource groups included), sorted by id. */
   inventory(): InventoryItem[] {
-    this.world.settle();
-    return [...this.world.resources.values()]
+    this.settleAll();
+    return this.worlds
+      .flatMap((w) => [...w.resources.values()])
       .sort((a, b) => a.key.localeCompare(b.key))
       .map((r) => ({ id: r.id, type: r.type, tags: { ...r.tags }, properties: obj(r.present().properties) }));
   }
 
   /** The GET representation of a resource, or undefined. */
   resource(id: string): Obj | undefined {
-    this.world.settle();
-    return this.world.get(id)?.present();
+    const world = this.worldOf(id);
+    world.settle();
+    return world.get(id)?.present();
   }
 
   /** Long-running operations still in progress. */
   operations(): OperationSummary[] {
-    this.world.settle();
-    return this.world.inProgress().map((op) => ({
-      id: op.id,
-      kind: op.kind,
-      resourceId: op.resourceId,
-      startedAt: op.startedAt,
-      endsAt: op.endsAt,
-      status: this.world.status(op),
-    }));
+    this.settleAll();
+    return this.worlds.flatMap((world) => world.inProgress().map((op) => summary(world, op)));
   }
 
   /** Every long-running operation started so far, finished ones included, in the order they started. */
   allOperations(): OperationSummary[] {
-    this.world.settle();
-    return [...this.world.operations.values()]
-      .sort((a, b) => a.seq - b.seq)
-      .map((op) => ({
-        id: op.id,
-        kind: op.kind,
-        resourceId: op.resourceId,
-        startedAt: op.startedAt,
-        endsAt: op.endsAt,
-        status: this.world.status(op),
-      }));
+    this.settleAll();
+    return this.worlds.flatMap((world) =>
+      [...world.operations.values()].sort((a, b) => a.seq - b.seq).map((op) => summary(world, op)),
+    );
   }
 
   /**
@@ -247,22 +284,32 @@ export class SimulatedArm implements ClusterAuthority {
    * simulated Kubernetes API server to follow; without `id`, the cluster created last. Undefined: no cluster.
    */
   aksApiServer(id?: string): ApiServerState | undefined {
-    this.world.settle();
-    if (id !== undefined) return aksApiServer(this.world, id);
-    const last = this.world.creations.filter((c) => c.type === AKS_TYPE).at(-1);
-    return last ? aksApiServer(this.world, last.id) : undefined;
+    if (id !== undefined) {
+      const world = this.worldOf(id);
+      world.settle();
+      return aksApiServer(world, id);
+    }
+    const last = this.creations.filter((c) => c.type === AKS_TYPE).at(-1);
+    return last ? aksApiServer(this.worldOf(last.id), last.id) : undefined;
   }
 
   /** How the AKS cluster `id` may be reached (local accounts, Entra ID, Azure RBAC); undefined: no cluster. */
   access(id: string): ReturnType<ClusterAuthority['access']> {
-    this.world.settle();
-    return clusterAccess(this.world, id);
+    const world = this.worldOf(id);
+    world.settle();
+    return clusterAccess(world, id);
+  }
+
+  /** The API server's FQDN of the AKS cluster `id` (new with each creation); undefined: no cluster. */
+  fqdn(id: string): string | undefined {
+    return clusterFqdn(this.worldOf(id), id);
   }
 
   /** Whether a Kubernetes role of `principalId` on the cluster `id` (or above) has taken effect. */
   mayUseKubernetes(id: string, principalId: string): boolean {
-    this.world.settle();
-    return holdsKubernetesRole(this.world, id, principalId);
+    const world = this.worldOf(id);
+    world.settle();
+    return holdsKubernetesRole(world, id, principalId);
   }
 
   /** When the next running operation ends (for tests driving a VirtualClock), or undefined. */
@@ -273,8 +320,8 @@ export class SimulatedArm implements ClusterAuthority {
 
   /** Every resource that came into existence, in order: a write to an existing resource is not one. */
   get creations(): readonly ArmCreation[] {
-    this.world.settle();
-    return this.world.creations;
+    this.settleAll();
+    return this.worlds.flatMap((w) => w.creations).sort((a, b) => a.at - b.at);
   }
 
   /**
@@ -282,18 +329,23 @@ export class SimulatedArm implements ClusterAuthority {
    * the cluster is `Upgrading` and refuses every write with 409 OperationNotAllowed.
    */
   upgradeAksCluster(id: string, durationMs: number): void {
-    startAksUpgrade(this.world, id, durationMs);
+    startAksUpgrade(this.worldOf(id), id, durationMs);
   }
 
-  /** Sets a Microsoft.Compute quota limit (`cores`, `lowPriorityCores`, `standardNCASv3_T4Family`, …). */
-  setQuotaLimit(name: string, limit: number): void {
-    this.quotaLimits[name] = limit;
+  /**
+   * Sets a Microsoft.Compute quota limit (`cores`, `lowPriorityCores`, `standardNCASv3_T4Family`, …) of a
+   * subscription (quota is per subscription and region); without one, the default subscription's.
+   */
+  setQuotaLimit(name: string, limit: number, subscriptionId?: string): void {
+    const served = this.subscriptions.get((subscriptionId ?? this.world.subscriptionId).toLowerCase());
+    if (!served) throw new Error(`the sandbox ARM does not serve subscription ${subscriptionId}`);
+    served.quotaLimits[name] = limit;
   }
 
   /** Things Azure did by itself (a PostgreSQL server started after seven days stopped). */
   get events(): readonly ArmEvent[] {
-    this.world.settle();
-    return this.world.events;
+    this.settleAll();
+    return this.worlds.flatMap((w) => w.events).sort((a, b) => a.at - b.at);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
@@ -322,8 +374,9 @@ export class SimulatedArm implements ClusterAuthority {
     this.requests.push(record);
 
     let reply: Reply;
+    let budgetHeaders: Record<string, string> = {};
     try {
-      this.world.settle();
+      this.settleAll();
       if (!apiVersion)
         throw new ArmError(
           400,
@@ -336,8 +389,19 @@ export class SimulatedArm implements ClusterAuthority {
           'InvalidRequestContent',
           'The request content was invalid and could not be deserialized.',
         );
-      const route = this.route({ world: this.world, method, apiVersion, body: obj(body), query }, path);
+      const served = this.served(method, path);
+      const route = this.route(
+        { world: served.world, method, apiVersion, body: obj(body), query },
+        path,
+        served.quotaLimits,
+      );
       record.op = route.op;
+      const budget = this.budgets?.admit(this.budgetRequest(req, method, path, body, route.op));
+      if (budget) budgetHeaders = budget.headers;
+      if (budget && !budget.ok)
+        throw new ArmError(429, budget.code, budget.message, {
+          'retry-after': String(budget.retryAfterSeconds),
+        });
       const fault = this.faults.take(route.op);
       record.fault = fault?.kind;
       if (fault?.kind === 'drop') {
@@ -373,9 +437,44 @@ export class SimulatedArm implements ClusterAuthority {
       ...(payload ? { 'content-type': 'application/json; charset=utf-8' } : {}),
       'x-ms-request-id': requestId,
       'x-ms-correlation-request-id': requestId,
+      ...budgetHeaders,
       ...reply.headers,
     });
     res.end(payload);
+  }
+
+  /** What the budgets key a request by: its principal, subscription, region, operation, AKS cluster. */
+  private budgetRequest(
+    req: IncomingMessage,
+    method: string,
+    path: string,
+    body: unknown,
+    op: ArmOperationName,
+  ) {
+    const lower = path
+      .split('/')
+      .filter(Boolean)
+      .map((s) => decodeURIComponent(s).toLowerCase());
+    const rest = lower.slice(2);
+    // The region of the resource (its group's), of the operation URL, of the group being written; else the caller's.
+    let region: string | undefined;
+    if (rest[0] === 'providers' && rest[2] === 'locations' && rest[3]) region = rest[3];
+    else if (rest[0] === 'resourcegroups' && rest[1]) {
+      const group = this.world.resourceGroup(rest[1]);
+      const sent = rest.length === 2 ? obj(body).location : undefined;
+      region = group?.location ?? (typeof sent === 'string' ? sent : undefined);
+    }
+    const isCluster = rest[2] === 'providers' && rest[4] === 'managedclusters' && rest[5];
+    return {
+      now: this.world.now(),
+      method,
+      principal: principalOf(req.headers.authorization),
+      subscriptionId: this.world.subscriptionId.toLowerCase(),
+      region: normLocation(region ?? this.callerRegion),
+      op,
+      ...(isCluster ? { clusterKey: lower.slice(0, 8).join('/') } : {}),
+      aksOperation: op === 'poll' && rest[1] === 'microsoft.containerservice',
+    };
   }
 
   private faultReply(fault: Fault, route: Route): Reply | Promise<Reply> {
@@ -422,17 +521,24 @@ export class SimulatedArm implements ClusterAuthority {
     }
   }
 
-  private route(ctx: RequestContext, path: string): Route {
-    const world = this.world;
+  /** The subscription a request path names; 404 SubscriptionNotFound for one this ARM does not serve. */
+  private served(method: string, path: string) {
     const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
-    const lower = segments.map((s) => s.toLowerCase());
-    if (lower[0] !== 'subscriptions' || !segments[1]) throw noRoute(ctx.method, path);
-    if (lower[1] !== world.subscriptionId.toLowerCase())
+    if (segments[0]?.toLowerCase() !== 'subscriptions' || !segments[1]) throw noRoute(method, path);
+    const served = this.subscriptions.get(segments[1].toLowerCase());
+    if (!served)
       throw new ArmError(
         404,
         'SubscriptionNotFound',
         `The subscription '${segments[1]}' could not be found.`,
       );
+    return served;
+  }
+
+  private route(ctx: RequestContext, path: string, quotaLimits: Record<string, number>): Route {
+    const world = ctx.world;
+    const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
+    const lower = segments.map((s) => s.toLowerCase());
     const rest = segments.slice(2);
     const lrest = lower.slice(2);
 
@@ -477,7 +583,7 @@ export class SimulatedArm implements ClusterAuthority {
       lrest[2] === 'locations' &&
       lrest[4] === 'usages'
     )
-      return computeUsagesRoute(ctx, rest[3]!, this.quotaLimits);
+      return computeUsagesRoute(ctx, rest[3]!, quotaLimits);
 
     if (rest.length === 3 && lrest.join('/') === 'providers/microsoft.containerservice/managedclusters')
       return aksListRoute(ctx);
@@ -507,6 +613,12 @@ export class SimulatedArm implements ClusterAuthority {
       },
     };
   }
+}
+
+/** What a test sees of an operation. */
+function summary(world: World, op: ArmOperation): OperationSummary {
+  const { id, kind, resourceId, startedAt, endsAt } = op;
+  return { id, kind, resourceId, startedAt, endsAt, status: world.status(op) };
 }
 
 function noRoute(method: string, path: string): ArmError {

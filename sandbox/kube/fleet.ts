@@ -41,8 +41,8 @@ export class SimulatedKubernetesFleet {
   }
 
   /** The API server URL to put into the kubeconfig of the cluster `key`. */
-  serverFor(key: string): string {
-    return this.frontDoor.serverFor(key);
+  serverFor(key: string, fqdn?: string): string {
+    return this.frontDoor.serverFor(key, fqdn);
   }
 
   /** The cluster's simulators (created if needed). */

@@ -31,6 +31,8 @@ export interface ClusterAuthority {
   access(key: string): { localAccounts: boolean; entra: boolean; azureRbac: boolean } | undefined;
   /** Whether a role assignment granting Kubernetes access to `principalId` has taken effect on the cluster. */
   mayUseKubernetes(key: string, principalId: string): boolean;
+  /** The API server's FQDN of the cluster as it exists now (a new one when it was created again). */
+  fqdn?(key: string): string | undefined;
 }
 
 /** Who a request to a cluster authenticated as. */
@@ -48,6 +50,8 @@ export interface FrontDoorRequest {
 /** Implements what the simulated ARM puts into kubeconfigs (`KubeAccessPoint`). */
 export class AksFrontDoor {
   readonly requests: FrontDoorRequest[] = [];
+  /** TLS connections accepted so far (a client that keeps its connections opens one per cluster). */
+  connections = 0;
   private listener?: Server;
   private base = '';
   private pki?: SandboxPki;
@@ -71,6 +75,7 @@ export class AksFrontDoor {
       },
       (req, res) => void this.handle(req, res),
     );
+    this.listener.on('secureConnection', () => this.connections++);
     await new Promise<void>((resolve) => this.listener!.listen(0, '127.0.0.1', resolve));
     this.base = `https://127.0.0.1:${(this.listener.address() as AddressInfo).port}`;
     return this.base;
@@ -85,13 +90,16 @@ export class AksFrontDoor {
     return this.pki;
   }
 
-  /** The API server URL of the cluster `key` (the ARM's cluster id, lower-cased). */
-  serverFor(key: string): string {
-    return `${this.base}/clusters/${encodeURIComponent(key)}`;
+  /**
+   * The API server URL of the cluster `key` (the ARM's cluster id, lower-cased); with `fqdn`, of that
+   * incarnation of it only (what a kubeconfig from the simulated ARM names).
+   */
+  serverFor(key: string, fqdn?: string): string {
+    return `${this.base}/clusters/${encodeURIComponent(key)}${fqdn ? `@${encodeURIComponent(fqdn)}` : ''}`;
   }
 
-  server(cluster: { id: string }): string {
-    return this.serverFor(cluster.id.toLowerCase());
+  server(cluster: { id: string; fqdn?: string }): string {
+    return this.serverFor(cluster.id.toLowerCase(), cluster.fqdn);
   }
 
   adminCertificate(cluster: { id: string }): Promise<PemPair> {
@@ -110,8 +118,16 @@ export class AksFrontDoor {
       res.writeHead(404).end();
       return;
     }
-    const key = decodeURIComponent(match[1]!);
+    const [encodedKey, encodedFqdn] = match[1]!.split('@');
+    const key = decodeURIComponent(encodedKey!);
     const rest = match[2] || '/';
+    // The address of a cluster deleted since (re-created under the same name at a new FQDN) resolves
+    // nowhere: the connection fails, as a name that no longer exists does.
+    const fqdn = encodedFqdn === undefined ? undefined : decodeURIComponent(encodedFqdn);
+    if (this.authority?.fqdn && fqdn !== undefined && this.authority.fqdn(key) !== fqdn) {
+      req.socket.destroy();
+      return;
+    }
     const record: FrontDoorRequest = {
       key,
       method: req.method ?? 'GET',

@@ -7,7 +7,7 @@
  * principal and role, so a retry finds its own grant; it is deleted with the resource group.
  */
 import { createHash } from 'node:crypto';
-import type { AzureClients } from '../azure/clients.js';
+import type { AzureClientPool } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
 import { readOrUndefined } from '../azure/lro.js';
 import { AKS_RBAC_CLUSTER_ADMIN_ROLE } from '../platform/azure-resources.js';
@@ -15,9 +15,9 @@ import { requireRecord, type Registry } from '../registry/registry.js';
 import type { ActivityHandlers } from './contract.js';
 
 export interface AccessActivityDeps {
-  clients: AzureClients;
+  /** The grant is made in the platform's subscription (its record's). */
+  clients: AzureClientPool;
   registry: Registry;
-  subscriptionId: string;
   /** The object id of the API's identity (API_PRINCIPAL_ID, or the oid of its credential's token). */
   principalId: () => Promise<string>;
 }
@@ -35,14 +35,16 @@ export function createAccessActivities(deps: AccessActivityDeps): ActivityHandle
     async ensureClusterAccess({ platformId }) {
       try {
         const record = await requireRecord(deps.registry, platformId);
-        const scope = `/subscriptions/${deps.subscriptionId}/resourceGroups/${record.names.resourceGroup}`;
+        const arm = deps.clients.of(record);
+        const subscriptionId = arm.authorization.subscriptionId;
+        const scope = `/subscriptions/${subscriptionId}/resourceGroups/${record.names.resourceGroup}`;
         const principalId = await deps.principalId();
         const name = roleAssignmentName(scope, principalId, AKS_RBAC_CLUSTER_ADMIN_ROLE);
-        const assignments = deps.clients.authorization.roleAssignments;
+        const assignments = arm.authorization.roleAssignments;
         const found = await readOrUndefined(() => assignments.get(scope, name));
         if (found) return { ok: true, value: { provisioningState: 'Succeeded', mutated: false } };
         await assignments.create(scope, name, {
-          roleDefinitionId: `/subscriptions/${deps.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${AKS_RBAC_CLUSTER_ADMIN_ROLE}`,
+          roleDefinitionId: `/subscriptions/${subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${AKS_RBAC_CLUSTER_ADMIN_ROLE}`,
           principalId,
           // Without it, a principal created moments ago may be refused PrincipalNotFound (replication delay).
           principalType: 'ServicePrincipal',

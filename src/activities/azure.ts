@@ -7,7 +7,7 @@
  * longer). Failures the orchestrator must decide on come back as typed results; only unexpected faults throw.
  */
 import { createPipelineRequest, RestError } from '@azure/core-rest-pipeline';
-import type { AzureClients } from '../azure/clients.js';
+import type { AzureClientPool, AzureClients } from '../azure/clients.js';
 import {
   accepted,
   attempt,
@@ -36,7 +36,8 @@ import { requireRecord, type Registry } from '../registry/registry.js';
 import type { ActivityHandlers, Failure, ResourceState, Result } from './contract.js';
 
 export interface AzureActivityDeps {
-  clients: AzureClients;
+  /** Per subscription: each platform's resources are reached in the subscription its record names. */
+  clients: AzureClientPool;
   registry: Registry;
   /** The weekly window of every cluster's auto-upgrades (AKS_MAINTENANCE_WINDOW). */
   maintenanceWindow: MaintenanceWindow;
@@ -76,8 +77,10 @@ export function createAzureActivities({
   registry,
   maintenanceWindow,
 }: AzureActivityDeps): ActivityHandlers<AzureActivity> {
-  const { resources } = clients;
-  const load = (platformId: string) => requireRecord(registry, platformId);
+  const load = async (platformId: string) => {
+    const record = await requireRecord(registry, platformId);
+    return { ...record, arm: clients.of(record) };
+  };
 
   /**
    * The generic begin of any resource of the table, by its resource id (Azure Service Operator's generic
@@ -90,6 +93,7 @@ export function createAzureActivities({
     id: string,
   ): Promise<Result<ResourceState>> {
     const { spec, names } = record;
+    const { resources } = clients.of(record);
     const name = kind.name(names);
     const live: ArmResource | undefined = await readOrUndefined(() =>
       resources.resources.getById(id, kind.apiVersion),
@@ -103,7 +107,7 @@ export function createAzureActivities({
         const reconcile = state === 'Succeeded' ? kind.reconcile?.(live, spec) : undefined;
         if (!reconcile) return unchanged(state);
         if ('wait' in reconcile) return unchanged(reconcile.wait);
-        if ('action' in reconcile) return postAction(id, kind.apiVersion, reconcile.action);
+        if ('action' in reconcile) return postAction(resources, id, kind.apiVersion, reconcile.action);
         if ('patch' in reconcile) {
           const { seen, onResponse, abortSignal, submit } = captureOperation();
           await submit(
@@ -120,7 +124,7 @@ export function createAzureActivities({
     // Secret values go from Key Vault straight into the request body; they are never returned or logged.
     const values = new Map<string, string>();
     for (const secret of kind.secrets ?? [])
-      values.set(secret, (await clients.secrets.getSecret(names.secrets[secret])).value ?? '');
+      values.set(secret, (await clients.default.secrets.getSecret(names.secrets[secret])).value ?? '');
     const body = kind.body({ spec, names, secret: (secret) => values.get(secret) ?? '' });
     const { seen, onResponse, abortSignal, submit } = captureOperation();
     await submit(
@@ -133,7 +137,12 @@ export function createAzureActivities({
    * A POST action on a resource (AKS `start`) through the generic client's pipeline: accepted → the
    * operation to follow (Azure-AsyncOperation or Location, with Retry-After); refused → Azure's error.
    */
-  async function postAction(id: string, apiVersion: string, action: string): Promise<Result<ResourceState>> {
+  async function postAction(
+    resources: AzureClients['resources'],
+    id: string,
+    apiVersion: string,
+    action: string,
+  ): Promise<Result<ResourceState>> {
     const response = await resources.sendRequest(
       createPipelineRequest({
         url: `${resources.$host}${id}/${action}?api-version=${apiVersion}`,
@@ -158,7 +167,8 @@ export function createAzureActivities({
   return {
     async ensureResourceGroup({ platformId }) {
       return attempt<ResourceState>(async () => {
-        const { spec, names } = await load(platformId);
+        const { spec, names, arm } = await load(platformId);
+        const { resources } = arm;
         const existing = await readOrUndefined(() => resources.resourceGroups.get(names.resourceGroup));
         const tags = platformTags(spec);
         if (existing) {
@@ -181,29 +191,26 @@ export function createAzureActivities({
     async beginAzureResource({ platformId, kind }) {
       return attempt(async () => {
         const record = await load(platformId);
-        const id = armResourceId(resources.subscriptionId ?? '', record.names, kind);
+        const id = armResourceId(record.arm.resources.subscriptionId ?? '', record.names, kind);
         return beginAzureResource(record, AZURE_RESOURCES[kind], id);
       });
     },
 
     async getArmOperationStatus({ operationUrl }) {
       return attempt(async () => {
-        const response = await resources.sendRequest(
+        // The URL names its subscription; every client of the pool has the same credential and pipeline.
+        const response = await clients.default.resources.sendRequest(
           createPipelineRequest({ url: operationUrl, method: 'GET' }),
         );
-        return operationStatus(
-          response.status,
-          response.bodyAsText ?? undefined,
-          response.headers.get('retry-after'),
-        );
+        return operationStatus(response.status, response.bodyAsText ?? undefined, response.headers);
       });
     },
 
     async beginAksClusterPower({ platformId, action }) {
       return attempt(async () => {
-        const { names } = await load(platformId);
+        const { names, arm } = await load(platformId);
         const cluster = await readOrUndefined(() =>
-          clients.aks.managedClusters.get(names.resourceGroup, names.aksCluster),
+          arm.aks.managedClusters.get(names.resourceGroup, names.aksCluster),
         );
         if (!cluster) return missing('AKS cluster', names.aksCluster);
         const target = action === 'stop' ? 'Stopped' : 'Running';
@@ -214,8 +221,8 @@ export function createAzureActivities({
         const { seen, onResponse } = captureOperation();
         const poller =
           action === 'stop'
-            ? clients.aks.managedClusters.stop(names.resourceGroup, names.aksCluster, { onResponse })
-            : clients.aks.managedClusters.start(names.resourceGroup, names.aksCluster, { onResponse });
+            ? arm.aks.managedClusters.stop(names.resourceGroup, names.aksCluster, { onResponse })
+            : arm.aks.managedClusters.start(names.resourceGroup, names.aksCluster, { onResponse });
         await poller.submitted();
         return accepted(seen);
       });
@@ -223,10 +230,10 @@ export function createAzureActivities({
 
     async getPowerStates({ platformId }) {
       return attempt(async () => {
-        const { names } = await load(platformId);
+        const { names, arm } = await load(platformId);
         const [cluster, server] = await Promise.all([
-          readOrUndefined(() => clients.aks.managedClusters.get(names.resourceGroup, names.aksCluster)),
-          readOrUndefined(() => clients.postgres.servers.get(names.resourceGroup, names.postgresServer)),
+          readOrUndefined(() => arm.aks.managedClusters.get(names.resourceGroup, names.aksCluster)),
+          readOrUndefined(() => arm.postgres.servers.get(names.resourceGroup, names.postgresServer)),
         ]);
         return {
           ok: true,
@@ -237,28 +244,30 @@ export function createAzureActivities({
 
     async beginResourceGroupDelete({ platformId }) {
       return attempt(async () => {
-        const { names } = await load(platformId);
-        const group = await readOrUndefined(() => resources.resourceGroups.get(names.resourceGroup));
+        const { names, arm } = await load(platformId);
+        const group = await readOrUndefined(() => arm.resources.resourceGroups.get(names.resourceGroup));
         if (!group) return unchanged();
         if (!isOurs(group.tags, platformId)) return notOurs('Resource group', names.resourceGroup);
         if (group.properties?.provisioningState === 'Deleting') return unchanged('Deleting');
         const { seen, onResponse, abortSignal, submit } = captureOperation();
-        await submit(resources.resourceGroups.beginDelete(names.resourceGroup, { onResponse, abortSignal }));
+        await submit(
+          arm.resources.resourceGroups.beginDelete(names.resourceGroup, { onResponse, abortSignal }),
+        );
         return accepted(seen);
       });
     },
 
     async getAksOutboundIps({ platformId }) {
       return attempt(async () => {
-        const { names } = await load(platformId);
-        const cluster = await clients.aks.managedClusters.get(names.resourceGroup, names.aksCluster);
+        const { names, arm } = await load(platformId);
+        const cluster = await arm.aks.managedClusters.get(names.resourceGroup, names.aksCluster);
         const ids =
           cluster.networkProfile?.loadBalancerProfile?.effectiveOutboundIPs
             ?.map((r) => r.id)
             .filter((id): id is string => !!id) ?? [];
         const ips: string[] = [];
         for (const id of ids) {
-          const ip = await resources.resources.getById(id, '2024-05-01');
+          const ip = await arm.resources.resources.getById(id, '2024-05-01');
           const address = (ip.properties as { ipAddress?: string } | undefined)?.ipAddress;
           if (address) ips.push(address);
         }
@@ -277,15 +286,21 @@ export function createAzureActivities({
      * The cluster's auto-upgrades confined to the operator's window: the `aksManagedAutoUpgradeSchedule`
      * maintenance configuration (a child of the cluster, written synchronously), sent only when it differs.
      */
-    async ensureAksMaintenanceWindow({ platformId }) {
+    async ensureAksMaintenanceWindow({ platformId, clusterWritten }) {
       return attempt(async () => {
-        const { names } = await load(platformId);
+        const { names, arm } = await load(platformId);
         const { resourceGroup, aksCluster } = names;
-        const live = await readOrUndefined(() =>
-          clients.aks.maintenanceConfigurations.get(resourceGroup, aksCluster, AUTO_UPGRADE_SCHEDULE),
-        );
+        // Read first, so a window that holds costs no write (a write is refused while an upgrade runs). Right
+        // after our own write of the cluster no upgrade runs, and the PUT alone is one call of AKS's budget
+        // instead of two: under a burst, a read that takes the last token leaves none for the write, and every
+        // attempt reads again (azure-real-behaviours §3.2, "all other APIs" 60 then 1/s per subscription).
+        const live = clusterWritten
+          ? undefined
+          : await readOrUndefined(() =>
+              arm.aks.maintenanceConfigurations.get(resourceGroup, aksCluster, AUTO_UPGRADE_SCHEDULE),
+            );
         if (sameMaintenanceWindow(live?.maintenanceWindow, maintenanceWindow)) return unchanged();
-        await clients.aks.maintenanceConfigurations.createOrUpdate(
+        await arm.aks.maintenanceConfigurations.createOrUpdate(
           resourceGroup,
           aksCluster,
           AUTO_UPGRADE_SCHEDULE,
@@ -297,22 +312,22 @@ export function createAzureActivities({
 
     async ensureFileShares({ platformId }) {
       return attempt(async () => {
-        const { spec, names } = await load(platformId);
+        const { spec, names, arm } = await load(platformId);
         let mutated = false;
         for (const share of fileShares(spec, names)) {
           const existing = await readOrUndefined(() =>
-            clients.storage.fileShares.get(names.resourceGroup, names.storageAccount, share.name),
+            arm.storage.fileShares.get(names.resourceGroup, names.storageAccount, share.name),
           );
           if (existing && (existing.shareQuota ?? 0) >= share.quotaGiB) continue;
           if (existing) {
             // Growing an existing share is a PATCH of its quota alone (FileShares_Update): a PUT would re-send
             // the create-only enabledProtocols and reset every property it leaves out (the Storage RP's
             // 2025-08-01 file.json; Microsoft's own `az storage share-rm update` patches too).
-            await clients.storage.fileShares.update(names.resourceGroup, names.storageAccount, share.name, {
+            await arm.storage.fileShares.update(names.resourceGroup, names.storageAccount, share.name, {
               shareQuota: share.quotaGiB,
             });
           } else {
-            await clients.storage.fileShares.create(names.resourceGroup, names.storageAccount, share.name, {
+            await arm.storage.fileShares.create(names.resourceGroup, names.storageAccount, share.name, {
               shareQuota: share.quotaGiB,
               enabledProtocols: 'SMB',
             });

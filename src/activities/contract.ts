@@ -97,7 +97,14 @@ export interface Activities {
   beginAzureResource: { input: PlatformRef & { kind: AzureResourceName }; output: Result<ResourceState> };
   getArmOperationStatus: { input: { operationUrl: string }; output: Result<OperationStatus> };
   getAksOutboundIps: { input: PlatformRef; output: Result<{ ips: string[]; clusterId: string }> };
-  ensureAksMaintenanceWindow: { input: PlatformRef; output: Result<ResourceState> };
+  /**
+   * clusterWritten: this run's own write of the cluster just ended, so nothing else runs on it and the write
+   * needs no read first (AKS reads and writes of it share one budget of 1/s per subscription).
+   */
+  ensureAksMaintenanceWindow: {
+    input: PlatformRef & { clusterWritten?: boolean };
+    output: Result<ResourceState>;
+  };
   /** Grants the API's identity Azure Kubernetes Service RBAC Cluster Admin on the platform's cluster. */
   ensureClusterAccess: { input: PlatformRef; output: Result<ResourceState> };
   ensurePostgresChild: { input: PlatformRef & { child: PostgresChild }; output: Result<ResourceState> };
@@ -125,6 +132,14 @@ export interface Activities {
   requestPlatformStop: { input: PlatformRef & { restop: boolean }; output: Result<{ phase: string }> };
   /** The learned pre-warm's start (POST /start's guard and flow). */
   requestPlatformStart: { input: PlatformRef; output: Result<{ phase: string }> };
+  /**
+   * Queued platforms whose room has freed are admitted, first in first out, and their provisioning started
+   * (after a delete, and at the idle sweep); those whose deletions ended without room are Failed.
+   */
+  admitQueuedPlatforms: {
+    input: Record<string, never>;
+    output: Result<{ admitted: string[]; failed: string[] }>;
+  };
   applyPlatformManifests: {
     /** rerunJobs: the stage's wait-for-completion Job is deleted and created again (after a wipe). */
     input: PlatformRef & { stage: ApplyStage; rerunJobs?: boolean };

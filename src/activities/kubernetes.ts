@@ -5,10 +5,11 @@
  * address and CA come from the cluster's user kubeconfig, which on an Entra ID cluster holds no secret.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { AzureClients } from '../azure/clients.js';
+import type { AzureClientPool } from '../azure/clients.js';
 import { classifyAzureError } from '../azure/errors.js';
 import { KubeConfig } from '@kubernetes/client-node';
-import { kubeStatus, type ClusterConnection, type KubeClients } from '../kube/client.js';
+import { clusterAgent, kubeStatus, type ClusterConnection, type KubeClients } from '../kube/client.js';
+import { ClusterConnectionCache, type KeptCluster } from '../kube/connections.js';
 import type { TokenSource } from '../kube/token.js';
 import { apiServerUnreachable, classifyKube, unreachableApiServer } from '../kube/errors.js';
 import { applyStages, platformApplyObjects, SPEC_HASH, withSpecHash } from '../platform/apply.js';
@@ -50,7 +51,8 @@ const OLLAMA_SCALER = { kind: 'ScaledObject', name: 'ollama' } as const;
 const CREATE_ONLY_KINDS = new Set(['PersistentVolume', 'PersistentVolumeClaim']);
 
 export interface KubernetesActivityDeps {
-  clients: AzureClients;
+  /** The cluster's kubeconfig and storage key are read in the platform's subscription (its record's). */
+  clients: AzureClientPool;
   registry: Registry;
   kube: (connection: ClusterConnection) => KubeClients;
   /** Entra ID tokens for AKS's server application, from the credential the Azure clients use. */
@@ -59,8 +61,13 @@ export interface KubernetesActivityDeps {
   templates: TemplateSource;
 }
 
-/** The API server's address and CA are re-read after this long (a start can change the address). */
-const ENDPOINT_TTL_MS = 10 * 60_000;
+/**
+ * Clusters a worker keeps connections to (ClusterConnectionCache). A subscription holds at most 490
+ * platforms (two resource groups each of 980, azure-real-behaviours §3.3), so one worker keeps every
+ * cluster it serves; the bound is there for a sweep over a larger fleet (bench:sweep), where a least
+ * recently used entry goes first.
+ */
+export const KEPT_CLUSTERS = 10_000;
 
 /** The objects to apply (`platformApplyObjects`), with the secret values read from Key Vault and Azure. */
 export async function platformObjects(
@@ -122,44 +129,44 @@ type KubernetesActivity =
 export function createKubernetesActivities(
   deps: KubernetesActivityDeps,
 ): ActivityHandlers<KubernetesActivity> {
-  const endpoints = new Map<string, { server: string; caData?: string; until: number }>();
+  const connections = new ClusterConnectionCache<KubeClients>(KEPT_CLUSTERS);
 
   const load = (platformId: string) => requireRecord(deps.registry, platformId);
 
   /**
-   * The platform's cluster with a current token. Its server and CA come from listClusterUserCredential:
-   * on an Entra ID cluster that kubeconfig's user is an exec plugin (kubelogin), which is not used; the
-   * token comes from our own credential instead.
+   * The platform's cluster: its server and CA from listClusterUserCredential (on an Entra ID cluster that
+   * kubeconfig's user is an exec plugin, kubelogin, which is not used: the token comes from our own
+   * credential, read at each request), and clients on a keep-alive agent trusting that CA.
    */
-  const clusterFor = async (record: PlatformRecord): Promise<KubeClients> => {
-    let endpoint = endpoints.get(record.id);
-    if (!endpoint || endpoint.until <= deps.now().getTime()) {
-      const result = await deps.clients.aks.managedClusters.listClusterUserCredentials(
-        record.names.resourceGroup,
-        record.names.aksCluster,
-      );
-      const value = result.kubeconfigs?.[0]?.value;
-      if (!value) throw new Error('AKS returned no user kubeconfig');
-      const kc = new KubeConfig();
-      kc.loadFromString(new TextDecoder().decode(value));
-      const cluster = kc.getCurrentCluster();
-      if (!cluster) throw new Error('the user kubeconfig AKS returned names no cluster');
-      endpoint = {
-        server: cluster.server,
-        ...(cluster.caData ? { caData: cluster.caData } : {}),
-        until: deps.now().getTime() + ENDPOINT_TTL_MS,
-      };
-      endpoints.set(record.id, endpoint);
-    }
-    return deps.kube({
-      name: record.names.aksCluster,
-      server: endpoint.server,
-      ...(endpoint.caData ? { caData: endpoint.caData } : {}),
-      token: await deps.tokens.token(),
-    });
+  const openCluster = async (record: PlatformRecord): Promise<KeptCluster<KubeClients>> => {
+    const result = await deps.clients
+      .of(record)
+      .aks.managedClusters.listClusterUserCredentials(record.names.resourceGroup, record.names.aksCluster);
+    const value = result.kubeconfigs?.[0]?.value;
+    if (!value) throw new Error('AKS returned no user kubeconfig');
+    const kc = new KubeConfig();
+    kc.loadFromString(new TextDecoder().decode(value));
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('the user kubeconfig AKS returned names no cluster');
+    const agent = clusterAgent(cluster.caData);
+    const endpoint = { server: cluster.server, ...(cluster.caData ? { caData: cluster.caData } : {}) };
+    return {
+      ...endpoint,
+      agent,
+      clients: deps.kube({
+        name: record.names.aksCluster,
+        ...endpoint,
+        agent,
+        token: () => deps.tokens.token(),
+      }),
+    };
   };
 
-  /** Runs `fn` against the cluster; Kubernetes and Azure failures become typed results. */
+  /**
+   * Runs `fn` against the cluster; Kubernetes and Azure failures become typed results. A kept entry the
+   * cluster refuses (no connection, a certificate that no longer verifies, a 401) is dropped and `fn` runs
+   * once more on a fresh one; every activity here is idempotent, so the second run repeats no effect.
+   */
   const withCluster = async <T>(
     platformId: string,
     fn: (kube: KubeClients, record: PlatformRecord) => Promise<Result<T>>,
@@ -167,13 +174,21 @@ export function createKubernetesActivities(
     let record: PlatformRecord | undefined;
     try {
       record = await load(platformId);
-      return await fn(await clusterFor(record), record);
+      const key = `${record.names.resourceGroup}/${record.names.aksCluster}`.toLowerCase();
+      for (;;) {
+        const { entry, fresh } = await connections.get(key, () => openCluster(record!));
+        try {
+          return await fn(entry.clients, record);
+        } catch (e) {
+          const refusedToken = kubeStatus(e)?.code === 401;
+          if (!refusedToken && !unreachableApiServer(e)) throw e;
+          connections.drop(key, entry);
+          if (refusedToken) deps.tokens.drop();
+          if (fresh) throw e;
+        }
+      }
     } catch (e) {
       const status = kubeStatus(e);
-      // Any failure may mean a stale address (after a start the API server address can change): read it again
-      // next time; a refused token (401) is replaced.
-      endpoints.delete(platformId);
-      if (status?.code === 401) deps.tokens.drop();
       if (status) return classifyKube(status);
       const unreachable = unreachableApiServer(e);
       if (unreachable && record)
@@ -184,21 +199,24 @@ export function createKubernetesActivities(
 
   /** AKS's power state of the platform's cluster, to tell a stopped cluster from a network fault. */
   const aksPower = async (record: PlatformRecord): Promise<string | undefined> =>
-    deps.clients.aks.managedClusters.get(record.names.resourceGroup, record.names.aksCluster).then(
-      (cluster) => cluster.powerState?.code,
-      () => undefined,
-    );
+    deps.clients
+      .of(record)
+      .aks.managedClusters.get(record.names.resourceGroup, record.names.aksCluster)
+      .then(
+        (cluster) => cluster.powerState?.code,
+        () => undefined,
+      );
 
   return {
     async applyPlatformManifests({ platformId, stage, rerunJobs = false }) {
       return withCluster(platformId, async (kube, record) => {
         const { names } = record;
-        const secretValue = async (name: string) => (await deps.clients.secrets.getSecret(name)).value ?? '';
+        const secretValue = async (name: string) =>
+          (await deps.clients.default.secrets.getSecret(name)).value ?? '';
         const storageKey = async () => {
-          const keys = await deps.clients.storage.storageAccounts.listKeys(
-            names.resourceGroup,
-            names.storageAccount,
-          );
+          const keys = await deps.clients
+            .of(record)
+            .storage.storageAccounts.listKeys(names.resourceGroup, names.storageAccount);
           return keys.keys?.[0]?.value ?? '';
         };
         const stages = applyStages(await platformObjects(record, secretValue, storageKey, deps.templates));

@@ -4,7 +4,7 @@
  * to overlapping writes on one server) and the wipe's database drop. Each sends one write at most and
  * returns as soon as Azure accepted it.
  */
-import type { AzureClients } from '../azure/clients.js';
+import type { AzureClientPool, AzureClients } from '../azure/clients.js';
 import { accepted, attempt, captureOperation, readOrUndefined, unchanged } from '../azure/lro.js';
 import { requireRecord, type Registry } from '../registry/registry.js';
 import { missing } from './azure.js';
@@ -19,15 +19,18 @@ export function createPostgresActivities({
   clients,
   registry,
 }: {
-  clients: AzureClients;
+  clients: AzureClientPool;
   registry: Registry;
 }): ActivityHandlers<PostgresActivity> {
-  const { postgres } = clients;
-  const load = (platformId: string) => requireRecord(registry, platformId);
+  // The server lives in the platform's subscription (its record's).
+  const load = async (platformId: string) => {
+    const record = await requireRecord(registry, platformId);
+    return { names: record.names, arm: clients.of(record), postgres: clients.of(record).postgres };
+  };
   return {
     async beginPostgresServerPower({ platformId, action }) {
       return attempt(async () => {
-        const { names } = await load(platformId);
+        const { names, postgres } = await load(platformId);
         const server = await readOrUndefined(() =>
           postgres.servers.get(names.resourceGroup, names.postgresServer),
         );
@@ -52,7 +55,7 @@ export function createPostgresActivities({
     /** The wipe drops the openwebui database (with every user, chat, document and embedding in it). */
     async beginPostgresDatabaseDelete({ platformId }) {
       return attempt(async () => {
-        const { names } = await load(platformId);
+        const { names, postgres } = await load(platformId);
         const [rg, server, database] = [names.resourceGroup, names.postgresServer, names.postgresDatabase];
         const db = await readOrUndefined(() => postgres.databases.get(rg, server, database));
         if (!db) return unchanged();
@@ -64,8 +67,8 @@ export function createPostgresActivities({
 
     async ensurePostgresChild({ platformId, child }) {
       return attempt(async () => {
-        const { names } = await load(platformId);
-        return ensureChild(clients, names.resourceGroup, names.postgresServer, child);
+        const { names, arm } = await load(platformId);
+        return ensureChild(arm, names.resourceGroup, names.postgresServer, child);
       });
     },
   };

@@ -96,3 +96,25 @@ df.app.activity('requestPlatformStart', {
   extraInputs: [df.input.durableClient()],
   handler: transitionActivity('start'),
 });
+
+/** Admitting a queued platform starts its provisioning: the durable client again. */
+df.app.activity('admitQueuedPlatforms', {
+  extraInputs: [df.input.durableClient()],
+  handler: async (
+    _input: ActivityInput<'admitQueuedPlatforms'>,
+    context: InvocationContext,
+  ): Promise<Result<{ admitted: string[]; failed: string[] }>> => {
+    try {
+      const orchestrations = orchestrationsFromDurableClient(df.getClient(context));
+      return { ok: true, value: await getServices().platforms.admitQueued(orchestrations) };
+    } catch (e) {
+      // The registry did not answer: the queue stays as it is and the next pass (the sweep) admits.
+      return {
+        ok: false,
+        kind: 'transient',
+        code: 'QueueAdmissionFailed',
+        message: e instanceof Error ? e.message : String(e),
+      };
+    }
+  },
+});

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import type { AzureClients } from '../azure/clients.js';
+import type { AzureClientPool } from '../azure/clients.js';
 import { attempt, readOrUndefined } from '../azure/lro.js';
 import { SECRET_KINDS, type SecretKind } from '../platform/naming.js';
 import { MANAGED_BY } from '../platform/tags.js';
@@ -28,10 +28,11 @@ export function createSecretActivities({
   clients,
   registry,
 }: {
-  clients: AzureClients;
+  clients: Pick<AzureClientPool, 'default'>;
   registry: Registry;
 }): ActivityHandlers<'ensurePlatformSecrets' | 'purgePlatformSecrets'> {
-  const { secrets } = clients;
+  // The API's own Key Vault, whichever subscription a platform lives in.
+  const { secrets } = clients.default;
   return {
     async ensurePlatformSecrets({ platformId }) {
       return attempt(async () => {

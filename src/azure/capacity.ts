@@ -1,20 +1,22 @@
 /**
  * What bounds a new platform in a subscription and region, read from Azure: Microsoft.Compute's usages of
  * the region (vCPUs per family, spot, the regional total), the subscription's resource groups and its AKS
- * clusters in the region.
+ * clusters in the region. Quota is per subscription and region (azure-real-behaviours §3.3), so each
+ * subscription of the pool is read with its own clients.
  */
 import { RESOURCE_GROUPS_PER_SUBSCRIPTION, QUOTA, type Usage } from '../platform/admission.js';
-import type { AzureClients } from './clients.js';
+import type { AzureClientPool } from './clients.js';
 
 /** The service's CapacityReader (src/services/platforms.ts), from the SDK clients. */
 export function capacityReader(
-  clients: Pick<AzureClients, 'compute' | 'resources' | 'aks'>,
+  pool: Pick<AzureClientPool, 'of'>,
   aksClustersPerRegion: number,
 ): {
-  usages(location: string): Promise<Usage[]>;
+  usages(location: string, subscriptionId: string): Promise<Usage[]>;
 } {
   return {
-    async usages(location) {
+    async usages(location, subscriptionId) {
+      const clients = pool.of(subscriptionId);
       const region = normalize(location);
       // Three independent paged listings, read together.
       const [compute, groups, clusters] = await Promise.all([

@@ -11,6 +11,7 @@ import { PostgreSQLManagementFlexibleServerClient } from '@azure/arm-postgresql-
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { StorageManagementClient } from '@azure/arm-storage';
 import { SecretClient } from '@azure/keyvault-secrets';
+import { throttledToOrchestratorPolicy } from './throttling.js';
 
 export interface AzureClients {
   resources: ResourceManagementClient;
@@ -34,14 +35,21 @@ export interface AzureClientOptions {
 }
 
 /**
- * SDK retry: a few quick retries for 5xx and dropped connections, and 429s honouring Retry-After. Longer
- * waits are the orchestrator's (durable timers), so an activity never sleeps for long.
+ * SDK retry: a few quick retries for 5xx and dropped connections. A 429 is not retried here: its Retry-After
+ * is the orchestrator's wait (durable timers, throttling.ts), so an activity never sleeps for long.
  */
 const retryOptions = { maxRetries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 4_000 };
+// Inside the retry loop: every attempt's answer passes it before the retry policy decides.
+const additionalPolicies = [{ policy: throttledToOrchestratorPolicy(), position: 'perRetry' as const }];
 
-export function createAzureClients(o: AzureClientOptions): AzureClients {
+export function createAzureClients(o: AzureClientOptions, shared?: { secrets: SecretClient }): AzureClients {
   const endpoint = o.armEndpoint ?? 'https://management.azure.com';
-  const common = { endpoint, retryOptions, ...(o.httpClient ? { httpClient: o.httpClient } : {}) };
+  const common = {
+    endpoint,
+    retryOptions,
+    additionalPolicies,
+    ...(o.httpClient ? { httpClient: o.httpClient } : {}),
+  };
   return {
     resources: new ResourceManagementClient(o.credential, o.subscriptionId, common),
     aks: new ContainerServiceClient(o.credential, o.subscriptionId, common),
@@ -49,9 +57,42 @@ export function createAzureClients(o: AzureClientOptions): AzureClients {
     storage: new StorageManagementClient(o.credential, o.subscriptionId, common),
     authorization: new AuthorizationManagementClient(o.credential, o.subscriptionId, common),
     compute: new ComputeManagementClient(o.credential, o.subscriptionId, common),
-    secrets: new SecretClient(o.keyVaultUrl, o.credential, {
-      retryOptions,
-      ...(o.httpClient ? { httpClient: o.httpClient } : {}),
-    }),
+    secrets:
+      shared?.secrets ??
+      new SecretClient(o.keyVaultUrl, o.credential, {
+        retryOptions,
+        additionalPolicies,
+        ...(o.httpClient ? { httpClient: o.httpClient } : {}),
+      }),
+  };
+}
+
+/**
+ * The clients of every subscription of the pool, built on first use and kept (an SDK client holds its
+ * subscription id; one credential and one ARM endpoint serve them all). Key Vault is the API's own, one
+ * client for every subscription.
+ */
+export interface AzureClientPool {
+  /** The default subscription's clients. */
+  readonly default: AzureClients;
+  /** The clients of the subscription a platform lives in: its record's, none recorded: the default. */
+  of(placed: { subscriptionId?: string } | string | undefined): AzureClients;
+}
+
+export function createAzureClientPool(o: AzureClientOptions): AzureClientPool {
+  const first = createAzureClients(o);
+  const bySubscription = new Map<string, AzureClients>([[o.subscriptionId.toLowerCase(), first]]);
+  return {
+    default: first,
+    of(placed) {
+      const id = (typeof placed === 'string' ? placed : placed?.subscriptionId)?.toLowerCase();
+      if (!id) return first;
+      let clients = bySubscription.get(id);
+      if (!clients) {
+        clients = createAzureClients({ ...o, subscriptionId: id }, { secrets: first.secrets });
+        bySubscription.set(id, clients);
+      }
+      return clients;
+    },
   };
 }

@@ -3,6 +3,7 @@
  * Codes are ARM's (`error.code` of the response body); see "Troubleshoot common Azure deployment errors".
  */
 import type { Failure, FailureKind } from '../platform/result.js';
+import { retryAfterHeaderMs } from './throttling.js';
 
 const QUOTA_CODES = new Set([
   'QuotaExceeded',
@@ -113,12 +114,8 @@ export function classifyOperationError(code: string, message: string): FailureKi
 }
 
 function retryAfterMs(err: RestErrorLike): number | undefined {
-  const header = err.response?.headers?.get?.('retry-after');
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+  const headers = err.response?.headers;
+  return headers?.get ? retryAfterHeaderMs({ get: (name) => headers.get!(name) }) : undefined;
 }
 
 /** Azure messages can be long and multi-line; the first line carries the meaning. */

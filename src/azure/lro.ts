@@ -91,7 +91,7 @@ export async function attempt<T>(fn: () => Promise<Result<T>>): Promise<Result<T
 export function operationStatus(
   status: number,
   bodyText: string | undefined,
-  retryAfter: string | null | undefined,
+  headers: { get(name: string): string | null | undefined } | undefined,
 ): Result<OperationStatus> {
   if (status === 404)
     return {
@@ -100,7 +100,9 @@ export function operationStatus(
       code: 'OperationNotFound',
       message: 'The operation is no longer known to Azure.',
     };
-  if (status >= 400) return classifyAzureError(restLike(status, bodyText));
+  // A throttled read (AKS answers operation-status reads from a budget of 2 per second per subscription,
+  // azure-real-behaviours §3.2) carries the wait Azure asked for to the orchestrator.
+  if (status >= 400) return classifyAzureError(restLike(status, bodyText, headers));
   const body = parseJson(bodyText) as { status?: string; error?: ArmErrorDetail } | undefined;
   // Location-style operations answer 202 while running and 200/201/204 once done; async-operation style carries `status`.
   const state: OperationStatus['status'] = body?.status
@@ -108,7 +110,7 @@ export function operationStatus(
     : status === 202
       ? 'InProgress'
       : 'Succeeded';
-  const wait = retryAfterMs(retryAfter);
+  const wait = retryAfterMs(headers?.get('retry-after'));
   const value: OperationStatus = { status: state, ...(wait ? { retryAfterMs: wait } : {}) };
   // The cause, not AKS's wrapper around it: the step, the status and lastError name the quota or allocation.
   const error = body?.error?.code ? innermostError(body.error) : undefined;
@@ -140,10 +142,15 @@ export function parseJson(text: string | undefined): unknown {
   }
 }
 
-function restLike(statusCode: number, body: string | undefined) {
+function restLike(
+  statusCode: number,
+  body: string | undefined,
+  headers: { get(name: string): string | null | undefined } | undefined,
+) {
   const error = (parseJson(body) as { error?: ArmErrorDetail } | undefined)?.error;
   return {
     statusCode,
+    response: { headers: { get: (name: string) => headers?.get(name) ?? undefined } },
     code: error?.code,
     message: error?.message ?? `HTTP ${statusCode}`,
     details: { error },

@@ -84,10 +84,14 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
               type: 'object',
               properties: { dryRun: { const: true }, plan: ref('Plan') },
             }),
-            '202': accepted,
+            '202': jsonResponse(
+              'Accepted (phase Pending), or queued (phase Queued with its position): no subscription of the pool has room in the region now, but one will once the platforms being deleted there are gone; it is admitted then, first in first out. Follow the Location header.',
+              ref('Accepted'),
+              locationHeader,
+            ),
             '400': problemResponse('Invalid body: `errors` names every bad field by JSON pointer.'),
             '409': problemResponse(
-              'The prefix is taken, an operation on it is running, or the platform does not fit the quota of its region (`quota-exceeded`: `quotas` lists each with its limit, in use, needed, left and missing).',
+              'The prefix is taken, an operation on it is running, or the platform does not fit the quota of its region in any subscription of the pool, not even once the platforms being deleted there are gone (`quota-exceeded`: `quotas` lists each with its subscriptionId, limit, in use, needed, left and missing).',
             ),
             '413': problemResponse('Body larger than 64 KiB.'),
             '415': problemResponse('Body is not JSON.'),
@@ -212,6 +216,25 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
           responses: { '200': jsonResponse('OpenAPI 3.1.', { type: 'object' }) },
         },
       },
+      '/console': {
+        get: {
+          summary:
+            'The operator console (HTML; no key needed for the page, which calls this API with the caller’s key and token).',
+          operationId: 'console',
+          responses: { '200': { description: 'The page.', content: { 'text/html': {} } } },
+        },
+      },
+      '/console/{path}': {
+        get: {
+          summary: 'The console’s static assets (content-hashed, cached for good).',
+          operationId: 'consoleAsset',
+          parameters: [{ name: 'path', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '200': { description: 'The asset.' },
+            '404': { description: 'No such asset.' },
+          },
+        },
+      },
     },
     components: {
       securitySchemes: {
@@ -239,6 +262,12 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             operation: { type: 'string' },
             links: ref('Links'),
             detail: { type: 'string', description: 'What was done instead of what was asked, if anything.' },
+            position: {
+              type: 'integer',
+              minimum: 1,
+              description:
+                'Queued only: its place in the queue (first in, first out by creation time; 1 is admitted next).',
+            },
           },
         },
         UpdateAccepted: {
@@ -267,8 +296,25 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
           properties: {
             id: { type: 'string' },
             phase: ref('Phase'),
+            position: {
+              type: 'integer',
+              minimum: 1,
+              description:
+                'Queued only: its place in the queue (first in, first out by creation time; 1 is admitted next).',
+            },
             location: { type: 'string' },
             models: { type: 'array', items: { type: 'string' } },
+            costPerHour: {
+              type: 'object',
+              description: 'As the status shows it: currency and the estimate per hour.',
+            },
+            warnings: { type: 'array', items: { type: 'string' }, description: 'As the status shows them.' },
+            planned: {
+              type: 'array',
+              description:
+                "As the status shows it: the idle sweep's next actions (releaseGpu, stop) with at and reason.",
+              items: { type: 'object' },
+            },
             links: ref('Links'),
           },
         },
@@ -293,6 +339,11 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
               description:
                 'Entra object ids that own the platform; empty on records made before owners existed.',
             },
+            subscriptionId: {
+              type: 'string',
+              description:
+                'The subscription of the pool the platform was placed in; absent on records made before the pool (the default subscription).',
+            },
             names: { type: 'object' },
             endpoints: ref('Endpoints'),
             links: ref('Links'),
@@ -303,6 +354,12 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
           properties: {
             id: { type: 'string' },
             phase: ref('Phase'),
+            queue: {
+              type: 'object',
+              description:
+                'Queued only: waiting for the platforms being deleted in its subscription and region; position 1 is admitted next.',
+              properties: { position: { type: ['integer', 'null'] } },
+            },
             orchestration: { type: ['object', 'null'] },
             steps: { type: 'array', items: { type: 'object' } },
             models: { type: 'object' },
@@ -384,6 +441,11 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
               type: 'object',
               description:
                 'The fit in the quotas of the region and subscription: fits, and per quota its limit, inUse, needed, left and missing.',
+            },
+            placement: {
+              type: 'object',
+              description:
+                'Where it would be placed: subscriptionId (the first of the pool with room; null: none), queuedIn (no room now, but once the platforms being deleted there are gone: it would be Queued there) and subscriptions, each with fits, fitsAfterDeletions when platforms are being deleted there, or unreadable.',
             },
           },
         },

@@ -37,10 +37,16 @@ export function handle(
       return await fn(request, context);
     } catch (e) {
       if (e instanceof ApiError) {
-        const { retryAfterSeconds, admission } = e.details;
+        const { retryAfterSeconds, admissions } = e.details;
         const response = problem(REFUSAL_PROBLEMS[e.type], e.message, {
           ...(e.errors ? { errors: e.errors } : {}),
-          ...(admission ? { quotas: admission.quotas } : {}),
+          ...(admissions
+            ? {
+                quotas: admissions.flatMap(({ subscriptionId, admission }) =>
+                  admission.quotas.map((q) => ({ ...q, subscriptionId })),
+                ),
+              }
+            : {}),
           ...(retryAfterSeconds !== undefined
             ? { headers: { 'retry-after': String(retryAfterSeconds) } }
             : {}),

@@ -22,6 +22,7 @@ import {
   type ObservableMiddleware,
   type RequestContext,
 } from '@kubernetes/client-node';
+import { Agent } from 'node:https';
 
 /** One fixed field manager: re-applying our own manifests never conflicts with ourselves. */
 export const FIELD_MANAGER = 'llm-platforms-api';
@@ -61,14 +62,56 @@ export interface ClusterConnection {
   server: string;
   /** Base64 PEM, as in a kubeconfig's `certificate-authority-data`. */
   caData?: string;
-  token: string;
+  /** The token itself, or where each request reads a current one (clients kept across token refreshes). */
+  token: string | (() => Promise<string>);
+  /**
+   * The agent every request goes through (keep-alive, trusting the cluster's CA: `clusterAgent`). Without
+   * one, client-node builds a new agent, and so a new TLS connection, for every request.
+   */
+  agent?: Agent;
+}
+
+/** A keep-alive agent for one cluster's API server that trusts only that cluster's CA. */
+export function clusterAgent(caData: string | undefined): Agent {
+  return new Agent({
+    keepAlive: true,
+    // One idle connection per cluster is what a probe needs; more would only hold sockets open.
+    maxFreeSockets: 1,
+    scheduling: 'lifo',
+    ...(caData ? { ca: Buffer.from(caData, 'base64') } : {}),
+  });
+}
+
+/**
+ * A KubeConfig whose requests carry a token read at each request and go through one kept agent: the
+ * base class builds a new https.Agent for every request (client-node 1.4.0,
+ * `KubeConfig.applySecurityAuthentication`), which costs a TCP and TLS handshake each time.
+ */
+class KeptConnectionConfig extends KubeConfig {
+  constructor(
+    private readonly bearer: () => Promise<string>,
+    private readonly agent: Agent,
+  ) {
+    super();
+  }
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    context.setHeaderParam('Authorization', `Bearer ${await this.bearer()}`);
+    context.setAgent(this.agent);
+  }
 }
 
 /** Clients from a connection, or from a whole kubeconfig (tools and tests). */
 export function kubeClients(source: ClusterConnection | string): KubeClients {
-  const kc = new KubeConfig();
+  let kc = new KubeConfig();
   if (typeof source === 'string') kc.loadFromString(source);
-  else
+  else {
+    const { token, agent } = source;
+    if (agent || typeof token !== 'string')
+      kc = new KeptConnectionConfig(
+        typeof token === 'string' ? async () => token : token,
+        agent ?? clusterAgent(source.caData),
+      );
     kc.loadFromClusterAndUser(
       {
         name: source.name,
@@ -76,8 +119,10 @@ export function kubeClients(source: ClusterConnection | string): KubeClients {
         skipTLSVerify: false,
         ...(source.caData ? { caData: source.caData } : {}),
       },
-      { name: 'entra', token: source.token },
+      // The kept-connection config sets the token itself, per request.
+      { name: 'entra', ...(typeof token === 'string' && !agent ? { token } : {}) },
     );
+  }
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const core = kc.makeApiClient(CoreV1Api);
   // The generated proxy POST has no body parameter: a per-call middleware adds the JSON body, keeping the

@@ -6,6 +6,7 @@
 import type { JobRef, Failure, ModelReport, Readiness, Result } from '../activities/contract.js';
 import { APPLY_STAGES, PROVISION_GATES, STEPS, type ReadinessStep } from '../platform/steps.js';
 import type { ModelState, PlatformSpec } from '../platform/types.js';
+import { refusalWaitMs } from '../platform/polling.js';
 import {
   call,
   callUntilAnswered,
@@ -37,7 +38,22 @@ export function* waitUntilReady(
       ...(job ? { job } : {}),
     });
     if (result.ok) return result.value.ready ? { done: result.value } : { wait: result.value.detail };
-    return WAITABLE.has(result.kind) ? { wait: `${result.code}: ${result.message}` } : result;
+    if (!WAITABLE.has(result.kind)) return result;
+    // A throttled read (the cluster's credentials come from AKS's budget of one a second per subscription,
+    // azure-real-behaviours §3.2) is read again no sooner than Azure asked; like every throttled wait, it
+    // does not count toward the deadline (poll).
+    if (result.kind === 'throttled')
+      return {
+        wait: `${result.code}: ${result.message}`,
+        retryAfterMs: result.retryAfterMs,
+        throttled: true,
+      };
+    // Busy or transient: Azure's wait too, but never past the deadline.
+    const retryAfterMs = refusalWaitMs(
+      result.retryAfterMs,
+      step.deadline - context.df.currentUtcDateTime.getTime(),
+    );
+    return { wait: `${result.code}: ${result.message}`, ...(retryAfterMs ? { retryAfterMs } : {}) };
   });
 }
 

@@ -85,12 +85,16 @@ export function stepClock(context: Context, name: StepName): StepClock {
  * One reading of whatever a poll waits for: done (with its value), not yet (with what is missing, Azure's
  * Retry-After, and the failure to report should the wait run out), or a failure that ends the wait.
  */
-export type Probe<T> = { done: T } | { wait: string; retryAfterMs?: number; failure?: Failure } | Failure;
+export type Probe<T> =
+  { done: T } | { wait: string; retryAfterMs?: number; failure?: Failure; throttled?: boolean } | Failure;
 
 /**
  * The poll loop: probes until done or failed; between probes sleeps as long as Azure asked (Retry-After,
  * never less) or the step's bounded backoff. Past the step's deadline the wait ends with its last failure,
- * or a timeout naming what was still missing.
+ * or a timeout naming what was still missing. A throttled reading is Azure pacing the caller, not the step
+ * failing to converge: it never ends the wait, and its sleep moves the step's deadline by as much (a burst
+ * of platforms in one subscription queues on ARM's and AKS's token buckets for minutes: azure-real-behaviours
+ * §3.1, §3.2).
  */
 export function* poll<T>(
   context: Context,
@@ -103,8 +107,11 @@ export function* poll<T>(
     const reading = yield* probe(attempt);
     if ('done' in reading) return { ok: true, value: reading.done };
     if ('ok' in reading) return reading;
-    if (now(context) >= step.deadline) return reading.failure ?? timeout(step, reading.wait);
-    yield* sleep(context, nextWaitMs(step.policy, attempt, reading.retryAfterMs));
+    if (!reading.throttled && now(context) >= step.deadline)
+      return reading.failure ?? timeout(step, reading.wait);
+    const waitMs = nextWaitMs(step.policy, attempt, reading.retryAfterMs);
+    if (reading.throttled) step.deadline += waitMs;
+    yield* sleep(context, waitMs);
   }
 }
 
@@ -120,11 +127,12 @@ function timeout(step: StepClock, missing: string): Failure {
 
 /**
  * Calls a Result activity until it answers with something other than a retryable refusal (throttled, busy,
- * transient), for as long as the step's deadline allows; the last refusal is the answer then. A count would
- * not do: AKS refuses every write while an upgrade runs, and an upgrade outlasts any fixed number of short
- * waits (azure-real-behaviours, F4; https://learn.microsoft.com/azure/aks/planned-maintenance). Between
- * calls it waits Azure's Retry-After (never less) or the step's bounded backoff, and never past the deadline:
- * the last call falls on it.
+ * transient), for as long as the step's deadline allows (throttled waits do not count: see poll); the last
+ * refusal is the answer then. A count would not do: AKS refuses every write while an upgrade runs, and an
+ * upgrade outlasts any fixed number of short waits (azure-real-behaviours, F4;
+ * https://learn.microsoft.com/azure/aks/planned-maintenance). Between calls it waits Azure's Retry-After
+ * (never less) or the step's bounded backoff, and never past the deadline (a throttled call excepted): the
+ * last call falls on it.
  */
 export function* callUntilAnswered<N extends ResultActivity>(
   context: Context,
@@ -137,6 +145,14 @@ export function* callUntilAnswered<N extends ResultActivity>(
     const result = (yield* call(context, name, input)) as Result<Answer<N>>;
     if (result.ok) return { done: result.value };
     if (!RETRYABLE_KINDS.has(result.kind)) return result;
+    // Throttled: Azure's whole Retry-After, whatever the step has left (the wait moves the deadline, see poll).
+    if (result.kind === 'throttled')
+      return {
+        wait: `${result.code}: ${result.message}`,
+        retryAfterMs: result.retryAfterMs,
+        failure: result,
+        throttled: true,
+      };
     return {
       wait: `${result.code}: ${result.message}`,
       retryAfterMs: refusalWaitMs(result.retryAfterMs, step.deadline - now(context)),

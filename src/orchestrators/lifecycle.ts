@@ -82,6 +82,8 @@ function* teardownPlatform(context: Context) {
   if (softDeleted.length > 0)
     yield* call(context, 'recordProgress', { platformId, softDeletedSecrets: softDeleted });
   yield* progress.setPhase('Deleted');
+  // Its room is free now: platforms queued for it are admitted (a failure here is the sweep's to retry).
+  yield* call(context, 'admitQueuedPlatforms', {});
   return { platformId, phase: 'Deleted' };
 }
 

@@ -50,15 +50,23 @@ interface EnsuredResource {
 /** Steps that follow a resource in its own sub-orchestration, once it exists (one flow for each). */
 const FOLLOW_UPS: Record<
   FollowUpStep,
-  (context: Context, step: StepClock, platformId: string) => Flow<Result<ResourceState>>
+  (
+    context: Context,
+    step: StepClock,
+    platformId: string,
+    resource: ResourceState,
+  ) => Flow<Result<ResourceState>>
 > = {
   // The server's parameters and the database need the server only: they are written while AKS is still being
   // created. The firewall waits for the cluster's egress IPs.
   postgresSettings: (context, step, platformId) =>
     writePostgresChildren(context, step, platformId, serverChildren()),
   // The cluster's auto-upgrades in the operator's window: one synchronous write of a child of the cluster.
-  aksMaintenanceWindow: (context, step, platformId) =>
-    callUntilAnswered(context, step, 'ensureAksMaintenanceWindow', { platformId }),
+  aksMaintenanceWindow: (context, step, platformId, cluster) =>
+    callUntilAnswered(context, step, 'ensureAksMaintenanceWindow', {
+      platformId,
+      ...(cluster.mutated ? { clusterWritten: true } : {}),
+    }),
 };
 
 /** One Azure resource of the table, created (or found) and followed until Azure is done with it. */
@@ -73,7 +81,9 @@ function* ensureAzureResource(context: Context): Flow<EnsuredResource> {
   if (!result.ok || !then) return { step: kind, result };
   return {
     step: then,
-    result: yield* progress.attempt(then, (step) => FOLLOW_UPS[then](context, step, platformId)),
+    result: yield* progress.attempt(then, (step) =>
+      FOLLOW_UPS[then](context, step, platformId, result.value),
+    ),
   };
 }
 

@@ -4,13 +4,15 @@
  * whose PostgreSQL Azure restarted by itself is stopped again; a Stopped platform due for a usual hour of use
  * (learned pre-warm, src/platform/prewarm.ts) is started through the path of POST /start. A Ready platform idle
  * for its `autoStop.gpuIdleMinutes` has its GPU tier released (Ollama to zero, the node to the autoscaler) and
- * stays Ready; while released, its power states are read instead of Ollama, which has nothing to answer. A failed probe never transitions anything; a Ready
- * platform whose AKS cluster was stopped outside the API (the probe says ClusterStopped) has its stop completed.
+ * stays Ready; while released, Ollama's replica count is read instead (probeGpuTier: above zero, a chat held
+ * at the interceptor made KEDA wake it, and the tier is recorded running). A failed probe never transitions
+ * anything; a Ready platform whose AKS cluster was stopped outside the API (the probe says ClusterStopped)
+ * has its stop completed.
  *
  * Scale. An orchestrator replays its whole history at every step, so one flow doing a thousand platforms'
  * work one call at a time costs the square of that. The platforms are cut into chunks, each swept by a
- * sub-orchestration (a short history of its own), and within a batch the probes run together and then the
- * writes and transitions run together: a chunk takes two steps per batch.
+ * sub-orchestration (a short history of its own). Within a chunk the probes of a batch run together, and
+ * with them the writes and transitions the previous batch decided: a chunk takes one step per batch.
  */
 import * as df from 'durable-functions';
 import type { ActivityOutput, ProgressUpdate } from '../activities/contract.js';
@@ -47,6 +49,8 @@ const emptySummary = (): SweepSummary => ({
 });
 
 function* idleSweep(context: Context): Flow<SweepSummary> {
+  // The backstop of the queue: a delete's end admits queued platforms; one whose pass failed is admitted here.
+  yield* call(context, 'admitQueuedPlatforms', {});
   // The sweep's own (replay-safe) time: what a pre-warm is judged by.
   const candidates = yield* call(context, 'listSweepCandidates', {
     at: context.df.currentUtcDateTime.toISOString(),
@@ -83,7 +87,17 @@ function* idleSweep(context: Context): Flow<SweepSummary> {
 function* idleSweepChunk(context: Context): Flow<SweepSummary> {
   const candidates = context.df.getInput<SweepCandidate[]>();
   const summary = emptySummary();
-  for (let i = 0; i < candidates.length; i += SWEEP_CONCURRENCY) {
+  const done = {
+    stop: summary.stopped,
+    releaseGpu: summary.gpuReleased,
+    gpuWoken: summary.gpuWoken,
+    restopPostgres: summary.restopped,
+    prewarm: summary.prewarmed,
+  };
+  // A batch's writes and transitions run alongside the next batch's probes: a chunk takes one step per
+  // batch, and the writes' time hides behind the probes' (the two touch different platforms).
+  let acting: { transitions: Transition[]; tasks: TypedTask<Acted>[] } = { transitions: [], tasks: [] };
+  for (let i = 0; i < candidates.length || acting.tasks.length > 0; i += SWEEP_CONCURRENCY) {
     const batch = candidates.slice(i, i + SWEEP_CONCURRENCY);
     const probes: TypedTask<Probed>[] = batch.map((c) =>
       c.phase === 'Ready' && !c.gpu
@@ -92,14 +106,19 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
           ? task(context, 'probeGpuTier', { platformId: c.platformId })
           : task(context, 'getPowerStates', { platformId: c.platformId }),
     );
-    const results = yield* all(context, probes);
+    const answers = yield* all<Probed | Acted>(context, [...probes, ...acting.tasks]);
+    for (const [k, { platformId, decision }] of acting.transitions.entries()) {
+      // Refused means another operation got there first: it is left alone this time.
+      if (!(answers[probes.length + k] as Acted)?.ok) summary.refused.push(platformId);
+      else done[decision].push(platformId);
+    }
     // Decided on the time the probes answered (a long sweep must not judge its last batch by its start).
     const now = context.df.currentUtcDateTime;
     const writes: TypedTask<void>[] = [];
-    const transitions: { platformId: string; decision: Acting }[] = [];
+    const transitions: Transition[] = [];
     for (const [j, candidate] of batch.entries()) {
       summary.probed++;
-      const observation = observe(results[j]!);
+      const observation = observe(answers[j] as Probed);
       const decision = decide(candidate, observation, now);
       const update = progressUpdate(candidate, observation, decision, now);
       if (update) writes.push(task(context, 'recordProgress', update));
@@ -116,28 +135,21 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
             ? task(context, 'startOllama', { platformId })
             : task(context, 'requestPlatformStop', { platformId, restop: decision === 'restopPostgres' }),
     );
-    if (writes.length + transitionTasks.length === 0) continue;
-    const answers = yield* all<
-      | ActivityOutput<'requestPlatformStop'>
-      | ActivityOutput<'releaseGpuTier'>
-      | ActivityOutput<'startOllama'>
-      | void
-    >(context, [...transitionTasks, ...writes]);
-    const done = {
-      stop: summary.stopped,
-      releaseGpu: summary.gpuReleased,
-      gpuWoken: summary.gpuWoken,
-      restopPostgres: summary.restopped,
-      prewarm: summary.prewarmed,
-    };
-    for (const [k, { platformId, decision }] of transitions.entries()) {
-      // Refused means another operation got there first: it is left alone this time.
-      if (!answers[k]?.ok) summary.refused.push(platformId);
-      else done[decision].push(platformId);
-    }
+    acting = { transitions, tasks: [...transitionTasks, ...writes] };
   }
   return summary;
 }
+
+interface Transition {
+  platformId: string;
+  decision: Acting;
+}
+/** What a transition or a registry write answers (the writes answer nothing). */
+type Acted =
+  | ActivityOutput<'requestPlatformStop'>
+  | ActivityOutput<'releaseGpuTier'>
+  | ActivityOutput<'startOllama'>
+  | void;
 
 /**
  * The decisions that act: the service's guarded transitions (POST /stop, /start), and the GPU tier's release

@@ -114,3 +114,38 @@ export function describeShortfall(admission: Admission): string {
     )
     .join('; ');
 }
+
+/** One subscription of the pool measured for a platform: its fit, or that its quota could not be read. */
+export type SubscriptionFit =
+  { subscriptionId: string; admission: Admission } | { subscriptionId: string; unreadable: true };
+
+/**
+ * Where a new platform goes: the first subscription of the pool (in the configured order, the default
+ * first) where it fits. First fit rather than the emptiest: the operator's order is the placement rule
+ * (a subscription added for overflow is used only once the earlier ones are full, and the default stays the
+ * place of most platforms), and it keeps room for large platforms in the later ones, where spreading every
+ * platform evenly would leave no subscription with room for one that needs a lot. Undefined: none fits.
+ */
+export function placement(fits: readonly SubscriptionFit[]): string | undefined {
+  return fits.find((f) => 'admission' in f && f.admission.fits)?.subscriptionId;
+}
+
+/**
+ * The usages as a platform will meet them: less what the platforms being deleted there hold (each at its
+ * need, as admitted; once its resource group is gone its VMs, clusters and groups count no more), plus
+ * what the platforms queued ahead of it there will take (their room is promised first: first in, first out).
+ */
+export function usagesAfter(
+  usages: readonly Usage[],
+  changes: { freed: readonly PlatformSpec[]; reserved: readonly PlatformSpec[] },
+): Usage[] {
+  const delta: Record<string, number> = {};
+  const add = (specs: readonly PlatformSpec[], sign: number) => {
+    for (const spec of specs)
+      for (const [name, n] of Object.entries(platformNeeds(spec)))
+        delta[name.toLowerCase()] = (delta[name.toLowerCase()] ?? 0) + sign * n;
+  };
+  add(changes.freed, -1);
+  add(changes.reserved, 1);
+  return usages.map((u) => ({ ...u, inUse: Math.max(0, u.inUse + (delta[u.name.toLowerCase()] ?? 0)) }));
+}

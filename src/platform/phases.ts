@@ -5,6 +5,13 @@
  */
 
 export const PHASES = [
+  /**
+   * Accepted, waiting for room: it does not fit its subscription and region now, but will once the platforms
+   * being deleted there are gone. No flow runs and nothing exists in Azure; it leaves for Pending (admitted
+   * when a delete completes, or at the idle sweep), for Failed (the deletions ended and it still does not
+   * fit), or for Deleted (DELETE removes it at once).
+   */
+  'Queued',
   'Pending',
   'Provisioning',
   'Configuring',
@@ -29,7 +36,7 @@ export const isSwept = (phase: Phase): phase is SweptPhase =>
   (SWEPT_PHASES as readonly Phase[]).includes(phase);
 
 /** Phases no flow runs in: steps a terminated flow left `running` there are not overdue. */
-export const SETTLED_PHASES: readonly Phase[] = [...SWEPT_PHASES, 'Failed', 'Deleted'];
+export const SETTLED_PHASES: readonly Phase[] = [...SWEPT_PHASES, 'Queued', 'Failed', 'Deleted'];
 
 /** A platform being or already deleted: it can no longer be changed, and a delete has nothing to start. */
 export const DELETION_PHASES: readonly Phase[] = ['Deleting', 'Deleted'];

@@ -14,9 +14,9 @@ interface PodSpec {
 }
 
 /**
- * Every workload of `namespace` at its largest: a Deployment or StatefulSet at its HPA's maxReplicas or ScaledObject's maxReplicaCount (else its
- * replicas), every Job's pods at once. A pod counts max(sum of its containers, largest init container),
- * as Kubernetes does. Updates add no pods: Open WebUI and Redis use Recreate, a StatefulSet replaces one
+ * Every workload of `namespace` at its largest: a Deployment or StatefulSet at its HPA's maxReplicas or its
+ * ScaledObject's maxReplicaCount (else its replicas), every Job's pods at once. A pod counts max(sum of its
+ * containers, largest init container), as Kubernetes does. Updates add no pods: Open WebUI and Redis use Recreate, a StatefulSet replaces one
  * pod at a time, and failed Job pods no longer count.
  */
 export function quotaFor(objects: readonly KubernetesObject[], namespace: string): Record<string, string> {

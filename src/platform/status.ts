@@ -33,6 +33,8 @@ export function platformView(r: PlatformRecord) {
     operation: r.operation,
     spec: r.spec,
     owners: r.owners ?? [],
+    // Where it lives (absent on records made before the pool: the default subscription).
+    ...(r.subscriptionId ? { subscriptionId: r.subscriptionId } : {}),
     names: publicNames(r),
     endpoints: r.endpoints,
     createdAt: r.createdAt,
@@ -48,37 +50,8 @@ export function platformStatus(
   now: Date,
   stepDeadlineMs: StepDeadline,
 ) {
-  const cost = estimateCost(r.spec).perHour;
-  const idleMinutes = r.spec.autoStop.idleMinutes;
-  const gpuIdleMinutes = r.spec.autoStop.gpuIdleMinutes ?? GPU_IDLE_MINUTES.default;
-  const lastActiveAt = r.lastActiveAt ?? r.updatedAt;
+  const { idleMinutes, gpuIdleMinutes, stops, releases, releasesFirst, planned } = idlePlan(r);
   const ready = r.phase === 'Ready';
-  const stops = ready ? stopsAt({ idleMinutes, lastActiveAt }) : null;
-  const releases = ready
-    ? gpuReleasesAt({ gpuIdleMinutes, lastActiveAt, ...(r.gpu ? { gpu: r.gpu.state } : {}) })
-    : null;
-  // What the idle sweep will do if nobody uses the platform meanwhile (its rule: the long limit wins).
-  const releasesFirst = !!releases && (!stops || releases < stops);
-  const planned = [
-    ...(releasesFirst
-      ? [
-          {
-            action: 'releaseGpu',
-            at: releases,
-            reason: `No model loaded for autoStop.gpuIdleMinutes (${gpuIdleMinutes}) since the last use at ${lastActiveAt}: Ollama goes to zero and the GPU node is released; Open WebUI stays up.`,
-          },
-        ]
-      : []),
-    ...(stops
-      ? [
-          {
-            action: 'stop',
-            at: stops,
-            reason: `No use for autoStop.idleMinutes (${idleMinutes}) since the last use at ${lastActiveAt}: the whole platform stops.`,
-          },
-        ]
-      : []),
-  ];
   return {
     id: r.id,
     phase: r.phase,
@@ -124,10 +97,59 @@ export function platformStatus(
       },
     },
     planned,
-    costPerHour: { currency: 'USD', ...cost },
+    costPerHour: costPerHour(r),
     updatedAt: r.updatedAt,
     links: links(r.id),
   };
+}
+
+/** What a platform costs per hour as specified (the same estimate as the plan's). */
+export const costPerHour = (r: PlatformRecord) => ({ currency: 'USD', ...estimateCost(r.spec).perHour });
+
+/**
+ * What GET /platforms shows of each platform beyond its phase: the cost, the warnings and the idle sweep's
+ * next actions, exactly as its status computes them.
+ */
+export function platformOverview(r: PlatformRecord, now: Date, stepDeadlineMs: StepDeadline) {
+  return {
+    costPerHour: costPerHour(r),
+    warnings: warningsOf(r, now, stepDeadlineMs),
+    planned: idlePlan(r).planned,
+  };
+}
+
+/** What the idle sweep will do if nobody uses the platform meanwhile (its rule: the long limit wins). */
+function idlePlan(r: PlatformRecord) {
+  const idleMinutes = r.spec.autoStop.idleMinutes;
+  const gpuIdleMinutes = r.spec.autoStop.gpuIdleMinutes ?? GPU_IDLE_MINUTES.default;
+  const lastActiveAt = r.lastActiveAt ?? r.updatedAt;
+  const ready = r.phase === 'Ready';
+  const stops = ready ? stopsAt({ idleMinutes, lastActiveAt }) : null;
+  const releases = ready
+    ? gpuReleasesAt({ gpuIdleMinutes, lastActiveAt, ...(r.gpu ? { gpu: r.gpu.state } : {}) })
+    : null;
+  const releasesFirst = !!releases && (!stops || releases < stops);
+  const planned = [
+    ...(releasesFirst
+      ? [
+          {
+            action: 'releaseGpu',
+            at: releases,
+            reason: `No model loaded for autoStop.gpuIdleMinutes (${gpuIdleMinutes}) since the last use at ${lastActiveAt}: Ollama goes to zero and the GPU node is released; Open WebUI stays up.`,
+          },
+        ]
+      : []),
+    ...(stops
+      ? [
+          {
+            action: 'stop',
+            at: stops,
+            reason: `No use for autoStop.idleMinutes (${idleMinutes}) since the last use at ${lastActiveAt}: the whole platform stops.`,
+          },
+        ]
+      : []),
+  ];
+  return { idleMinutes, gpuIdleMinutes, stops, releases, releasesFirst, planned };
 }
 
 /**

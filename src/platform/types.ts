@@ -99,6 +99,11 @@ export interface PlatformRecord {
    * Absent on records made before owners were recorded: only admins see those.
    */
   owners?: string[];
+  /**
+   * The subscription the platform lives in, chosen from the pool at admission; every flow and probe talks
+   * to ARM there. Absent on records made before the pool: the default subscription.
+   */
+  subscriptionId?: string;
   names: PlatformNames;
   resourceIds: Record<string, string>;
   endpoints: Record<string, string>;

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TokenCredential } from '@azure/core-auth';
 import { odata, TableClient, TableTransaction } from '@azure/data-tables';
-import type { PlatformRecord } from '../platform/types.js';
+import type { Phase, PlatformRecord } from '../platform/types.js';
 
 export class RegistryConflictError extends Error {
   override name = 'RegistryConflictError';
@@ -24,8 +24,11 @@ export interface Registry {
    */
   create(record: PlatformRecord): Promise<PlatformRecord>;
   get(id: string): Promise<PlatformRecord | undefined>;
-  /** Current records, sorted by id; Deleted ones only when includeDeleted. */
-  list(options?: { includeDeleted?: boolean }): Promise<PlatformRecord[]>;
+  /**
+   * Current records, sorted by id; Deleted ones only when includeDeleted; with `phases`, only those phases
+   * (filtered by the table service: admission reads the few queued and deleting ones on every create).
+   */
+  list(options?: { includeDeleted?: boolean; phases?: readonly Phase[] }): Promise<PlatformRecord[]>;
   /**
    * Read-modify-write with the entity's ETag. `change` receives a fresh copy of the current record and
    * returns the new record, or undefined to leave it untouched (the current record is then returned). When
@@ -146,9 +149,12 @@ export function createTableRegistry(connection: TableConnection, tableName: stri
     get: read,
 
     async list(options = {}) {
-      const filter = options.includeDeleted
-        ? odata`RowKey eq ${CURRENT}`
-        : odata`RowKey eq ${CURRENT} and phase ne ${'Deleted'}`;
+      const phases = options.phases?.map((phase) => odata`phase eq ${phase}`).join(' or ');
+      const filter = phases
+        ? `${odata`RowKey eq ${CURRENT}`} and (${phases})`
+        : options.includeDeleted
+          ? odata`RowKey eq ${CURRENT}`
+          : odata`RowKey eq ${CURRENT} and phase ne ${'Deleted'}`;
       return (await query(filter)).sort((a, b) => compare(a.partitionKey, b.partitionKey)).map(toRecord);
     },
 
@@ -209,6 +215,7 @@ function toEntity(record: PlatformRecord, rowKey: string): Entity {
     updatedAt: record.updatedAt,
   };
   if (record.lastActiveAt !== undefined) entity.lastActiveAt = record.lastActiveAt;
+  if (record.subscriptionId !== undefined) entity.subscriptionId = record.subscriptionId;
   for (const column of JSON_COLUMNS) {
     if (record[column] === undefined) continue;
     const json = JSON.stringify(record[column]);
@@ -245,6 +252,7 @@ function toRecord(entity: Entity & { etag?: string }): PlatformRecord {
     if (value !== undefined) (record as unknown as Record<string, unknown>)[column] = value;
   }
   if (typeof entity.lastActiveAt === 'string') record.lastActiveAt = entity.lastActiveAt;
+  if (typeof entity.subscriptionId === 'string') record.subscriptionId = entity.subscriptionId;
   if (entity.etag !== undefined) record.etag = entity.etag;
   return record;
 }

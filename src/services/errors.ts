@@ -19,8 +19,8 @@ export type Refusal = 'validation' | 'forbidden' | 'not-found' | 'conflict' | 'q
 export interface RefusalDetails {
   /** When to try again (an unavailable dependency). */
   retryAfterSeconds?: number;
-  /** The quotas a refused platform was measured against. */
-  admission?: Admission;
+  /** The quotas a refused platform was measured against, per subscription of the pool. */
+  admissions?: { subscriptionId: string; admission: Admission }[];
 }
 
 /** A refusal the caller can act on. */

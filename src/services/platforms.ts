@@ -10,7 +10,15 @@
  */
 import type { Config } from '../config.js';
 import { canSee, roleAllows, ROLES, type Action, type Caller } from '../platform/access.js';
-import { admit, describeShortfall, type Admission, type Usage } from '../platform/admission.js';
+import {
+  admit,
+  describeShortfall,
+  placement,
+  usagesAfter,
+  type Admission,
+  type SubscriptionFit,
+  type Usage,
+} from '../platform/admission.js';
 import {
   instanceIdFor,
   childInstanceIds,
@@ -27,7 +35,13 @@ import { DELETION_PHASES, RESTOP, RETRIED_AS, TRANSITIONS, type Transition } fro
 import type { TemplateSource } from '../platform/manifests.js';
 import { planPlatform, type PlatformPlan } from '../platform/plan.js';
 import type { RequestValidator } from '../platform/schema.js';
-import { carryModelStates, links, platformStatus, platformView } from '../platform/status.js';
+import {
+  carryModelStates,
+  links,
+  platformOverview,
+  platformStatus,
+  platformView,
+} from '../platform/status.js';
 import type { Operation, Phase, PlatformChange, PlatformRecord, PlatformSpec } from '../platform/types.js';
 import { RegistryConflictError, type Registry } from '../registry/registry.js';
 import { ApiError } from './errors.js';
@@ -36,11 +50,27 @@ import { ACTIVE_STATUSES, type OrchestrationState, type Orchestrations } from '.
 /** Where a request-supplied secret goes; production writes Key Vault. Never logs or returns the value. */
 export interface SecretWriter {
   set(name: string, value: string): Promise<void>;
+  /** Deletes it (a queued platform removed before anything else was created); absent is done. */
+  remove(name: string): Promise<void>;
 }
 
 /** What bounds a new platform: the quotas of its region and the subscription's counts; production reads Azure. */
 export interface CapacityReader {
-  usages(location: string): Promise<Usage[]>;
+  usages(location: string, subscriptionId: string): Promise<Usage[]>;
+}
+
+/** Subscriptions of the pool whose quota is read at once (each read is three paged ARM listings). */
+const CAPACITY_READS_AT_ONCE = 4;
+
+/** Where a platform would go and how it fits each subscription of the pool (the dry run shows it). */
+export interface Placement {
+  /** The subscription chosen; null: none has room. */
+  subscriptionId: string | null;
+  /** None with room now: where it would wait (Queued) for the platforms being deleted there. */
+  queuedIn: string | null;
+  subscriptions: ({ subscriptionId: string } & (
+    { fits: boolean; fitsAfterDeletions?: boolean } | { unreadable: true }
+  ))[];
 }
 
 /** Seconds a client waits before sending a create again when the quota could not be read. */
@@ -63,6 +93,8 @@ export interface Accepted {
   links: ReturnType<typeof links>;
   /** What was done instead of what was asked (a wake of a Stopped platform starts it). */
   detail?: string;
+  /** Queued: its place in the queue (1 = next admitted). */
+  position?: number;
 }
 
 export class PlatformService {
@@ -74,7 +106,7 @@ export class PlatformService {
     body: unknown,
     orchestrations: Orchestrations,
     options: { dryRun: boolean },
-  ): Promise<Accepted | (PlatformPlan & { admission: Admission })> {
+  ): Promise<Accepted | (PlatformPlan & { admission: Admission; placement: Placement })> {
     authorize(caller, 'create');
     const result = this.deps.validator.validateCreate(body);
     if (!result.ok) throw new ApiError('validation', 'The request body is invalid.', result.errors);
@@ -82,9 +114,27 @@ export class PlatformService {
     const { huggingFaceToken, owners = [caller.objectId], ...rest } = result.value;
     const spec: PlatformSpec = { ...rest, huggingFaceToken: huggingFaceToken !== undefined };
     if (options.dryRun) {
-      const { subscriptionId, maintenanceWindow } = this.deps.config;
-      const plan = planPlatform(spec, subscriptionId, this.deps.templates, maintenanceWindow);
-      return { ...plan, admission: await this.admit(spec) };
+      const { chosen, queueIn, admission, fits, afterDeletions } = await this.place(spec);
+      const plan = planPlatform(
+        spec,
+        chosen ?? queueIn ?? this.deps.config.subscriptionId,
+        this.deps.templates,
+        this.deps.config.maintenanceWindow,
+      );
+      const subscriptions = fits.map((f, i) =>
+        'admission' in f
+          ? {
+              subscriptionId: f.subscriptionId,
+              fits: f.admission.fits,
+              ...(afterDeletions[i] !== undefined ? { fitsAfterDeletions: afterDeletions[i] } : {}),
+            }
+          : { subscriptionId: f.subscriptionId, unreadable: true as const },
+      );
+      return {
+        ...plan,
+        admission,
+        placement: { subscriptionId: chosen ?? null, queuedIn: queueIn ?? null, subscriptions },
+      };
     }
 
     const id = spec.prefix;
@@ -103,25 +153,39 @@ export class PlatformService {
     // half-built when Azure refuses its VMs. A resumed platform (above) is not measured again: what it
     // already has counts in the usages. Two creates at once may both fit alone; Azure still refuses the
     // VMs of the second, and the flows report that quota failure.
-    const admission = await this.admit(spec);
-    if (!admission.fits)
+    const { chosen, queueIn, fits } = await this.place(spec);
+    if (!chosen && !queueIn) {
+      const admissions = fits.flatMap((f) => ('admission' in f ? [f] : []));
+      const shortfall = admissions
+        .map((f) =>
+          admissions.length > 1
+            ? `subscription ${f.subscriptionId}: ${describeShortfall(f.admission)}`
+            : describeShortfall(f.admission),
+        )
+        .join('; ');
       throw new ApiError(
         'quota',
-        `Platform '${id}' does not fit the quota: ${describeShortfall(admission)}. Request a quota increase, choose another region or smaller GPU limits.`,
+        `Platform '${id}' does not fit the quota: ${shortfall}. Request a quota increase, choose another region or smaller GPU limits.`,
         undefined,
         undefined,
-        { admission },
+        { admissions },
       );
+    }
+    // No room now, but room once the platforms being deleted there are gone: accepted and queued (nothing
+    // is created in Azure until it is admitted; its subscription and names are fixed now).
+    const placedIn = (chosen ?? queueIn)!;
     const now = this.deps.now().toISOString();
     const record: PlatformRecord = {
       id,
       spec,
-      phase: 'Pending',
+      phase: chosen ? 'Pending' : 'Queued',
       operation: 'provision',
       createdAt: now,
       updatedAt: now,
       owners,
-      names: derivePlatformNames(this.deps.config.subscriptionId, id),
+      subscriptionId: placedIn,
+      // Names derive from the subscription they live in: unique per subscription (and in the registry).
+      names: derivePlatformNames(placedIn, id),
       resourceIds: {},
       endpoints: {},
       steps: [],
@@ -139,6 +203,16 @@ export class PlatformService {
     // The token goes straight to Key Vault, before the flow starts, so it never enters durable history.
     if (huggingFaceToken !== undefined)
       await this.deps.secrets.set(record.names.secrets['huggingface-token'], huggingFaceToken);
+    if (!chosen) {
+      const position = (await this.queuePositions()).get(id);
+      return {
+        id,
+        phase: 'Queued',
+        operation: 'provision',
+        links: links(id),
+        ...(position ? { position } : {}),
+      };
+    }
     await this.startOrRevert(record, 'provision', orchestrations, { phase: 'Failed' });
     return { id, phase: 'Pending', operation: 'provision', links: links(id) };
   }
@@ -147,17 +221,22 @@ export class PlatformService {
   async list(caller: Caller, options: { includeDeleted: boolean }) {
     authorize(caller, 'read');
     const records = await this.deps.registry.list(options);
+    const now = this.deps.now();
+    const positions = queuePositionsOf(records);
     return {
       platforms: records
         .filter((r) => canSee(caller, r.owners))
         .map((r) => ({
           id: r.id,
           phase: r.phase,
+          ...(positions.has(r.id) ? { position: positions.get(r.id) } : {}),
           operation: r.operation,
           location: r.spec.location,
           models: r.spec.models,
           createdAt: r.createdAt,
           updatedAt: r.updatedAt,
+          // Cost, warnings and the planned stop/wake as the status computes them, so a list needs no reads.
+          ...platformOverview(r, now, stepDeadlineMs),
           links: links(r.id),
         })),
     };
@@ -170,7 +249,10 @@ export class PlatformService {
   async status(caller: Caller, id: string, orchestrations: Orchestrations) {
     const r = await this.require(caller, id, 'read');
     const instance = await this.activeOrLatest(id, orchestrations);
-    return platformStatus(r, instance, this.deps.now(), stepDeadlineMs);
+    const status = platformStatus(r, instance, this.deps.now(), stepDeadlineMs);
+    if (r.phase !== 'Queued') return status;
+    // Its place in the queue (first in, first out over every queued platform), read now.
+    return { ...status, queue: { position: (await this.queuePositions()).get(id) ?? null } };
   }
 
   /**
@@ -215,6 +297,7 @@ export class PlatformService {
       throw new ApiError('not-found', `Platform '${id}' was deleted.`);
     }
     if (rule.idempotent.includes(current.phase)) return accepted(current);
+    if (operation === 'delete' && current.phase === 'Queued') return this.removeQueued(current);
     if (!rule.from.includes(current.phase)) {
       throw new ApiError(
         'conflict',
@@ -424,24 +507,167 @@ export class PlatformService {
   }
 
   /**
-   * The platform against the quotas of its region. A failed read refuses with 503 and Retry-After rather
-   * than admitting blind: nothing has been written, the same request later is measured, and admitting
-   * would bring back the late quota failure admission exists to prevent.
+   * The platform against the quotas of its region in each subscription of the pool (read in parallel, a
+   * few at a time), and the subscription it goes to (`placement`: the first with room). Room is what the
+   * usages leave after the platforms queued ahead there (their room is promised first). Without room now,
+   * `queueIn` is the first subscription where it fits once the platforms being deleted there are gone.
+   * A subscription whose quota could not be read is passed over; when none with room remains and one was
+   * unreadable, 503 with Retry-After rather than refusing, queueing or admitting blind: nothing has been
+   * written, the same request later is measured, and admitting would bring back the late quota failure
+   * admission exists to prevent.
    */
-  private async admit(spec: PlatformSpec): Promise<Admission> {
-    let usages: Usage[];
-    try {
-      usages = await this.deps.capacity.usages(spec.location);
-    } catch (e) {
+  private async place(
+    spec: PlatformSpec,
+    options: {
+      /** Only these subscriptions (a queued platform's own); default: the whole pool. */
+      subscriptions?: readonly string[];
+      /** Which queued platforms are ahead of this one; default: every queued platform. */
+      ahead?: (queued: PlatformRecord) => boolean;
+      /** Platforms admitted a moment ago whose VMs the usages do not show yet. */
+      admitted?: readonly PlatformRecord[];
+    } = {},
+  ): Promise<{
+    chosen: string | undefined;
+    queueIn: string | undefined;
+    /** The chosen subscription's fit; none chosen: the one it would be queued in, else the first's. */
+    admission: Admission;
+    fits: SubscriptionFit[];
+    /** Per subscription, whether it fits once the deletions there are done (none there: undefined). */
+    afterDeletions: (boolean | undefined)[];
+  }> {
+    const pool = options.subscriptions ?? this.deps.config.subscriptionIds;
+    const region = normalizeLocation(spec.location);
+    const records = (await this.deps.registry.list({ phases: ['Queued', 'Deleting'] })).filter(
+      (r) => normalizeLocation(r.spec.location) === region,
+    );
+    const where = (r: PlatformRecord) => (r.subscriptionId ?? this.deps.config.subscriptionId).toLowerCase();
+    const ahead = options.ahead ?? (() => true);
+    const fits: SubscriptionFit[] = new Array(pool.length);
+    const afterDeletions: (boolean | undefined)[] = new Array(pool.length);
+    const failures: unknown[] = [];
+    let next = 0;
+    const reader = async () => {
+      for (let i = next++; i < pool.length; i = next++) {
+        const subscriptionId = pool[i]!;
+        const here = records.filter((r) => where(r) === subscriptionId.toLowerCase());
+        const freed = here.filter((r) => r.phase === 'Deleting').map((r) => r.spec);
+        const reserved = [
+          ...here.filter((r) => r.phase === 'Queued' && ahead(r)),
+          ...(options.admitted ?? []).filter((r) => where(r) === subscriptionId.toLowerCase()),
+        ].map((r) => r.spec);
+        try {
+          const usages = await this.deps.capacity.usages(spec.location, subscriptionId);
+          fits[i] = { subscriptionId, admission: admit(spec, usagesAfter(usages, { freed: [], reserved })) };
+          if (freed.length > 0)
+            afterDeletions[i] = admit(spec, usagesAfter(usages, { freed, reserved })).fits;
+        } catch (e) {
+          failures.push(e);
+          fits[i] = { subscriptionId, unreadable: true };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CAPACITY_READS_AT_ONCE, pool.length) }, reader));
+    const chosen = placement(fits);
+    const queueIn = chosen ? undefined : pool.find((_, i) => afterDeletions[i] === true);
+    if (!chosen && !queueIn && failures.length > 0)
       throw new ApiError(
         'unavailable',
         `The quota of region ${spec.location} could not be read; nothing was created. Try again later.`,
         undefined,
-        e,
+        failures[0],
         { retryAfterSeconds: QUOTA_READ_RETRY_AFTER_S },
       );
+    const shown = fits.find((f) => f.subscriptionId === (chosen ?? queueIn ?? pool[0])) ?? fits[0];
+    if (!shown || !('admission' in shown)) throw new Error('no subscription in the pool');
+    return { chosen, queueIn, admission: shown.admission, fits, afterDeletions };
+  }
+
+  /**
+   * DELETE of a queued platform: nothing exists in Azure, so no flow runs; the record goes to Deleted at
+   * once (a guarded write: admitted meanwhile, the DELETE is asked to come again and then tears it down)
+   * and the request's Hugging Face token, the one thing stored for it, is deleted.
+   */
+  private async removeQueued(current: PlatformRecord): Promise<Accepted> {
+    const updated = await this.deps.registry.update(current.id, (r) => {
+      if (r.phase !== 'Queued')
+        throw new ApiError(
+          'conflict',
+          `Platform '${r.id}' is ${r.phase} now (it was admitted meanwhile); send the DELETE again.`,
+        );
+      return { ...r, phase: 'Deleted', operation: 'delete', updatedAt: this.deps.now().toISOString() };
+    });
+    if (updated.spec.huggingFaceToken)
+      await this.deps.secrets.remove(updated.names.secrets['huggingface-token']);
+    return accepted(updated);
+  }
+
+  /**
+   * Admits queued platforms whose room has freed, first in first out: each is measured again in its
+   * subscription (counting those admitted before it in this pass); one that fits goes to Pending and its
+   * provisioning starts; one that still waits for deletions keeps its place and the ones behind it in its
+   * region wait too; one with no deletion left to wait for and still no room is Failed with the shortfall.
+   * Called when a delete completes and by the idle sweep; two passes at once admit each platform once (the
+   * move out of Queued is a guarded write).
+   */
+  async admitQueued(orchestrations: Orchestrations): Promise<{ admitted: string[]; failed: string[] }> {
+    const queued = (await this.deps.registry.list({ phases: ['Queued'] })).sort(queueOrder);
+    const admitted: PlatformRecord[] = [];
+    const failed: string[] = [];
+    const blocked = new Set<string>();
+    for (const q of queued) {
+      const region = normalizeLocation(q.spec.location);
+      if (blocked.has(region)) continue;
+      const subscriptionId = q.subscriptionId ?? this.deps.config.subscriptionId;
+      let measured: Awaited<ReturnType<PlatformService['place']>>;
+      try {
+        measured = await this.place(q.spec, {
+          subscriptions: [subscriptionId],
+          ahead: (r) => queueOrder(r, q) < 0,
+          admitted,
+        });
+      } catch {
+        // The quota could not be read: the next pass (a delete's end, the sweep) measures again.
+        blocked.add(region);
+        continue;
+      }
+      if (measured.chosen) {
+        let moved = false;
+        const updated = await this.deps.registry.update(q.id, (r) => {
+          moved = r.phase === 'Queued';
+          if (!moved) return undefined;
+          return { ...r, phase: 'Pending', updatedAt: this.deps.now().toISOString() };
+        });
+        if (!moved) continue;
+        try {
+          await this.startOrRevert(updated, 'provision', orchestrations, { phase: 'Queued' });
+        } catch {
+          blocked.add(region);
+          continue;
+        }
+        admitted.push(updated);
+      } else if (measured.queueIn) {
+        blocked.add(region);
+      } else {
+        const message = `Platform '${q.id}' no longer fits once the deletions it waited for ended: ${describeShortfall(measured.admission)}.`;
+        const updated = await this.deps.registry.update(q.id, (r) =>
+          r.phase === 'Queued'
+            ? {
+                ...r,
+                phase: 'Failed',
+                updatedAt: this.deps.now().toISOString(),
+                lastError: { code: 'QuotaExceeded', message },
+              }
+            : undefined,
+        );
+        if (updated.phase === 'Failed') failed.push(q.id);
+      }
     }
-    return admit(spec, usages);
+    return { admitted: admitted.map((r) => r.id), failed };
+  }
+
+  /** Each queued platform's place in the queue (1 = next). */
+  private async queuePositions(): Promise<Map<string, number>> {
+    return queuePositionsOf(await this.deps.registry.list({ phases: ['Queued'] }));
   }
 
   /** Starts the flow; if the runtime refuses, the record returns to where it was and says why. */
@@ -473,6 +699,22 @@ export class PlatformService {
     }
   }
 }
+
+/** First in, first out: by creation time, then id (two of the same instant keep one order). */
+const queueOrder = (a: PlatformRecord, b: PlatformRecord) =>
+  a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id);
+
+/** Each queued platform's place in the queue (1 = next), counted over every queued platform. */
+const queuePositionsOf = (records: readonly PlatformRecord[]) =>
+  new Map(
+    records
+      .filter((r) => r.phase === 'Queued')
+      .sort(queueOrder)
+      .map((r, i) => [r.id, i + 1]),
+  );
+
+/** ARM compares locations without case or spaces ("East US" is eastus). */
+const normalizeLocation = (location: string) => location.replace(/\s+/g, '').toLowerCase();
 
 const prefixTaken = (r: PlatformRecord | undefined, visible: boolean) =>
   new ApiError(

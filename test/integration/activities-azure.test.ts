@@ -18,7 +18,7 @@ import {
 import { platformTags } from '../../src/platform/tags.js';
 import { choosePostgresSku } from '../../src/platform/sizing.js';
 import { isStepName, stepPolicy } from '../../src/platform/steps.js';
-import { armFault } from '../../sandbox/azure/arm.js';
+import { armFault, PUBLISHED_BUDGETS, type BudgetSizes } from '../../sandbox/azure/arm.js';
 import {
   answerOf,
   MAINTENANCE_WINDOW,
@@ -263,6 +263,19 @@ describe('ensureAksMaintenanceWindow', () => {
       mutated: false,
     });
     expect(sandbox.armWrites(again)).toEqual([]);
+  });
+
+  it("right after the run's own write of the cluster: the window is written without a read (one call of AKS's budget)", async () => {
+    const record = await cluster();
+    const from = sandbox.arm.requests.length;
+    expect(
+      answerOf(
+        await sandbox.activities.ensureAksMaintenanceWindow({ platformId: record.id, clusterWritten: true }),
+      ),
+    ).toEqual({ provisioningState: 'Succeeded', mutated: true });
+    expect(sandbox.arm.requests.slice(from).map((r) => [r.method, r.path])).toEqual([
+      ['PUT', configId(record)],
+    ]);
   });
 
   it('puts back a window someone changed', async () => {
@@ -554,5 +567,55 @@ describe('ensureFileShares', () => {
       modelsFileShare,
     );
     expect(grown).toMatchObject({ shareQuota: models!.quotaGiB, metadata: { owner: 'ops' } });
+  });
+});
+
+describe('throttled answers (ARM and AKS budgets): handed to the orchestrator with the wait Azure asked for', () => {
+  const budgets = (change: (b: BudgetSizes) => void): BudgetSizes => {
+    const sizes = structuredClone(PUBLISHED_BUDGETS);
+    change(sizes);
+    return sizes;
+  };
+
+  it('an ARM 429 is not retried (slept) inside the activity: one request, throttled with its Retry-After', async () => {
+    sandbox = await startActivitySandbox({
+      budgets: budgets((b) => (b.principal.reads = { burst: 1, perSecond: 0.2 })),
+    });
+    const record = await sandbox.register('acme');
+    await sandbox.clients.resources.resourceGroups.checkExistence('rg-elsewhere');
+    const from = sandbox.arm.requests.length;
+    const started = Date.now();
+    expect(await sandbox.activities.ensureResourceGroup({ platformId: record.id })).toEqual({
+      ok: false,
+      kind: 'throttled',
+      code: 'SubscriptionRequestsThrottled',
+      message: expect.stringContaining("'read' requests"),
+      retryAfterMs: 5_000,
+    });
+    expect(sandbox.arm.requests.slice(from).map((r) => r.status)).toEqual([429]);
+    // The SDK's own policy would have slept Retry-After (5 s) twice in real time.
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("an AKS operation-status read throttled: throttled with AKS's Retry-After, not a default wait", async () => {
+    sandbox = await startActivitySandbox({
+      budgets: budgets((b) => (b.aks.operationStatus = { burst: 1, perSecond: 0.5 })),
+    });
+    const record = await sandbox.platform();
+    const { operationUrl } = answerOf(
+      await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'aksCluster' }),
+    );
+    expect(await sandbox.activities.getArmOperationStatus({ operationUrl: operationUrl! })).toMatchObject({
+      ok: true,
+    });
+    const from = sandbox.arm.requests.length;
+    expect(await sandbox.activities.getArmOperationStatus({ operationUrl: operationUrl! })).toEqual({
+      ok: false,
+      kind: 'throttled',
+      code: 'TooManyRequests',
+      message: expect.any(String),
+      retryAfterMs: 2_000,
+    });
+    expect(sandbox.arm.requests.slice(from).map((r) => r.status)).toEqual([429]);
   });
 });

@@ -4,9 +4,10 @@
  * the activities see of a stopped cluster.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { platformObjects } from '../../src/activities/kubernetes.js';
+import { createKubernetesActivities, platformObjects } from '../../src/activities/kubernetes.js';
 import { createProgressActivities } from '../../src/activities/progress.js';
 import { kubeClients, type KubeClients } from '../../src/kube/client.js';
+import { aksTokenSource, type TokenSource } from '../../src/kube/token.js';
 import { applyStages } from '../../src/platform/apply.js';
 import { APPLY_STAGES, type ApplyStage } from '../../src/platform/steps.js';
 import type { PlatformRecord } from '../../src/platform/types.js';
@@ -349,5 +350,90 @@ describe('the GPU tier: releaseGpuTier and startOllama', () => {
     const [pod] = ollamaPods();
     expect((pod?.status as { phase?: string } | undefined)?.phase).toBe('Running');
     expect(replicas()).toBe(1);
+  });
+});
+
+/**
+ * What a worker keeps per cluster: the address and CA from listClusterUserCredential and a keep-alive
+ * connection. AKS allows the credential POSTs one a second per subscription and region after a burst of 60
+ * (azure-real-behaviours §3.2), so a warm call must not read them again; a kept entry the cluster refuses
+ * is replaced within the same call.
+ */
+describe('the connection kept per cluster', () => {
+  const credentialReads = () =>
+    sandbox.arm.requests.filter((r) => /listclusterusercredential/i.test(r.path)).length;
+  const nodes = () => sandbox.activities.checkPlatformReadiness({ platformId: record.id, check: 'nodes' });
+
+  it('serves warm calls without a credential read or a new TLS connection, whatever time passed', async () => {
+    answerOf(await nodes());
+    const reads = credentialReads();
+    const connections = sandbox.frontDoor.connections;
+    for (let i = 0; i < 3; i++) {
+      // Longer than a sweep's period: nothing kept expires by time.
+      sandbox.clock.advanceBy(15 * 60_000);
+      answerOf(await nodes());
+    }
+    expect(credentialReads()).toBe(reads);
+    expect(sandbox.frontDoor.connections).toBe(connections);
+  });
+
+  it('follows a cluster deleted and created again under the same name (a new FQDN) within one call', async () => {
+    // AKS quicker than usual here: the new cluster answers long before anything kept could have aged.
+    sandbox = await startActivitySandbox({ durations: { aksCreate: 60_000, aksDelete: 60_000 } });
+    record = await sandbox.platform();
+    answerOf(await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'aksCluster' }));
+    sandbox.settle();
+    await sandbox.grantClusterAccess(record);
+    answerOf(await nodes());
+    const before = await sandbox.clients.aks.managedClusters.get(
+      record.names.resourceGroup,
+      record.names.aksCluster,
+    );
+    const deletion = await sandbox.clients.aks.managedClusters.beginDelete(
+      record.names.resourceGroup,
+      record.names.aksCluster,
+      { updateIntervalInMs: 0 },
+    );
+    sandbox.settle();
+    await deletion.pollUntilDone();
+    answerOf(await sandbox.activities.beginAzureResource({ platformId: record.id, kind: 'aksCluster' }));
+    sandbox.settle();
+    const after = await sandbox.clients.aks.managedClusters.get(
+      record.names.resourceGroup,
+      record.names.aksCluster,
+    );
+    expect(after.fqdn).not.toBe(before.fqdn);
+
+    // The kept address reaches nothing now; the call reads the credential again and answers.
+    const reads = credentialReads();
+    answerOf(await nodes());
+    expect(credentialReads()).toBe(reads + 1);
+    answerOf(await nodes());
+    expect(credentialReads()).toBe(reads + 1);
+  });
+
+  it('replaces a token the API server refuses (401), and the entry, within one call', async () => {
+    // The activities of one worker whose kept token the API server stops accepting (revoked, say).
+    const real = aksTokenSource(sandbox.credential, () => new Date(sandbox.clock.now()));
+    let refused = false;
+    const tokens: TokenSource = {
+      token: async () => (refused ? 'revoked' : real.token()),
+      drop: () => {
+        refused = false;
+        real.drop();
+      },
+    };
+    const worker = createKubernetesActivities({
+      clients: sandbox.pool,
+      registry: sandbox.registry,
+      kube: kubeClients,
+      tokens,
+      now: () => new Date(sandbox.clock.now()),
+      templates: TEMPLATES,
+    });
+    answerOf(await worker.checkPlatformReadiness({ platformId: record.id, check: 'nodes' }));
+    refused = true;
+    answerOf(await worker.checkPlatformReadiness({ platformId: record.id, check: 'nodes' }));
+    expect(sandbox.frontDoor.requests.slice(-2).map((r) => r.status)).toEqual([401, 200]);
   });
 });

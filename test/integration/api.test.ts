@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type Reply, type TestApp } from '../support/harness.js';
 import { AZURE_RESOURCE_NAMES, AZURE_RESOURCES } from '../../src/platform/azure-resources.js';
+import { getServices } from '../../src/composition.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -191,6 +192,26 @@ describe('reading platforms', () => {
     expect(reply.json.platforms).toContainEqual(
       expect.objectContaining({ id: 'lima', phase: 'Pending', links: expect.any(Object) }),
     );
+  });
+
+  it('GET /platforms carries each platform’s cost, warnings and planned stop exactly as its status does', async () => {
+    await app.call('POST', '/platforms', { body: body('lisa') });
+    await getServices().registry.update('lisa', (r) => ({
+      ...r,
+      phase: 'Ready',
+      models: { 'llama3.1:8b': 'failed' },
+      lastActiveAt: new Date().toISOString(),
+    }));
+    const item = (await app.call('GET', '/platforms')).json.platforms.find(
+      (p: { id: string }) => p.id === 'lisa',
+    );
+    const status = (await app.call('GET', '/platforms/lisa/status')).json;
+    expect(item.costPerHour).toEqual(status.costPerHour);
+    expect(item.costPerHour).toMatchObject({ currency: 'USD', running: expect.any(Number) });
+    expect(item.warnings).toEqual(status.warnings);
+    expect(item.warnings).toEqual([expect.stringContaining('llama3.1:8b could not be pulled')]);
+    expect(item.planned).toEqual(status.planned);
+    expect(item.planned.map((p: { action: string }) => p.action)).toContain('stop');
   });
 
   it('GET /platforms/{id}/status combines the record and the orchestration', async () => {

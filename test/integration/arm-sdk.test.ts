@@ -14,7 +14,8 @@ import { ContainerServiceClient, type ManagedCluster } from '@azure/arm-containe
 import { PostgreSQLManagementFlexibleServerClient, type Server } from '@azure/arm-postgresql-flexible';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { StorageManagementClient } from '@azure/arm-storage';
-import type { HttpClient } from '@azure/core-rest-pipeline';
+import type { TokenCredential } from '@azure/core-auth';
+import { createPipelineRequest, type HttpClient } from '@azure/core-rest-pipeline';
 import { parse } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { forwardingHttpClient, sandboxCredential } from '../../sandbox/azure/forwarding-client.js';
@@ -22,11 +23,13 @@ import {
   ArmFaults,
   armFault,
   DEFAULT_DURATIONS,
+  PUBLISHED_BUDGETS,
   SimulatedArm,
   storageKey,
   type SimulatedArmOptions,
 } from '../../sandbox/azure/arm.js';
 import { ScaledClock, VirtualClock } from '../../sandbox/clock.js';
+import { issueToken } from '../../sandbox/azure/entra.js';
 import { capacityReader } from '../../src/azure/capacity.js';
 
 // @azure/arm-postgresql-flexible validates the subscription id as a UUID on the client side.
@@ -63,7 +66,15 @@ function collapseLeadingSlashes(inner: HttpClient): HttpClient {
 }
 
 async function connect(sim: SimulatedArm, retryOptions?: { retryDelayInMs?: number; maxRetries?: number }) {
-  const base = await sim.listen();
+  return clientsOf(await sim.listen(), retryOptions);
+}
+
+/** The SDK clients against the simulator at `base`, with a credential of their own (another principal). */
+function clientsOf(
+  base: string,
+  retryOptions?: { retryDelayInMs?: number; maxRetries?: number },
+  credential: TokenCredential = sandboxCredential,
+) {
   const options = {
     endpoint: 'https://management.azure.com',
     httpClient: collapseLeadingSlashes(
@@ -72,11 +83,11 @@ async function connect(sim: SimulatedArm, retryOptions?: { retryDelayInMs?: numb
     ...(retryOptions ? { retryOptions } : {}),
   };
   return {
-    resources: new ResourceManagementClient(sandboxCredential, SUB, options),
-    aks: new ContainerServiceClient(sandboxCredential, SUB, options),
-    pg: new PostgreSQLManagementFlexibleServerClient(sandboxCredential, SUB, options),
-    storage: new StorageManagementClient(sandboxCredential, SUB, options),
-    compute: new ComputeManagementClient(sandboxCredential, SUB, options),
+    resources: new ResourceManagementClient(credential, SUB, options),
+    aks: new ContainerServiceClient(credential, SUB, options),
+    pg: new PostgreSQLManagementFlexibleServerClient(credential, SUB, options),
+    storage: new StorageManagementClient(credential, SUB, options),
+    compute: new ComputeManagementClient(credential, SUB, options),
   };
 }
 
@@ -848,15 +859,18 @@ describe('faults', () => {
 describe('ScaledClock', () => {
   it('an AKS create of 9 simulated minutes completes in real milliseconds at speed 60000', async () => {
     await arm.close();
-    arm = new SimulatedArm({ clock: new ScaledClock(60_000), subscriptionId: SUB, retryAfterSeconds: 0 });
+    const clock = new ScaledClock(60_000);
+    arm = new SimulatedArm({ clock, subscriptionId: SUB, retryAfterSeconds: 0 });
     clients = await connect(arm);
     await createGroup();
-    const t0 = Date.now();
+    const t0 = clock.now();
     const cluster = await clients.aks.managedClusters.createOrUpdate('rg-acme', 'aks-acme', clusterSpec(), {
       updateIntervalInMs: 2,
     });
     expect(cluster.provisioningState).toBe('Succeeded');
-    expect(Date.now() - t0).toBeLessThan(2_000);
+    // The create took its 9 simulated minutes; at speed 1 they would be 9 real minutes, far past the test's
+    // timeout (no wall-clock bound here: a busy machine must not fail it).
+    expect(clock.now() - t0).toBeGreaterThanOrEqual(9 * 60_000);
   });
 });
 
@@ -904,9 +918,9 @@ describe('Microsoft.Compute usages (quota of a region)', () => {
     await drive(
       clients.aks.managedClusters.beginCreateOrUpdateAndWait('rg-acme', 'aks-acme', clusterSpec(), LRO),
     );
-    const read = capacityReader(clients, 100);
+    const read = capacityReader({ of: () => clients as never }, 100);
     const byName = async (location: string) =>
-      Object.fromEntries((await read.usages(location)).map((u) => [u.name, u]));
+      Object.fromEntries((await read.usages(location, SUB)).map((u) => [u.name, u]));
     const east = await byName('eastus');
     expect(east.managedClusters).toMatchObject({
       inUse: 1,
@@ -917,5 +931,207 @@ describe('Microsoft.Compute usages (quota of a region)', () => {
     expect(east.resourceGroups).toMatchObject({ inUse: 3, limit: 980 });
     expect(east.cores).toMatchObject({ inUse: 4, limit: 350, localizedName: 'Total Regional vCPUs' });
     expect((await byName('westeurope')).managedClusters).toMatchObject({ inUse: 0 });
+  });
+});
+
+describe('request budgets (ARM and AKS token buckets on the sandbox clock)', () => {
+  const sizes = (
+    principal: Partial<typeof PUBLISHED_BUDGETS.principal> = {},
+    aks: Partial<typeof PUBLISHED_BUDGETS.aks> = {},
+    globalFactor = PUBLISHED_BUDGETS.globalFactor,
+  ) => ({
+    principal: { ...PUBLISHED_BUDGETS.principal, ...principal },
+    aks: { ...PUBLISHED_BUDGETS.aks, ...aks },
+    globalFactor,
+  });
+  /** Clients that surface a 429 at once (the SDK's own retry would sleep its Retry-After in real time). */
+  const noRetry = (credential?: TokenCredential) => clientsOf(arm.url, { maxRetries: 0 }, credential);
+  /** A credential for another service principal of the same tenant. */
+  const principal = (oid: string): TokenCredential => ({
+    getToken: async () => ({
+      token: await issueToken({ aud: 'https://management.azure.com', oid }, clock.now()),
+      expiresOnTimestamp: clock.now() + 3_600_000,
+    }),
+  });
+  const remainingReads = async (c: ReturnType<typeof noRetry>) => {
+    let remaining: string | undefined;
+    await c.resources.resourceGroups.get('rg-acme', {
+      onResponse: (raw) => {
+        remaining = raw.headers.get('x-ms-ratelimit-remaining-subscription-reads');
+      },
+    });
+    return remaining;
+  };
+
+  it('the published sizes by default: the 251st read in a second is refused 429 SubscriptionRequestsThrottled with Retry-After', async () => {
+    expect(arm.budgets?.sizes).toEqual(PUBLISHED_BUDGETS);
+    const c = noRetry();
+    await createGroup();
+    const answers = [];
+    for (let i = 0; i < 250; i++) answers.push(await remainingReads(c));
+    expect(answers.at(0)).toBe('249');
+    expect(answers.at(-1)).toBe('0');
+    await expect(c.resources.resourceGroups.get('rg-acme')).rejects.toMatchObject({
+      statusCode: 429,
+      code: 'SubscriptionRequestsThrottled',
+      message: expect.stringContaining("Number of 'read' requests for subscription"),
+    });
+    expect(arm.requests.at(-1)).toMatchObject({ status: 429, retryAfter: 1 });
+    // Writes are another bucket: the group is written at once.
+    await c.resources.resourceGroups.createOrUpdate('rg-acme', { location: 'eastus', tags: { v: '2' } });
+    // 25 tokens a second: one second of sandbox time later reads answer again.
+    clock.advanceBy(1_000);
+    expect(await remainingReads(c)).toBe('24');
+    expect(arm.budgets?.throttled).toEqual({ 'arm.reads': 1 });
+  });
+
+  it("an empty bucket's Retry-After is the whole seconds until its next token; refused requests take none", async () => {
+    await arm.close();
+    await start({ budgets: sizes({ reads: { burst: 2, perSecond: 0.25 } }) });
+    const c = noRetry();
+    await createGroup();
+    expect([await remainingReads(c), await remainingReads(c)]).toEqual(['1', '0']);
+    for (let i = 0; i < 3; i++)
+      await expect(c.resources.resourceGroups.get('rg-acme')).rejects.toMatchObject({ statusCode: 429 });
+    expect(arm.requests.slice(-3).map((r) => r.retryAfter)).toEqual([4, 4, 4]);
+    clock.advanceBy(3_000);
+    await expect(c.resources.resourceGroups.get('rg-acme')).rejects.toMatchObject({ statusCode: 429 });
+    expect(arm.requests.at(-1)?.retryAfter).toBe(1);
+    clock.advanceBy(1_000);
+    expect(await remainingReads(c)).toBe('0');
+  });
+
+  it("each principal has its own bucket; the subscription's global bucket (15× by default) is every principal's", async () => {
+    await arm.close();
+    await start({ budgets: sizes({ reads: { burst: 2, perSecond: 0.001 } }, {}, 2) });
+    await createGroup();
+    const [a, b, c] = ['a', 'b', 'c'].map((p) =>
+      noRetry(principal(`00000000-0000-4000-8000-00000000000${p}`)),
+    );
+    await a!.resources.resourceGroups.get('rg-acme');
+    await a!.resources.resourceGroups.get('rg-acme');
+    await expect(a!.resources.resourceGroups.get('rg-acme')).rejects.toMatchObject({ statusCode: 429 });
+    // Another principal still has its two reads, which empty the global bucket (2 × 2).
+    await b!.resources.resourceGroups.get('rg-acme');
+    await b!.resources.resourceGroups.get('rg-acme');
+    await expect(c!.resources.resourceGroups.get('rg-acme')).rejects.toMatchObject({
+      statusCode: 429,
+      code: 'SubscriptionRequestsThrottled',
+    });
+  });
+
+  it('buckets are per region: reads of another region are not counted against eastus', async () => {
+    await arm.close();
+    await start({ budgets: sizes({ reads: { burst: 1, perSecond: 0.001 } }) });
+    const c = noRetry();
+    await createGroup();
+    await c.resources.resourceGroups.createOrUpdate('rg-west', { location: 'westeurope' });
+    await c.resources.resourceGroups.get('rg-acme');
+    await expect(c.resources.resourceGroups.get('rg-acme')).rejects.toMatchObject({ statusCode: 429 });
+    expect((await c.resources.resourceGroups.get('rg-west')).location).toBe('westeurope');
+  });
+
+  it("AKS's own budgets: a cluster's PUTs refill at one a minute (429 TooManyRequests), another cluster's are its own", async () => {
+    await arm.close();
+    await start({ budgets: sizes({}, { putCluster: { burst: 1, perSecond: 1 / 60 } }) });
+    const c = noRetry();
+    await createGroup();
+    await c.aks.managedClusters.createOrUpdate('rg-acme', 'aks-acme', clusterSpec(), LRO).submitted();
+    await expect(
+      c.aks.managedClusters.createOrUpdate('rg-acme', 'aks-acme', clusterSpec(), LRO).submitted(),
+    ).rejects.toMatchObject({ statusCode: 429, code: 'TooManyRequests' });
+    expect(arm.requests.at(-1)).toMatchObject({ status: 429, retryAfter: 60 });
+    await c.aks.managedClusters
+      .createOrUpdate('rg-acme', 'aks-other', { ...clusterSpec(), dnsPrefix: 'other-k8s' }, LRO)
+      .submitted();
+    clock.advanceBy(60_000);
+    await c.aks.managedClusters.createOrUpdate('rg-acme', 'aks-acme', clusterSpec(), LRO).submitted();
+    expect(arm.budgets?.throttled).toEqual({ 'aks.putCluster': 1 });
+  });
+
+  it("AKS's operation-status reads come from the subscription's budget of 2 a second; the other APIs from 1 a second", async () => {
+    await arm.close();
+    await start({
+      budgets: sizes({}, { operationStatus: { burst: 1, perSecond: 2 }, other: { burst: 1, perSecond: 1 } }),
+    });
+    const c = noRetry();
+    await createGroup();
+    let operationUrl = '';
+    await c.aks.managedClusters
+      .createOrUpdate('rg-acme', 'aks-acme', clusterSpec(), {
+        ...LRO,
+        onResponse: (raw) => {
+          operationUrl ||= raw.headers.get('azure-asyncoperation') ?? '';
+        },
+      })
+      .submitted();
+    const status = async () =>
+      (await c.resources.sendRequest(createPipelineRequest({ url: operationUrl, method: 'GET' }))).status;
+    expect(await status()).toBe(200);
+    expect(await status()).toBe(429);
+    expect(arm.requests.at(-1)).toMatchObject({ op: 'poll', retryAfter: 1 });
+    clock.advanceBy(500);
+    expect(await status()).toBe(200);
+
+    clock.advanceTo(arm.nextCompletionAt()!);
+    await c.aks.managedClusters.listClusterUserCredentials('rg-acme', 'aks-acme');
+    await expect(
+      c.aks.managedClusters.listClusterUserCredentials('rg-acme', 'aks-acme'),
+    ).rejects.toMatchObject({
+      statusCode: 429,
+      code: 'TooManyRequests',
+    });
+    expect(arm.budgets?.throttled).toEqual({ 'aks.operationStatus': 1, 'aks.other': 1 });
+  });
+});
+
+describe('several subscriptions (a pool)', () => {
+  const OTHER = '7b2e9c1d-4f3a-4e8b-9c0d-1a2b3c4d5e6f';
+  const clientsOf = (subscriptionId: string) => {
+    const options = {
+      endpoint: 'https://management.azure.com',
+      httpClient: collapseLeadingSlashes(
+        forwardingHttpClient((url) => (url.hostname === 'management.azure.com' ? arm.url : undefined)),
+      ),
+    };
+    return {
+      resources: new ResourceManagementClient(sandboxCredential, subscriptionId, options),
+      compute: new ComputeManagementClient(sandboxCredential, subscriptionId, options),
+    };
+  };
+  const names = async (c: ReturnType<typeof clientsOf>) => {
+    const found: string[] = [];
+    for await (const g of c.resources.resourceGroups.list()) found.push(g.name!);
+    return found;
+  };
+
+  it('each subscription has its own resources and quota; one not served is SubscriptionNotFound', async () => {
+    await arm.close();
+    await start({ moreSubscriptionIds: [OTHER] });
+    const other = clientsOf(OTHER);
+    await createGroup('rg-default');
+    await other.resources.resourceGroups.createOrUpdate('rg-other', { location: 'eastus' });
+    expect(await names(clientsOf(SUB))).toEqual(['rg-default']);
+    expect(await names(other)).toEqual(['rg-other']);
+    expect(arm.inventory().map((r) => r.id)).toEqual(
+      expect.arrayContaining([
+        `/subscriptions/${SUB}/resourceGroups/rg-default`,
+        `/subscriptions/${OTHER}/resourceGroups/rg-other`,
+      ]),
+    );
+
+    arm.setQuotaLimit('lowPriorityCores', 4, OTHER);
+    const spot = async (c: ReturnType<typeof clientsOf>) => {
+      for await (const u of c.compute.usage.list('eastus'))
+        if (u.name.value === 'lowPriorityCores') return u.limit;
+      return undefined;
+    };
+    expect(await spot(other)).toBe(4);
+    expect(await spot(clientsOf(SUB))).toBe(350);
+
+    await expect(names(clientsOf('0f0f0f0f-0000-4000-8000-000000000000'))).rejects.toMatchObject({
+      statusCode: 404,
+      code: 'SubscriptionNotFound',
+    });
   });
 });

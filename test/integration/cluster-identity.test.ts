@@ -43,6 +43,7 @@ beforeEach(async () => {
   fleet = new SimulatedKubernetesFleet(clock, undefined, undefined, {
     access: (key) => arm.access(key),
     mayUseKubernetes: (key, principal) => arm.mayUseKubernetes(key, principal),
+    fqdn: (key) => arm.fqdn(key),
   });
   await fleet.listen();
   arm = new SimulatedArm({ clock, subscriptionId: SUB, retryAfterSeconds: 0, kubeAccess: fleet.frontDoor });
@@ -135,7 +136,8 @@ describe('a cluster with local accounts', () => {
     const configB = parse(await adminKubeconfig('aks-b')) as {
       clusters: { cluster: { server: string } }[];
     };
-    expect(configB.clusters[0]!.cluster.server).toBe(fleet.serverFor(idB.toLowerCase()));
+    const fqdnB = (await aks.managedClusters.get('rg-a', 'aks-b')).fqdn;
+    expect(configB.clusters[0]!.cluster.server).toBe(fleet.serverFor(idB.toLowerCase(), fqdnB));
     // A's certificate and key, pointed at B's API server.
     configA.clusters[0]!.cluster.server = configB.clusters[0]!.cluster.server;
     const crossed = kubeClients(JSON.stringify(configA));
@@ -175,7 +177,8 @@ describe('a cluster with Entra ID, Azure RBAC and no local accounts', () => {
       clusters: { cluster: Record<string, string> }[];
       users: { user: { exec?: { command: string; args: string[] } } & Record<string, unknown> }[];
     };
-    expect(config.clusters[0]!.cluster.server).toBe(fleet.serverFor(id.toLowerCase()));
+    // The address of this cluster's incarnation: its FQDN (new if it is ever created again).
+    expect(config.clusters[0]!.cluster.server).toBe(fleet.serverFor(id.toLowerCase(), live.fqdn));
     const userEntry = config.users[0]!.user;
     expect(Object.keys(userEntry)).toEqual(['exec']);
     expect(userEntry.exec!.command).toBe('kubelogin');

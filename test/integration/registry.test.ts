@@ -283,6 +283,20 @@ describe('table registry', () => {
     expect((await own.list())[0]?.etag).toBeTruthy();
   });
 
+  it('list with phases returns only those (the queue and the deletions admission counts), and keeps the subscription', async () => {
+    const own = createTableRegistry(inject('azuriteConnection'), `phases${randomBytes(6).toString('hex')}`);
+    await own.create(makeRecord('queued1', { phase: 'Queued', subscriptionId: 'sub-b' }));
+    await own.create(makeRecord('going', { phase: 'Deleting' }));
+    await own.create(makeRecord('ready', { phase: 'Ready' }));
+    expect((await own.list({ phases: ['Queued', 'Deleting'] })).map((r) => r.id)).toEqual([
+      'going',
+      'queued1',
+    ]);
+    const [queued] = await own.list({ phases: ['Queued'] });
+    expect(queued).toMatchObject({ id: 'queued1', subscriptionId: 'sub-b' });
+    expect((await own.get('ready'))?.subscriptionId).toBeUndefined();
+  });
+
   it('a JSON column over the size limit is refused with the column named', async () => {
     const record = makeRecord(newId(), { endpoints: { huge: 'x'.repeat(40_000) } });
 

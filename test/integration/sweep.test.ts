@@ -96,6 +96,24 @@ describe('idle sweep', () => {
     expect(await record('portal')).toMatchObject({ phase: 'Ready', power: { aks: 'Running' } });
   });
 
+  it('a warm worker probes every Ready platform without an ARM call: no credential read, sweep after sweep', async () => {
+    for (const prefix of ['warma', 'warmb'])
+      await app.call('POST', '/platforms', { body: { prefix, models: ['phi3.5'] } });
+    await run('warma', 'warmb');
+    const credentialReads = (from: number) =>
+      app.arm.requests.slice(from).filter((r) => /\/listclusterusercredential$/i.test(r.path)).length;
+    // Sweeps on the timer's schedule for half an hour, longer than anything kept could age.
+    for (let i = 0; i < 6; i++) {
+      clock().advanceBy(5 * MINUTES);
+      for (const prefix of ['warma', 'warmb']) (await clusterOf(prefix)).ollama.setLoaded(['phi3.5']);
+      const from = app.arm.requests.length;
+      const swept = await sweep();
+      expect(swept.probeFailures).toEqual([]);
+      expect(swept.active).toBeGreaterThanOrEqual(2);
+      expect(credentialReads(from)).toBe(0);
+    }
+  });
+
   it('learns the hour a platform is used each week and starts it shortly before, unless pre-warm is off', async () => {
     for (const prefix of ['habit', 'lazy'])
       await app.call('POST', '/platforms', {

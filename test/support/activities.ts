@@ -12,7 +12,7 @@ import { createAzureActivities } from '../../src/activities/azure.js';
 import { createKubernetesActivities } from '../../src/activities/kubernetes.js';
 import { createPostgresActivities } from '../../src/activities/postgres.js';
 import { createSecretActivities } from '../../src/activities/secrets.js';
-import { createAzureClients, type AzureClients } from '../../src/azure/clients.js';
+import { createAzureClientPool, type AzureClientPool, type AzureClients } from '../../src/azure/clients.js';
 import { kubeClients } from '../../src/kube/client.js';
 import { aksTokenSource } from '../../src/kube/token.js';
 import type { MaintenanceWindow } from '../../src/platform/maintenance.js';
@@ -52,6 +52,7 @@ type WiredActivity = Exclude<
   | 'listSweepCandidates'
   | 'requestPlatformStop'
   | 'requestPlatformStart'
+  | 'admitQueuedPlatforms'
 >;
 
 export interface ActivitySandbox {
@@ -64,7 +65,10 @@ export interface ActivitySandbox {
   frontDoor: AksFrontDoor;
   /** The credential of the Azure clients and the Kubernetes activities (it records what it issued). */
   credential: ReturnType<typeof sandboxCredentialOn>;
+  /** The default subscription's clients. */
   clients: AzureClients;
+  /** The clients of every subscription the simulated ARM serves, as the activities have them. */
+  pool: AzureClientPool;
   registry: Registry;
   activities: ActivityHandlers<WiredActivity>;
   /** Registers a freshly requested platform (names derived for this subscription) and returns its record. */
@@ -100,6 +104,7 @@ export async function startActivitySandbox(
   const frontDoor: AksFrontDoor = new AksFrontDoor(clock, async () => kube, {
     access: (key) => simulatedArm.access(key),
     mayUseKubernetes: (key, principal) => simulatedArm.mayUseKubernetes(key, principal),
+    fqdn: (key) => simulatedArm.fqdn(key),
   });
   await frontDoor.listen();
   const simulatedArm: SimulatedArm = new SimulatedArm({
@@ -116,7 +121,7 @@ export async function startActivitySandbox(
   const keyVault = new SimulatedKeyVault(undefined, { clock, ...keyVaultOptions });
   const keyVaultBase = await keyVault.listen();
   const credential = sandboxCredentialOn(clock);
-  const clients = createAzureClients({
+  const pool = createAzureClientPool({
     subscriptionId: SUBSCRIPTION_ID,
     keyVaultUrl: keyVault.vaultUrl,
     credential,
@@ -131,17 +136,16 @@ export async function startActivitySandbox(
   const register = (id: string, overrides: Partial<PlatformRecord> = {}) =>
     registry.create(makeRecord(id, { names: derivePlatformNames(SUBSCRIPTION_ID, id), ...overrides }));
   const activities: ActivityHandlers<WiredActivity> = {
-    ...createAzureActivities({ clients, registry, maintenanceWindow: MAINTENANCE_WINDOW }),
-    ...createPostgresActivities({ clients, registry }),
-    ...createSecretActivities({ clients, registry }),
+    ...createAzureActivities({ clients: pool, registry, maintenanceWindow: MAINTENANCE_WINDOW }),
+    ...createPostgresActivities({ clients: pool, registry }),
+    ...createSecretActivities({ clients: pool, registry }),
     ...createAccessActivities({
-      clients,
+      clients: pool,
       registry,
-      subscriptionId: SUBSCRIPTION_ID,
       principalId: async () => SANDBOX_API_PRINCIPAL_ID,
     }),
     ...createKubernetesActivities({
-      clients,
+      clients: pool,
       registry,
       kube: kubeClients,
       tokens: aksTokenSource(credential, now),
@@ -160,7 +164,8 @@ export async function startActivitySandbox(
     kube,
     frontDoor,
     credential,
-    clients,
+    clients: pool.default,
+    pool,
     registry,
     activities,
     register,

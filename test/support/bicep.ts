@@ -5,14 +5,15 @@
  *
  * - `targetScope = '…'`, and decorators (`@description(…)`, `@minLength(…)`: kept as raw text);
  * - `param name type [= value]`, `var name = value`, `output name type = value`;
- * - `resource symbol 'Type@api-version' [existing] = { … }` and `module symbol 'path' = { … }`;
+ * - `resource symbol 'Type@api-version' [existing] = [if (condition)] { … }` and
+ *   `module symbol 'path' = [if (condition)] { … }` (the condition kept as an expression);
  * - values: objects (one `key: value` per line), arrays (one item per line, or comma-separated), strings
  *   (single-quoted with `\'` `\\` `\n` `\t` `\$` escapes, or `'''…'''`), integers, true, false, null.
  *
  * Anything else that stands for a value (a reference such as `storage.name`, a function call, a ternary, an
- * interpolated string) is kept as a {@link BicepExpression} with its source text, unevaluated. Loops, `if`
- * conditions, `import`, `type` and `func` declarations are not in the subset: the reader throws on them, so a
- * template that outgrows it fails the tests instead of being half read.
+ * interpolated string) is kept as a {@link BicepExpression} with its source text, unevaluated. Loops,
+ * `import`, `type` and `func` declarations are not in the subset: the reader throws on them, so a template
+ * that outgrows it fails the tests instead of being half read.
  */
 
 export class BicepExpression {
@@ -27,12 +28,15 @@ export interface BicepResource {
   type: string;
   apiVersion: string;
   existing: boolean;
+  /** `if (…)`: deployed only when this holds. */
+  condition?: BicepExpression;
   body: Record<string, BicepValue>;
 }
 
 export interface BicepModule {
   symbol: string;
   path: string;
+  condition?: BicepExpression;
   body: Record<string, BicepValue>;
 }
 
@@ -206,12 +210,14 @@ class Parser {
         const existing = this.peek().text === 'existing';
         if (existing) this.next();
         this.expect('=');
-        file.resources.push({ symbol, type, apiVersion, existing, body: this.body() });
+        const condition = this.condition();
+        file.resources.push({ symbol, type, apiVersion, existing, ...condition, body: this.body() });
       } else if (keyword === 'module') {
         const symbol = this.identifier();
         const path = this.stringLiteral();
         this.expect('=');
-        file.modules.push({ symbol, path, body: this.body() });
+        const condition = this.condition();
+        file.modules.push({ symbol, path, ...condition, body: this.body() });
       } else if (keyword === 'output') {
         const name = this.identifier();
         const type = this.identifier();
@@ -226,10 +232,25 @@ class Parser {
     }
   }
 
-  /** A resource or module body: an object literal (a loop or an `if` is outside the subset). */
+  /** `if (expression)` before a resource or module body, kept as the expression's text. */
+  private condition(): { condition?: BicepExpression } {
+    if (this.peek().text !== 'if') return {};
+    this.next();
+    const open = this.expect('(');
+    let depth = 1;
+    let close = open;
+    while (depth > 0) {
+      close = this.next();
+      if (close.kind === 'end') throw this.error('unterminated condition', close);
+      if (close.text === '(') depth++;
+      if (close.text === ')') depth--;
+    }
+    return { condition: new BicepExpression(this.source.slice(open.end, close.start).trim()) };
+  }
+
+  /** A resource or module body: an object literal (a loop is outside the subset). */
   private body(): Record<string, BicepValue> {
-    if (this.peek().text !== '{')
-      throw this.error('expected { (loops and conditions are not read)', this.peek());
+    if (this.peek().text !== '{') throw this.error('expected { (loops are not read)', this.peek());
     const value = this.value();
     return value as Record<string, BicepValue>;
   }

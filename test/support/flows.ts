@@ -50,8 +50,8 @@ export function platformFlows(app: () => TestApp) {
     },
     /** The simulated cluster behind a platform's AKS cluster (created ahead of time if need be). */
     async clusterOf(id: string): Promise<SimulatedCluster> {
-      const { names } = await record(id);
-      const clusterId = `/subscriptions/${app().config.subscriptionId}/resourceGroups/${names.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${names.aksCluster}`;
+      const { names, subscriptionId = app().config.subscriptionId } = await record(id);
+      const clusterId = `/subscriptions/${subscriptionId}/resourceGroups/${names.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${names.aksCluster}`;
       return app().clusters.cluster(clusterId.toLowerCase());
     },
   };

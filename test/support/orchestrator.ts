@@ -75,7 +75,12 @@ export async function runOrchestrator(
   const calls: ActivityCall[] = [];
   const timers: Finished['timers'] = [];
   const missing = new Set<string>();
-  const handlers: Stubs = { recordProgress: async () => {}, ...stubs };
+  const handlers: Stubs = {
+    recordProgress: async () => {},
+    // The queue's admission after a delete and at the sweep: nothing queued unless a test says otherwise.
+    admitQueuedPlatforms: async () => ({ ok: true, value: { admitted: [], failed: [] } }),
+    ...stubs,
+  };
 
   const activity = (name: string): Registration => {
     const trigger = { type: 'activityTrigger', direction: 'in' as const, name: 'input' };

@@ -2,7 +2,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { loadTemplateSource } from '../../src/manifest-files.js';
-import { admit, type Usage } from '../../src/platform/admission.js';
+import { admit, placement, usagesAfter, type Usage } from '../../src/platform/admission.js';
 import { ROLES, type Caller } from '../../src/platform/access.js';
 import { createRequestValidator } from '../../src/platform/schema.js';
 import type { PlatformSpec } from '../../src/platform/types.js';
@@ -32,6 +32,32 @@ const spec = (gpu: Partial<PlatformSpec['gpu']> = {}) =>
     models: ['llama3.1:8b'],
     gpu: { vmSize: 'Standard_NC8as_T4_v3', minNodes: 0, maxNodes: 3, spot: true, ...gpu },
   }) as PlatformSpec;
+
+describe('placement and the queue', () => {
+  const full = [usage('lowPriorityCores', 24, 24), ...ROOMY.filter((u) => u.name !== 'lowPriorityCores')];
+
+  it('places in the first subscription of the pool where it fits, passing over unreadable ones', () => {
+    expect(
+      placement([
+        { subscriptionId: 'a', admission: admit(spec(), full) },
+        { subscriptionId: 'b', unreadable: true },
+        { subscriptionId: 'c', admission: admit(spec(), ROOMY) },
+        { subscriptionId: 'd', admission: admit(spec(), ROOMY) },
+      ]),
+    ).toBe('c');
+    expect(placement([{ subscriptionId: 'a', admission: admit(spec(), full) }])).toBeUndefined();
+  });
+
+  it('a deleting platform frees its need; a queued one ahead takes its own first', () => {
+    const deleting = spec({ maxNodes: 3 }); // 24 spot vCPUs
+    expect(admit(spec(), usagesAfter(full, { freed: [deleting], reserved: [] })).fits).toBe(true);
+    expect(admit(spec(), usagesAfter(full, { freed: [deleting], reserved: [spec()] })).fits).toBe(false);
+    // Never below zero in use.
+    expect(
+      usagesAfter(ROOMY, { freed: [deleting], reserved: [] }).find((u) => u.name === 'lowPriorityCores'),
+    ).toMatchObject({ inUse: 0 });
+  });
+});
 
 describe('admit', () => {
   it('counts the GPU pool at its autoscaler maximum: vCPUs of the size × maxNodes', () => {
@@ -96,8 +122,12 @@ describe('PlatformService.create admission', () => {
   });
 
   function service(capacity: CapacityReader) {
-    const registry = { get: vi.fn(async () => undefined), create: vi.fn(async (r) => r) };
-    const secrets = { set: vi.fn(async () => undefined) };
+    const registry = {
+      get: vi.fn(async () => undefined),
+      create: vi.fn(async (r) => r),
+      list: vi.fn(async () => []),
+    };
+    const secrets = { set: vi.fn(async () => undefined), remove: vi.fn(async () => undefined) };
     const orchestrations: Orchestrations = {
       start: vi.fn(async () => undefined),
       get: vi.fn(async () => undefined),
@@ -128,7 +158,7 @@ describe('PlatformService.create admission', () => {
       type: 'quota',
       message: expect.stringMatching(/lowPriorityCores.*8 needed.*4 missing/),
     });
-    expect((refusal as ApiError).details.admission?.fits).toBe(false);
+    expect((refusal as ApiError).details.admissions?.[0]?.admission.fits).toBe(false);
     expect(s.registry.create).not.toHaveBeenCalled();
     expect(s.secrets.set).not.toHaveBeenCalled();
     expect(s.orchestrations.start).not.toHaveBeenCalled();

@@ -47,6 +47,7 @@ describe('loadConfig', () => {
     expect(loadConfig(minimalEnv)).toEqual({
       storage: { kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' },
       subscriptionId: '11111111-2222-3333-4444-555555555555',
+      subscriptionIds: ['11111111-2222-3333-4444-555555555555'],
       keyVaultUrl: 'https://kv-test.vault.azure.net',
       taskHub: 'llmplatforms',
       registryTable: 'platforms',
@@ -221,10 +222,11 @@ describe('settings documentation', () => {
     expect(config.allowedLocations).toEqual([...DEFAULT_ALLOWED_LOCATIONS]);
   });
 
-  it('no file under src/ other than src/config.ts contains process.env', () => {
+  // The CLI's entry is another program (package.json bin, not loaded by the app): it reads its own settings.
+  it('no file under src/ other than src/config.ts (and the CLI’s entry) contains process.env', () => {
     const srcDir = join(repoRoot, 'src');
     const offenders = filesUnder(srcDir)
-      .filter((file) => relative(srcDir, file).split(sep).join('/') !== 'config.ts')
+      .filter((file) => !['config.ts', 'cli/main.ts'].includes(relative(srcDir, file).split(sep).join('/')))
       .filter((file) => readFileSync(file, 'utf8').includes('process.env'))
       .map((file) => relative(repoRoot, file));
     expect(offenders).toEqual([]);

@@ -35,6 +35,10 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const read = (path: string) => readFileSync(join(repoRoot, path), 'utf8');
 const main = parseBicep(read('infra/main.bicep'));
 const app = parseBicep(read('infra/app.bicep'));
+/** The API's roles on one subscription: main.bicep's own, and what each further subscription of the pool gets. */
+const access = parseBicep(read('infra/subscription-access.bicep'));
+/** The file that defines a resource (its vars name the built-in roles). */
+const fileOf = (r: BicepResource) => [main, app, access].find((f) => f.resources.includes(r))!;
 
 const resource = (file: BicepFile, type: string, name?: string): BicepResource => {
   const found = file.resources.filter((r) => r.type === type && (name === undefined || r.body.name === name));
@@ -52,6 +56,11 @@ const text = (value: BicepValue | undefined) =>
 const HOST_SETTINGS = {
   AzureWebJobsStorage__credential: 'the host reaches AzureWebJobsStorage with the managed identity',
   APPLICATIONINSIGHTS_CONNECTION_STRING: "the host's telemetry to Application Insights",
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__type:
+    "host.json's durable backend, per deployment (durableBackend)",
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName:
+    'the setting that names the durable backend',
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: "the Durable Task Scheduler's endpoint, reached by identity",
 };
 
 const appSettings = () => object(resource(app, 'Microsoft.Web/sites/config', 'appsettings').body.properties);
@@ -84,16 +93,21 @@ describe('app settings', () => {
     const resolved: Record<string, string> = {
       'storage.name': 'stabcdef123',
       'subscription().subscriptionId': '11111111-2222-3333-4444-555555555555',
+      // Without further subscriptions (poolSubscriptionIds' default), the pool is this one alone.
+      "empty(poolSubscriptionIds) ? '' : '${subscription().subscriptionId},${poolSubscriptionIds}'": '',
       'vault.properties.vaultUri': 'https://kv-abcdef123.vault.azure.net/',
       allowedLocations: main.params.get('allowedLocations')!.defaultValue as string,
       'insights.properties.ConnectionString': 'InstrumentationKey=…',
       'functionApp.identity.principalId': '66666666-7777-4888-9999-000000000000',
+      taskHubName: app.vars.get('taskHubName') as string,
     };
     const env = Object.fromEntries(
-      Object.entries(appSettings()).map(([name, value]) => [
-        name,
-        value instanceof BicepExpression ? resolved[value.text] : String(value),
-      ]),
+      Object.entries(appSettings())
+        .filter(([name]) => !(name in HOST_SETTINGS))
+        .map(([name, value]) => [
+          name,
+          value instanceof BicepExpression ? resolved[value.text] : String(value),
+        ]),
     );
     for (const [name, value] of Object.entries(env)) expect(value, name).toBeTypeOf('string');
     const deployed = loadConfig(env);
@@ -113,6 +127,34 @@ describe('app settings', () => {
     });
     expect(deployed.allowedLocations).toEqual([...DEFAULT_ALLOWED_LOCATIONS]);
   });
+  it('the durable backend is one parameter: Azure Storage by default, or a Durable Task Scheduler reached by identity', () => {
+    const param = main.params.get('durableBackend')!;
+    expect(param.defaultValue).toBe('azureStorage');
+    expect(param.decorators.join(' ')).toContain("@allowed(['azureStorage', 'durableTaskScheduler'])");
+    expect(text(app.vars.get('useScheduler'))).toBe("durableBackend == 'durableTaskScheduler'");
+    // host.json names no provider (Azure Storage on AzureWebJobsStorage); the settings override it per deployment.
+    const host = JSON.parse(read('host.json')) as { extensions: { durableTask: Record<string, unknown> } };
+    expect(host.extensions.durableTask).toEqual({ hubName: '%DURABLE_TASK_HUB%' });
+    const settings = appSettings();
+    const prefix = 'AzureFunctionsJobHost__extensions__durableTask__storageProvider__';
+    expect(text(settings[`${prefix}type`])).toBe("useScheduler ? 'azureManaged' : 'AzureStorage'");
+    expect(text(settings[`${prefix}connectionStringName`])).toBe(
+      "useScheduler ? 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING' : 'AzureWebJobsStorage'",
+    );
+    expect(text(settings.DURABLE_TASK_SCHEDULER_CONNECTION_STRING)).toMatch(
+      /^useScheduler \? 'Endpoint=\$\{scheduler\.properties\.endpoint\};Authentication=ManagedIdentity' : ''$/,
+    );
+    // The scheduler, its task hub (named as DURABLE_TASK_HUB) and the app's role on it exist only then.
+    for (const symbol of ['scheduler', 'taskHub', 'durableTasks']) {
+      const r = app.resources.find((x) => x.symbol === symbol)!;
+      expect(r.condition?.text, symbol).toBe('useScheduler');
+    }
+    expect(text(app.resources.find((x) => x.symbol === 'taskHub')!.body.name)).toBe('taskHubName');
+    expect(text(settings.DURABLE_TASK_HUB)).toBe('taskHubName');
+    const appModule = main.modules.find((m) => m.symbol === 'app')!;
+    for (const name of ['durableBackend', 'durableTaskSchedulerSku', 'durableTaskSchedulerCapacity'])
+      expect(text(object(appModule.body.params)[name]), name).toBe(name);
+  });
 });
 
 describe('endpoints and hardening', () => {
@@ -121,7 +163,7 @@ describe('endpoints and hardening', () => {
     for (const file of appEntryFiles()) await import(pathToFileURL(file).href);
   });
 
-  it("App Service Authentication lets through exactly the app's anonymous routes, and requires a token elsewhere", () => {
+  it("App Service Authentication lets through exactly the app's anonymous routes but the console, and requires a token elsewhere", () => {
     const { routePrefix } = (
       JSON.parse(read('host.json')) as { extensions: { http: { routePrefix: string } } }
     ).extensions.http;
@@ -130,12 +172,18 @@ describe('endpoints and hardening', () => {
       .map((r) => `/${[routePrefix, r.trigger.route ?? r.name].filter(Boolean).join('/')}`)
       .sort();
     expect(anonymous.length).toBeGreaterThan(0);
+    // The console's page and assets need no function key (a browser opening a page cannot send one), but
+    // they stay behind the sign-in like the API: only the health check and the OpenAPI document are public.
+    const consoleRoutes = anonymous.filter((path) => /^\/console(\/|$)/.test(path));
+    expect(consoleRoutes).toEqual(['/console', '/console/{*path}']);
 
     const auth = object(resource(app, 'Microsoft.Web/sites/config', 'authsettingsV2').body.properties);
     const validation = object(auth.globalValidation);
     expect(validation.requireAuthentication).toBe(true);
     expect(validation.unauthenticatedClientAction).toBe('Return401');
-    expect([...(validation.excludedPaths as string[])].sort()).toEqual(anonymous);
+    const excluded = [...(validation.excludedPaths as string[])].sort();
+    expect(excluded).toEqual(anonymous.filter((path) => !consoleRoutes.includes(path)));
+    for (const path of excluded) expect(path).not.toMatch(/^\/console/);
     const entra = object(object(auth.identityProviders).azureActiveDirectory);
     expect(text(object(entra.registration).clientId)).toBe('authClientId');
     expect(object(auth.httpSettings).requireHttps).toBe(true);
@@ -175,13 +223,18 @@ describe('endpoints and hardening', () => {
     expect(azure.services.api).toMatchObject({ project: '.', host: 'function' });
     expect(text(resource(app, 'Microsoft.Web/sites').body.tags)).toContain("'azd-service-name': 'api'");
     expect(main.targetScope).toBe('subscription');
-    expect(main.modules.map((m) => m.path)).toEqual(['app.bicep']);
-    // Every parameter of main.bicep without a default comes from azd's environment.
+    expect(main.modules.map((m) => m.path)).toEqual(['app.bicep', 'subscription-access.bicep']);
+    // Every parameter of main.bicep without a default comes from azd's environment; one with a default may
+    // too, falling back to that same default when the environment does not set it (`${NAME=default}`).
     const parameters = (
-      JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, unknown> }
+      JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, { value: string }> }
     ).parameters;
     const required = [...main.params].filter(([, p]) => p.defaultValue === undefined).map(([name]) => name);
-    expect(Object.keys(parameters).sort()).toEqual(required.sort());
+    expect(Object.keys(parameters).filter((name) => required.includes(name))).toEqual(required);
+    for (const [name, { value }] of Object.entries(parameters).filter(([n]) => !required.includes(n))) {
+      const fallback = /^\$\{[A-Z_]+=(.*)\}$/.exec(value)?.[1];
+      expect(fallback, name).toBe(main.params.get(name)?.defaultValue);
+    }
   });
 });
 
@@ -196,16 +249,29 @@ function roleOf(file: BicepFile, assignment: BicepResource): string {
 }
 
 describe('roles of the app’s identity', () => {
-  const assignments = [...main.resources, ...app.resources].filter(
+  const assignments = [...main.resources, ...app.resources, ...access.resources].filter(
     (r) => r.type === 'Microsoft.Authorization/roleAssignments',
   );
+
+  it('on a subscription of the pool are subscription-access.bicep: main.bicep deploys it for the app itself', () => {
+    expect(access.targetScope).toBe('subscription');
+    const module = main.modules.find((m) => m.path === 'subscription-access.bicep')!;
+    expect(module.body.scope).toBeUndefined(); // main.bicep's own subscription
+    const params = object(module.body.params);
+    expect(text(params.principalId)).toBe('app.outputs.principalId');
+    expect(text(params.environmentName)).toBe('environmentName');
+    expect([...access.params.keys()].sort()).toEqual(['environmentName', 'principalId']);
+    // A custom role's name is unique in the tenant the pool's subscriptions share: it names its subscription.
+    const role = resource(access, 'Microsoft.Authorization/roleDefinitions');
+    expect(text(object(role.body.properties).roleName)).toContain('subscription().subscriptionId');
+  });
 
   it('each go to the app’s own identity, as a service principal', () => {
     expect(assignments.length).toBeGreaterThan(0);
     for (const a of assignments) {
       const properties = object(a.body.properties);
       expect(text(properties.principalId)).toMatch(
-        /^(app\.outputs\.principalId|functionApp\.identity\.principalId)$/,
+        /^(principalId|app\.outputs\.principalId|functionApp\.identity\.principalId)$/,
       );
       expect(properties.principalType).toBe('ServicePrincipal');
     }
@@ -213,10 +279,7 @@ describe('roles of the app’s identity', () => {
 
   it('are exactly: data roles on its storage and Key Vault, the provisioner role and the constrained RBAC role on the subscription', () => {
     const granted = assignments
-      .map(
-        (a) =>
-          `${roleOf(main.resources.includes(a) ? main : app, a)} @ ${text(a.body.scope ?? 'subscription')}`,
-      )
+      .map((a) => `${roleOf(fileOf(a), a)} @ ${text(a.body.scope ?? 'subscription')}`)
       .sort();
     expect(granted).toEqual(
       [
@@ -224,6 +287,7 @@ describe('roles of the app’s identity', () => {
         '974c5e8b-45b9-4653-ba55-5f855dd0fb88 @ storage', // Storage Queue Data Contributor: the task hub's queues
         '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3 @ storage', // Storage Table Data Contributor: task hub, registry
         'b86a8fe4-44ce-4948-aee5-eccb2c155cd7 @ vault', // Key Vault Secrets Officer: the platforms' secrets
+        '0ad04412-c4d5-4796-b79c-f76d14c8d402 @ taskHub', // Durable Task Data Contributor, with the scheduler
         'provisionerRole.id @ "subscription"', // the custom role below
         'f58310d9-a9f6-439a-9e8d-f62e7b41a168 @ "subscription"', // RBAC Administrator, with a condition
       ].sort(),
@@ -231,7 +295,7 @@ describe('roles of the app’s identity', () => {
   });
 
   it('the custom role allows every ARM operation the flows perform, on the types of AZURE_RESOURCES', () => {
-    const role = resource(main, 'Microsoft.Authorization/roleDefinitions');
+    const role = resource(access, 'Microsoft.Authorization/roleDefinitions');
     const permissions = object(role.body.properties).permissions as {
       actions: string[];
       notActions: string[];
@@ -273,22 +337,22 @@ describe('roles of the app’s identity', () => {
   });
 
   it('may assign only AKS RBAC Cluster Admin, and only to itself', () => {
-    const rbac = main.resources.find(
+    const rbac = access.resources.find(
       (r) =>
         r.type === 'Microsoft.Authorization/roleAssignments' &&
-        roleOf(main, r) === 'f58310d9-a9f6-439a-9e8d-f62e7b41a168',
+        roleOf(access, r) === 'f58310d9-a9f6-439a-9e8d-f62e7b41a168',
     )!;
     const properties = object(rbac.body.properties);
     expect(properties.conditionVersion).toBe('2.0');
     const condition = text(properties.condition);
-    expect(main.vars.get('aksRbacClusterAdmin')).toBe('b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b');
+    expect(access.vars.get('aksRbacClusterAdmin')).toBe('b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b');
     for (const verb of ['write', 'delete']) expect(condition).toContain(`roleAssignments/${verb}`);
     expect(
       condition.match(/RoleDefinitionId\] ForAnyOfAnyValues:GuidEquals \{\$\{aksRbacClusterAdmin\}\}/g),
     ).toHaveLength(2);
-    expect(
-      condition.match(/PrincipalId\] ForAnyOfAnyValues:GuidEquals \{\$\{app\.outputs\.principalId\}\}/g),
-    ).toHaveLength(2);
+    expect(condition.match(/PrincipalId\] ForAnyOfAnyValues:GuidEquals \{\$\{principalId\}\}/g)).toHaveLength(
+      2,
+    );
   });
 });
 
@@ -302,7 +366,15 @@ interface SchemaSource {
   apiVersion: string;
   /** Properties of the api-version used that the package's older one lacks, with the specification's path. */
   additions?: Record<string, Shape>;
+  /** A type no installed package describes: its writable properties, from the documented specification. */
+  declared?: Shape;
 }
+
+const ANY: Shape = { kind: 'any' };
+const shapeOf = (properties: Record<string, Shape>): Shape => ({
+  kind: 'object',
+  properties: new Map(Object.entries(properties)),
+});
 
 async function mappersOf(pkg: string, file: string) {
   return (await import(pathToFileURL(join(packageRoot(pkg), file)).href)) as Record<string, unknown>;
@@ -357,6 +429,29 @@ describe('every resource body against the schema of its api-version', () => {
       apiVersion: '2020-02-02',
       additions: { WorkspaceResourceId: { kind: 'any' } },
     },
+    // No management package of Microsoft.DurableTask is published on npm: the writable properties of
+    // 2026-02-01 as the template reference documents them (learn.microsoft.com/azure/templates/
+    // microsoft.durabletask/2026-02-01/schedulers and …/schedulers/taskhubs; the endpoint is read-only).
+    'Microsoft.DurableTask/schedulers': {
+      pkg: '',
+      model: 'Scheduler',
+      apiVersion: '2026-02-01',
+      declared: shapeOf({
+        location: ANY,
+        tags: ANY,
+        properties: shapeOf({
+          ipAllowlist: ANY,
+          publicNetworkAccess: ANY,
+          sku: shapeOf({ name: ANY, capacity: ANY }),
+        }),
+      }),
+    },
+    'Microsoft.DurableTask/schedulers/taskHubs': {
+      pkg: '',
+      model: 'TaskHub',
+      apiVersion: '2026-02-01',
+      declared: shapeOf({ properties: shapeOf({}) }),
+    },
   };
   /** The api-version each AutoRest package sends for the model's operations, read from the package. */
   const mapperPackages: Record<string, { mappers: string; parameters: string; parameter: string }> = {
@@ -381,6 +476,7 @@ describe('every resource body against the schema of its api-version', () => {
     r.type === 'Microsoft.Web/sites/config' ? `${r.type} ${String(r.body.name)}` : r.type;
   const schemaCache = new Map<string, (model: string) => Shape>();
   async function schemaFor(source: SchemaSource): Promise<{ shape: Shape; packageVersion: string }> {
+    if (source.declared) return { shape: source.declared, packageVersion: source.apiVersion };
     const paths = mapperPackages[source.pkg];
     if (!paths) {
       if (!schemaCache.has(source.pkg)) schemaCache.set(source.pkg, typeSpecSchemas(source.pkg));
@@ -407,7 +503,7 @@ describe('every resource body against the schema of its api-version', () => {
     return body;
   };
 
-  const resources = [...main.resources, ...app.resources].filter((r) => !r.existing);
+  const resources = [...main.resources, ...app.resources, ...access.resources].filter((r) => !r.existing);
 
   it('every resource type of the templates has a schema', () => {
     expect(resources.map(key).filter((k) => !sources[k])).toEqual([]);
@@ -484,10 +580,10 @@ describe('the app registration and the README', () => {
           !outputs.has(name) && !azdOwn.includes(name) && !['APP_ID', 'SP_ID', 'KEY', 'TOKEN'].includes(name),
       ),
     ).toEqual([]);
-    for (const a of [...main.resources, ...app.resources].filter(
+    for (const a of [...main.resources, ...app.resources, ...access.resources].filter(
       (r) => r.type === 'Microsoft.Authorization/roleAssignments',
     )) {
-      const role = roleOf(main.resources.includes(a) ? main : app, a);
+      const role = roleOf(fileOf(a), a);
       if (GUID.test(role)) expect(section, role).toContain(role.slice(0, 8));
     }
   });

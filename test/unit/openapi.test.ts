@@ -76,6 +76,8 @@ describe('OpenAPI document', () => {
       'POST /platforms/{id}/retry': [202, 404, 409, 401, 403],
       'GET /health': [200],
       'GET /openapi.json': [200],
+      'GET /console': [200],
+      'GET /console/{path}': [200, 404],
     };
     const documented = Object.fromEntries(
       operations(build()).map(([path, method, op]) => [`${method} ${path}`, Object.keys(op.responses)]),

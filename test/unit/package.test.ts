@@ -91,6 +91,12 @@ describe('package.json main', () => {
     expect(match![1]!.split(',').sort()).toEqual([...REGISTERING_FOLDERS].sort());
   });
 
+  it('does not load the CLI (package.json bin): it is another program, not a function', () => {
+    const bin = (pkg as { bin?: Record<string, string> }).bin ?? {};
+    expect(Object.keys(bin)).toEqual(['llm-platforms']);
+    expect(globToRegExp(String(pkg.main)).test(bin['llm-platforms']!)).toBe(false);
+  });
+
   const built = existsSync(join(root, 'dist', 'src'));
   describe.skipIf(!built)(
     'against the compiled output (skipped: dist/src is absent, run `npm run build`)',
@@ -296,14 +302,22 @@ describe('.funcignore', () => {
     'dist/bench/sweep.js',
     'bench/RESULTS-a.md',
     'dist/sandbox/.cli-test/src/functions/meta.js',
+    'console/src/main.tsx',
+    'console/vite.config.ts',
+    'dist/src/cli/main.js',
   ])('keeps %s out of the deployment package', (path) => {
     expect(excludedBy(rules, path)).toBe(true);
   });
 
-  it.each(['host.json', 'package.json', 'dist/src/functions/meta.js', 'dist/src/config.js'])(
-    'keeps %s in the deployment package',
-    (path) => {
-      expect(excludedBy(rules, path)).toBe(false);
-    },
-  );
+  it.each([
+    'host.json',
+    'package.json',
+    'dist/src/functions/meta.js',
+    'dist/src/config.js',
+    // The built console, which src/functions/console.ts serves.
+    'dist/console/index.html',
+    'dist/console/assets/index-HScjnL4r.js',
+  ])('keeps %s in the deployment package', (path) => {
+    expect(excludedBy(rules, path)).toBe(false);
+  });
 });

@@ -520,11 +520,8 @@ function presentCluster(world: World, cluster: Cluster): Obj {
     typeof properties.kubernetesVersion === 'string'
       ? properties.kubernetesVersion
       : DEFAULT_KUBERNETES_VERSION;
-  const dnsPrefix =
-    typeof properties.dnsPrefix === 'string'
-      ? properties.dnsPrefix
-      : `${cluster.name}-${cluster.rg}-${world.subscriptionId.slice(0, 6)}`.slice(0, 54);
-  const hash = sha256('fqdn', cluster.key).toString('hex').slice(0, 8);
+  const dnsPrefix = dnsPrefixOf(world, cluster);
+  const hash = fqdnHash(cluster);
   const networkProfile = obj(properties.networkProfile);
   const oidc = obj(properties.oidcIssuerProfile);
   const oidcEnabled = oidc.enabled !== false;
@@ -630,9 +627,32 @@ function agentPools(world: World, cluster: Cluster): Obj[] {
   });
 }
 
+function dnsPrefixOf(world: World, cluster: Cluster): string {
+  const properties = obj(cluster.body.properties);
+  return typeof properties.dnsPrefix === 'string'
+    ? properties.dnsPrefix
+    : `${cluster.name}-${cluster.rg}-${world.subscriptionId.slice(0, 6)}`.slice(0, 54);
+}
+
+/**
+ * The hash in the API server's FQDN (`<dnsPrefix>-<hash>.hcp.<region>.azmk8s.io`). AKS makes it when it
+ * creates the cluster: a cluster deleted and created again under the same name answers at a new address
+ * (with a new cluster CA), and a kubeconfig of the old one reaches nothing.
+ */
+const fqdnHash = (cluster: Cluster) =>
+  sha256('fqdn', cluster.key, String(cluster.createdAt)).toString('hex').slice(0, 8);
+
+/** The API server's host name of the cluster `id`; undefined: no such cluster. */
+export function clusterFqdn(world: World, id: string): string | undefined {
+  const cluster = world.get(id);
+  if (!isCluster(cluster)) return undefined;
+  return `${dnsPrefixOf(world, cluster)}-${fqdnHash(cluster)}.hcp.${cluster.location}.azmk8s.io`;
+}
+
 /** What a kubeconfig of the cluster carries: its server, the CA and the admin client certificate. */
 export interface KubeAccessPoint {
-  server(cluster: { id: string; name: string }): string;
+  /** The URL the kubeconfig names for the cluster at `fqdn` (the address of this incarnation of it). */
+  server(cluster: { id: string; name: string; fqdn?: string }): string;
   readonly caPem: string;
   adminCertificate(cluster: { id: string; name: string }): Promise<{ certificate: string; key: string }>;
 }
@@ -705,7 +725,14 @@ async function kubeconfigFor(world: World, cluster: Cluster, admin: boolean): Pr
     clusters: [
       {
         name: cluster.name,
-        cluster: { server: access.server(cluster), 'certificate-authority-data': b64(access.caPem) },
+        cluster: {
+          server: access.server({
+            id: cluster.id,
+            name: cluster.name,
+            fqdn: clusterFqdn(world, cluster.id)!,
+          }),
+          'certificate-authority-data': b64(access.caPem),
+        },
       },
     ],
     contexts: [{ name: context, context: { cluster: cluster.name, user } }],

@@ -217,6 +217,25 @@ describe('refusals', () => {
     expect(run.callsOf('beginPostgresServerPower')).toHaveLength(1);
   });
 
+  it("throttled calls never fail the step: Azure's whole Retry-After is waited, past the deadline, and that time does not count", async () => {
+    let calls = 0;
+    const throttledFor = 7;
+    const run = await stop({
+      ...aksStop({}, statuses({ status: 'InProgress' })),
+      // Ten minutes a refusal, seventy in all: longer than aksStop's 60-minute deadline.
+      beginAksClusterPower: async () =>
+        ++calls <= throttledFor
+          ? refused('throttled', 'TooManyRequests', 10 * MINUTES)
+          : ok({ provisioningState: 'Stopping', mutated: true, operationUrl: 'aks/stop' }),
+    });
+    expect(10 * MINUTES * throttledFor).toBeGreaterThan(POLL.aksPower.deadlineMs);
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(run.callsOf('beginAksClusterPower').map((c) => c.at)).toEqual(
+      Array.from({ length: throttledFor + 1 }, (_, i) => i * 10 * MINUTES),
+    );
+    expect(run.callsOf('beginPostgresServerPower')).toHaveLength(1);
+  });
+
   it('a non-retryable refusal fails the step at the first answer', async () => {
     const run = await stop({
       ...aksStop({}, statuses()),

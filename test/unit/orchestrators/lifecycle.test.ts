@@ -180,6 +180,24 @@ describe('wakeGpuTier', () => {
     ]);
   });
 
+  it("a throttled readiness check (the cluster's credentials read from AKS's budget) waits the Retry-After Azure asked for", async () => {
+    let reads = 0;
+    const run = await runOrchestrator(
+      WAKE_GPU_TIER,
+      { platformId: PLATFORM },
+      {
+        startOllama: async () => ok({ replicas: 1 }),
+        checkPlatformReadiness: async () =>
+          ++reads === 1 ? refused('throttled', 'TooManyRequests', 40_000) : ok({ ready: true, detail: '' }),
+      },
+      { instanceId: `${PLATFORM}:wake` },
+    );
+    expect(run.runtimeStatus).toBe('Completed');
+    const at = run.callsOf('checkPlatformReadiness').map((c) => c.at);
+    // Not the kubernetes policy's first 5 s: Azure's 40 s.
+    expect(at[1]! - at[0]!).toBe(40_000);
+  });
+
   it('a GPU node that does not come (spot capacity) leaves the tier waking with the reason', async () => {
     const run = await runOrchestrator(
       WAKE_GPU_TIER,
@@ -234,5 +252,26 @@ describe('teardownPlatform', () => {
     const run = await teardown([]);
     expect(run.runtimeStatus).toBe('Completed');
     expect(run.callsOf('recordProgress').some((c) => c.input.softDeletedSecrets)).toBe(false);
+  });
+
+  it('once Deleted, admits the platforms queued for the room it frees; a failed admission pass does not fail the delete', async () => {
+    const run = await teardown([]);
+    expect(run.callsOf('admitQueuedPlatforms')).toHaveLength(1);
+    expect(run.calls.map((c) => c.name).indexOf('admitQueuedPlatforms')).toBeGreaterThan(
+      run.calls.findLastIndex((c) => c.name === 'recordProgress' && c.input.phase === 'Deleted'),
+    );
+    const failing = await runOrchestrator(
+      ORCHESTRATORS.delete,
+      { platformId: PLATFORM },
+      {
+        beginResourceGroupDelete: async () =>
+          ok<ResourceState>({ provisioningState: 'Succeeded', mutated: true }),
+        purgePlatformSecrets: async () => ok({ purged: [], softDeleted: [] }),
+        admitQueuedPlatforms: async () => refused('transient', 'QueueAdmissionFailed'),
+      },
+      { instanceId: `${PLATFORM}:teardown` },
+    );
+    expect(failing.runtimeStatus).toBe('Completed');
+    expect(failing.output).toMatchObject({ phase: 'Deleted' });
   });
 });

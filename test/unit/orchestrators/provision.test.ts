@@ -224,7 +224,8 @@ describe("the cluster's maintenance window", () => {
     const run = await provision(creating({ aksCluster: 2, postgresServer: 6, storageAccount: 1 }));
     expect(run.runtimeStatus).toBe('Completed');
     const [written] = run.callsOf('ensureAksMaintenanceWindow');
-    expect(written).toMatchObject({ input: { platformId: PLATFORM } });
+    // The run's own write of the cluster just ended: the window is written without a read first.
+    expect(written!.input).toEqual({ platformId: PLATFORM, clusterWritten: true });
     const clusterBegin = run.callsOf('beginAzureResource').find((c) => c.input.kind === 'aksCluster')!;
     expect(written!.instanceId).toBe(clusterBegin.instanceId);
     expect(written!.at).toBeGreaterThanOrEqual(
@@ -233,6 +234,12 @@ describe("the cluster's maintenance window", () => {
     expect(written!.at).toBeLessThan(Date.parse(stepEnded(run, 'postgresServer')!.endedAt!) - RUN_START);
     expect(stepEnded(run, 'aksMaintenanceWindow')).toMatchObject({ state: 'succeeded' });
     expect(run.callsOf('ensureAksMaintenanceWindow')).toHaveLength(1);
+  });
+
+  it('a cluster that was already there (a retry): the window is read before it is written', async () => {
+    const run = await provision({ beginAzureResource: async () => ok({ ...succeeded, mutated: false }) });
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(run.callsOf('ensureAksMaintenanceWindow').map((c) => c.input)).toEqual([{ platformId: PLATFORM }]);
   });
 
   it('a busy refusal (the cluster upgrading) is waited out, then the window is written', async () => {

@@ -37,6 +37,11 @@ const sweep = async (candidates: SweepCandidate[], stubs: Stubs) => {
 };
 
 describe('idleSweep', () => {
+  it('first admits queued platforms whose room has freed (the backstop of a delete that could not)', async () => {
+    const { run } = await sweep([], {});
+    expect(run.calls[0]?.name).toBe('admitQueuedPlatforms');
+  });
+
   it('stops a Ready platform idle for its idleMinutes', async () => {
     const { run, summary } = await sweep([ready('idle1', 61)], {
       probeOllama: async () => ok({ loadedModels: 0 }),
@@ -168,6 +173,31 @@ describe('idleSweep', () => {
         platformId === 'raced1' ? refused('conflict', 'PlatformBusy') : ok({ phase: 'Stopping' }),
     });
     expect(summary).toMatchObject({ refused: ['raced1'], stopped: ['idle2'] });
+  });
+
+  it("runs a batch's writes and stops alongside the next batch's probes, and every platform is counted once", async () => {
+    // Three batches of SWEEP_CONCURRENCY (20) and a part one: idle ones to stop, used ones to record.
+    const candidates = Array.from({ length: 65 }, (_, i) =>
+      i % 2 === 0 ? ready(`idle${i}`, 61) : ready(`used${i}`, 5),
+    );
+    const { run, summary } = await sweep(candidates, {
+      probeOllama: async ({ platformId }) => ok({ loadedModels: platformId.startsWith('used') ? 1 : 0 }),
+      recordProgress: async () => undefined,
+    });
+    const index = (name: string, platformId: string) =>
+      run.calls.findIndex(
+        (c) => c.name === name && (c.input as { platformId?: string }).platformId === platformId,
+      );
+    // The second batch's first probe is sent before the first batch's stops and writes.
+    expect(index('probeOllama', 'idle20')).toBeLessThan(index('requestPlatformStop', 'idle0'));
+    expect(index('probeOllama', 'idle20')).toBeLessThan(index('recordProgress', 'used1'));
+    // The last batch's acts still run, after its probes.
+    expect(index('requestPlatformStop', 'idle64')).toBeGreaterThan(index('probeOllama', 'idle64'));
+    expect(summary).toMatchObject({ probed: 65, active: 32, refused: [] });
+    expect(summary.stopped).toEqual(
+      candidates.filter((c) => c.platformId.startsWith('idle')).map((c) => c.platformId),
+    );
+    expect(run.callsOf('recordProgress')).toHaveLength(32);
   });
 
   describe('the GPU tier (autoStop.gpuIdleMinutes)', () => {
