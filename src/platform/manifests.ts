@@ -132,6 +132,25 @@ export function renderManifests(
 }
 
 /**
+ * The objects of one template file (`80-autoscaling.yaml`), rendered on their own: what an activity applies
+ * by itself (Ollama's ScaledObject at a GPU release or wake) without `render`'s two passes over every
+ * template. The values derived from the whole set (the namespace quota, the entry's config hash) are left
+ * empty, so a file using them cannot be rendered this way.
+ */
+export function renderManifestFile(
+  spec: PlatformSpec,
+  names: PlatformNames,
+  templates: TemplateSource,
+  file: string,
+  options: RenderOptions = {},
+): KubernetesObject[] {
+  const template = templates.manifests.find((t) => t.file === file);
+  if (!template) throw new Error(`no template ${file}`);
+  const values = templateValues(spec, names, templates, options, { quotaHard: {}, entryConfigHash: '' });
+  return renderDocuments([template], values, { partial: true }).map(({ object }) => object);
+}
+
+/**
  * Objects applied only by one flow, never by the regular apply: `manifests/on-demand/<name>.yaml`, with no
  * placeholders (the same parser, so the same guarantees). The wipe's data Job is the one there is.
  */

@@ -31,6 +31,7 @@ import {
   SECRETS,
   WAIT_FOR_COMPLETION,
   defaultAdminEmail,
+  renderManifestFile,
   renderManifests,
   renderManifestsYaml,
   renderOnDemand,
@@ -513,6 +514,25 @@ describe('autoscaling', () => {
       expect(scaler(objects).maxReplicaCount).toBe(spec.gpu.maxNodes * T4_VM_SIZES[spec.gpu.vmSize].gpus);
       const released = renderManifests(spec, namesOf(spec), TEMPLATES, { gpuReleased: true });
       expect(scaler(released as KubernetesObject[]).minReplicaCount).toBe(0);
+    },
+  );
+
+  it.each(cases)(
+    'renders the autoscaling file alone exactly as the whole set renders it, released or not (%s)',
+    (label) => {
+      const spec = SPECS[label]!;
+      for (const gpuReleased of [false, true]) {
+        const whole = renderManifests(spec, namesOf(spec), TEMPLATES, { gpuReleased });
+        const alone = renderManifestFile(spec, namesOf(spec), TEMPLATES, '80-autoscaling.yaml', {
+          gpuReleased,
+        });
+        expect(alone.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+          'HorizontalPodAutoscaler/open-webui',
+          'ScaledObject/ollama',
+        ]);
+        for (const o of alone)
+          expect(o).toEqual(whole.find((w) => w.kind === o.kind && w.metadata.name === o.metadata.name));
+      }
     },
   );
 
