@@ -18,6 +18,7 @@
 import type { Cluster } from './cluster.js';
 import { num, obj, str, type JsonObject } from './json.js';
 import { quantity, scaledByRatio, targetOf, writeScale } from './hpa.js';
+import { schemalessCrdVersion } from './resources.js';
 import type { Entry } from './store.js';
 
 export const KEDA_GROUP = 'keda.sh';
@@ -54,15 +55,7 @@ export function kedaCrds(): { name: string; content: JsonObject }[] {
         group: KEDA_GROUP,
         names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
         scope: namespaced ? 'Namespaced' : 'Cluster',
-        versions: [
-          {
-            name: 'v1alpha1',
-            served: true,
-            storage: true,
-            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-            subresources: { status: {} },
-          },
-        ],
+        versions: [schemalessCrdVersion('v1alpha1')],
       },
     },
   }));
