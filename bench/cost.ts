@@ -12,9 +12,10 @@
  *
  * The policy comparison replays the same trace through today's policy, today's with learned pre-warm
  * (src/platform/prewarm.ts, as the sweep runs it), and a MODEL of two tiers of idle: the GPU node released
- * after `--gpu-idle-minutes` (built: the sweep's releaseGpu, POST /wake) and woken on use (not built: a
- * chat is not held while the tier wakes). Its durations are the sandbox's: released = the autoscaler's scan
- * plus the scale-down-unneeded-time the product's AKS body sets (AUTOSCALER_PROFILE); woken = a scan, the node
+ * after `--gpu-idle-minutes` (the sweep's releaseGpu) and woken on use (a chat held at the interceptor until
+ * KEDA has Ollama back, manifests/62-ollama-wake.yaml; the trace is replayed by the model, not the sandbox).
+ * Its durations are the sandbox's: released = the autoscaler's scan plus the scale-down-unneeded-time the
+ * product's AKS body sets (AUTOSCALER_PROFILE); woken = KEDA's poll that sees the held chat, a scan, the node
  * back, the device plugin then Ollama ready (two readiness delays), then the cold model load from the share
  * (coldLoadMs). A node restarted from Deallocate (scale-down mode `Deallocate`) keeps its driver and images;
  * no measured restart time exists (azure-real-behaviours.md, "AKS Scale-down Mode Deallocate"), so it is
@@ -22,6 +23,9 @@
  * azure-real-behaviours.md §1.3); a fresh GPU node (gpuNodeProvisionMs, 6 min) is shown beside it.
  */
 import { loadConfig } from '../src/config.js';
+
+/** KEDA's pollingInterval of Ollama's ScaledObject (manifests/80-autoscaling.yaml): a held chat is seen by then. */
+const KEDA_POLLING_MS = 15_000;
 import { loadTemplateSource } from '../src/manifest-files.js';
 import { POLL, nextWaitMs, type PollPolicy } from '../src/platform/polling.js';
 import { estimateCost } from '../src/platform/cost.js';
@@ -196,7 +200,8 @@ async function main() {
     autoscalerDelaysFromAksBody({ autoScalerProfile: AUTOSCALER_PROFILE }).scaleDownUnneededMs ??
     d.scaleDownUnneededMs;
   const releaseMs = d.autoscalerScanMs + unneededMs;
-  const gpuWake = (nodeMs: number) => d.autoscalerScanMs + nodeMs + 2 * d.workloadReadyMs + modelLoadMs;
+  const gpuWake = (nodeMs: number) =>
+    KEDA_POLLING_MS + d.autoscalerScanMs + nodeMs + 2 * d.workloadReadyMs + modelLoadMs;
   const tier = (nodeMs: number): GpuTierOptions => ({
     gpuIdleMinutes: options.gpuIdleMinutes,
     releaseMs,
@@ -400,8 +405,8 @@ async function main() {
         `${minutes(d.autoscalerScanMs)} + ${minutes(unneededMs)} = ${minutes(releaseMs)} min`,
       ],
       [
-        'GPU wake (model): scan + node from Deallocate (deallocatedNodeStartMs) + device plugin + Ollama + cold model load',
-        `${minutes(d.autoscalerScanMs)} + ${minutes(d.deallocatedNodeStartMs)} + ${minutes(d.workloadReadyMs)} + ${minutes(d.workloadReadyMs)} + ${minutes(modelLoadMs)} = ${minutes(t2.wakeMs)} min`,
+        'GPU wake (held chat): KEDA poll + scan + node from Deallocate (deallocatedNodeStartMs) + device plugin + Ollama + cold model load',
+        `${minutes(KEDA_POLLING_MS)} + ${minutes(d.autoscalerScanMs)} + ${minutes(d.deallocatedNodeStartMs)} + ${minutes(d.workloadReadyMs)} + ${minutes(d.workloadReadyMs)} + ${minutes(modelLoadMs)} = ${minutes(t2.wakeMs)} min`,
       ],
       [
         'the same with a fresh GPU node (gpuNodeProvisionMs)',
@@ -442,7 +447,7 @@ async function main() {
     ]),
   );
   say(
-    "Rows marked (model) replay two tiers: releasing the GPU tier alone is built (the sweep, POST /wake), waking it on use with the request held is NOT: they model it with the sandbox's durations. Not priced: the released node's OS disk.",
+    "Rows marked (model) replay two tiers as built (the sweep's release; a chat held at the interceptor while KEDA wakes the tier) through the cost model with the sandbox's durations. Not priced: the released node's OS disk.",
   );
   say(
     'Targets (issue 15): ≤ 1.10 × hours of use, wait p50 ≤ 2 min, ≤ 1 % of the hours of use spent waiting.',

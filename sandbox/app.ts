@@ -22,6 +22,7 @@ import { DurableDriver, type DriverEvent } from './durable/driver.js';
 import { DurableRpcServer, InstanceStore } from './durable/rpc.js';
 import { FunctionsHost, getRegistrations, installFunctionsCore, type LogLine } from './host.js';
 import { autoscalerDelaysFromAksBody, poolsFromAksBody, type AgentPoolSpec } from './kube/autoscaler.js';
+import { kedaEnabled } from './kube/keda.js';
 import { SimulatedKubernetesFleet } from './kube/fleet.js';
 import type { SimulatedOllama } from './kube/ollama.js';
 
@@ -114,6 +115,7 @@ export async function startSandboxApp(options: SandboxAppOptions): Promise<Sandb
           ? {
               agentPools: (options.agentPools ?? ((p) => p))(poolsFromAksBody(stored.properties)),
               delays: autoscalerDelaysFromAksBody(stored.properties),
+              keda: kedaEnabled(stored.properties),
             }
           : {}),
         scaleUpRefusal: (pool) => arm.faults.scaleUpRefusal(pool),

@@ -17,6 +17,7 @@ import {
   type JsonObject,
 } from './json.js';
 import { reconcileAutoscalers } from './hpa.js';
+import { kedaCrds, reconcileScaledObjects } from './keda.js';
 import type { SimulatedOllama } from './ollama.js';
 import { BUILTIN_TYPES, crdTypes, groupVersionOf, type ResourceType } from './resources.js';
 import {
@@ -83,6 +84,10 @@ export interface SimulatedKubernetesOptions {
   jobFailures?: (NameRule & { message?: string })[];
   /** Metric names served by custom.metrics.k8s.io (pods/<name>) once available. */
   customMetrics?: string[];
+  /** AKS's managed KEDA add-on is on (the AKS body's workloadAutoScalerProfile): its CRDs and operator. */
+  keda?: boolean;
+  /** The interceptor's Service (in any namespace), whose proxy holds a request until `ollama` is ready. */
+  interceptorService?: string;
   kubernetesVersion?: string;
 }
 
@@ -118,6 +123,10 @@ export class Cluster {
   readonly ollama?: SimulatedOllama;
   readonly jobEffect?: JobEffect;
   readonly ollamaService: string;
+  readonly interceptorService: string;
+  readonly keda: boolean;
+  /** Requests the interceptor holds or is serving now (its caddy_http_requests_in_flight). */
+  interceptorInFlight = 0;
   readonly proxyRequiresEndpoints: boolean;
   readonly initialNodes: readonly NodeSpec[];
   readonly pools: readonly AgentPoolSpec[];
@@ -147,6 +156,8 @@ export class Cluster {
     this.ollama = options.ollama;
     this.jobEffect = options.jobEffect;
     this.ollamaService = options.ollamaService ?? 'ollama';
+    this.interceptorService = options.interceptorService ?? 'ollama-wake';
+    this.keda = options.keda ?? false;
     this.proxyRequiresEndpoints = options.proxyRequiresReadyEndpoints ?? true;
     this.clusterName = options.clusterName ?? 'aks-sandbox';
     this.pools = options.nodes ? [] : (options.agentPools ?? DEFAULT_POOLS);
@@ -262,6 +273,14 @@ export class Cluster {
       e.system = true;
       this.store.set(this.key(type, undefined, name), e);
     }
+    if (this.keda) {
+      const type = this.builtin('apiextensions.k8s.io', 'CustomResourceDefinition');
+      for (const { name, content } of kedaCrds()) {
+        const e = this.newEntry(type, name, undefined, content);
+        e.system = true;
+        this.store.set(this.key(type, undefined, name), e);
+      }
+    }
     for (const node of this.initialNodes) this.addNode(node);
     this.autoscaler = this.pools.length
       ? new Autoscaler(this.pools, this.scaleUpRefusal, this.now())
@@ -363,6 +382,7 @@ export class Cluster {
       }
     }
     reconcileAutoscalers(this);
+    reconcileScaledObjects(this);
     const withTtl = [...this.store.values()].filter(
       (e) =>
         e.type.builtin &&

@@ -38,27 +38,35 @@ export function reconcileAutoscalers(cluster: Cluster): void {
     const current = num(target.content, 'spec', 'replicas') ?? 1;
     const desired = desiredReplicas(cluster, hpa, target, current);
     if (desired === undefined || desired === current) continue;
-    const content = clone(target.content);
-    content.spec = { ...obj(content, 'spec'), replicas: desired };
-    const candidate = planUpdate(
-      target,
-      content,
-      HPA_MANAGER,
-      groupVersionOf(target.type),
-      k8sTime(now),
-      'scale',
-    );
-    cluster.commit(target.type, target.namespace, target.name, target, candidate, false);
+    writeScale(cluster, target, desired, HPA_MANAGER);
     hpa.hpaLastScaleMs = now;
-    cluster.touch();
   }
 }
 
-function targetOf(cluster: Cluster, hpa: Entry): Entry | undefined {
-  const ref = obj(hpa.content, 'spec', 'scaleTargetRef');
-  const kind = str(ref, 'kind') ?? '';
+/** A controller's write of `replicas` through the target's scale subresource, as field manager `manager`. */
+export function writeScale(cluster: Cluster, target: Entry, replicas: number, manager: string): void {
+  const content = clone(target.content);
+  content.spec = { ...obj(content, 'spec'), replicas };
+  const candidate = planUpdate(
+    target,
+    content,
+    manager,
+    groupVersionOf(target.type),
+    k8sTime(cluster.now()),
+    'scale',
+  );
+  cluster.commit(target.type, target.namespace, target.name, target, candidate, false);
+  cluster.touch();
+}
+
+/** The Deployment or StatefulSet an autoscaler's scaleTargetRef names (KEDA's default kind: Deployment). */
+export function targetOf(cluster: Cluster, autoscaler: Entry, defaultKind = ''): Entry | undefined {
+  const ref = obj(autoscaler.content, 'spec', 'scaleTargetRef');
+  const kind = str(ref, 'kind') ?? defaultKind;
   if (kind !== 'Deployment' && kind !== 'StatefulSet') return undefined;
-  return cluster.store.get(cluster.key(cluster.builtin('apps', kind), hpa.namespace, str(ref, 'name') ?? ''));
+  return cluster.store.get(
+    cluster.key(cluster.builtin('apps', kind), autoscaler.namespace, str(ref, 'name') ?? ''),
+  );
 }
 
 /** What the controller scales the target to now, or undefined when it does not act (disabled, no metric). */
@@ -82,9 +90,13 @@ export function desiredReplicas(
   return Math.min(max, Math.max(min, ...proposals));
 }
 
+/** The controller's replica count for a metric at `ratio` of its target (unchanged within the tolerance). */
+export const scaledByRatio = (current: number, ratio: number): number =>
+  Math.abs(ratio - 1) <= TOLERANCE ? current : Math.ceil(current * ratio);
+
 function proposal(cluster: Cluster, metric: unknown, target: Entry, current: number): number | undefined {
   const type = str(metric, 'type');
-  const scaled = (ratio: number) => (Math.abs(ratio - 1) <= TOLERANCE ? current : Math.ceil(current * ratio));
+  const scaled = (ratio: number) => scaledByRatio(current, ratio);
   if (type === 'Resource' && str(metric, 'resource', 'name') === 'cpu') {
     const load = cluster.cpuLoad.get(`${target.namespace}/${target.name}`);
     const wanted = num(metric, 'resource', 'target', 'averageUtilization');
@@ -104,7 +116,7 @@ function proposal(cluster: Cluster, metric: unknown, target: Entry, current: num
 }
 
 /** A plain or milli quantity (`60`, `60000m`), as custom metrics carry them. */
-function quantity(value: string | undefined): number | undefined {
+export function quantity(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(value.trim());
   if (!m) return undefined;

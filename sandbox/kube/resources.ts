@@ -121,6 +121,18 @@ export function splitApiVersion(apiVersion: string): { group: string; version: s
 }
 
 /** The resource types a CRD defines: one per served version. */
+/**
+ * A CRD version served and stored without a schema of its own (every field kept) and with a status
+ * subresource: how the sandbox's CRDs (KEDA's) and the tests' are declared.
+ */
+export const schemalessCrdVersion = (name: string): JsonObject => ({
+  name,
+  served: true,
+  storage: true,
+  schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+  subresources: { status: {} },
+});
+
 export function crdTypes(crd: JsonObject): ResourceType[] {
   const spec = obj(crd, 'spec');
   const names = obj(spec, 'names');

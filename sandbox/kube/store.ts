@@ -71,6 +71,10 @@ export interface Entry {
   /** HorizontalPodAutoscaler: when its controller last synced it, and last scaled its target (hpa.ts). */
   hpaSyncedMs?: number;
   hpaLastScaleMs?: number;
+  /** KEDA (keda.ts): when a ScaledObject was last polled, and when one of its triggers was last active. */
+  kedaPolledMs?: number;
+  kedaActiveMs?: number;
+  kedaScaledMs?: number;
 }
 
 export class ApiError extends Error {

@@ -124,6 +124,11 @@ export interface Activities {
   /** at: the sweep's time, which a Stopped platform's pre-warm is judged by. */
   listSweepCandidates: { input: { at: string }; output: SweepCandidate[] };
   probeOllama: { input: PlatformRef; output: Result<{ loadedModels: number }> };
+  /**
+   * A released GPU tier's Ollama replica count (its StatefulSet's, which KEDA writes): above zero, a chat
+   * held at the interceptor woke it.
+   */
+  probeGpuTier: { input: PlatformRef; output: Result<{ ollamaReplicas: number }> };
   requestPlatformStop: { input: PlatformRef & { restop: boolean }; output: Result<{ phase: string }> };
   /** The learned pre-warm's start (POST /start's guard and flow). */
   requestPlatformStart: { input: PlatformRef; output: Result<{ phase: string }> };
@@ -151,11 +156,11 @@ export interface Activities {
   /** Scales a stopped Open WebUI back to its HPA's minimum; one already running is left to its HPA. */
   startOpenWebui: { input: PlatformRef; output: Result<{ replicas: number }> };
   /**
-   * The GPU tier's release: Ollama scaled to zero through the scale subresource (its HPA then leaves it
-   * alone), recorded as released while the platform is still Ready; the autoscaler then releases the node.
+   * The GPU tier's release: recorded as released while the platform is still Ready, then Ollama's
+   * ScaledObject may go to zero (KEDA scales it; the autoscaler then releases the node). `replicas`: its minimum.
    */
   releaseGpuTier: { input: PlatformRef; output: Result<{ replicas: number }> };
-  /** Scales Ollama back to one when it is at zero (a wake, a start); one running is left to its HPA. */
+  /** Ollama's ScaledObject keeps one replica at least again (a wake, a start); KEDA sizes it from there. */
   startOllama: { input: PlatformRef; output: Result<{ replicas: number }> };
   /** Starts the wipe's Job that removes Open WebUI's files from its share (a finished one is replaced). */
   startWebuiDataWipe: { input: PlatformRef; output: Result<JobRef> };

@@ -17,6 +17,7 @@ import { canonicalModel } from '../platform/catalog.js';
 import {
   HTTPS_ENTRY,
   ON_DEMAND,
+  renderManifestFile,
   renderOnDemand,
   WAIT_FOR_COMPLETION,
   type TemplateSource,
@@ -29,6 +30,18 @@ import type { ActivityHandlers, JobRef, Readiness, ReadinessCheck, Result } from
 export const OLLAMA = { namespace: 'llm', service: 'ollama', port: 11434 } as const;
 const OPEN_WEBUI = { namespace: 'llm', deployment: 'open-webui' } as const;
 const OLLAMA_STATEFULSET = 'ollama';
+/** The fields of a KEDA ScaledObject the readiness check reads. */
+interface ScaledObject extends KubernetesObject {
+  spec?: {
+    scaleTargetRef?: { kind?: string; name?: string };
+    minReplicaCount?: number;
+    maxReplicaCount?: number;
+  };
+}
+const SCALED_OBJECTS = { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects' } as const;
+
+/** KEDA's ScaledObject is the one owner of Ollama's replica count (KEDA writes it, through its HPA above one). */
+const OLLAMA_SCALER = { kind: 'ScaledObject', name: 'ollama', file: '80-autoscaling.yaml' } as const;
 
 /**
  * A bound claim and its static Azure Files volume are not re-applied: Kubernetes forbids changing a
@@ -72,7 +85,32 @@ export async function platformObjects(
     grafanaAdminPassword: await secretValue(s['grafana-admin-password']),
     storageAccountKey: await storageKey(),
   };
-  return platformApplyObjects(record.spec, record.names, material, templates);
+  return platformApplyObjects(
+    record.spec,
+    record.names,
+    material,
+    templates,
+    record.gpu?.state === 'released',
+  );
+}
+
+/**
+ * Ollama's one ScaledObject (manifests/80-autoscaling.yaml), rendered for the platform with the GPU tier
+ * released or not. Applied whole by the same field manager as every manifest, so a later apply (a PATCH, a
+ * retry) neither conflicts with it nor loses a field; no secret is needed to render it.
+ */
+function ollamaScaler(
+  record: PlatformRecord,
+  templates: TemplateSource,
+  gpuReleased: boolean,
+): KubernetesObject {
+  // Its file alone: rendering every template (twice, for the quota) cost a release or wake ~100 ms of CPU.
+  const scaler = renderManifestFile(record.spec, record.names, templates, OLLAMA_SCALER.file, {
+    ...(record.spec.webui.adminEmail ? { adminEmail: record.spec.webui.adminEmail } : {}),
+    gpuReleased,
+  }).find((o) => o.kind === OLLAMA_SCALER.kind && o.metadata.name === OLLAMA_SCALER.name);
+  if (!scaler) throw new Error(`the manifests render no ${OLLAMA_SCALER.kind} ${OLLAMA_SCALER.name}`);
+  return scaler;
 }
 
 type KubernetesActivity =
@@ -86,6 +124,7 @@ type KubernetesActivity =
   | 'releaseGpuTier'
   | 'startOllama'
   | 'probeOllama'
+  | 'probeGpuTier'
   | 'runSmokeTest';
 
 export function createKubernetesActivities(
@@ -290,16 +329,18 @@ export function createKubernetesActivities(
     },
 
     /**
-     * Scales Ollama to zero through the scale subresource: its HPA (minReplicas 1, manifests/80-autoscaling.yaml)
-     * owns the count, and a target at zero replicas switches the HPA off until it is scaled up again
-     * (Kubernetes' HPA documentation, "Implicit maintenance-mode deactivation"), so nothing brings Ollama
-     * back before a wake. With no pod requesting its GPU, the node is unneeded and the cluster autoscaler
-     * deallocates it after scale-down-unneeded-time (the pool's scale-down mode). Recorded first, and only
-     * while the platform is Ready with its GPU running: a flow that started meanwhile (a stop, a PATCH, a
-     * wipe) never finds Ollama at zero without the record saying so; a scale that fails takes the record back.
+     * Lets KEDA take Ollama to zero: the ScaledObject's minReplicaCount becomes 0, and with no trigger active
+     * (no chat held or in flight at the interceptor, no GPU memory in use: the sweep found the platform idle)
+     * KEDA scales the StatefulSet to zero at its next poll; the cluster autoscaler then deallocates the
+     * unneeded GPU node after scale-down-unneeded-time (the pool's scale-down mode). Replicas are never
+     * written here: KEDA is their one writer, and a chat held at the interceptor wakes the tier by itself
+     * (KEDA activates 0 → 1, azure-real-behaviours §2.3). Recorded first, and only while the platform is
+     * Ready with its GPU running: a flow that started meanwhile (a stop, a PATCH, a wipe) never finds the
+     * ScaledObject at zero without the record saying so (its apply renders the record); a write that fails
+     * takes the record back.
      */
     async releaseGpuTier({ platformId }) {
-      return withCluster(platformId, async (kube) => {
+      return withCluster(platformId, async (kube, record) => {
         const since = deps.now().toISOString();
         const recorded = await deps.registry.update(platformId, (r) =>
           r.phase === 'Ready' && !r.gpu ? { ...r, gpu: { state: 'released', since } } : undefined,
@@ -312,8 +353,8 @@ export function createKubernetesActivities(
             message: `Platform '${platformId}' is ${recorded.phase}${recorded.gpu ? ` with its GPU tier ${recorded.gpu.state}` : ''}: its GPU tier is left as it is.`,
           };
         try {
-          const replicas = await kube.scaleStatefulSet(OLLAMA.namespace, OLLAMA_STATEFULSET, 0);
-          return { ok: true, value: { replicas } };
+          await kube.apply(ollamaScaler(record, deps.templates, true));
+          return { ok: true, value: { replicas: 0 } };
         } catch (e) {
           await deps.registry.update(platformId, ({ gpu, ...r }) => (gpu?.since === since ? r : undefined));
           throw e;
@@ -321,17 +362,14 @@ export function createKubernetesActivities(
       });
     },
 
-    /** Ollama at zero goes back to one, which switches its HPA on again; a running one is its HPA's. */
+    /**
+     * Ollama kept at one replica at least again (minReplicaCount 1): KEDA brings it back from zero at its
+     * next poll; a running one stays KEDA's to size. Idempotent: the same object applied again changes nothing.
+     */
     async startOllama({ platformId }) {
-      return withCluster(platformId, async (kube) => {
-        const scale = await kube.apps.readNamespacedStatefulSetScale({
-          name: OLLAMA_STATEFULSET,
-          namespace: OLLAMA.namespace,
-        });
-        const current = scale.spec?.replicas ?? 0;
-        if (current > 0) return { ok: true, value: { replicas: current } };
-        const replicas = await kube.scaleStatefulSet(OLLAMA.namespace, OLLAMA_STATEFULSET, 1);
-        return { ok: true, value: { replicas } };
+      return withCluster(platformId, async (kube, record) => {
+        await kube.apply(ollamaScaler(record, deps.templates, false));
+        return { ok: true, value: { replicas: 1 } };
       });
     },
 
@@ -352,6 +390,17 @@ export function createKubernetesActivities(
           models?: unknown[];
         };
         return { ok: true, value: { loadedModels: ps.models?.length ?? 0 } };
+      });
+    },
+
+    /** Read only: KEDA's count, through the scale subresource (no proxy: Ollama may have no pod at all). */
+    async probeGpuTier({ platformId }) {
+      return withCluster(platformId, async (kube) => {
+        const scale = await kube.apps.readNamespacedStatefulSetScale({
+          name: OLLAMA_STATEFULSET,
+          namespace: OLLAMA.namespace,
+        });
+        return { ok: true, value: { ollamaReplicas: scale.spec?.replicas ?? 0 } };
       });
     },
 
@@ -558,20 +607,39 @@ async function readiness(
       );
     }
     case 'workloads': {
-      const [deployments, statefulSets, daemonSets, autoscalers] = await Promise.all([
+      const [deployments, statefulSets, daemonSets, autoscalers, scaledObjects] = await Promise.all([
         kube.apps.listDeploymentForAllNamespaces(),
         kube.apps.listStatefulSetForAllNamespaces(),
         kube.apps.listDaemonSetForAllNamespaces(),
         kube.autoscaling.listHorizontalPodAutoscalerForAllNamespaces(),
+        // A cluster without KEDA's add-on (created before it was asked for) has no such kind: none.
+        kube.custom
+          .listClusterCustomObject({ ...SCALED_OBJECTS })
+          .then((list) => list as { items: ScaledObject[] })
+          .catch((e: unknown) => {
+            if (kubeStatus(e)?.code === 404) return { items: [] as ScaledObject[] };
+            throw e;
+          }),
       ]);
       // An HPA's target is created with one replica (the manifest leaves replicas to the HPA) and resized by
-      // it: it is ready once its count is within the HPA's bounds, and that many pods are ready.
-      const bounds = new Map(
-        autoscalers.items.map((h) => [
+      // it: it is ready once its count is within the HPA's bounds, and that many pods are ready. A target at
+      // zero is left there by its HPA (maintenance mode), but not by a KEDA ScaledObject, which brings it to
+      // its minimum at its next poll: until then it is not ready (a wake must wait for Ollama's pod).
+      type Bound = [string, { min: number; max: number; atZero: boolean }];
+      const bounds = new Map([
+        ...autoscalers.items.map((h): Bound => [
           `${h.metadata?.namespace}/${h.spec?.scaleTargetRef.kind}/${h.spec?.scaleTargetRef.name}`,
-          { min: h.spec?.minReplicas ?? 1, max: h.spec?.maxReplicas ?? Infinity },
+          { min: h.spec?.minReplicas ?? 1, max: h.spec?.maxReplicas ?? Infinity, atZero: true },
         ]),
-      );
+        ...scaledObjects.items.map((so): Bound => [
+          `${so.metadata?.namespace}/${so.spec?.scaleTargetRef?.kind ?? 'Deployment'}/${so.spec?.scaleTargetRef?.name}`,
+          {
+            min: so.spec?.minReplicaCount ?? 0,
+            max: so.spec?.maxReplicaCount ?? Infinity,
+            atZero: false,
+          },
+        ]),
+      ]);
       const waiting: string[] = [];
       const workloads = [
         ...deployments.items.map((d) => ({ kind: 'Deployment', d })),
@@ -579,9 +647,9 @@ async function readiness(
       ];
       for (const { kind, d } of workloads) {
         const want = d.spec?.replicas ?? 1;
-        const hpa = bounds.get(`${d.metadata?.namespace}/${kind}/${d.metadata?.name}`);
+        const scaler = bounds.get(`${d.metadata?.namespace}/${kind}/${d.metadata?.name}`);
         if (
-          (hpa && want > 0 && (want < hpa.min || want > hpa.max)) ||
+          (scaler && (want > 0 || !scaler.atZero) && (want < scaler.min || want > scaler.max)) ||
           (d.status?.readyReplicas ?? 0) < want ||
           (d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 0)
         )

@@ -35,6 +35,7 @@ const REGISTERED: Record<Implemented, true> = {
   purgePlatformSecrets: true,
   listSweepCandidates: true,
   probeOllama: true,
+  probeGpuTier: true,
   applyPlatformManifests: true,
   checkPlatformReadiness: true,
   getModelReport: true,

@@ -65,7 +65,7 @@ interface CommandSpec {
 const ACTION_DETAILS: Record<string, string> = {
   stop: 'Stops a Ready platform: AKS and PostgreSQL stop, storage and secrets stay (Stopping → Stopped).',
   start: 'Starts a Stopped platform again (Starting → Ready).',
-  wake: 'Brings a Ready platform’s released GPU tier back: Ollama to one replica and its GPU node.',
+  wake: 'Brings a Ready platform’s released GPU tier back: Ollama to one replica and its GPU node. A Stopped platform is started instead.',
   wipe: 'Clears users, chats, documents and embeddings; infrastructure and models stay (Updating → Ready).',
   retry: 'Runs the failed flow of a Failed platform again (finished steps are found and skipped).',
 };

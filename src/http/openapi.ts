@@ -183,7 +183,7 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
       },
       '/platforms/{id}/wake': {
         post: transition(
-          'Wake the GPU tier the idle sweep released (autoStop.gpuIdleMinutes): Ollama back to one, its GPU node back through the cluster autoscaler; the status shows the tier waking, then running. From Ready only; waking or running: 202, nothing new.',
+          'Wake the GPU tier the idle sweep released (autoStop.gpuIdleMinutes): Ollama back to one, its GPU node back through the cluster autoscaler; the status shows the tier waking, then running. A chat does the same by itself (held at the interceptor until Ollama answers). Waking or running: 202, nothing new. A Stopped platform is started (202, operation start, and detail says so).',
           'wakePlatform',
         ),
       },
@@ -261,6 +261,7 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             phase: ref('Phase'),
             operation: { type: 'string' },
             links: ref('Links'),
+            detail: { type: 'string', description: 'What was done instead of what was asked, if anything.' },
             position: {
               type: 'integer',
               minimum: 1,

@@ -8,6 +8,7 @@ import {
   AutoscalingV2Api,
   BatchV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   createConfiguration,
   KubeConfig,
   KubernetesObjectApi,
@@ -32,6 +33,8 @@ export interface KubeClients {
   apps: AppsV1Api;
   batch: BatchV1Api;
   autoscaling: AutoscalingV2Api;
+  /** CRD objects by group, version and plural (KEDA's ScaledObjects), with no discovery request. */
+  custom: CustomObjectsApi;
   /** Server-side apply of one object with `fieldValidation=Strict`; returns the live object. */
   apply(object: KubernetesObject): Promise<KubernetesObject>;
   /**
@@ -139,6 +142,7 @@ export function kubeClients(source: ClusterConnection | string): KubeClients {
     apps,
     batch: kc.makeApiClient(BatchV1Api),
     autoscaling: kc.makeApiClient(AutoscalingV2Api),
+    custom: kc.makeApiClient(CustomObjectsApi),
     apply: (object) =>
       objects.patch(
         object,

@@ -4,8 +4,10 @@
  * whose PostgreSQL Azure restarted by itself is stopped again; a Stopped platform due for a usual hour of use
  * (learned pre-warm, src/platform/prewarm.ts) is started through the path of POST /start. A Ready platform idle
  * for its `autoStop.gpuIdleMinutes` has its GPU tier released (Ollama to zero, the node to the autoscaler) and
- * stays Ready; while released, its power states are read instead of Ollama, which has nothing to answer. A failed probe never transitions anything; a Ready
- * platform whose AKS cluster was stopped outside the API (the probe says ClusterStopped) has its stop completed.
+ * stays Ready; while released, Ollama's replica count is read instead (probeGpuTier: above zero, a chat held
+ * at the interceptor made KEDA wake it, and the tier is recorded running). A failed probe never transitions
+ * anything; a Ready platform whose AKS cluster was stopped outside the API (the probe says ClusterStopped)
+ * has its stop completed.
  *
  * Scale. An orchestrator replays its whole history at every step, so one flow doing a thousand platforms'
  * work one call at a time costs the square of that. The platforms are cut into chunks, each swept by a
@@ -25,6 +27,8 @@ export interface SweepSummary {
   stopped: string[];
   /** Ready platforms whose GPU tier was released (Ollama at zero). */
   gpuReleased: string[];
+  /** Released GPU tiers a held chat woke (KEDA brought Ollama back): recorded running, in use. */
+  gpuWoken: string[];
   restopped: string[];
   /** Stopped platforms started ahead of their usual hours of use (learned pre-warm). */
   prewarmed: string[];
@@ -37,6 +41,7 @@ const emptySummary = (): SweepSummary => ({
   active: 0,
   stopped: [],
   gpuReleased: [],
+  gpuWoken: [],
   restopped: [],
   prewarmed: [],
   probeFailures: [],
@@ -67,6 +72,7 @@ function* idleSweep(context: Context): Flow<SweepSummary> {
     for (const key of [
       'stopped',
       'gpuReleased',
+      'gpuWoken',
       'restopped',
       'prewarmed',
       'probeFailures',
@@ -84,6 +90,7 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
   const done = {
     stop: summary.stopped,
     releaseGpu: summary.gpuReleased,
+    gpuWoken: summary.gpuWoken,
     restopPostgres: summary.restopped,
     prewarm: summary.prewarmed,
   };
@@ -95,7 +102,9 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
     const probes: TypedTask<Probed>[] = batch.map((c) =>
       c.phase === 'Ready' && !c.gpu
         ? task(context, 'probeOllama', { platformId: c.platformId })
-        : task(context, 'getPowerStates', { platformId: c.platformId }),
+        : c.phase === 'Ready' && c.gpu === 'released'
+          ? task(context, 'probeGpuTier', { platformId: c.platformId })
+          : task(context, 'getPowerStates', { platformId: c.platformId }),
     );
     const answers = yield* all<Probed | Acted>(context, [...probes, ...acting.tasks]);
     for (const [k, { platformId, decision }] of acting.transitions.entries()) {
@@ -122,7 +131,9 @@ function* idleSweepChunk(context: Context): Flow<SweepSummary> {
         ? task(context, 'requestPlatformStart', { platformId })
         : decision === 'releaseGpu'
           ? task(context, 'releaseGpuTier', { platformId })
-          : task(context, 'requestPlatformStop', { platformId, restop: decision === 'restopPostgres' }),
+          : decision === 'gpuWoken'
+            ? task(context, 'startOllama', { platformId })
+            : task(context, 'requestPlatformStop', { platformId, restop: decision === 'restopPostgres' }),
     );
     acting = { transitions, tasks: [...transitionTasks, ...writes] };
   }
@@ -134,18 +145,23 @@ interface Transition {
   decision: Acting;
 }
 /** What a transition or a registry write answers (the writes answer nothing). */
-type Acted = ActivityOutput<'requestPlatformStop'> | ActivityOutput<'releaseGpuTier'> | void;
+type Acted =
+  | ActivityOutput<'requestPlatformStop'>
+  | ActivityOutput<'releaseGpuTier'>
+  | ActivityOutput<'startOllama'>
+  | void;
 
 /**
  * The decisions that act: the service's guarded transitions (POST /stop, /start), and the GPU tier's release
  * (guarded by the phase in its activity).
  */
-type Acting = Extract<Decision, 'stop' | 'releaseGpu' | 'restopPostgres' | 'prewarm'>;
+type Acting = Extract<Decision, 'stop' | 'releaseGpu' | 'gpuWoken' | 'restopPostgres' | 'prewarm'>;
 const acts = (d: Decision): d is Acting =>
-  d === 'stop' || d === 'releaseGpu' || d === 'restopPostgres' || d === 'prewarm';
+  d === 'stop' || d === 'releaseGpu' || d === 'gpuWoken' || d === 'restopPostgres' || d === 'prewarm';
 
 /** What a probe answers: Ollama's loaded models for a Ready platform, the power states for a Stopped one. */
-type Probed = ActivityOutput<'probeOllama'> | ActivityOutput<'getPowerStates'>;
+type Probed =
+  ActivityOutput<'probeOllama'> | ActivityOutput<'probeGpuTier'> | ActivityOutput<'getPowerStates'>;
 
 function observe(result: Probed): Observation {
   if (!result.ok)
@@ -153,9 +169,10 @@ function observe(result: Probed): Observation {
       kind: result.code === 'ClusterStopped' ? 'clusterStopped' : 'probeFailed',
       reason: `${result.code}: ${result.message}`,
     };
-  return 'loadedModels' in result.value
-    ? { kind: 'ollama', loadedModels: result.value.loadedModels }
-    : { kind: 'power', aks: result.value.aks, postgres: result.value.postgres };
+  if ('loadedModels' in result.value) return { kind: 'ollama', loadedModels: result.value.loadedModels };
+  if ('ollamaReplicas' in result.value)
+    return { kind: 'gpuTier', ollamaReplicas: result.value.ollamaReplicas };
+  return { kind: 'power', aks: result.value.aks, postgres: result.value.postgres };
 }
 
 /**
@@ -181,6 +198,9 @@ function progressUpdate(
     update.probeFailure = null;
   }
   if (decision === 'markActive') update.lastActiveAt = at;
+  // Woken by a held chat: the tier runs again (its ScaledObject's minimum back to one, startOllama), and
+  // that chat was use. Recorded at this sweep, so the status shows it from now.
+  if (decision === 'gpuWoken') Object.assign(update, { gpu: null, lastActiveAt: at, usedAt: at });
   // Use, not just a baseline: what the learned pre-warm learns from (a model loaded means someone chatted).
   if (observation.kind === 'ollama' && observation.loadedModels > 0) update.usedAt = at;
   if (observation.kind === 'power' && observation.postgres !== candidate.postgres)

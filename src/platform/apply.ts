@@ -79,13 +79,12 @@ export function platformApplyObjects(
   names: PlatformNames,
   material: SecretMaterial,
   templates: TemplateSource,
+  gpuReleased = false,
 ): KubernetesObject[] {
-  const rendered = renderManifests(
-    spec,
-    names,
-    templates,
-    spec.webui.adminEmail ? { adminEmail: spec.webui.adminEmail } : {},
-  );
+  const rendered = renderManifests(spec, names, templates, {
+    ...(spec.webui.adminEmail ? { adminEmail: spec.webui.adminEmail } : {}),
+    gpuReleased,
+  });
   const namespaces = rendered.filter((o) => o.kind === 'Namespace');
   return [...namespaces, ...buildSecrets(names, material), ...rendered.filter((o) => o.kind !== 'Namespace')];
 }

@@ -117,7 +117,10 @@ const aksCluster: AzureResourceKind = {
   reconcile: (live) => {
     const power = (live.properties?.powerState as { code?: string } | undefined)?.code;
     if (power === 'Stopped') return { action: 'start' };
-    return hasEntraAccess(live) ? undefined : { put: 'Entra ID integration without local accounts' };
+    if (!hasEntraAccess(live)) return { put: 'Entra ID integration without local accounts' };
+    // KEDA's add-on (Ollama's ScaledObject needs its CRDs) is turned on by the same PUT of the whole body.
+    const keda = live.properties?.workloadAutoScalerProfile as { keda?: { enabled?: boolean } } | undefined;
+    return keda?.keda?.enabled ? undefined : { put: "KEDA's managed add-on" };
   },
   body: ({ spec, names }) => ({
     location: spec.location,
@@ -145,6 +148,10 @@ const aksCluster: AzureResourceKind = {
       storageProfile: { fileCSIDriver: { enabled: true }, diskCSIDriver: { enabled: true } },
       autoUpgradeProfile: { upgradeChannel: 'patch', nodeOSUpgradeChannel: 'NodeImage' },
       autoScalerProfile: { ...AUTOSCALER_PROFILE },
+      // The managed KEDA add-on (KEDA core and its CRDs, not the HTTP add-on; azure-real-behaviours §2.3,
+      // field-notes "GPU autoscaling pattern from Microsoft"): Ollama's one ScaledObject can go to zero and
+      // back, which an HPA cannot (manifests/80-autoscaling.yaml).
+      workloadAutoScalerProfile: { keda: { enabled: true } },
       agentPoolProfiles: [
         {
           name: names.systemNodePool,

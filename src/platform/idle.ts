@@ -28,12 +28,14 @@ export interface SweepCandidate {
 export type Observation =
   | { kind: 'ollama'; loadedModels: number }
   | { kind: 'power'; aks?: string; postgres: string }
+  /** A released GPU tier's Ollama replicas (KEDA's count). */
+  | { kind: 'gpuTier'; ollamaReplicas: number }
   | { kind: 'probeFailed'; reason: string }
   /** The probe found the AKS cluster stopped (its API server does not answer; AKS reports powerState Stopped). */
   | { kind: 'clusterStopped'; reason: string };
 
 export type Decision =
-  'markActive' | 'stop' | 'releaseGpu' | 'restopPostgres' | 'prewarm' | 'keep' | 'probeFailed';
+  'markActive' | 'stop' | 'releaseGpu' | 'gpuWoken' | 'restopPostgres' | 'prewarm' | 'keep' | 'probeFailed';
 
 export function decide(candidate: SweepCandidate, observation: Observation, now: Date): Decision {
   if (observation.kind === 'probeFailed') return 'probeFailed'; // never stop on a failed probe
@@ -52,6 +54,8 @@ export function decide(candidate: SweepCandidate, observation: Observation, now:
     // long limit still counts from the last use; a wake under way is someone's wish to use it.
     if (observation.kind === 'power' && observation.aks === 'Stopped') return 'stop';
     if (candidate.gpu === 'waking') return 'keep';
+    // A chat held at the interceptor made KEDA bring Ollama back: the tier runs again, in use.
+    if (observation.kind === 'gpuTier' && observation.ollamaReplicas > 0) return 'gpuWoken';
     return idleFor(candidate, now) >= minutes(candidate.idleMinutes) ? 'stop' : 'keep';
   }
   if (observation.kind !== 'ollama') return 'keep';

@@ -67,6 +67,12 @@ export interface RenderOptions {
    * `admin@<prefix>.local`.
    */
   adminEmail?: string;
+  /**
+   * The idle sweep released the GPU tier: Ollama's ScaledObject may go to zero (minReplicaCount 0), and a
+   * held chat brings it back (manifests/80-autoscaling.yaml). Rendered from the record, so a re-apply while
+   * released keeps the tier released.
+   */
+  gpuReleased?: boolean;
 }
 
 export const NAMESPACES = { llm: 'llm', monitoring: 'monitoring' } as const;
@@ -123,6 +129,25 @@ export function renderManifests(
   options: RenderOptions = {},
 ): KubernetesObject[] {
   return render(spec, names, templates, options).map(({ object }) => object);
+}
+
+/**
+ * The objects of one template file (`80-autoscaling.yaml`), rendered on their own: what an activity applies
+ * by itself (Ollama's ScaledObject at a GPU release or wake) without `render`'s two passes over every
+ * template. The values derived from the whole set (the namespace quota, the entry's config hash) are left
+ * empty, so a file using them cannot be rendered this way.
+ */
+export function renderManifestFile(
+  spec: PlatformSpec,
+  names: PlatformNames,
+  templates: TemplateSource,
+  file: string,
+  options: RenderOptions = {},
+): KubernetesObject[] {
+  const template = templates.manifests.find((t) => t.file === file);
+  if (!template) throw new Error(`no template ${file}`);
+  const values = templateValues(spec, names, templates, options, { quotaHard: {}, entryConfigHash: '' });
+  return renderDocuments([template], values, { partial: true }).map(({ object }) => object);
 }
 
 /**
@@ -226,7 +251,11 @@ function templateValues(
       appRole: OPENWEBUI_DB_ROLE,
     },
     databaseSetupSql: templates.databaseSetupSql,
-    ollama: { ...ollamaResources(spec.gpu.vmSize), maxReplicas: ollamaMaxReplicas(spec) },
+    ollama: {
+      ...ollamaResources(spec.gpu.vmSize),
+      maxReplicas: ollamaMaxReplicas(spec),
+      minReplicas: options.gpuReleased ? 0 : 1,
+    },
     webui: {
       replicas: spec.webui.replicas,
       maxReplicas: webuiMaxReplicas(spec.webui.replicas),

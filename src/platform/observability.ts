@@ -3,7 +3,10 @@
  * Ollama autoscaler reads, and the Grafana dashboards with the datasource they query. The templates and
  * the dashboards' tests both read these lists, so a dashboard cannot chart a series nobody collects.
  */
-/** The custom metric the Ollama HPA scales on, as prometheus-adapter exposes it. */
+/**
+ * The GPU memory metric (percent) as prometheus-adapter exposes it; Ollama's KEDA ScaledObject queries the
+ * same DCGM series from Prometheus.
+ */
 export const GPU_MEMORY_METRIC = 'gpu_memory_utilization';
 
 /** uid of the provisioned Prometheus datasource; the dashboards reference it. */
@@ -63,6 +66,9 @@ export const SCRAPED_METRICS = {
     'kube_statefulset_replicas',
     'kube_statefulset_status_replicas_ready',
   ],
+  // The interceptor in front of Ollama (manifests/62-ollama-wake.yaml): chats held or in flight, one of
+  // the triggers of Ollama's KEDA ScaledObject.
+  'ollama-wake': ['caddy_http_requests_in_flight'],
 } as const satisfies Record<string, readonly string[]>;
 
 /** The kube-state-metrics resource (a `--resources` entry) each metric family comes from. */

@@ -14,9 +14,9 @@ interface PodSpec {
 }
 
 /**
- * Every workload of `namespace` at its largest: a Deployment or StatefulSet at its HPA's maxReplicas (else its
- * replicas), every Job's pods at once. A pod counts max(sum of its containers, largest init container),
- * as Kubernetes does. Updates add no pods: Open WebUI and Redis use Recreate, a StatefulSet replaces one
+ * Every workload of `namespace` at its largest: a Deployment or StatefulSet at its HPA's maxReplicas or its
+ * ScaledObject's maxReplicaCount (else its replicas), every Job's pods at once. A pod counts max(sum of its
+ * containers, largest init container), as Kubernetes does. Updates add no pods: Open WebUI and Redis use Recreate, a StatefulSet replaces one
  * pod at a time, and failed Job pods no longer count.
  */
 export function quotaFor(objects: readonly KubernetesObject[], namespace: string): Record<string, string> {
@@ -25,6 +25,14 @@ export function quotaFor(objects: readonly KubernetesObject[], namespace: string
   for (const o of inNamespace.filter((o) => o.kind === 'HorizontalPodAutoscaler')) {
     const spec = o.spec as { scaleTargetRef: { kind: string; name: string }; maxReplicas: number };
     hpaMax.set(`${spec.scaleTargetRef.kind}/${spec.scaleTargetRef.name}`, spec.maxReplicas);
+  }
+  // A KEDA ScaledObject is an autoscaler too (KEDA's HPA takes its maxReplicaCount).
+  for (const o of inNamespace.filter((o) => o.kind === 'ScaledObject')) {
+    const spec = o.spec as { scaleTargetRef: { kind?: string; name: string }; maxReplicaCount: number };
+    hpaMax.set(
+      `${spec.scaleTargetRef.kind ?? 'Deployment'}/${spec.scaleTargetRef.name}`,
+      spec.maxReplicaCount,
+    );
   }
   const total = { pods: 0, cpuReq: 0, cpuLim: 0, memReq: 0, memLim: 0, gpu: 0 };
   for (const o of inNamespace) {

@@ -52,7 +52,15 @@ export function renderTemplates(
 const PLACEHOLDER = /\$(\$?)\{([^}]*)\}/g;
 const PATH = /^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)*$/;
 
-export function renderDocuments(templates: readonly TemplateFile[], values: TemplateValues): Rendered[] {
+/**
+ * `partial`: the templates are a part of the set the values are for, so a value none of them uses is not an
+ * error (an unknown placeholder still is).
+ */
+export function renderDocuments(
+  templates: readonly TemplateFile[],
+  values: TemplateValues,
+  { partial = false }: { partial?: boolean } = {},
+): Rendered[] {
   const used = new Set<string>();
   const out: Rendered[] = [];
   for (const template of templates) {
@@ -68,7 +76,7 @@ export function renderDocuments(templates: readonly TemplateFile[], values: Temp
     });
   }
   const unused = leafPaths(values).filter((path) => !isCovered(path, used));
-  if (unused.length > 0) throw new Error(`values no template uses: ${unused.join(', ')}`);
+  if (unused.length > 0 && !partial) throw new Error(`values no template uses: ${unused.join(', ')}`);
   return out;
 }
 

@@ -91,6 +91,8 @@ export interface Accepted {
   phase: Phase;
   operation: Operation;
   links: ReturnType<typeof links>;
+  /** What was done instead of what was asked (a wake of a Stopped platform starts it). */
+  detail?: string;
   /** Queued: its place in the queue (1 = next admitted). */
   position?: number;
 }
@@ -346,10 +348,16 @@ export class PlatformService {
     const current = await this.require(caller, id, 'operate');
     if (current.phase === 'Deleted') throw new ApiError('not-found', `Platform '${id}' was deleted.`);
     const refuse = (phase: Phase) =>
-      new ApiError(
-        'conflict',
-        `Platform '${id}' is ${phase}; wake is possible from Ready${phase === 'Stopped' ? ' (start it: a start wakes the GPU too)' : ''}.`,
-      );
+      new ApiError('conflict', `Platform '${id}' is ${phase}; wake is possible from Ready or Stopped.`);
+    // A chat cannot reach a stopped cluster at all (no API server, no interceptor): a wake of a Stopped
+    // platform is a start, which wakes the GPU tier too, and the answer says so instead of refusing.
+    if (current.phase === 'Stopped') {
+      const started = await this.transition(caller, id, 'start', orchestrations);
+      return {
+        ...started,
+        detail: `Platform '${id}' was Stopped: it is being started, GPU tier included (operation start).`,
+      };
+    }
     if (current.phase !== 'Ready') throw refuse(current.phase);
     if (current.gpu?.state !== 'released') return accepted(current);
     let released = false;

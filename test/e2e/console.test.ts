@@ -218,7 +218,7 @@ describe('a platform’s life in the console', () => {
     await expectText(page, '.power', /AKS: Stopped/);
     expect(await page.isEnabled('button[data-action=start]')).toBe(true);
     expect(await page.isDisabled('button[data-action=stop]')).toBe(true);
-    // The API's rules: no stop or wake of a Stopped platform.
+    // The API's rules: no stop of a Stopped platform; its wake would be a start, which has its own button.
     expect(await page.isDisabled('button[data-action=wake]')).toBe(true);
 
     // 5. Delete: only once the prefix is typed.

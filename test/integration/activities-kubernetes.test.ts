@@ -267,10 +267,30 @@ describe('the GPU tier: releaseGpuTier and startOllama', () => {
   const ollamaPods = () =>
     sandbox.kube
       .pods('llm')
-      .filter((p) => String((p.metadata as { name?: string }).name).startsWith('ollama-'));
+      .filter((p) => /^ollama-\d+$/.test(String((p.metadata as { name?: string }).name)));
   const gpuNodes = async () => (await adminClients().core.listNode({ labelSelector: 'gpu=true' })).items;
 
-  it('scales Ollama to zero through the scale subresource, its HPA leaves it there, the GPU node is released; startOllama brings one back', async () => {
+  const minReplicaCount = () =>
+    (
+      sandbox.kube.get('keda.sh/v1alpha1', 'ScaledObject', 'ollama', 'llm') as {
+        spec: { minReplicaCount: number };
+      }
+    ).spec.minReplicaCount;
+  /** Who wrote Ollama's replica count last (the managedFields entry owning spec.replicas). */
+  const replicasOwners = () =>
+    (
+      (
+        sandbox.kube.get('apps/v1', 'StatefulSet', 'ollama', 'llm') as {
+          metadata: {
+            managedFields?: { manager: string; fieldsV1?: { 'f:spec'?: Record<string, unknown> } }[];
+          };
+        }
+      ).metadata.managedFields ?? []
+    )
+      .filter((m) => m.fieldsV1?.['f:spec']?.['f:replicas'] !== undefined)
+      .map((m) => m.manager);
+
+  it("lets KEDA take Ollama to zero (the ScaledObject's minimum 0, never a replica count of ours), the GPU node is released; startOllama brings one back", async () => {
     for (const { stage } of APPLY_STAGES) answerOf(await apply(stage));
     sandbox.clock.advanceBy(10 * 60_000);
     expect(ollamaPods()).toHaveLength(1);
@@ -293,12 +313,15 @@ describe('the GPU tier: releaseGpuTier and startOllama', () => {
       state: 'released',
       since: new Date(sandbox.clock.now()).toISOString(),
     });
-    // The HPA (minReplicas 1) syncs every 15 s and does not act on a target scaled to zero.
+    // KEDA polls every 15 s: no trigger is active (nothing held, no GPU memory in use), so Ollama goes to
+    // zero and stays there; KEDA is the one writer of its replicas.
+    expect(minReplicaCount()).toBe(0);
     for (let i = 0; i < 8; i++) {
       sandbox.clock.advanceBy(15_000);
       expect(ollamaPods()).toEqual([]);
     }
     expect(replicas()).toBe(0);
+    expect(replicasOwners()).toEqual(['keda-operator']);
     // Nothing requests the GPU: the autoscaler releases the node after its unneeded time, deallocated.
     sandbox.clock.advanceBy(10 * 60_000);
     expect(await gpuNodes()).toEqual([]);
@@ -316,6 +339,11 @@ describe('the GPU tier: releaseGpuTier and startOllama', () => {
     expect(answerOf(await sandbox.activities.startOllama({ platformId: record.id }))).toEqual({
       replicas: 1,
     });
+    expect(minReplicaCount()).toBe(1);
+    // KEDA's next poll (every 15 s) brings Ollama back from zero; the pod waits for the GPU node.
+    sandbox.clock.advanceBy(15_000);
+    await gpuNodes();
+    expect(replicas()).toBe(1);
     sandbox.clock.advanceBy(5 * 60_000);
     // The deallocated node started again, under its name, and Ollama runs on it.
     expect((await gpuNodes()).map((n) => n.metadata?.name)).toEqual([node?.metadata?.name]);

@@ -36,7 +36,8 @@ let platform: KubeClients;
 
 beforeEach(async () => {
   clock = new VirtualClock();
-  sim = new SimulatedKubernetes({ clock, token: TOKEN, ollama: new SimulatedOllama({ clock }) });
+  // AKS's managed KEDA add-on is on, as the AKS body asks (workloadAutoScalerProfile.keda).
+  sim = new SimulatedKubernetes({ clock, token: TOKEN, ollama: new SimulatedOllama({ clock }), keda: true });
   await sim.listen();
   const kc = new KubeConfig();
   kc.loadFromString(sim.kubeconfig());
@@ -290,13 +291,23 @@ describe('fieldValidation=Strict', () => {
   );
 });
 
-/** Renders the platform, with every HPA's target at its maximum (as the autoscalers may scale it). */
+/** Renders the platform, with every autoscaler's target at its maximum (as the autoscalers may scale it). */
 function atLargest(spec: ReturnType<typeof specOf>): KubernetesObject[] {
   const objects = renderManifests(spec, namesOf(spec), TEMPLATES) as KubernetesObject[];
-  for (const hpa of objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')) {
-    const { scaleTargetRef, maxReplicas } = (
-      hpa as { spec: { scaleTargetRef: { kind: string; name: string }; maxReplicas: number } }
+  for (const hpa of objects.filter(
+    (o) => o.kind === 'HorizontalPodAutoscaler' || o.kind === 'ScaledObject',
+  )) {
+    const s = (
+      hpa as {
+        spec: {
+          scaleTargetRef: { kind: string; name: string };
+          maxReplicas?: number;
+          maxReplicaCount?: number;
+        };
+      }
     ).spec;
+    const scaleTargetRef = s.scaleTargetRef;
+    const maxReplicas = s.maxReplicas ?? s.maxReplicaCount;
     const target = objects.find(
       (o) =>
         o.kind === scaleTargetRef.kind &&
@@ -310,6 +321,32 @@ function atLargest(spec: ReturnType<typeof specOf>): KubernetesObject[] {
 
 const failedCreates = async () =>
   (await core.listEventForAllNamespaces()).items.filter((e: CoreV1Event) => e.reason === 'FailedCreate');
+
+describe("KEDA's CRDs", () => {
+  const scaledObject = {
+    apiVersion: 'keda.sh/v1alpha1',
+    kind: 'ScaledObject',
+    metadata: { name: 'ollama', namespace: 'default' },
+    spec: { scaleTargetRef: { kind: 'StatefulSet', name: 'ollama' }, triggers: [] },
+  };
+
+  it("are served only on a cluster whose AKS body turns KEDA's add-on on", async () => {
+    expect((await apply(scaledObject)).metadata?.name).toBe('ollama');
+    const bare = new SimulatedKubernetes({ clock, token: TOKEN });
+    await bare.listen();
+    try {
+      const refused = await kubeClients(bare.kubeconfig())
+        .apply(scaledObject as KubernetesObject)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(String(refused)).toMatch(/404/);
+    } finally {
+      await bare.close();
+    }
+  });
+});
 
 describe('ResourceQuota admission of the workloads pods', () => {
   it.each([

@@ -27,6 +27,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { VirtualClock } from '../../sandbox/clock.js';
 import { SimulatedKubernetes } from '../../sandbox/kube/apiserver.js';
 import { SimulatedOllama } from '../../sandbox/kube/ollama.js';
+import { schemalessCrdVersion } from '../../sandbox/kube/resources.js';
 import { devicePlugin, GPU_TOLERATIONS, ollamaStatefulSet, readObject } from '../support/kube-fixtures.js';
 
 const FIELD_MANAGER = 'llm-platforms-api';
@@ -136,15 +137,7 @@ describe('discovery and server-side apply', () => {
         group: 'llm.example.com',
         scope: 'Namespaced',
         names: { plural: 'modelsets', singular: 'modelset', kind: 'ModelSet' },
-        versions: [
-          {
-            name: 'v1alpha1',
-            served: true,
-            storage: true,
-            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-            subresources: { status: {} },
-          },
-        ],
+        versions: [schemalessCrdVersion('v1alpha1')],
       },
     });
     const custom = await apply<KubernetesObject & { spec?: { models?: string[] } }>({

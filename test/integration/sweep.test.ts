@@ -2,8 +2,9 @@
  * The idle sweep through the sandbox: the real timer registration starts the singleton sweep, which probes
  * Ollama through the simulated Kubernetes API and stops idle platforms through the simulated ARM.
  */
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { AutoscalingV2Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubeClients } from '../../src/kube/client.js';
 import { hourOfWeek, weekStartMs } from '../../src/platform/prewarm.js';
 import type { VirtualClock } from '../../sandbox/clock.js';
 import { HOURS, MINUTES, platformFlows } from '../support/flows.js';
@@ -144,7 +145,7 @@ describe('idle sweep', () => {
     expect((await record('lazy')).phase).toBe('Stopped');
   });
 
-  it('releases the GPU of a platform idle past gpuIdleMinutes and keeps Open WebUI up; POST /wake brings it back; the long limit still stops', async () => {
+  it('releases the GPU of a platform idle past gpuIdleMinutes and keeps Open WebUI up; a chat then is held and answered after the wake; PATCH of the limit counts at the next sweep; POST /wake; the long limit still stops', async () => {
     await app.call('POST', '/platforms', {
       body: { prefix: 'tiers', models: ['phi3.5'], autoStop: { idleMinutes: 60, gpuIdleMinutes: 10 } },
     });
@@ -153,20 +154,32 @@ describe('idle sweep', () => {
     const kc = new KubeConfig();
     kc.loadFromString(cluster.kube.kubeconfig());
     const core = kc.makeApiClient(CoreV1Api);
+    const autoscaling = kc.makeApiClient(AutoscalingV2Api);
     const gpuNodes = async () => (await core.listNode({ labelSelector: 'gpu=true' })).items;
-    const running = (prefix: string) =>
+    const running = (pattern: RegExp) =>
       cluster.kube
         .pods('llm')
         .filter(
           (p) =>
-            String((p.metadata as { name?: string }).name).startsWith(prefix) &&
+            pattern.test(String((p.metadata as { name?: string }).name)) &&
             (p.status as { phase?: string }).phase === 'Running',
         );
+    const OLLAMA_PODS = /^ollama-\d+$/;
     const gpuOf = async () =>
       ((await app.call('GET', '/platforms/tiers/status')).json as { tiers: { gpu: { state: string } } }).tiers
         .gpu.state;
+    const scaler = () =>
+      cluster.kube.get('keda.sh/v1alpha1', 'ScaledObject', 'ollama', 'llm') as {
+        spec: { minReplicaCount: number };
+      };
     const [node] = await gpuNodes();
     expect(node).toBeDefined();
+    // One controller of Ollama's replicas: KEDA's ScaledObject; no HPA of ours targets the StatefulSet.
+    const hpas = (await autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: 'llm' })).items;
+    expect(hpas.map((h) => `${h.spec?.scaleTargetRef.kind}/${h.spec?.scaleTargetRef.name}`)).toEqual([
+      'Deployment/open-webui',
+    ]);
+    expect(scaler().spec.minReplicaCount).toBe(1);
     // Running: a wake has nothing to do.
     expect((await app.call('POST', '/platforms/tiers/wake')).status).toBe(202);
     expect(app.instances.instances.get('tiers:wake')).toBeUndefined();
@@ -179,43 +192,91 @@ describe('idle sweep', () => {
     expect(first.stopped).not.toContain('tiers');
     expect(await record('tiers')).toMatchObject({ phase: 'Ready', gpu: { state: 'released' } });
     expect(await gpuOf()).toBe('released');
-    expect(running('ollama-')).toEqual([]);
+    // Expressed through the ScaledObject: KEDA, at its next poll, takes Ollama to zero.
+    expect(scaler().spec.minReplicaCount).toBe(0);
+    clock().advanceBy(15_000);
+    await gpuNodes();
+    expect(running(OLLAMA_PODS)).toEqual([]);
     // The autoscaler releases the node after its scale-down-unneeded-time (3m, the AKS body's profile).
     clock().advanceBy(4 * MINUTES);
     expect(await gpuNodes()).toEqual([]);
     expect(cluster.kube.deallocatedNodes('gput4')).toBe(1);
-    expect(running('open-webui-').length).toBeGreaterThan(0);
-    // Later sweeps leave it so (its Ollama is not probed) and record no probe failure.
+    expect(running(/^open-webui-/).length).toBeGreaterThan(0);
+    // Later sweeps leave it so and record no probe failure.
     const second = await sweep();
-    for (const key of ['gpuReleased', 'stopped', 'probeFailures'] as const)
+    for (const key of ['gpuReleased', 'gpuWoken', 'stopped', 'probeFailures'] as const)
       expect(second[key]).not.toContain('tiers');
 
-    // The wake: 202, waking, then running, the deallocated node back under its name.
+    // A chat the way Open WebUI sends it (OLLAMA_BASE_URL: the interceptor's Service) is held, not failed:
+    // KEDA sees it in flight and brings Ollama back, the deallocated node starts, the model loads.
+    const sentAt = clock().now();
+    let answeredAt: number | undefined;
+    const chat = kubeClients(cluster.kube.kubeconfig())
+      .proxyPost('llm', 'ollama-wake', 11434, 'api/chat', {
+        model: 'phi3.5',
+        messages: [{ role: 'user', content: 'Hello' }],
+        stream: false,
+      })
+      .finally(() => (answeredAt = clock().now()));
+    for (let i = 0; i < 600 && answeredAt === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      clock().advanceBy(1000);
+    }
+    expect((await chat) as { message?: { role?: string } }).toMatchObject({ message: { role: 'assistant' } });
+    const waited = answeredAt! - sentAt;
+    // KEDA's poll (≤ 15 s), the autoscaler's scan, the deallocated node's restart (90 s), the device plugin
+    // and Ollama's pod becoming ready (60 s), phi3.5's cold load from the share (≈ 20 s): about four minutes
+    // (257 s measured), well within the interceptor's 10-minute try duration and Open WebUI's 1800 s.
+    expect(waited).toBeGreaterThan(90_000 + 60_000);
+    expect(waited).toBeLessThan(5 * MINUTES);
+    expect((await gpuNodes()).map((n) => n.metadata?.name)).toEqual([node!.metadata?.name]);
+    // The next sweep sees the tier woken: recorded running and in use, kept at one replica at least again.
+    const third = await sweep();
+    expect(third.gpuWoken).toContain('tiers');
+    expect(await gpuOf()).toBe('running');
+    expect(Date.parse((await record('tiers')).lastActiveAt!)).toBeGreaterThanOrEqual(answeredAt!);
+    expect(scaler().spec.minReplicaCount).toBe(1);
+
+    // PATCH of the GPU limit takes effect at the next sweep: idle 11 minutes is within the new 20.
+    const patched = await app.call('PATCH', '/platforms/tiers', {
+      body: { autoStop: { gpuIdleMinutes: 20 } },
+    });
+    expect(patched.status).toBe(200);
+    clock().advanceBy(11 * MINUTES);
+    expect((await sweep()).gpuReleased).not.toContain('tiers');
+    expect(await gpuOf()).toBe('running');
+    clock().advanceBy(10 * MINUTES);
+    expect((await sweep()).gpuReleased).toContain('tiers');
+
+    // The wake on demand: 202, waking, then running, the deallocated node back under its name.
+    clock().advanceBy(4 * MINUTES);
     const wake = await app.call('POST', '/platforms/tiers/wake');
     expect(wake.status).toBe(202);
     expect(await gpuOf()).toBe('waking');
     await run('tiers:wake');
     expect(await gpuOf()).toBe('running');
     expect((await gpuNodes()).map((n) => n.metadata?.name)).toEqual([node!.metadata?.name]);
-    expect(running('ollama-')).toHaveLength(1);
+    expect(running(OLLAMA_PODS)).toHaveLength(1);
 
     // Released again, then idle past the long limit: the whole platform stops as before.
-    clock().advanceBy(11 * MINUTES);
+    clock().advanceBy(21 * MINUTES);
     expect((await sweep()).gpuReleased).toContain('tiers');
-    clock().advanceBy(50 * MINUTES);
+    clock().advanceBy(40 * MINUTES);
     expect((await sweep()).stopped).toContain('tiers');
     await run('tiers');
     expect((await record('tiers')).phase).toBe('Stopped');
-    const refused = await app.call('POST', '/platforms/tiers/wake');
-    expect(refused.status).toBe(409);
-    expect((refused.json as { detail: string }).detail).toMatch(/is Stopped; wake is possible from Ready/);
-    // A start brings the GPU tier back with the platform.
+    // A wake of the Stopped platform starts it (a chat cannot reach a stopped cluster) and says so; the
+    // start brings the GPU tier back with the platform.
     clock().advanceBy(20 * MINUTES);
-    expect((await app.call('POST', '/platforms/tiers/start')).status).toBe(202);
+    const started = await app.call('POST', '/platforms/tiers/wake');
+    expect(started.status).toBe(202);
+    expect(started.json).toMatchObject({ phase: 'Starting', operation: 'start' });
+    expect((started.json as { detail: string }).detail).toMatch(/was Stopped: it is being started/);
     await run('tiers');
     expect(await record('tiers')).toMatchObject({ phase: 'Ready' });
     expect((await record('tiers')).gpu).toBeUndefined();
-    expect(running('ollama-')).toHaveLength(1);
+    expect(scaler().spec.minReplicaCount).toBe(1);
+    expect(running(OLLAMA_PODS)).toHaveLength(1);
   });
 
   it('a sweep that is still running is not started twice', async () => {

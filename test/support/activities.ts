@@ -98,7 +98,8 @@ export async function startActivitySandbox(
   keyVaultOptions: Omit<SimulatedKeyVaultOptions, 'clock'> = {},
 ): Promise<ActivitySandbox> {
   const clock = new VirtualClock();
-  const kube = new SimulatedKubernetes({ clock });
+  // KEDA on: the platform's AKS body turns the managed add-on on (workloadAutoScalerProfile.keda).
+  const kube = new SimulatedKubernetes({ clock, keda: true });
   await kube.listen();
   const frontDoor: AksFrontDoor = new AksFrontDoor(clock, async () => kube, {
     access: (key) => simulatedArm.access(key),

@@ -31,6 +31,7 @@ import {
   SECRETS,
   WAIT_FOR_COMPLETION,
   defaultAdminEmail,
+  renderManifestFile,
   renderManifests,
   renderManifestsYaml,
   renderOnDemand,
@@ -60,6 +61,32 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 type ModelClass = new (data: Record<string, unknown>) => { validate(): void };
 const model = (c: unknown) => c as ModelClass;
 
+/**
+ * KEDA's ScaledObject has no kubernetes-models class: the fields KEDA requires and the ones the platform
+ * relies on, restated from the ScaledObject specification (keda.sh).
+ */
+class ScaledObjectModel {
+  constructor(private readonly data: Record<string, unknown>) {}
+  validate(): void {
+    const spec = this.data.spec as {
+      scaleTargetRef?: { name?: unknown };
+      minReplicaCount?: unknown;
+      maxReplicaCount?: unknown;
+      triggers?: { type?: unknown; metadata?: Record<string, unknown> }[];
+    };
+    if (typeof spec?.scaleTargetRef?.name !== 'string')
+      throw new Error('spec.scaleTargetRef.name is required');
+    for (const k of ['minReplicaCount', 'maxReplicaCount'] as const)
+      if (!Number.isInteger(spec[k])) throw new Error(`spec.${k} must be an integer`);
+    if (!spec.triggers?.length) throw new Error('spec.triggers is required');
+    for (const t of spec.triggers) {
+      if (typeof t.type !== 'string') throw new Error('trigger type is required');
+      for (const v of Object.values(t.metadata ?? {}))
+        if (typeof v !== 'string') throw new Error('trigger metadata values are strings');
+    }
+  }
+}
+
 /** apiVersion/kind → the kubernetes-models class that validates it. A kind missing here fails the test. */
 const MODELS: Record<string, ModelClass> = {
   'v1/Namespace': model(Namespace),
@@ -80,7 +107,24 @@ const MODELS: Record<string, ModelClass> = {
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': model(ClusterRoleBinding),
   'rbac.authorization.k8s.io/v1/RoleBinding': model(RoleBinding),
   'apiregistration.k8s.io/v1/APIService': model(APIService),
+  'keda.sh/v1alpha1/ScaledObject': model(ScaledObjectModel),
 };
+
+/** Each autoscaled workload (`Kind/name`) and its autoscaler's maximum: HPAs and KEDA ScaledObjects. */
+function autoscaledMax(objects: readonly KubernetesObject[]): Map<string, number> {
+  const max = new Map<string, number>();
+  for (const o of objects) {
+    if (o.kind === 'HorizontalPodAutoscaler') {
+      const s = o.spec as { scaleTargetRef: { kind: string; name: string }; maxReplicas: number };
+      max.set(`${s.scaleTargetRef.kind}/${s.scaleTargetRef.name}`, s.maxReplicas);
+    }
+    if (o.kind === 'ScaledObject') {
+      const s = o.spec as { scaleTargetRef: { kind: string; name: string }; maxReplicaCount: number };
+      max.set(`${s.scaleTargetRef.kind}/${s.scaleTargetRef.name}`, s.maxReplicaCount);
+    }
+  }
+  return max;
+}
 
 function validate(o: KubernetesObject): void {
   const Model = MODELS[`${o.apiVersion}/${o.kind}`];
@@ -363,47 +407,44 @@ describe('secrets', () => {
 // The database-setup SQL is tested by running it on a real PostgreSQL: test/integration/database-setup.test.ts.
 
 describe('the quota of namespace llm', () => {
-  it.each(cases)('admits every HPA at its maximum, Redis and every Job at once (%s)', (_l, objects) => {
-    const hpaMax = new Map(
-      objects
-        .filter((o) => o.kind === 'HorizontalPodAutoscaler')
-        .map((o) => {
-          const s = o.spec as { scaleTargetRef: { kind: string; name: string }; maxReplicas: number };
-          return [`${s.scaleTargetRef.kind}/${s.scaleTargetRef.name}`, s.maxReplicas] as const;
-        }),
-    );
-    const need = {
-      pods: 0,
-      'requests.cpu': 0,
-      'limits.cpu': 0,
-      'requests.memory': 0,
-      'limits.memory': 0,
-      'requests.nvidia.com/gpu': 0,
-    };
-    for (const o of workloads(objects).filter((x) => x.metadata.namespace === 'llm')) {
-      const replicas =
-        o.kind === 'Job'
-          ? 1
-          : (hpaMax.get(`${o.kind}/${o.metadata.name}`) ?? (o.spec as { replicas: number }).replicas);
-      const pod = podSpecOf(o)!;
-      const sum = (scope: 'requests' | 'limits', r: string) =>
-        pod.containers.reduce((s, c: Container) => s + quantity(c.resources?.[scope]?.[r]), 0);
-      need.pods += replicas;
-      need['requests.cpu'] += replicas * sum('requests', 'cpu');
-      need['limits.cpu'] += replicas * sum('limits', 'cpu');
-      need['requests.memory'] += replicas * sum('requests', 'memory');
-      need['limits.memory'] += replicas * sum('limits', 'memory');
-      need['requests.nvidia.com/gpu'] += replicas * sum('requests', 'nvidia.com/gpu');
-    }
-    const hard = (find(objects, 'ResourceQuota', 'llm-quota', 'llm').spec as { hard: Record<string, string> })
-      .hard;
-    for (const [key, value] of Object.entries(need))
-      expect(quantity(hard[key]), `${key}: quota ${hard[key]}, needed ${value}`).toBeGreaterThanOrEqual(
-        value * 0.999999,
-      );
-    expect(quantity(hard['requests.nvidia.com/gpu'])).toBe(hpaMax.get('StatefulSet/ollama'));
-    expect(Object.keys(hard).filter((k) => k.startsWith('limits.nvidia'))).toEqual([]);
-  });
+  it.each(cases)(
+    'admits every autoscaler at its maximum, Redis and every Job at once (%s)',
+    (_l, objects) => {
+      const hpaMax = autoscaledMax(objects);
+      const need = {
+        pods: 0,
+        'requests.cpu': 0,
+        'limits.cpu': 0,
+        'requests.memory': 0,
+        'limits.memory': 0,
+        'requests.nvidia.com/gpu': 0,
+      };
+      for (const o of workloads(objects).filter((x) => x.metadata.namespace === 'llm')) {
+        const replicas =
+          o.kind === 'Job'
+            ? 1
+            : (hpaMax.get(`${o.kind}/${o.metadata.name}`) ?? (o.spec as { replicas: number }).replicas);
+        const pod = podSpecOf(o)!;
+        const sum = (scope: 'requests' | 'limits', r: string) =>
+          pod.containers.reduce((s, c: Container) => s + quantity(c.resources?.[scope]?.[r]), 0);
+        need.pods += replicas;
+        need['requests.cpu'] += replicas * sum('requests', 'cpu');
+        need['limits.cpu'] += replicas * sum('limits', 'cpu');
+        need['requests.memory'] += replicas * sum('requests', 'memory');
+        need['limits.memory'] += replicas * sum('limits', 'memory');
+        need['requests.nvidia.com/gpu'] += replicas * sum('requests', 'nvidia.com/gpu');
+      }
+      const hard = (
+        find(objects, 'ResourceQuota', 'llm-quota', 'llm').spec as { hard: Record<string, string> }
+      ).hard;
+      for (const [key, value] of Object.entries(need))
+        expect(quantity(hard[key]), `${key}: quota ${hard[key]}, needed ${value}`).toBeGreaterThanOrEqual(
+          value * 0.999999,
+        );
+      expect(quantity(hard['requests.nvidia.com/gpu'])).toBe(hpaMax.get('StatefulSet/ollama'));
+      expect(Object.keys(hard).filter((k) => k.startsWith('limits.nvidia'))).toEqual([]);
+    },
+  );
 
   it("counts the HTTPS entry's load balancer as the only one, and the three claims", () => {
     const hard = (
@@ -427,33 +468,71 @@ describe('autoscaling', () => {
       }
     ).rules;
 
-  it.each(cases)('scales Ollama on the metric the adapter exposes under that name (%s)', (_l, objects) => {
-    const hpa = find(objects, 'HorizontalPodAutoscaler', 'ollama', 'llm').spec as {
+  type Trigger = { type: string; name: string; metricType?: string; metadata: Record<string, string> };
+  const scaler = (objects: KubernetesObject[]) =>
+    find(objects, 'ScaledObject', 'ollama', 'llm').spec as {
       scaleTargetRef: { kind: string; name: string };
-      metrics: { type: string; pods?: { metric: { name: string } } }[];
+      minReplicaCount: number;
+      maxReplicaCount: number;
+      triggers: Trigger[];
     };
-    expect(hpa.scaleTargetRef).toMatchObject({ kind: 'StatefulSet', name: 'ollama' });
-    const podsMetrics = hpa.metrics.filter((m) => m.type === 'Pods').map((m) => m.pods!.metric.name);
-    expect(podsMetrics).toEqual([GPU_MEMORY_METRIC]);
-    const rule = adapterRules(objects).find((r) => r.name.as === GPU_MEMORY_METRIC);
-    expect(rule, 'adapter rule exposing the HPA metric').toBeDefined();
-    // The exporter's own labels name the GPU's consumer; the adapter maps them to pods and namespaces.
-    expect(rule!.resources.overrides).toEqual({
-      namespace: { resource: 'namespace' },
-      pod: { resource: 'pod' },
-    });
-  });
 
   it.each(cases)(
-    'lets Ollama grow to one replica per GPU of the pool at its largest (%s)',
+    "scales Ollama with one KEDA ScaledObject: held chats at the interceptor, and the adapter's GPU memory series (%s)",
+    (_l, objects) => {
+      const so = scaler(objects);
+      expect(so.scaleTargetRef).toMatchObject({ kind: 'StatefulSet', name: 'ollama' });
+      // One controller: KEDA owns the HPA it creates; none of ours targets Ollama.
+      expect(
+        objects
+          .filter((o) => o.kind === 'HorizontalPodAutoscaler')
+          .map((o) => (o.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name),
+      ).toEqual(['open-webui']);
+      const [held, gpu] = so.triggers;
+      expect(held).toMatchObject({ type: 'prometheus', metadata: { activationThreshold: '0' } });
+      expect(held!.metadata.query).toContain('caddy_http_requests_in_flight{job="ollama-wake"}');
+      // The same series, in percent, as the adapter's rule exposing GPU_MEMORY_METRIC.
+      const rule = adapterRules(objects).find((r) => r.name.as === GPU_MEMORY_METRIC);
+      expect(rule, 'adapter rule of the GPU memory metric').toBeDefined();
+      expect(gpu).toMatchObject({ type: 'prometheus', metricType: 'Value', metadata: { threshold: '60' } });
+      expect(gpu!.metadata.query).toMatch(/100 \* DCGM_FI_DEV_FB_USED.*DCGM_FI_DEV_FB_FREE/s);
+      // Prometheus scrapes the interceptor's metrics port under that job name.
+      const prometheusConfig = String(
+        (find(objects, 'ConfigMap', 'prometheus-config', 'monitoring').data as Record<string, string>)[
+          'prometheus.yml'
+        ],
+      );
+      expect(prometheusConfig).toMatch(/job_name: ollama-wake[\s\S]*regex: ollama-wake;metrics/);
+    },
+  );
+
+  it.each(cases)(
+    'lets Ollama grow to one replica per GPU of the pool at its largest, and to zero only once released (%s)',
     (label, objects) => {
       const spec = SPECS[label]!;
-      const hpa = find(objects, 'HorizontalPodAutoscaler', 'ollama', 'llm').spec as {
-        minReplicas: number;
-        maxReplicas: number;
-      };
-      expect(hpa.minReplicas).toBe(1);
-      expect(hpa.maxReplicas).toBe(spec.gpu.maxNodes * T4_VM_SIZES[spec.gpu.vmSize].gpus);
+      expect(scaler(objects).minReplicaCount).toBe(1);
+      expect(scaler(objects).maxReplicaCount).toBe(spec.gpu.maxNodes * T4_VM_SIZES[spec.gpu.vmSize].gpus);
+      const released = renderManifests(spec, namesOf(spec), TEMPLATES, { gpuReleased: true });
+      expect(scaler(released as KubernetesObject[]).minReplicaCount).toBe(0);
+    },
+  );
+
+  it.each(cases)(
+    'renders the autoscaling file alone exactly as the whole set renders it, released or not (%s)',
+    (label) => {
+      const spec = SPECS[label]!;
+      for (const gpuReleased of [false, true]) {
+        const whole = renderManifests(spec, namesOf(spec), TEMPLATES, { gpuReleased });
+        const alone = renderManifestFile(spec, namesOf(spec), TEMPLATES, '80-autoscaling.yaml', {
+          gpuReleased,
+        });
+        expect(alone.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+          'HorizontalPodAutoscaler/open-webui',
+          'ScaledObject/ollama',
+        ]);
+        for (const o of alone)
+          expect(o).toEqual(whole.find((w) => w.kind === o.kind && w.metadata.name === o.metadata.name));
+      }
     },
   );
 
@@ -498,15 +577,13 @@ describe('Open WebUI', () => {
     expect(hpa.minReplicas).toBe(SPECS[label]!.webui.replicas);
   });
 
-  it.each(cases)('leaves replicas out of every workload an HPA scales (%s)', (_, objects) => {
-    const targets = objects
-      .filter((o) => o.kind === 'HorizontalPodAutoscaler')
-      .map((o) => (o.spec as { scaleTargetRef: { kind: string; name: string } }).scaleTargetRef);
-    expect(targets.map((t) => `${t.kind}/${t.name}`).sort()).toEqual([
-      'Deployment/open-webui',
-      'StatefulSet/ollama',
-    ]);
-    for (const t of targets) expect(find(objects, t.kind, t.name, 'llm').spec).not.toHaveProperty('replicas');
+  it.each(cases)('leaves replicas out of every workload an autoscaler scales (%s)', (_, objects) => {
+    const targets = [...autoscaledMax(objects).keys()].sort();
+    expect(targets).toEqual(['Deployment/open-webui', 'StatefulSet/ollama']);
+    for (const t of targets) {
+      const [kind, name] = t.split('/') as [string, string];
+      expect(find(objects, kind, name, 'llm').spec).not.toHaveProperty('replicas');
+    }
   });
 
   it('is configured for several replicas: PostgreSQL, pgvector, Redis websockets, one worker', () => {
@@ -520,7 +597,7 @@ describe('Open WebUI', () => {
       WEBSOCKET_REDIS_URL: 'redis://redis.llm.svc.cluster.local:6379/0',
       UVICORN_WORKERS: '1',
       DATA_DIR: '/app/backend/data',
-      OLLAMA_BASE_URL: 'http://ollama.llm.svc.cluster.local:11434',
+      OLLAMA_BASE_URL: 'http://ollama-wake.llm.svc.cluster.local:11434',
     });
     const refs = Object.fromEntries(
       (container(defaults).env ?? [])
@@ -711,7 +788,7 @@ describe('apply order', () => {
         }
         if (pod.serviceAccountName) before(`ServiceAccount ${ns}/${pod.serviceAccountName}`, o);
       }
-      if (o.kind === 'HorizontalPodAutoscaler') {
+      if (o.kind === 'HorizontalPodAutoscaler' || o.kind === 'ScaledObject') {
         const t = (o.spec as { scaleTargetRef: { kind: string; name: string } }).scaleTargetRef;
         before(`${t.kind} ${o.metadata.namespace}/${t.name}`, o);
       }
@@ -721,10 +798,9 @@ describe('apply order', () => {
       }
       if (o.kind === 'ResourceQuota') expect(i, 'quota right after the namespaces').toBe(2);
     });
-    before(
-      'APIService /v1beta1.custom.metrics.k8s.io',
-      find(objects, 'HorizontalPodAutoscaler', 'ollama', 'llm'),
-    );
+    // KEDA's triggers read Prometheus and the interceptor's metrics: both are applied before it.
+    before('Service monitoring/prometheus', find(objects, 'ScaledObject', 'ollama', 'llm'));
+    before('Service llm/ollama-wake', find(objects, 'ScaledObject', 'ollama', 'llm'));
     expect(ref(objects.at(-1)!)).toBe('Job llm/model-preload');
   });
 });

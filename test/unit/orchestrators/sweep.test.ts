@@ -231,7 +231,7 @@ describe('idleSweep', () => {
       expect(summary).toMatchObject({ stopped: ['both1'], gpuReleased: [] });
     });
 
-    it('does not probe Ollama (at zero) of a released platform: reads the power states, stops it at the long limit', async () => {
+    it("does not probe Ollama (at zero) of a released platform: reads KEDA's replica count, stops it at the long limit", async () => {
       const { run, summary } = await sweep(
         [
           ready('rel1', 30, { gpuIdleMinutes: 10, gpu: 'released' }),
@@ -240,20 +240,39 @@ describe('idleSweep', () => {
         ],
         {
           probeOllama: async () => refused('transient', 'ServiceUnavailable'),
+          probeGpuTier: async () => ok({ ollamaReplicas: 0 }),
           getPowerStates: async () => ok({ aks: 'Running', postgres: 'Ready' }),
           releaseGpuTier: async () => ok({ replicas: 0 }),
         },
       );
       expect(run.callsOf('probeOllama')).toEqual([]);
-      expect(run.callsOf('getPowerStates')).toHaveLength(3);
+      expect(run.callsOf('probeGpuTier')).toHaveLength(2);
+      expect(run.callsOf('getPowerStates')).toHaveLength(1);
       expect(run.callsOf('releaseGpuTier')).toEqual([]);
       // No probe failure is recorded for them; the long limit counts from the last use.
-      expect(summary).toMatchObject({ stopped: ['rel2'], probeFailures: [], gpuReleased: [] });
+      expect(summary).toMatchObject({ stopped: ['rel2'], probeFailures: [], gpuReleased: [], gpuWoken: [] });
+    });
+
+    it('records a released tier a held chat woke (KEDA brought Ollama back) as running and in use, its minimum back to one', async () => {
+      const { run, summary } = await sweep([ready('chat1', 30, { gpuIdleMinutes: 10, gpu: 'released' })], {
+        probeGpuTier: async () => ok({ ollamaReplicas: 1 }),
+        startOllama: async () => ok({ replicas: 1 }),
+      });
+      expect(summary.gpuWoken).toEqual(['chat1']);
+      expect(run.callsOf('startOllama')).toHaveLength(1);
+      const [update] = run.callsOf('recordProgress').map((c) => c.input) as {
+        gpu?: unknown;
+        lastActiveAt?: string;
+        usedAt?: string;
+      }[];
+      expect(update).toMatchObject({ gpu: null });
+      expect(update!.lastActiveAt).toBeDefined();
+      expect(update!.usedAt).toBe(update!.lastActiveAt);
     });
 
     it('completes the stop of a released platform whose cluster was stopped outside the API', async () => {
       const { summary } = await sweep([ready('rel3', 20, { gpuIdleMinutes: 10, gpu: 'released' })], {
-        getPowerStates: async () => ok({ aks: 'Stopped', postgres: 'Ready' }),
+        probeGpuTier: async () => refused('conflict', 'ClusterStopped'),
       });
       expect(summary.stopped).toEqual(['rel3']);
     });
