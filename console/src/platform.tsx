@@ -94,7 +94,8 @@ export function PlatformPage({
               {status.phase}
             </strong>
             {status.operation ? <> · operation {status.operation}</> : null} · cost{' '}
-            {money(status.costPerHour.running)}/h running, {money(status.costPerHour.stopped)}/h stopped
+            {money(status.costPerHour.running)}/h running, {money(status.costPerHour.gpuIdle)}/h GPU idle,{' '}
+            {money(status.costPerHour.stopped)}/h stopped
           </p>
           <div class="actions">
             {BUTTONS.map((a) => (

@@ -304,10 +304,7 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             },
             location: { type: 'string' },
             models: { type: 'array', items: { type: 'string' } },
-            costPerHour: {
-              type: 'object',
-              description: 'As the status shows it: currency and the estimate per hour.',
-            },
+            costPerHour: ref('CostPerHour'),
             warnings: { type: 'array', items: { type: 'string' }, description: 'As the status shows them.' },
             planned: {
               type: 'array',
@@ -426,7 +423,19 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
                 "The idle sweep's next actions if nobody uses the platform: releaseGpu, stop; each with at and reason.",
               items: { type: 'object' },
             },
-            costPerHour: { type: 'object' },
+            costPerHour: ref('CostPerHour'),
+          },
+        },
+        CostPerHour: {
+          type: 'object',
+          description:
+            'An estimate from list prices (the dry-run plan has its breakdown and assumptions): running, Ready with the GPU tier released (autoStop.gpuIdleMinutes), and stopped.',
+          required: ['currency', 'running', 'gpuIdle', 'stopped'],
+          properties: {
+            currency: { type: 'string', const: 'USD' },
+            running: { type: 'number' },
+            gpuIdle: { type: 'number' },
+            stopped: { type: 'number' },
           },
         },
         Plan: {

@@ -1,5 +1,5 @@
 /**
- * An hourly cost estimate, running and stopped, from list prices. It is an estimate for comparing choices
+ * An hourly cost estimate, running, with the GPU tier released (gpuIdle) and stopped, from list prices. It is an estimate for comparing choices
  * (spot or not, VM size, replicas), not a bill: prices vary by region, spot prices move with demand, and
  * traffic is not counted. The assumptions travel with every estimate.
  */
@@ -40,12 +40,14 @@ export const PUBLIC_IPS = 2;
 export interface CostLine {
   item: string;
   running: number;
+  /** Ready with the GPU tier released (autoStop.gpuIdleMinutes): Ollama at zero, the GPU pool at its minimum. */
+  gpuIdle: number;
   stopped: number;
 }
 
 export interface CostEstimate {
   currency: 'USD';
-  perHour: { running: number; stopped: number };
+  perHour: { running: number; gpuIdle: number; stopped: number };
   breakdown: CostLine[];
   assumptions: string[];
 }
@@ -59,50 +61,61 @@ export function estimateCost(spec: PlatformSpec): CostEstimate {
   const shareGiB = modelShareGiB(spec.models) + WEBUI_SHARE_GIB;
   const perMonth = (gib: number, price: number) => (gib * price) / HOURS_PER_MONTH;
 
-  const lines: CostLine[] = [
-    {
-      item: `AKS system pool: ${SYSTEM_POOL.count} × ${SYSTEM_POOL.vmSize}`,
-      running: SYSTEM_POOL.count * PRICES.vm[SYSTEM_POOL.vmSize],
-      stopped: 0,
-    },
-    {
-      item: `AKS apps pool: ${APPS_POOL.minCount} × ${APPS_POOL.vmSize}`,
-      running: APPS_POOL.minCount * PRICES.vm[APPS_POOL.vmSize],
-      stopped: 0,
-    },
-    {
-      item: `AKS GPU pool: ${gpuNodes} × ${spec.gpu.vmSize}${spec.gpu.spot ? ' (spot)' : ''}`,
-      running: gpuNodes * gpuPrice,
-      stopped: 0,
-    },
-    {
-      item: `PostgreSQL ${pg.name} compute`,
-      running: PRICES.postgres[pg.name as keyof typeof PRICES.postgres],
-      stopped: 0,
-    },
-    {
-      item: `PostgreSQL storage: ${POSTGRES_STORAGE_GIB} GiB`,
-      running: perMonth(POSTGRES_STORAGE_GIB, PRICES.postgresStorageGiBMonth),
-      stopped: perMonth(POSTGRES_STORAGE_GIB, PRICES.postgresStorageGiBMonth),
-    },
-    {
-      item: `Azure Files Premium: ${shareGiB} GiB provisioned`,
-      running: perMonth(shareGiB, PRICES.premiumFilesGiBMonth),
-      stopped: perMonth(shareGiB, PRICES.premiumFilesGiBMonth),
-    },
-    {
-      item: `Public IPs: ${PUBLIC_IPS}`,
-      running: PUBLIC_IPS * PRICES.publicIp,
-      stopped: PUBLIC_IPS * PRICES.publicIp,
-    },
-    // A stopped cluster keeps its Standard load balancer in the node resource group (Azure/AKS#3749).
-    { item: 'Standard load balancer', running: PRICES.loadBalancer, stopped: PRICES.loadBalancer },
-  ].map((l) => ({ ...l, running: round(l.running), stopped: round(l.stopped) }));
+  const lines: CostLine[] = (
+    [
+      {
+        item: `AKS system pool: ${SYSTEM_POOL.count} × ${SYSTEM_POOL.vmSize}`,
+        running: SYSTEM_POOL.count * PRICES.vm[SYSTEM_POOL.vmSize],
+        stopped: 0,
+      },
+      {
+        item: `AKS apps pool: ${APPS_POOL.minCount} × ${APPS_POOL.vmSize}`,
+        running: APPS_POOL.minCount * PRICES.vm[APPS_POOL.vmSize],
+        stopped: 0,
+      },
+      {
+        item: `AKS GPU pool: ${gpuNodes} × ${spec.gpu.vmSize}${spec.gpu.spot ? ' (spot)' : ''}`,
+        running: gpuNodes * gpuPrice,
+        // Released: the autoscaler takes the pool down to its minimum; a deallocated node's compute is not billed.
+        gpuIdle: spec.gpu.minNodes * gpuPrice,
+        stopped: 0,
+      },
+      {
+        item: `PostgreSQL ${pg.name} compute`,
+        running: PRICES.postgres[pg.name as keyof typeof PRICES.postgres],
+        stopped: 0,
+      },
+      {
+        item: `PostgreSQL storage: ${POSTGRES_STORAGE_GIB} GiB`,
+        running: perMonth(POSTGRES_STORAGE_GIB, PRICES.postgresStorageGiBMonth),
+        stopped: perMonth(POSTGRES_STORAGE_GIB, PRICES.postgresStorageGiBMonth),
+      },
+      {
+        item: `Azure Files Premium: ${shareGiB} GiB provisioned`,
+        running: perMonth(shareGiB, PRICES.premiumFilesGiBMonth),
+        stopped: perMonth(shareGiB, PRICES.premiumFilesGiBMonth),
+      },
+      {
+        item: `Public IPs: ${PUBLIC_IPS}`,
+        running: PUBLIC_IPS * PRICES.publicIp,
+        stopped: PUBLIC_IPS * PRICES.publicIp,
+      },
+      // A stopped cluster keeps its Standard load balancer in the node resource group (Azure/AKS#3749).
+      { item: 'Standard load balancer', running: PRICES.loadBalancer, stopped: PRICES.loadBalancer },
+    ] as (Omit<CostLine, 'gpuIdle'> & { gpuIdle?: number })[]
+  ).map((l) => ({
+    item: l.item,
+    running: round(l.running),
+    // Everything but the GPU pool runs on while the GPU tier is released.
+    gpuIdle: round(l.gpuIdle ?? l.running),
+    stopped: round(l.stopped),
+  }));
 
   return {
     currency: 'USD',
     perHour: {
       running: round(lines.reduce((s, l) => s + l.running, 0)),
+      gpuIdle: round(lines.reduce((s, l) => s + l.gpuIdle, 0)),
       stopped: round(lines.reduce((s, l) => s + l.stopped, 0)),
     },
     breakdown: lines,
@@ -114,6 +127,7 @@ export function estimateCost(spec: PlatformSpec): CostEstimate {
         : 'On-demand GPU nodes.',
       'AKS Free tier control plane; traffic, logs and snapshots not included.',
       'Stopped: AKS and PostgreSQL compute stop billing; storage, public IPs and the load balancer keep billing.',
+      `GPU idle (autoStop.gpuIdleMinutes): the GPU pool at its minimum (${spec.gpu.minNodes}), the rest running; a released node is deallocated (scale-down mode Deallocate), its OS disk is not counted here, as for running nodes.`,
     ],
   };
 }

@@ -200,9 +200,23 @@ describe('platform status', () => {
     });
   });
 
-  it("the cost per hour is the estimate's, running and stopped, in US dollars", () => {
+  it("the cost per hour is the estimate's, running, GPU idle and stopped, in US dollars", () => {
     const r = record();
     expect(status(r).costPerHour).toEqual({ currency: 'USD', ...estimateCost(r.spec).perHour });
+  });
+
+  it('GPU idle costs what running costs without the GPU nodes above the pool minimum, and more than stopped', () => {
+    const spec = record().spec;
+    for (const minNodes of [0, 1]) {
+      const cost = estimateCost({ ...spec, gpu: { ...spec.gpu, minNodes } });
+      const gpu = cost.breakdown.find((l) => l.item.startsWith('AKS GPU pool'))!;
+      const gpuPrice = gpu.running / Math.max(1, minNodes);
+      expect(cost.perHour.gpuIdle).toBeCloseTo(cost.perHour.running - gpu.running + minNodes * gpuPrice, 3);
+      expect(cost.perHour.gpuIdle).toBeGreaterThan(cost.perHour.stopped);
+      if (minNodes === 0) expect(cost.perHour.gpuIdle).toBeLessThan(cost.perHour.running);
+      // Every other line runs on while the GPU tier is released.
+      for (const line of cost.breakdown.filter((l) => l !== gpu)) expect(line.gpuIdle).toBe(line.running);
+    }
   });
 
   it('carries the warnings', () => {
