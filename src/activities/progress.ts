@@ -34,9 +34,11 @@ export function createProgressActivities({
     async listSweepCandidates({ at: sweptAt }) {
       const records = await registry.list();
       const at = new Date(sweptAt);
-      // A Stopped platform with pre-warm on (absent = the default, on) and a usual hour coming up.
+      // Pre-warm on (absent = the default, on) and a usual hour coming up: a Stopped platform is started, a
+      // Ready one whose GPU tier is released has its tier woken.
       const prewarmOf = (r: PlatformRecord) => {
-        if (r.phase !== 'Stopped' || r.spec.autoStop.prewarm === false) return {};
+        const cold = r.phase === 'Stopped' || (r.phase === 'Ready' && r.gpu?.state === 'released');
+        if (!cold || r.spec.autoStop.prewarm === false) return {};
         const hour = prewarmDue(r.usage, at, PREWARM_LEAD_MINUTES * 60_000);
         return hour ? { prewarmFor: hour } : {};
       };

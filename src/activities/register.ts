@@ -58,23 +58,24 @@ function register<N extends Implemented>(name: N) {
 for (const name of Object.keys(REGISTERED) as Implemented[]) register(name);
 
 /**
- * The idle sweep's stop, and its learned pre-warm's start, go through the same service as POST
- * /platforms/{id}/stop and /start (the same phase guard and instance ids), so they need the durable client
- * binding.
+ * The idle sweep's stop, and its learned pre-warm, go through the same service as POST /platforms/{id}/stop
+ * and /wake (the same phase guards and instance ids), so they need the durable client binding. Pre-warm is
+ * the wake: a Stopped platform is started, a released GPU tier is woken.
  */
-function transitionActivity(operation: 'stop' | 'start') {
+function transitionActivity(operation: 'stop' | 'wake') {
   return async (
     { platformId, restop }: PlatformRef & { restop?: boolean },
     context: InvocationContext,
   ): Promise<Result<{ phase: string }>> => {
     try {
-      const accepted = await getServices().platforms.transition(
-        APP_ITSELF,
-        platformId,
-        operation,
-        orchestrationsFromDurableClient(df.getClient(context)),
-        { restop: !!restop },
-      );
+      const orchestrations = orchestrationsFromDurableClient(df.getClient(context));
+      const platforms = getServices().platforms;
+      const accepted =
+        operation === 'wake'
+          ? await platforms.wake(APP_ITSELF, platformId, orchestrations)
+          : await platforms.transition(APP_ITSELF, platformId, operation, orchestrations, {
+              restop: !!restop,
+            });
       return { ok: true, value: { phase: accepted.phase } };
     } catch (e) {
       if (e instanceof ApiError)
@@ -92,9 +93,10 @@ df.app.activity('requestPlatformStop', {
   extraInputs: [df.input.durableClient()],
   handler: transitionActivity('stop'),
 });
+// Its name predates the GPU tier (durable histories name it): it wakes, which starts a Stopped platform.
 df.app.activity('requestPlatformStart', {
   extraInputs: [df.input.durableClient()],
-  handler: transitionActivity('start'),
+  handler: transitionActivity('wake'),
 });
 
 /** Admitting a queued platform starts its provisioning: the durable client again. */

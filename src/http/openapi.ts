@@ -309,7 +309,7 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             planned: {
               type: 'array',
               description:
-                "As the status shows it: the idle sweep's next actions (releaseGpu, stop) with at and reason.",
+                "As the status shows it: the idle sweep's next actions (releaseGpu, stop, and the learned pre-warm's start or wakeGpu) with at and reason.",
               items: { type: 'object' },
             },
             links: ref('Links'),
@@ -420,7 +420,7 @@ export function buildOpenApi(options: SchemaOptions & { version: string }) {
             planned: {
               type: 'array',
               description:
-                "The idle sweep's next actions if nobody uses the platform: releaseGpu, stop; each with at and reason.",
+                "The idle sweep's next actions if nobody uses the platform: releaseGpu, stop, and the learned pre-warm's start (Stopped) or wakeGpu (released); each with at and reason.",
               items: { type: 'object' },
             },
             costPerHour: ref('CostPerHour'),

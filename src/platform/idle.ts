@@ -18,7 +18,8 @@ export interface SweepCandidate {
   /** PostgreSQL's power state as last recorded (a Stopped platform's record is updated when it differs). */
   postgres?: string;
   /**
-   * A Stopped platform due to be started ahead of a usual hour of use: that hour (src/platform/prewarm.ts,
+   * A Stopped platform due to be started, or a Ready one whose GPU tier is released due to have it woken,
+   * ahead of a usual hour of use: that hour (src/platform/prewarm.ts,
    * computed where the record is read so the candidate list stays small); absent when none is, or when
    * `autoStop.prewarm` is false.
    */
@@ -56,6 +57,10 @@ export function decide(candidate: SweepCandidate, observation: Observation, now:
     if (candidate.gpu === 'waking') return 'keep';
     // A chat held at the interceptor made KEDA bring Ollama back: the tier runs again, in use.
     if (observation.kind === 'gpuTier' && observation.ollamaReplicas > 0) return 'gpuWoken';
+    // A usual stretch of use is coming (learned pre-warm): the tier is woken ahead of it, and not stopped
+    // by the long limit just before the hours it is used in.
+    if (candidate.gpu === 'released' && candidate.prewarmFor && observation.kind === 'gpuTier')
+      return 'prewarm';
     return idleFor(candidate, now) >= minutes(candidate.idleMinutes) ? 'stop' : 'keep';
   }
   if (observation.kind !== 'ollama') return 'keep';

@@ -98,22 +98,31 @@ export function isUsualHour(history: UsageHistory | undefined, t: number): boole
 }
 
 /**
- * The start of the usual stretch the platform should be woken for now, if any: a usual hour beginning in
- * (now, now + lead] whose previous hour is not usual. Only the start of a stretch: a platform stopped for
- * idleness in the middle of its usual hours is not woken again until the next stretch (use wakes it).
+ * The start of the next usual stretch of use in (now, now + horizon]: a usual hour whose previous hour is not
+ * usual. Only the start of a stretch: a platform stopped for idleness in the middle of its usual hours is not
+ * woken again until the next stretch (use wakes it).
  */
+export function nextUsualStretch(
+  history: UsageHistory | undefined,
+  now: Date,
+  horizonMs: number,
+): string | null {
+  if (!history) return null;
+  const t = now.getTime();
+  const next = Math.floor(t / HOUR_MS) * HOUR_MS + HOUR_MS;
+  for (let hour = next; hour <= t + horizonMs; hour += HOUR_MS) {
+    if (isUsualHour(history, hour) && !isUsualHour(history, hour - HOUR_MS))
+      return new Date(hour).toISOString();
+  }
+  return null;
+}
+
+/** The usual stretch the platform should be woken for now, if any: one starting within the lead. */
 export function prewarmDue(
   history: UsageHistory | undefined,
   now: Date,
   leadMs: number,
   enabled = true,
 ): string | null {
-  if (!enabled || !history) return null;
-  const t = now.getTime();
-  const next = Math.floor(t / HOUR_MS) * HOUR_MS + HOUR_MS;
-  for (let hour = next; hour <= t + leadMs; hour += HOUR_MS) {
-    if (isUsualHour(history, hour) && !isUsualHour(history, hour - HOUR_MS))
-      return new Date(hour).toISOString();
-  }
-  return null;
+  return enabled ? nextUsualStretch(history, now, leadMs) : null;
 }

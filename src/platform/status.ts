@@ -8,7 +8,8 @@ import { gpuReleasesAt, stopsAt } from './idle.js';
 import { GRAFANA_ADMIN_USER, OPENWEBUI_DB_ROLE, defaultAdminEmail, postgresHost } from './manifests.js';
 import { platformSecretNames, publicEndpoints } from './naming.js';
 import { SETTLED_PHASES } from './phases.js';
-import { GPU_IDLE_MINUTES } from './policy.js';
+import { GPU_IDLE_MINUTES, PREWARM_LEAD_MINUTES } from './policy.js';
+import { nextUsualStretch } from './prewarm.js';
 import type { ModelState, PlatformRecord } from './types.js';
 
 export const links = (id: string) => ({ self: `/platforms/${id}`, status: `/platforms/${id}/status` });
@@ -50,7 +51,7 @@ export function platformStatus(
   now: Date,
   stepDeadlineMs: StepDeadline,
 ) {
-  const { idleMinutes, gpuIdleMinutes, stops, releases, releasesFirst, planned } = idlePlan(r);
+  const { idleMinutes, gpuIdleMinutes, stops, releases, releasesFirst, planned } = idlePlan(r, now);
   const ready = r.phase === 'Ready';
   return {
     id: r.id,
@@ -114,12 +115,18 @@ export function platformOverview(r: PlatformRecord, now: Date, stepDeadlineMs: S
   return {
     costPerHour: costPerHour(r),
     warnings: warningsOf(r, now, stepDeadlineMs),
-    planned: idlePlan(r).planned,
+    planned: idlePlan(r, now).planned,
   };
 }
 
-/** What the idle sweep will do if nobody uses the platform meanwhile (its rule: the long limit wins). */
-function idlePlan(r: PlatformRecord) {
+/** Pre-warm looks this far ahead for the status: the next usual stretch within a week. */
+const PREWARM_HORIZON_MS = 7 * 24 * 3_600_000;
+
+/**
+ * What the idle sweep will do if nobody uses the platform meanwhile (its rule: the long limit wins), and the
+ * learned pre-warm's next start (Stopped) or GPU wake (released), PREWARM_LEAD_MINUTES before a usual stretch.
+ */
+function idlePlan(r: PlatformRecord, now: Date) {
   const idleMinutes = r.spec.autoStop.idleMinutes;
   const gpuIdleMinutes = r.spec.autoStop.gpuIdleMinutes ?? GPU_IDLE_MINUTES.default;
   const lastActiveAt = r.lastActiveAt ?? r.updatedAt;
@@ -149,6 +156,15 @@ function idlePlan(r: PlatformRecord) {
         ]
       : []),
   ];
+  const cold = r.phase === 'Stopped' || (r.phase === 'Ready' && r.gpu?.state === 'released');
+  const stretch =
+    cold && r.spec.autoStop.prewarm !== false ? nextUsualStretch(r.usage, now, PREWARM_HORIZON_MS) : null;
+  if (stretch)
+    planned.push({
+      action: r.phase === 'Stopped' ? 'start' : 'wakeGpu',
+      at: new Date(Date.parse(stretch) - PREWARM_LEAD_MINUTES * 60_000).toISOString(),
+      reason: `Learned pre-warm (autoStop.prewarm): usually used from ${stretch} (UTC hour of the week, over the last weeks); ${r.phase === 'Stopped' ? 'the platform is started' : 'the GPU tier is woken'} ${PREWARM_LEAD_MINUTES} minutes before.`,
+    });
   return { idleMinutes, gpuIdleMinutes, stops, releases, releasesFirst, planned };
 }
 

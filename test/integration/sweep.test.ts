@@ -114,18 +114,21 @@ describe('idle sweep', () => {
     }
   });
 
-  it('learns the hour a platform is used each week and starts it shortly before, unless pre-warm is off', async () => {
+  it('learns the hour a platform is used each week and starts it (or wakes its released GPU) shortly before, unless pre-warm is off', async () => {
     for (const prefix of ['habit', 'lazy'])
       await app.call('POST', '/platforms', {
         body: { prefix, models: ['phi3.5'], autoStop: { idleMinutes: 0 } },
       });
-    await run('habit', 'lazy');
+    await app.call('POST', '/platforms', {
+      body: { prefix: 'gpuhabit', models: ['phi3.5'], autoStop: { idleMinutes: 0, gpuIdleMinutes: 10 } },
+    });
+    await run('habit', 'lazy', 'gpuhabit');
     // Used at 10 past the same hour two weeks running: the sweep sees a model loaded each time.
     const hour = Math.ceil(clock().now() / HOURS) * HOURS + HOURS;
     for (const week of [0, 1]) {
       clock().advanceBy(hour + week * 7 * 24 * HOURS + 10 * MINUTES - clock().now());
-      for (const id of ['habit', 'lazy']) (await clusterOf(id)).ollama.setLoaded(['phi3.5']);
-      expect((await sweep()).active).toBeGreaterThanOrEqual(2);
+      for (const id of ['habit', 'lazy', 'gpuhabit']) (await clusterOf(id)).ollama.setLoaded(['phi3.5']);
+      expect((await sweep()).active).toBeGreaterThanOrEqual(3);
     }
     for (const id of ['habit', 'lazy'])
       expect((await app.call('POST', `/platforms/${id}/stop`)).status).toBe(202);
@@ -133,14 +136,24 @@ describe('idle sweep', () => {
     // Turned off by a PATCH: it takes effect at the next sweep.
     const off = await app.call('PATCH', '/platforms/lazy', { body: { autoStop: { prewarm: false } } });
     expect(off.status).toBe(200);
+    // Idle past its GPU limit: its GPU tier is released, the platform stays Ready.
+    (await clusterOf('gpuhabit')).ollama.setLoaded([]);
+    clock().advanceBy(20 * MINUTES);
+    expect((await sweep()).gpuReleased).toEqual(['gpuhabit']);
+    const gpuState = async () =>
+      ((await app.call('GET', '/platforms/gpuhabit/status')).json as { tiers: { gpu: { state: string } } })
+        .tiers.gpu.state;
+    expect(await gpuState()).toBe('released');
 
-    // The third week, 15 minutes before that hour: within the lead, `habit` is started and `lazy` is not.
+    // The third week, 15 minutes before that hour: within the lead, `habit` is started, `gpuhabit`'s GPU
+    // woken, and `lazy` left stopped.
     const due = hour + 2 * 7 * 24 * HOURS;
     clock().advanceBy(due - 15 * MINUTES - clock().now());
     const swept = await sweep();
-    expect(swept.prewarmed).toEqual(['habit']);
-    await run('habit');
+    expect([...swept.prewarmed].sort()).toEqual(['gpuhabit', 'habit']);
+    await run('habit', 'gpuhabit');
     expect((await record('habit')).phase).toBe('Ready');
+    expect(await gpuState()).toBe('running');
     expect(clock().now()).toBeLessThan(due);
     expect((await record('lazy')).phase).toBe('Stopped');
   });

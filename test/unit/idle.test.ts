@@ -62,6 +62,20 @@ describe('idle policy', () => {
       'markActive',
     );
   });
+  it('wakes a released GPU tier due for a usual hour (pre-warm), before the long limit would stop it', () => {
+    const released = ready({ gpu: 'released', lastActiveAt: '2026-01-05T10:30:00Z' });
+    const zero = { kind: 'gpuTier', ollamaReplicas: 0 } as const;
+    expect(decide(released, zero, now)).toBe('stop');
+    expect(decide({ ...released, prewarmFor: '2026-01-05T12:15:00.000Z' }, zero, now)).toBe('prewarm');
+    // A chat already brought it back: that is use, not a pre-warm.
+    expect(
+      decide(
+        { ...released, prewarmFor: '2026-01-05T12:15:00.000Z' },
+        { kind: 'gpuTier', ollamaReplicas: 1 },
+        now,
+      ),
+    ).toBe('gpuWoken');
+  });
   it('starts counting when there is no baseline', () => {
     expect(decide(ready({ lastActiveAt: undefined }), { kind: 'ollama', loadedModels: 0 }, now)).toBe(
       'markActive',

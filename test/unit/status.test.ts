@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { estimateCost } from '../../src/platform/cost.js';
+import { recordUse } from '../../src/platform/prewarm.js';
 import { SETTLED_PHASES } from '../../src/platform/phases.js';
 import {
   carryModelStates,
@@ -174,6 +175,35 @@ describe('platform status', () => {
       expect(
         status(withLimits({ idleMinutes: 15, gpuIdleMinutes: 30 })).planned.map((p) => p.action),
       ).toEqual(['stop']);
+    });
+
+    it('learned pre-warm: the next start (Stopped) or GPU wake (released) 20 minutes before a usual stretch; none when off', () => {
+      // Used at 14:10 UTC on the two Mondays before `now` (Monday 2026-01-05 12:00): 14:00 is a usual hour.
+      let usage = recordUse(undefined, new Date('2025-12-22T14:10:00Z'));
+      usage = recordUse(usage, new Date('2025-12-29T14:10:00Z'));
+      const stopped = withLimits({ idleMinutes: 60 }, { phase: 'Stopped', usage });
+      expect(status(stopped).planned).toEqual([
+        {
+          action: 'start',
+          at: '2026-01-05T13:40:00.000Z',
+          reason: expect.stringContaining('autoStop.prewarm') as unknown,
+        },
+      ]);
+      const released = withLimits(
+        { idleMinutes: 600, gpuIdleMinutes: 10 },
+        { usage, gpu: { state: 'released', since: minutesAgo(1) } },
+      );
+      expect(status(released).planned.map((p) => [p.action, p.at])).toEqual([
+        ['stop', '2026-01-05T21:55:00.000Z'],
+        ['wakeGpu', '2026-01-05T13:40:00.000Z'],
+      ]);
+      // Off, or the GPU running (nothing to wake): no pre-warm planned.
+      expect(
+        status(withLimits({ idleMinutes: 60, prewarm: false }, { phase: 'Stopped', usage })).planned,
+      ).toEqual([]);
+      expect(
+        status(withLimits({ idleMinutes: 600, gpuIdleMinutes: 10 }, { usage })).planned.map((p) => p.action),
+      ).toEqual(['releaseGpu', 'stop']);
     });
 
     it('Stopped: both tiers stopped, nothing planned', () => {
