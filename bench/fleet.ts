@@ -2,7 +2,8 @@
  * `npm run bench:fleet`: N platforms requested at once through the API, against the sandbox with ARM's and
  * AKS's published request budgets (sandbox/azure/arm/budgets.ts) and quotas sized for N, on a VirtualClock.
  *
- * - Requests: POST /platforms for every platform at the same simulated instant. Admission reads the region's
+ * - Requests: POST /platforms for every platform at the same simulated instant (`--spread s`: evenly over s
+ *   simulated seconds, so later requests meet the quota the earlier platforms' clusters use). Admission reads the region's
  *   quota (three ARM reads per request); a read refused by ARM's budget answers 503 with Retry-After, and the
  *   bench sends that request again once it has passed, as a client would.
  * - Subscriptions: `--subscriptions M` gives the app a pool of M (AZURE_SUBSCRIPTION_IDS, first fit) and the
@@ -24,13 +25,15 @@ import { getServices } from '../src/composition.js';
 import { QUOTA, RESOURCE_GROUPS_PER_SUBSCRIPTION } from '../src/platform/admission.js';
 import { FINISHED, HOUR, intFlag, median, seconds, startBenchApp, table } from './support.js';
 
-const USAGE = `Usage: npm run bench:fleet -- [--platforms <n>] [--subscriptions <m>] [--seed <n>] [--ea-quota]`;
+const USAGE = `Usage: npm run bench:fleet -- [--platforms <n>] [--subscriptions <m>] [--seed <n>] [--ea-quota]
+                               [--spread <seconds>]`;
 
 interface Options {
   platforms: number;
   subscriptions: number;
   seed: number;
   eaQuota: boolean;
+  spreadMs: number;
 }
 
 /** The Enterprise Agreement's regional vCPU default and AKS clusters a region (azure-real-behaviours §3.3). */
@@ -48,6 +51,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       subscriptions: { type: 'string' },
       seed: { type: 'string' },
       'ea-quota': { type: 'boolean' },
+      spread: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -67,6 +71,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     subscriptions,
     seed: intFlag('seed', values.seed, 1, 0),
     eaQuota: values['ea-quota'] === true,
+    spreadMs: intFlag('spread', values.spread, 0, 0) * 1000,
   };
 }
 
@@ -134,7 +139,9 @@ async function run(options: Options) {
       options.seed,
     );
     const t0 = app.clock.now();
-    const notBefore = new Map(ids.map((id) => [id, t0]));
+    // All at once by default; with --spread the requests arrive evenly over that window.
+    const requestedAt = new Map(ids.map((id, i) => [id, t0 + Math.floor((i * options.spreadMs) / n)]));
+    const notBefore = new Map(requestedAt);
     const accepted = new Map<string, number>();
     const refused: Record<string, number> = {};
     const queued = new Set<string>();
@@ -186,13 +193,16 @@ async function run(options: Options) {
     await app.driver.runUntil(allFinished, { maxSimulatedMs: MAX_SIMULATED_MS, maxSteps: 1_000_000 });
 
     const registry = getServices().registry;
+    // Time to Ready counts from the platform's first request (admission 503s included); throughput from t0.
     const readyMs: number[] = [];
+    let lastReady = NaN;
     const failed: { id: string; step?: string; code?: string }[] = [];
     for (const id of accepted.keys()) {
       const record = await registry.get(id);
-      if (record?.phase === 'Ready' && record.lastActiveAt)
-        readyMs.push(Date.parse(record.lastActiveAt) - t0);
-      else
+      if (record?.phase === 'Ready' && record.lastActiveAt) {
+        readyMs.push(Date.parse(record.lastActiveAt) - requestedAt.get(id)!);
+        lastReady = Math.max(Number.isNaN(lastReady) ? 0 : lastReady, Date.parse(record.lastActiveAt) - t0);
+      } else
         failed.push({
           id,
           step:
@@ -204,7 +214,6 @@ async function run(options: Options) {
         });
     }
     readyMs.sort((a, b) => a - b);
-    const lastReady = readyMs.at(-1) ?? NaN;
     const throttled = app.arm.budgets?.throttled ?? {};
     const quotaFailures = failed.filter((f) => /quota/i.test(f.code ?? '')).length;
     const admissionRefusals = Object.entries(refused)
@@ -228,7 +237,7 @@ async function run(options: Options) {
         p50: seconds(median(readyMs)),
         p99: seconds(percentile(readyMs, 99)),
         min: seconds(readyMs[0] ?? NaN),
-        max: seconds(lastReady),
+        max: seconds(readyMs.at(-1) ?? NaN),
       },
       throughputPerHour: Math.round((readyMs.length / (lastReady / HOUR)) * 10) / 10,
       throttled: { total: app.arm.budgets?.throttledTotal ?? 0, ...throttled },
