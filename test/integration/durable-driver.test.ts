@@ -582,6 +582,15 @@ describe('DurableDriver', () => {
     expect(f.clock.sleeping).toBe(0);
   });
 
+  it('runUntil waits for an activity slower than stallMs when no timer is left, instead of giving up', async () => {
+    // A loaded machine: the activity answers after 200 real ms, ten times the stall; nothing else can move.
+    const f = setup({ stallMs: 20 });
+    f.driver.startNew('test_blocked', 'late-gate', 'late');
+    setTimeout(() => release('late-gate', 'answered'), 200);
+    expect(await f.driver.runUntil(() => f.status('late') === 'Completed')).toBe(true);
+    expect(f.output('late')).toBe('answered');
+  });
+
   it('terminate stops an instance and ignores the late result of its running activity', async () => {
     const f = setup();
     f.driver.startNew('test_blocked', 'blocked-gate', 'blocked');
