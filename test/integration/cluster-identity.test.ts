@@ -275,5 +275,35 @@ describe('role assignments', () => {
     clock.advanceBy(DEFAULT_DURATIONS.rgDelete + DEFAULT_DURATIONS.aksDelete);
     await deletion.pollUntilDone();
     expect(arm.inventory().filter((r) => r.type === 'Microsoft.Authorization/roleAssignments')).toEqual([]);
+    // Gone for good: the same grant under another name is no longer a twin.
+    await resources.resourceGroups.createOrUpdate('rg-a', { location: 'eastus' });
+    const again = await createCluster('aks-e', ENTRA);
+    await expect(
+      authorization.roleAssignments.create(again, '99999999-2222-4333-8444-555555555555', body),
+    ).resolves.toMatchObject({ principalId: SANDBOX_API_PRINCIPAL_ID });
+  });
+
+  it('on the subscription reach every cluster in it, and a deleted one grants nothing', async () => {
+    const id = await createCluster('aks-e', ENTRA);
+    const list = async () =>
+      outcome(
+        kubeClients({
+          name: 'aks-e',
+          server: fleet.serverFor(id.toLowerCase()),
+          caData: Buffer.from(fleet.frontDoor.caPem).toString('base64'),
+          token: await issueToken({ aud: AKS_SERVER_APP_ID }, clock.now()),
+        }).core.listNamespace(),
+      );
+    const scope = `/subscriptions/${SUB}`;
+    const name = '21111111-2222-4333-8444-555555555555';
+    await authorization.roleAssignments.create(scope, name, {
+      roleDefinitionId,
+      principalId: SANDBOX_API_PRINCIPAL_ID,
+      principalType: 'ServicePrincipal',
+    });
+    clock.advanceBy(DEFAULT_DURATIONS.roleAssignmentPropagation);
+    expect(await list()).toBe('ok');
+    await authorization.roleAssignments.delete(scope, name);
+    expect(await list()).toEqual({ code: 403, reason: 'Forbidden' });
   });
 });

@@ -76,13 +76,14 @@ export function roleAssignmentRoute(ctx: RequestContext, scope: string, name: st
             );
           return { status: 201, body: current.present() };
         }
-        const twin = [...world.resources.values()].find(
-          (r) =>
-            isAssignment(r) &&
-            r.scope.toLowerCase() === scope.toLowerCase() &&
-            r.principalId === principalId &&
-            roleGuid(r.roleDefinitionId) === roleGuid(roleDefinitionId),
-        );
+        const twin = world
+          .atScope(scope)
+          .find(
+            (r) =>
+              isAssignment(r) &&
+              r.principalId === principalId &&
+              roleGuid(r.roleDefinitionId) === roleGuid(roleDefinitionId),
+          );
         if (twin) throw new ArmError(409, 'RoleAssignmentExists', 'The role assignment already exists.');
         const assignment: RoleAssignment = {
           key: id.toLowerCase(),
@@ -165,14 +166,19 @@ function scopeResource(
  * its resource group, the subscription) that has propagated by now.
  */
 export function holdsKubernetesRole(world: World, id: string, principalId: string): boolean {
-  const target = id.toLowerCase();
+  const segments = id.split('/');
   const now = world.now();
-  return [...world.resources.values()].some(
-    (r) =>
-      isAssignment(r) &&
-      r.principalId === principalId.toLowerCase() &&
-      roleGuid(r.roleDefinitionId) in KUBERNETES_ROLES &&
-      (target === r.scope.toLowerCase() || target.startsWith(`${r.scope.toLowerCase()}/`)) &&
-      now >= r.createdAt + world.durations.roleAssignmentPropagation,
+  // The id itself and each ancestor scope: `/subscriptions/{s}`, then its resource group, and so on.
+  const scopes = segments.slice(2).map((_, i) => segments.slice(0, i + 3).join('/'));
+  return scopes.some((scope) =>
+    world
+      .atScope(scope)
+      .some(
+        (r) =>
+          isAssignment(r) &&
+          r.principalId === principalId.toLowerCase() &&
+          roleGuid(r.roleDefinitionId) in KUBERNETES_ROLES &&
+          now >= r.createdAt + world.durations.roleAssignmentPropagation,
+      ),
   );
 }

@@ -64,17 +64,33 @@ function serverState(world: World, server: Server): string {
 
 /** Azure starts a server that has stayed stopped for seven days (applied lazily, dated when it happened). */
 export function registerPgAutoStart(world: World) {
+  // Every request settles: the walk over every resource is done only once the earliest stopped server is
+  // due (a server stopped since lowers the mark through `noteStopped`).
+  let nextDue = -Infinity;
   world.onSettle(() => {
+    if (world.now() < nextDue) return;
+    nextDue = Infinity;
     for (const r of world.resources.values()) {
-      if (!isServer(r) || r.state !== 'Stopped' || r.stoppedAt === undefined || world.busy(r)) continue;
+      if (!isServer(r) || r.state !== 'Stopped' || r.stoppedAt === undefined) continue;
       const at = r.stoppedAt + PG_AUTO_START_AFTER_MS;
-      if (world.now() < at) continue;
+      if (world.now() < at || world.busy(r)) {
+        // A busy server is looked at again at the next settle.
+        nextDue = Math.min(nextDue, world.busy(r) ? world.now() : at);
+        continue;
+      }
       r.state = 'Ready';
       r.stoppedAt = undefined;
       world.events.push({ at, kind: 'pg.autoStart', resourceId: r.id });
     }
   });
+  autoStartMarks.set(world, (at) => {
+    nextDue = Math.min(nextDue, at + PG_AUTO_START_AFTER_MS);
+  });
 }
+
+const autoStartMarks = new WeakMap<World, (stoppedAt: number) => void>();
+/** A server stopped at `stoppedAt`: the auto-start looks again once it is due. */
+const noteStopped = (world: World, stoppedAt: number) => autoStartMarks.get(world)?.(stoppedAt);
 
 /** Server parameters the platform touches, with the metadata (and default value) the service reports. */
 export const CONFIGURATIONS: Record<
@@ -223,6 +239,7 @@ export function pgRoute(ctx: ProviderRequest): Route {
             onSucceeded: () => {
               server.state = stop ? 'Stopped' : 'Ready';
               server.stoppedAt = stop ? op.endsAt : undefined;
+              if (stop) noteStopped(world, op.endsAt);
             },
             finalReply: () => ({ status: 200 }),
           });

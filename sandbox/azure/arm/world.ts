@@ -164,6 +164,11 @@ export interface Resource {
   op?: Operation;
   /** Resource groups removed with this resource (an AKS cluster's node resource group). */
   owns?: string[];
+  /**
+   * An extension resource's scope (a role assignment's): the id of what it is assigned on, kept in an
+   * index so a lookup by scope does not walk every resource.
+   */
+  readonly scope?: string;
   /** The GET representation. */
   present(): Obj;
 }
@@ -196,6 +201,13 @@ export interface ArmCreation {
 export class World {
   readonly resources = new Map<string, Resource>();
   readonly operations = new Map<string, Operation>();
+  /**
+   * The operations without an outcome: what `settle()` looks through. (Every request settles first; over
+   * all operations ever started, a fleet of thousands of platforms would make each request walk them all.)
+   */
+  private readonly pending = new Set<Operation>();
+  /** Extension resources by the lower-cased scope they extend. */
+  private readonly byScope = new Map<string, Map<string, Resource>>();
   readonly events: ArmEvent[] = [];
   /** Every resource creation, in order (what duplicate checks count). */
   readonly creations: ArmCreation[] = [];
@@ -232,7 +244,17 @@ export class World {
     if (!this.resources.has(resource.key))
       this.creations.push({ at: this.now(), id: resource.id, type: resource.type });
     this.resources.set(resource.key, resource);
+    if (resource.scope !== undefined) {
+      const scope = resource.scope.toLowerCase();
+      const here = this.byScope.get(scope) ?? new Map<string, Resource>();
+      this.byScope.set(scope, here.set(resource.key, resource));
+    }
     return resource;
+  }
+
+  /** The extension resources assigned on exactly `scope` (a resource's, group's or subscription's id). */
+  atScope(scope: string): Resource[] {
+    return [...(this.byScope.get(scope.toLowerCase())?.values() ?? [])];
   }
 
   children(parentKey: string): Resource[] {
@@ -255,6 +277,7 @@ export class World {
     const target = this.resources.get(key);
     if (!target) return;
     this.resources.delete(key);
+    if (target.scope !== undefined) this.byScope.get(target.scope.toLowerCase())?.delete(key);
     this.cancel(target);
     const isGroup = target.type === RESOURCE_GROUP_TYPE;
     for (const r of [...this.resources.values()]) {
@@ -324,6 +347,7 @@ export class World {
       finalReply: options.finalReply,
     };
     this.operations.set(op.id.toLowerCase(), op);
+    this.pending.add(op);
     if (options.attach !== false) {
       // Providers refuse a second operation on a busy resource (409) except a delete, which supersedes
       // whatever runs (ARM lets a delete cancel a create).
@@ -345,10 +369,18 @@ export class World {
   settle(): void {
     const now = this.now();
     for (;;) {
-      const due = [...this.operations.values()]
-        .filter((op) => !op.outcome && op.endsAt <= now)
-        .sort((a, b) => a.endsAt - b.endsAt || a.seq - b.seq)[0];
+      let due: Operation | undefined;
+      for (const op of this.pending) {
+        if (op.outcome)
+          this.pending.delete(op); // canceled
+        else if (
+          op.endsAt <= now &&
+          (!due || op.endsAt < due.endsAt || (op.endsAt === due.endsAt && op.seq < due.seq))
+        )
+          due = op;
+      }
       if (!due) break;
+      this.pending.delete(due);
       if (due.failure) {
         due.outcome = 'Failed';
         due.onFailed?.();
@@ -361,7 +393,7 @@ export class World {
   }
 
   inProgress(): Operation[] {
-    return [...this.operations.values()].filter((op) => !op.outcome).sort((a, b) => a.seq - b.seq);
+    return [...this.pending].filter((op) => !op.outcome).sort((a, b) => a.seq - b.seq);
   }
 
   // ---- the wire: polling URLs and Retry-After --------------------------------------------------------
