@@ -261,6 +261,12 @@ async function run(
   let sweepEndedAt: number | undefined;
   let atEnd: ReturnType<typeof snapshot> | undefined;
   let costsAtEnd: Map<string, OrchestratorCost> | undefined;
+  // This process runs the app and every simulator but Azurite: how busy it was says how much of the wall
+  // time is the machine's one core rather than the probes' latency.
+  let cpuUsed: NodeJS.CpuUsage | undefined;
+  let loopBusy: number | undefined;
+  const cpuBefore = process.cpuUsage();
+  const loopBefore = performance.eventLoopUtilization();
   listen((event) => {
     const at = performance.now();
     if (event.type === 'activity-started' || event.type === 'activity-recorded' || event.type === 'episode')
@@ -272,6 +278,8 @@ async function run(
       sweepEndedAt === undefined
     ) {
       sweepEndedAt = at;
+      cpuUsed = process.cpuUsage(cpuBefore);
+      loopBusy = performance.eventLoopUtilization(loopBefore).utilization;
       atEnd = snapshot(app, platforms, storage);
       costsAtEnd = copyCosts(app.driver.costs);
     }
@@ -280,8 +288,10 @@ async function run(
   const sweepStartedAt = performance.now();
   await app.host.fireTimer('idleSweepTimer');
   for (let i = 0; i < 100 && sweepEndedAt === undefined; i++) await app.driver.runUntilIdle();
-  if (sweepEndedAt === undefined || !atEnd || !costsAtEnd) throw new Error('the sweep did not finish');
+  if (sweepEndedAt === undefined || !atEnd || !costsAtEnd || !cpuUsed || loopBusy === undefined)
+    throw new Error('the sweep did not finish');
   const wallMs = sweepEndedAt - sweepStartedAt;
+  const cpuMs = (cpuUsed.user + cpuUsed.system) / 1000;
   const sweep = app.instances.instances.get(SWEEP_INSTANCE_ID)!;
   if (sweep.runtimeStatus !== 'Completed')
     throw new Error(`the sweep ended ${sweep.runtimeStatus}: ${JSON.stringify(sweep.output)}`);
@@ -357,6 +367,11 @@ async function run(
       ['wall / ideal', round(wallMs / idealMs, 2)],
       ['ARM requests in the sweep window (credential reads)', `${armCalls} (${credentialReads})`],
       ['peak RSS of the process (seeding included)', `${round(peakRssMb)} MB`],
+      [
+        'CPU of this process in the window (app and simulators; Azurite apart): all / per platform',
+        `${ms(cpuMs)} / ${ms(cpuMs / n)}`,
+      ],
+      ['event loop busy share in the window', `${round(loopBusy * 100, 1)} %`],
       [
         "probe steps (a batch's probes with the previous batch's writes and stops; first started → last answered, summed)",
         ms(phases.probeMs),
@@ -463,6 +478,8 @@ async function run(
     armRequests: armCalls,
     credentialReads,
     peakRssMb: round(peakRssMb),
+    cpuMs: round(cpuMs),
+    loopBusy: round(loopBusy, 3),
     benchMs: round(performance.now() - startedAt),
     phasesMs: {
       probes: round(phases.probeMs, 1),

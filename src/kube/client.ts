@@ -23,6 +23,7 @@ import {
   type RequestContext,
 } from '@kubernetes/client-node';
 import { Agent } from 'node:https';
+import { createSecureContext } from 'node:tls';
 
 /** One fixed field manager: re-applying our own manifests never conflicts with ourselves. */
 export const FIELD_MANAGER = 'llm-platforms-api';
@@ -71,14 +72,18 @@ export interface ClusterConnection {
   agent?: Agent;
 }
 
-/** A keep-alive agent for one cluster's API server that trusts only that cluster's CA. */
+/**
+ * A keep-alive agent for one cluster's API server that trusts only that cluster's CA. The TLS context is
+ * built once: given only `ca`, every new connection (each probe after the server closed an idle one)
+ * would parse the CA into a new context.
+ */
 export function clusterAgent(caData: string | undefined): Agent {
   return new Agent({
     keepAlive: true,
     // One idle connection per cluster is what a probe needs; more would only hold sockets open.
     maxFreeSockets: 1,
     scheduling: 'lifo',
-    ...(caData ? { ca: Buffer.from(caData, 'base64') } : {}),
+    ...(caData ? { secureContext: createSecureContext({ ca: Buffer.from(caData, 'base64') }) } : {}),
   });
 }
 

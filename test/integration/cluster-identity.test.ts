@@ -15,7 +15,7 @@ import { ContainerServiceClient, type ManagedCluster } from '@azure/arm-containe
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { parse } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { kubeClients, kubeStatus } from '../../src/kube/client.js';
+import { clusterAgent, kubeClients, kubeStatus } from '../../src/kube/client.js';
 import { DEFAULT_DURATIONS, SimulatedArm } from '../../sandbox/azure/arm.js';
 import {
   AKS_SERVER_APP_ID,
@@ -26,6 +26,7 @@ import {
 import { forwardingHttpClient } from '../../sandbox/azure/forwarding-client.js';
 import { VirtualClock } from '../../sandbox/clock.js';
 import { SimulatedKubernetesFleet } from '../../sandbox/kube/fleet.js';
+import { SandboxPki } from '../../sandbox/kube/pki.js';
 
 const SUB = '6b1f0c7e-3a55-4a0e-9a53-0c1d2e3f4a5b';
 const CLUSTER_ADMIN_ROLE = 'b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b';
@@ -229,6 +230,27 @@ describe('a cluster with Entra ID, Azure RBAC and no local accounts', () => {
     clock.advanceBy(DEFAULT_DURATIONS.roleAssignmentPropagation);
     const fresh = await issueToken({ aud: AKS_SERVER_APP_ID }, clock.now());
     expect(await list(fresh)).toBe('ok');
+  });
+
+  it("is reached by a kept agent that trusts the cluster's CA and no other", async () => {
+    const id = await createCluster('aks-e', ENTRA);
+    const token = await issueToken({ aud: AKS_SERVER_APP_ID }, clock.now());
+    const through = (caPem: string) =>
+      kubeClients({
+        name: 'aks-e',
+        server: fleet.serverFor(id.toLowerCase()),
+        token,
+        agent: clusterAgent(Buffer.from(caPem).toString('base64')),
+      }).core.listNamespace();
+    // Reached (the API server answers: no role yet), over a connection that verified the server.
+    expect(await outcome(through(fleet.frontDoor.caPem))).toEqual({ code: 403, reason: 'Forbidden' });
+    const stranger = (await SandboxPki.create()).caPem;
+    await expect(through(stranger)).rejects.toMatchObject({
+      // A verification failure (both CAs carry the same name: the signature is what fails).
+      code: expect.stringMatching(
+        /^(CERT_SIGNATURE_FAILURE|UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)$/,
+      ),
+    });
   });
 
   it('forbids with the Status AKS sends', async () => {
