@@ -62,35 +62,32 @@ function serverState(world: World, server: Server): string {
   return server.state;
 }
 
+/**
+ * When the auto-start next has a server to look at, per world: every request settles, so the walk over every
+ * resource is done only once that time has come (a server stopped since lowers it).
+ */
+const autoStartDue = new WeakMap<World, number>();
+
 /** Azure starts a server that has stayed stopped for seven days (applied lazily, dated when it happened). */
 export function registerPgAutoStart(world: World) {
-  // Every request settles: the walk over every resource is done only once the earliest stopped server is
-  // due (a server stopped since lowers the mark through `noteStopped`).
-  let nextDue = -Infinity;
   world.onSettle(() => {
-    if (world.now() < nextDue) return;
-    nextDue = Infinity;
+    if (world.now() < (autoStartDue.get(world) ?? -Infinity)) return;
+    let next = Infinity;
     for (const r of world.resources.values()) {
       if (!isServer(r) || r.state !== 'Stopped' || r.stoppedAt === undefined) continue;
       const at = r.stoppedAt + PG_AUTO_START_AFTER_MS;
       if (world.now() < at || world.busy(r)) {
         // A busy server is looked at again at the next settle.
-        nextDue = Math.min(nextDue, world.busy(r) ? world.now() : at);
+        next = Math.min(next, world.busy(r) ? world.now() : at);
         continue;
       }
       r.state = 'Ready';
       r.stoppedAt = undefined;
       world.events.push({ at, kind: 'pg.autoStart', resourceId: r.id });
     }
-  });
-  autoStartMarks.set(world, (at) => {
-    nextDue = Math.min(nextDue, at + PG_AUTO_START_AFTER_MS);
+    autoStartDue.set(world, next);
   });
 }
-
-const autoStartMarks = new WeakMap<World, (stoppedAt: number) => void>();
-/** A server stopped at `stoppedAt`: the auto-start looks again once it is due. */
-const noteStopped = (world: World, stoppedAt: number) => autoStartMarks.get(world)?.(stoppedAt);
 
 /** Server parameters the platform touches, with the metadata (and default value) the service reports. */
 export const CONFIGURATIONS: Record<
@@ -239,7 +236,11 @@ export function pgRoute(ctx: ProviderRequest): Route {
             onSucceeded: () => {
               server.state = stop ? 'Stopped' : 'Ready';
               server.stoppedAt = stop ? op.endsAt : undefined;
-              if (stop) noteStopped(world, op.endsAt);
+              if (stop)
+                autoStartDue.set(
+                  world,
+                  Math.min(autoStartDue.get(world) ?? Infinity, op.endsAt + PG_AUTO_START_AFTER_MS),
+                );
             },
             finalReply: () => ({ status: 200 }),
           });
